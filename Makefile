@@ -1,0 +1,29 @@
+# Thin wrapper over CMake: the README's two commands.
+BUILD ?= build
+JOBS ?= 2
+RUN ?= runs/fashion-jempp
+
+.PHONY: all deps build test train clean refdata bench
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DJEMPP_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j 1
+
+# The main job: train on the built-in default dataset (Fashion-MNIST) and write results.
+train: build
+	$(BUILD)/jempp train --preset fashion --save_dir $(RUN)
+
+# Regenerate the PyTorch reference files under tests/data (needs Debian's python3-torch).
+refdata:
+	for g in tools/gen_*_ref.py; do /usr/bin/python3 $$g || exit 1; done
+
+clean:
+	rm -rf $(BUILD)

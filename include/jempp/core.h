@@ -1,0 +1,82 @@
+/* Core services shared by every module: status and error messages, always-on
+ * checks, aligned arenas, a seeded RNG with serialisable state, and a clock.
+ * No globals: every piece of state lives in a struct the caller owns. */
+#ifndef JEMPP_CORE_H
+#define JEMPP_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- status and errors ------------------------------------------------ */
+typedef enum {
+    JP_OK = 0,
+    JP_ERR_IO,      /* a file could not be opened, read or written */
+    JP_ERR_FORMAT,  /* a file's contents are truncated, corrupt or of the wrong kind */
+    JP_ERR_SHAPE,   /* shapes do not fit (checkpoint vs model, data vs model) */
+    JP_ERR_ARG,     /* a nonsense argument or flag */
+    JP_ERR_NOMEM,   /* an allocation failed */
+    JP_ERR_NUMERIC, /* NaN/Inf or divergence */
+    JP_ERR_BACKEND  /* oneDNN/BLAS refused an operation */
+} jp_status;
+
+/* Filled by functions that touch files, memory or user input. The message says
+ * what and where (file, offset, expected vs found). */
+typedef struct {
+    jp_status code;
+    char msg[1024];
+} jp_error;
+
+/* Sets err (if not NULL) and returns code. printf-style message. */
+jp_status jp_fail(jp_error *err, jp_status code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+const char *jp_status_name(jp_status s);
+
+/* Programming errors: always on, report file:line and abort. */
+#define JP_CHECK(cond)                                                          \
+    do {                                                                        \
+        if (!(cond)) jp_check_failed(__FILE__, __LINE__, #cond);                \
+    } while (0)
+_Noreturn void jp_check_failed(const char *file, int line, const char *expr);
+
+/* ---- memory ----------------------------------------------------------- */
+/* 64-byte aligned allocation (huge pages advised for large blocks); zeroed. */
+void *jp_alloc(size_t bytes);
+void jp_free(void *p);
+
+/* A bump arena: one allocation carved into aligned pieces. Used for
+ * parameters, gradients, optimiser state and activations, one arena per kind,
+ * so a steady-state training step allocates nothing. */
+typedef struct {
+    char *base;
+    size_t size, used;
+} jp_arena;
+
+/* Reserve (reserve == 0: measuring arena, takes no memory; use it to size). */
+int jp_arena_init(jp_arena *a, size_t bytes);
+void *jp_arena_take(jp_arena *a, size_t bytes); /* NULL in a measuring arena */
+void jp_arena_free(jp_arena *a);
+
+/* ---- random numbers --------------------------------------------------- */
+/* xoshiro256** seeded with splitmix64; normals by Box-Muller. The whole state
+ * is plain data, so checkpoints save and restore it byte for byte. */
+typedef struct {
+    uint64_t s[4];
+    double spare;     /* the second Box-Muller normal */
+    int has_spare;
+} jp_rng;
+
+void jp_rng_seed(jp_rng *r, uint64_t seed);
+uint64_t jp_rng_u64(jp_rng *r);
+double jp_rng_uniform(jp_rng *r);          /* [0, 1) */
+double jp_rng_normal(jp_rng *r);           /* N(0, 1) */
+uint64_t jp_rng_below(jp_rng *r, uint64_t n); /* uniform on [0, n), unbiased */
+void jp_rng_fill_uniform(jp_rng *r, float *x, size_t n, float lo, float hi);
+void jp_rng_fill_normal(jp_rng *r, float *x, size_t n, float mean, float std);
+/* An independent stream derived from r (for threads or sub-tasks). */
+void jp_rng_split(jp_rng *r, jp_rng *child);
+
+/* ---- time ------------------------------------------------------------- */
+double jp_now(void); /* monotonic seconds */
+
+#endif

@@ -1,0 +1,73 @@
+/* safetensors files: 8-byte little-endian header length, a JSON header
+ * {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
+ *  "__metadata__": {"key": "string value", ...}}, then the raw little-endian data.
+ * Used for checkpoints (tensor names are the PyTorch reference's state_dict keys),
+ * for Gaussian statistics caches, and for the PyTorch reference files of the tests.
+ * Writes are atomic: a temporary file in the same folder, fsync, then rename. */
+#ifndef JEMPP_SAFETENSORS_H
+#define JEMPP_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jempp/core.h"
+
+typedef enum { JP_F32, JP_F64, JP_I64, JP_I32, JP_U8, JP_U64, JP_BOOL } jp_dtype;
+size_t jp_dtype_size(jp_dtype t);
+const char *jp_dtype_name(jp_dtype t); /* "F32", "F64", "I64", "I32", "U8", "U64", "BOOL" */
+
+#define JP_ST_MAX_DIMS 8
+#define JP_ST_MAX_NAME 256
+
+typedef struct {
+    char name[JP_ST_MAX_NAME];
+    jp_dtype dtype;
+    int ndim;
+    int64_t shape[JP_ST_MAX_DIMS];
+    size_t begin, end; /* byte offsets into the data section */
+} jp_st_entry;
+
+typedef struct {
+    char path[512];
+    jp_st_entry *entries;
+    int count;
+    unsigned char *data; /* the data section (read whole into memory) */
+    size_t data_size;
+    char **meta_keys, **meta_vals; /* __metadata__, string to string */
+    int meta_count;
+} jp_st_file;
+
+/* Reads and validates the whole file: header length within the file, JSON well
+ * formed, known dtypes, offsets inside the data and matching dtype*shape, no
+ * overlaps, no duplicate names. Errors name the file and what was wrong. */
+jp_status jp_st_read(jp_st_file *f, const char *path, jp_error *err);
+void jp_st_close(jp_st_file *f);
+const jp_st_entry *jp_st_find(const jp_st_file *f, const char *name);
+const char *jp_st_meta(const jp_st_file *f, const char *key); /* NULL if absent */
+/* Copies tensor `name` into dst after checking that it exists, has dtype `dtype`
+ * and exactly the given shape; the error names the tensor, the file, and the
+ * expected vs found dtype/shape. */
+jp_status jp_st_get(const jp_st_file *f, const char *name, jp_dtype dtype, int ndim,
+                    const int64_t *shape, void *dst, jp_error *err);
+/* Pointer to the tensor's data (little-endian, may be unaligned for non-F32 use). */
+const void *jp_st_data(const jp_st_file *f, const jp_st_entry *e);
+
+/* Writer: tensors are referenced, not copied, until jp_st_writer_save. */
+typedef struct {
+    jp_st_entry *entries;
+    const void **ptrs;
+    int count, cap;
+    char **meta_keys, **meta_vals;
+    int meta_count, meta_cap;
+} jp_st_writer;
+
+void jp_st_writer_init(jp_st_writer *w);
+void jp_st_writer_add(jp_st_writer *w, const char *name, jp_dtype dtype, int ndim,
+                      const int64_t *shape, const void *data);
+void jp_st_writer_meta(jp_st_writer *w, const char *key, const char *value);
+/* Writes path atomically (path.tmp.PID, fsync, rename, fsync of the folder). On any
+ * failure the existing file at path is untouched and the temporary is removed. */
+jp_status jp_st_writer_save(const jp_st_writer *w, const char *path, jp_error *err);
+void jp_st_writer_free(jp_st_writer *w);
+
+#endif

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs the Debian packages jempp needs to build, test and run. Idempotent: does
+# nothing when they are all present. Needs root for apt-get; otherwise prints the
+# command to run as root.
+set -e
+PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-dev liblapack-dev zlib1g-dev libpng-dev dataset-fashion-mnist python3-torch python3-numpy python3-scipy"
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "jempp: installing Debian packages:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "jempp: not root; run as root:  apt-get update && apt-get install -y$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,99 @@
+#include "testutil.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void tu_begin(tu_ctx *t, const char *name)
+{
+    t->passed = t->failed = 0;
+    t->name = name;
+}
+
+int tu_finish(tu_ctx *t)
+{
+    printf("%s: %d passed, %d failed\n", t->name, t->passed, t->failed);
+    return t->failed ? 1 : 0;
+}
+
+void tu_check(tu_ctx *t, int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%s ", ok ? "  ok  " : "  FAIL");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    if (ok) t->passed++;
+    else t->failed++;
+}
+
+/* Elementwise |got-ref| <= atol + rtol*|ref|; reports the largest difference. */
+#define TU_CLOSE_BODY                                                                  \
+    double maxd = 0;                                                                   \
+    size_t worst = 0, bad = 0;                                                         \
+    for (size_t i = 0; i < n; i++) {                                                   \
+        double d = fabs((double)got[i] - (double)ref[i]);                              \
+        if (isnan(d)) d = INFINITY;                                                    \
+        if (d > atol + rtol * fabs((double)ref[i])) bad++;                             \
+        if (d > maxd) maxd = d, worst = i;                                             \
+    }                                                                                  \
+    tu_check(t, bad == 0, "%-40s n=%zu max|diff|=%.3g (atol %.1g rtol %.1g)", what, n,  \
+             maxd, atol, rtol);                                                        \
+    if (bad)                                                                           \
+        printf("        %zu elements out of tolerance; largest at [%zu]: got %.8g ref %.8g\n", \
+               bad, worst, (double)got[worst], (double)ref[worst]);                    \
+    return bad == 0;
+
+int tu_close(tu_ctx *t, const char *what, const float *got, const float *ref, size_t n,
+             double atol, double rtol)
+{
+    TU_CLOSE_BODY
+}
+
+int tu_close_d(tu_ctx *t, const char *what, const double *got, const double *ref, size_t n,
+               double atol, double rtol)
+{
+    TU_CLOSE_BODY
+}
+
+const char *tu_src_path(char *buf, size_t len, const char *rel)
+{
+    const char *root = getenv("JEMPP_SRC");
+    snprintf(buf, len, "%s/%s", root ? root : ".", rel);
+    return buf;
+}
+
+const char *tu_tmpdir(char *buf, size_t len, const char *tag)
+{
+    const char *root = getenv("JEMPP_BIN");
+    snprintf(buf, len, "%s/tmp-%s-%d", root ? root : "/tmp", tag, (int)getpid());
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", buf);
+    if (system(cmd) != 0) { /* best effort */ }
+    mkdir(buf, 0755);
+    return buf;
+}
+
+float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count)
+{
+    const jp_st_entry *e = jp_st_find(f, name);
+    if (!e) {
+        fprintf(stderr, "reference tensor '%s' missing from %s\n", name, f->path);
+        exit(2);
+    }
+    if (e->dtype != JP_F32) {
+        fprintf(stderr, "reference tensor '%s' in %s is %s, expected F32\n", name, f->path,
+                jp_dtype_name(e->dtype));
+        exit(2);
+    }
+    size_t n = (e->end - e->begin) / 4;
+    float *p = malloc(n * sizeof(float) + 4);
+    memcpy(p, jp_st_data(f, e), n * sizeof(float));
+    if (count) *count = n;
+    return p;
+}

@@ -1,0 +1,34 @@
+/* Small helpers shared by the test binaries. Every test exits non-zero on failure. */
+#ifndef JEMPP_TESTUTIL_H
+#define JEMPP_TESTUTIL_H
+
+#include <stddef.h>
+
+#include "jempp/core.h"
+#include "jempp/safetensors.h"
+
+/* Counts failures; tu_finish() prints "N passed, N failed" and returns the exit code. */
+typedef struct {
+    int passed, failed;
+    const char *name;
+} tu_ctx;
+
+void tu_begin(tu_ctx *t, const char *name);
+int tu_finish(tu_ctx *t);
+/* Records a boolean check with a message. */
+void tu_check(tu_ctx *t, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* |a-b| <= atol + rtol*|ref| elementwise; prints the max abs difference and the
+ * worst index. Returns 1 when all pass. */
+int tu_close(tu_ctx *t, const char *what, const float *got, const float *ref, size_t n,
+             double atol, double rtol);
+int tu_close_d(tu_ctx *t, const char *what, const double *got, const double *ref, size_t n,
+               double atol, double rtol);
+/* Path of a file under the source tree (JEMPP_SRC or the working directory). */
+const char *tu_src_path(char *buf, size_t len, const char *rel);
+/* A fresh empty temporary folder for this test (under JEMPP_BIN or /tmp). */
+const char *tu_tmpdir(char *buf, size_t len, const char *tag);
+/* Loads tensor `name` from a reference file into a new buffer (float32); aborts the
+ * test with a message if absent. *count receives the element count when not NULL. */
+float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count);
+
+#endif

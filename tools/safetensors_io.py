@@ -1,0 +1,51 @@
+"""Minimal safetensors reader/writer for jempp's tools (no extra packages needed).
+
+Format: 8-byte little-endian header length N, N bytes of JSON
+{"name": {"dtype": "F32", "shape": [...], "data_offsets": [b, e]}, "__metadata__": {...}},
+then the raw little-endian data. Used by the reference generators and converters.
+"""
+import json
+import struct
+
+import numpy as np
+
+_DT = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32,
+       "U8": np.uint8, "U64": np.uint64, "BOOL": np.bool_}
+_NAME = {np.dtype(v): k for k, v in _DT.items()}
+
+
+def save(path, tensors, metadata=None):
+    """tensors: dict name -> numpy array (or torch tensor); written in insertion order."""
+    header, blobs, off = {}, [], 0
+    for name, arr in tensors.items():
+        if hasattr(arr, "detach"):
+            arr = arr.detach().cpu().numpy()
+        arr = np.ascontiguousarray(arr)
+        dt = _NAME[arr.dtype]
+        raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    hj = json.dumps(header, separators=(",", ":")).encode()
+    hj += b" " * ((8 - len(hj) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hj)))
+        f.write(hj)
+        for b in blobs:
+            f.write(b)
+
+
+def load(path):
+    """Returns (dict name -> numpy array, metadata dict)."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    meta = header.pop("__metadata__", {})
+    out = {}
+    for name, e in header.items():
+        b, en = e["data_offsets"]
+        out[name] = np.frombuffer(data[b:en], dtype=np.dtype(_DT[e["dtype"]]).newbyteorder("<")).reshape(e["shape"]).copy()
+    return out, meta
