@@ -1,0 +1,105 @@
+/* The pre-activation Wide-ResNet of the JEM/JEM++ reference (../shared/REFERENCE.md),
+ * on the fast oneDNN path.
+ *
+ *   z0 = conv1(x)                                   3x3, in_channels -> 16, bias
+ *   3 groups of n = (depth-4)/6 blocks, widths 16k, 32k, 64k, strides 1, 2, 2:
+ *     out = conv2(lrelu(bn2(dropout(conv1(lrelu(bn1(x))))))) + shortcut(x)
+ *     (conv2 carries the stride; shortcut = 1x1 conv with bias when stride or
+ *      channels change, identity otherwise)
+ *   feat = avgpool(lrelu(bn(out)))                  global average pool, (N, 64k)
+ *   logits = class_output(feat)                     Linear(64k, C)
+ *   (energy_output = Linear(64k, 1) exists for the unconditional variant)
+ * LeakyReLU slope 0.2; BatchNorm with PyTorch semantics and momentum 0.9 by default.
+ *
+ * A model is built for a fixed batch size (oneDNN primitives and activation memory
+ * are planned for it); eval-mode calls may pass fewer rows. All memory is allocated
+ * when the model is built: forward/backward allocate nothing. */
+#ifndef JEMPP_WRN_H
+#define JEMPP_WRN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jempp/core.h"
+
+typedef enum { JP_NORM_NONE = 0, JP_NORM_BATCH = 1 } jp_norm;
+
+typedef struct {
+    int depth;        /* 6n + 4 (default 28) */
+    int width;        /* k (default 10) */
+    int in_channels;  /* 1 or 3 */
+    int image_size;   /* H = W, divisible by 4 (28 or 32) */
+    int n_classes;
+    jp_norm norm;     /* default JP_NORM_BATCH (JEM++); JEM uses none */
+    float dropout;    /* default 0 */
+    float bn_momentum;/* default 0.9, as the reference */
+    float bn_eps;     /* 1e-5 */
+    float slope;      /* LeakyReLU slope, 0.2 */
+    int winograd;     /* let oneDNN use Winograd for 3x3 stride-1 convolutions */
+} jp_wrn_config;
+
+void jp_wrn_config_defaults(jp_wrn_config *cfg);
+/* Checks a configuration; the message names the bad field and the allowed values. */
+jp_status jp_wrn_config_check(const jp_wrn_config *cfg, jp_error *err);
+
+/* What a named tensor of the model is, in PyTorch state_dict terms. */
+typedef enum {
+    JP_T_PARAM,   /* trainable float, in the params array */
+    JP_T_BUFFER,  /* float running statistic, in the buffers array */
+    JP_T_COUNTER  /* int64 num_batches_tracked, in the counters array */
+} jp_tensor_kind;
+
+typedef struct {
+    char name[96];   /* e.g. "f.layer1.0.bn1.running_mean" */
+    jp_tensor_kind kind;
+    int ndim;
+    int64_t shape[4];
+    size_t offset;   /* into params/grads, buffers or counters */
+    size_t count;
+} jp_tensor_info;
+
+typedef struct jp_wrn jp_wrn;
+
+jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_error *err);
+void jp_wrn_free(jp_wrn *m);
+const jp_wrn_config *jp_wrn_config_of(const jp_wrn *m);
+int jp_wrn_batch(const jp_wrn *m);
+
+/* PyTorch default init: kaiming_uniform(a=sqrt(5)) weights, U(+-1/sqrt(fan_in)) biases,
+ * BN weight 1 / bias 0 / running mean 0 / running var 1. */
+void jp_wrn_init_params(jp_wrn *m, jp_rng *rng);
+
+/* The state_dict table, in PyTorch order. */
+const jp_tensor_info *jp_wrn_tensors(const jp_wrn *m, int *count);
+float *jp_wrn_params(jp_wrn *m);     /* all trainable parameters, one array */
+float *jp_wrn_grads(jp_wrn *m);      /* their gradients, same layout */
+size_t jp_wrn_param_count(const jp_wrn *m);
+float *jp_wrn_buffers(jp_wrn *m);    /* BN running statistics */
+size_t jp_wrn_buffer_count(const jp_wrn *m);
+int64_t *jp_wrn_counters(jp_wrn *m); /* BN num_batches_tracked */
+size_t jp_wrn_counter_count(const jp_wrn *m);
+/* Call after the parameters were changed (optimizer step, load): the next forward
+ * re-lays the convolution weights out for oneDNN. */
+void jp_wrn_params_changed(jp_wrn *m);
+void jp_wrn_zero_grads(jp_wrn *m);
+/* The model's own RNG (dropout masks), part of a run's saved state. */
+jp_rng *jp_wrn_rng(jp_wrn *m);
+
+/* logits (n, C) = f(x (n, C_in, H, W)). train: BN uses batch statistics and updates
+ * the running ones, dropout is active; requires n == batch. eval: running statistics,
+ * n <= batch. Saves what backward needs. */
+void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train);
+/* Backward of the last forward from dlogits (n, C). Accumulates parameter gradients
+ * when param_grads != 0; writes dx (n, C_in, H, W) and dz0 (n, 16, H, W: the gradient at
+ * the first convolution's output, the PYLD slack) when not NULL. */
+void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, float *dz0, int param_grads);
+/* dx (n, C_in, H, W) = conv1^T p: the first convolution's transposed application to
+ * p (n, 16, H, W); equals grad_x <p, conv1(x)> for any x. */
+void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n);
+/* Features (n, 64k) of the last forward (after the final BN, activation and pooling). */
+const float *jp_wrn_features(const jp_wrn *m);
+int jp_wrn_feature_dim(const jp_wrn *m);
+/* Names of the oneDNN implementations used (for benchmarks); writes into buf. */
+void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,75 @@
+/* The Wide-ResNet's internal state, shared by wrn.c (building, parameters) and
+ * wrn_pass.c (forward and backward). Samplers in src/ebm may use it to work on the
+ * blocked activations directly. */
+#ifndef JEMPP_WRN_INTERNAL_H
+#define JEMPP_WRN_INTERNAL_H
+
+#include "jempp/wrn.h"
+#include "ops/dnnl_ops.h"
+
+/* One convolution layer: a (possibly shared) plan, its parameters' offsets in the
+ * params array, and its weights in oneDNN's layouts. */
+typedef struct {
+    const jp_conv_plan *plan;
+    size_t w_off, b_off;
+    float *wfwd, *wbwd; /* wbwd == wfwd when the layouts agree */
+} jp_wrn_conv;
+
+/* One BN (or identity) + LeakyReLU. */
+typedef struct {
+    const jp_bnact_plan *plan;
+    size_t g_off, b_off;   /* params */
+    size_t rm_off, rv_off; /* buffers */
+    int counter;           /* index in counters, -1 without BN */
+    float *mean, *var;     /* statistics used by the last forward (C each) */
+} jp_wrn_bnact;
+
+typedef struct {
+    int cin, cout, stride, h, w, oh, ow;
+    jp_wrn_bnact bn1, bn2;
+    jp_wrn_conv conv1, conv2, shortcut;
+    int has_shortcut;
+    float *x;   /* block input (aliases the previous block's out or z0) */
+    float *a1;  /* lrelu(bn1(x))          (N,cin,h,w)   */
+    float *h1;  /* dropout(conv1(a1))     (N,cout,h,w)  */
+    float *a2;  /* lrelu(bn2(h1))         (N,cout,h,w)  */
+    float *out; /* conv2(a2) + sc(x)      (N,cout,oh,ow)*/
+    float *mask;/* dropout mask (blocked like h1), NULL without dropout */
+} jp_wrn_block;
+
+#define JP_WRN_MAX_PLANS 64
+
+struct jp_wrn {
+    jp_wrn_config cfg;
+    int batch, n_blocks, last_c, last_hw;
+    jp_dnnl dnnl;
+    jp_conv_plan conv_plans[JP_WRN_MAX_PLANS];
+    int n_conv_plans;
+    jp_bnact_plan bn_plans[JP_WRN_MAX_PLANS];
+    int n_bn_plans;
+
+    jp_tensor_info *tensors;
+    int n_tensors;
+    float *params, *grads, *buffers;
+    int64_t *counters;
+    size_t n_params, n_buffers, n_counters;
+    jp_arena param_arena, weight_arena, act_arena;
+
+    jp_wrn_conv conv1;
+    jp_wrn_block *blocks;
+    jp_wrn_bnact head_bn;
+    size_t fc_w, fc_b, en_w, en_b; /* class_output and energy_output offsets */
+
+    float *x_in;    /* (N,Cin,H,W) plain copy of the input */
+    float *z0;      /* (N,16,H,W) blocked */
+    float *af;      /* (N,64k,h,w) blocked: lrelu(bn(out)) */
+    float *feat;    /* (N,64k) */
+    float *g[4];    /* gradient buffers, blocked, max activation size each */
+    float *dfeat;   /* (N,64k) */
+    float *dw_scratch, *db_scratch, *dparam_scratch, *plain_tmp;
+    int last_train, last_n;
+    unsigned long weights_version, prepared_version;
+    jp_rng rng;
+};
+
+#endif

@@ -1,0 +1,197 @@
+/* Wide-ResNet forward and backward on blocked activations. */
+#include "nn/wrn_internal.h"
+
+#include <cblas.h>
+#include <string.h>
+
+static void prepare_weights(jp_wrn *m)
+{
+    if (m->prepared_version == m->weights_version) return;
+    jp_conv_prepare_weights(m->conv1.plan, m->conv1.wfwd, m->conv1.wbwd, m->params + m->conv1.w_off);
+    for (int i = 0; i < m->n_blocks; i++) {
+        jp_wrn_block *b = &m->blocks[i];
+        jp_wrn_conv *cs[3] = {&b->conv1, &b->conv2, b->has_shortcut ? &b->shortcut : NULL};
+        for (int j = 0; j < 3; j++)
+            if (cs[j]) jp_conv_prepare_weights(cs[j]->plan, cs[j]->wfwd, cs[j]->wbwd, m->params + cs[j]->w_off);
+    }
+    m->prepared_version = m->weights_version;
+}
+
+static void conv_fwd(jp_wrn *m, const jp_wrn_conv *c, float *dst, const float *src)
+{
+    jp_conv_forward(c->plan, dst, src, c->wfwd, m->params + c->b_off);
+}
+
+static void bnact_fwd(jp_wrn *m, jp_wrn_bnact *b, int train, float *dst, const float *src)
+{
+    int bn = b->counter >= 0;
+    if (bn && train) m->counters[b->counter]++;
+    jp_bnact_forward(b->plan, train, dst, b->mean, b->var, bn ? m->buffers + b->rm_off : NULL,
+                     bn ? m->buffers + b->rv_off : NULL, src, bn ? m->params + b->g_off : NULL,
+                     bn ? m->params + b->b_off : NULL);
+}
+
+/* Global average pooling of blocked (N, C, hw) into plain (N, C). */
+static void pool_forward(jp_wrn *m)
+{
+    int N = m->batch, C = m->last_c, B = m->dnnl.act_block, hw = m->last_hw;
+    float inv = 1.0f / (float)hw;
+#pragma omp parallel for
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            const float *s = m->af + (((size_t)n * (C / B) + c / B) * hw) * B + c % B;
+            float acc = 0.0f;
+            for (int p = 0; p < hw; p++) acc += s[(size_t)p * B];
+            m->feat[(size_t)n * C + c] = acc * inv;
+        }
+}
+
+/* d af[n, c, p] = dfeat[n, c] / hw */
+static void pool_backward(jp_wrn *m, float *daf)
+{
+    int N = m->batch, C = m->last_c, B = m->dnnl.act_block, hw = m->last_hw;
+    float inv = 1.0f / (float)hw;
+#pragma omp parallel for
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            float *d = daf + (((size_t)n * (C / B) + c / B) * hw) * B + c % B;
+            float v = m->dfeat[(size_t)n * C + c] * inv;
+            for (int p = 0; p < hw; p++) d[(size_t)p * B] = v;
+        }
+}
+
+static size_t act_count(const jp_wrn *m, int c, int h, int w)
+{
+    return jp_dnnl_act_bytes(&m->dnnl, m->batch, c, h, w) / sizeof(float);
+}
+
+void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
+{
+    const jp_wrn_config *c = &m->cfg;
+    int N = m->batch, H = c->image_size, K = c->n_classes, D = m->last_c;
+    JP_CHECK(train ? n == N : (n >= 1 && n <= N));
+    prepare_weights(m);
+    size_t per = (size_t)c->in_channels * H * H;
+    memcpy(m->x_in, x, (size_t)n * per * sizeof(float));
+    if (n < N) memset(m->x_in + (size_t)n * per, 0, (size_t)(N - n) * per * sizeof(float));
+
+    conv_fwd(m, &m->conv1, m->z0, m->x_in);
+    for (int i = 0; i < m->n_blocks; i++) {
+        jp_wrn_block *b = &m->blocks[i];
+        bnact_fwd(m, &b->bn1, train, b->a1, b->x);
+        conv_fwd(m, &b->conv1, b->h1, b->a1);
+        if (b->mask && train)
+            jp_dropout_forward(b->h1, b->mask, b->h1, act_count(m, b->cout, b->h, b->w), c->dropout, &m->rng);
+        bnact_fwd(m, &b->bn2, train, b->a2, b->h1);
+        if (b->has_shortcut) conv_fwd(m, &b->shortcut, b->out, b->x);
+        else memcpy(b->out, b->x, act_count(m, b->cout, b->oh, b->ow) * sizeof(float));
+        conv_fwd(m, &b->conv2, b->out, b->a2); /* residual plan: out += conv2(a2) */
+    }
+    const jp_wrn_block *last = &m->blocks[m->n_blocks - 1];
+    bnact_fwd(m, &m->head_bn, train, m->af, last->out);
+    pool_forward(m);
+    /* logits (n, K) = feat (n, D) W^T + b */
+    const float *W = m->params + m->fc_w, *bias = m->params + m->fc_b;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, D, 1.0f, m->feat, D, W, D, 0.0f, logits, K);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < K; k++) logits[(size_t)i * K + k] += bias[k];
+    m->last_train = train;
+    m->last_n = n;
+}
+
+static void conv_bwd_w(jp_wrn *m, const jp_wrn_conv *c, const float *ddst, const float *src)
+{
+    jp_conv_backward_weights(c->plan, m->grads + c->w_off, m->grads + c->b_off, ddst, src,
+                             m->dw_scratch, m->db_scratch);
+}
+
+/* d(src) from d(dst) through lrelu(bn(.)); ddst is destroyed. */
+static void bnact_bwd(jp_wrn *m, const jp_wrn_bnact *b, int pgrad, float *dsrc, float *ddst,
+                      const float *dst, const float *src)
+{
+    int bn = b->counter >= 0, train = m->last_train;
+    const float *mean = train ? b->mean : (bn ? m->buffers + b->rm_off : NULL);
+    const float *var = train ? b->var : (bn ? m->buffers + b->rv_off : NULL);
+    jp_bnact_backward(b->plan, train, dsrc, ddst, bn && pgrad ? m->grads + b->g_off : NULL,
+                      bn && pgrad ? m->grads + b->b_off : NULL, dst, src, mean, var,
+                      bn ? m->params + b->g_off : NULL, bn ? m->params + b->b_off : NULL,
+                      m->dparam_scratch);
+}
+
+static void add_into(float *dst, const float *src, size_t count)
+{
+#pragma omp parallel for simd
+    for (size_t i = 0; i < count; i++) dst[i] += src[i];
+}
+
+/* The math, block by block (out = conv2(a2) + sc(x)):
+ *   d a2 = conv2^T(d out)         dW2 += d out (x) a2
+ *   d h1 = bnact2^T(d a2) * mask  dW1 += d h1 (x) a1
+ *   d a1 = conv1^T(d h1)
+ *   d x  = bnact1^T(d a1) + sc^T(d out)   (sc^T = identity or the 1x1 conv's transpose) */
+void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, float *dz0, int pgrad)
+{
+    const jp_wrn_config *c = &m->cfg;
+    int N = m->batch, n = m->last_n, K = c->n_classes, D = m->last_c, H = c->image_size;
+    const float *W = m->params + m->fc_w;
+    /* dfeat (n, D) = dlogits (n, K) W (K, D); rows past n (eval padding) are zero */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
+    if (n < N) memset(m->dfeat + (size_t)n * D, 0, (size_t)(N - n) * D * sizeof(float));
+    if (pgrad) {
+        /* dW (K, D) += dlogits^T feat;  db += sum_i dlogits[i] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, n, 1.0f, dlogits, K, m->feat, D, 1.0f,
+                    m->grads + m->fc_w, D);
+        float *db = m->grads + m->fc_b;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < K; k++) db[k] += dlogits[(size_t)i * K + k];
+    }
+    float **g = m->g;
+    pool_backward(m, g[0]);
+    const jp_wrn_block *last = &m->blocks[m->n_blocks - 1];
+    bnact_bwd(m, &m->head_bn, pgrad, g[1], g[0], m->af, last->out);
+    float *dout = g[1];
+    for (int i = m->n_blocks - 1; i >= 0; i--) {
+        const jp_wrn_block *b = &m->blocks[i];
+        float *t[3], **tp = t;
+        for (int j = 0; j < 4; j++)
+            if (g[j] != dout) *tp++ = g[j];
+        float *da = t[0], *dh = t[1], *dxb = t[2];
+        if (pgrad) conv_bwd_w(m, &b->conv2, dout, b->a2);
+        jp_conv_backward_data(b->conv2.plan, da, dout, b->conv2.wbwd);
+        bnact_bwd(m, &b->bn2, pgrad, dh, da, b->a2, b->h1);
+        if (b->mask && m->last_train)
+            jp_dropout_backward(dh, dh, b->mask, act_count(m, b->cout, b->h, b->w));
+        if (pgrad) conv_bwd_w(m, &b->conv1, dh, b->a1);
+        jp_conv_backward_data(b->conv1.plan, da, dh, b->conv1.wbwd);
+        bnact_bwd(m, &b->bn1, pgrad, dxb, da, b->a1, b->x);
+        size_t in_count = act_count(m, b->cin, b->h, b->w);
+        if (b->has_shortcut) {
+            if (pgrad) conv_bwd_w(m, &b->shortcut, dout, b->x);
+            jp_conv_backward_data(b->shortcut.plan, da, dout, b->shortcut.wbwd);
+            add_into(dxb, da, in_count);
+        } else {
+            add_into(dxb, dout, in_count);
+        }
+        dout = dxb;
+    }
+    if (dz0) jp_dnnl_from_blocked(&m->dnnl, dz0, dout, n, 16, H, H);
+    if (pgrad) conv_bwd_w(m, &m->conv1, dout, m->x_in);
+    if (dx) {
+        jp_conv_backward_data(m->conv1.plan, m->plain_tmp, dout, m->conv1.wbwd);
+        memcpy(dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
+    }
+}
+
+void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n)
+{
+    const jp_wrn_config *c = &m->cfg;
+    int N = m->batch, H = c->image_size;
+    JP_CHECK(n >= 1 && n <= N);
+    prepare_weights(m);
+    size_t per = (size_t)16 * H * H;
+    memcpy(m->plain_tmp, p, (size_t)n * per * sizeof(float));
+    memset(m->plain_tmp + (size_t)n * per, 0, (size_t)(N - n) * per * sizeof(float));
+    jp_dnnl_to_blocked(&m->dnnl, m->g[0], m->plain_tmp, N, 16, H, H);
+    jp_conv_backward_data(m->conv1.plan, m->plain_tmp, m->g[0], m->conv1.wbwd);
+    memcpy(dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
+}

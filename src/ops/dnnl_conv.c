@@ -1,0 +1,190 @@
+/* Convolution on oneDNN: one plan per layer shape, primitives created once.
+ *
+ * Forward:          dst = W * src + b                  (cross-correlation)
+ * Backward data:    dsrc = W^T * ddst                  (transposed convolution)
+ * Backward weights: dW = ddst (x) src, db = sum ddst   (written by oneDNN into a
+ *                   scratch in its layout, then reordered and ADDED into the plain
+ *                   OIHW gradient: a reorder with a sum post-op, so gradients accumulate) */
+#include "ops/dnnl_ops.h"
+
+#include <string.h>
+
+static dnnl_primitive_t make_reorder(jp_dnnl *ctx, const dnnl_memory_desc_t *from,
+                                     const dnnl_memory_desc_t *to, int accumulate,
+                                     dnnl_memory_t *scr)
+{
+    dnnl_primitive_attr_t attr = jp_dnnl_attr(accumulate);
+    dnnl_primitive_desc_t pd;
+    JP_DNNL(dnnl_reorder_primitive_desc_create(&pd, from, ctx->eng, to, ctx->eng, attr));
+    dnnl_primitive_t prim = jp_dnnl_primitive(ctx, pd, scr);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return prim;
+}
+
+/* Creates a primitive descriptor for op desc `d`, trying `algo` first and direct
+ * convolution when the library has no implementation for it. */
+static dnnl_primitive_desc_t make_pd(const jp_dnnl *ctx, const void *d, dnnl_primitive_attr_t attr,
+                                     const_dnnl_primitive_desc_t hint)
+{
+    dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_primitive_desc_create(&pd, d, attr, ctx->eng, hint) != dnnl_success) return NULL;
+    return pd;
+}
+
+jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, int src_plain,
+                            int residual, int need_backward, dnnl_alg_kind_t algo, jp_error *err)
+{
+    memset(p, 0, sizeof *p);
+    p->ctx = ctx;
+    p->s = *s;
+    p->src_plain = src_plain;
+    p->residual = residual;
+
+    dnnl_memory_desc_t src_md, dst_md, w_any, w_plain, b_md;
+    if (src_plain) {
+        dnnl_dims_t d = {s->n, s->cin, s->h, s->w};
+        JP_DNNL(dnnl_memory_desc_init_by_tag(&src_md, 4, d, dnnl_f32, dnnl_nchw));
+    } else {
+        jp_dnnl_act_md(ctx, &src_md, s->n, s->cin, s->h, s->w);
+    }
+    jp_dnnl_act_md(ctx, &dst_md, s->n, s->cout, s->oh, s->ow);
+    dnnl_dims_t wd = {s->cout, s->cin, s->kh, s->kw}, bd = {s->cout};
+    JP_DNNL(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
+    JP_DNNL(dnnl_memory_desc_init_by_tag(&w_plain, 4, wd, dnnl_f32, dnnl_oihw));
+    JP_DNNL(dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_x));
+    dnnl_dims_t strides = {s->sh, s->sw}, pad = {s->ph, s->pw};
+
+    dnnl_alg_kind_t algs[2] = {algo, dnnl_convolution_direct};
+    dnnl_primitive_desc_t fpd = NULL;
+    dnnl_alg_kind_t used = algo;
+    dnnl_primitive_attr_t attr = jp_dnnl_attr(residual);
+    for (int i = 0; i < 2 && !fpd; i++) {
+        dnnl_convolution_desc_t cd;
+        if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, algs[i], &src_md, &w_any,
+                                               &b_md, &dst_md, strides, pad, pad) != dnnl_success)
+            continue;
+        fpd = make_pd(ctx, &cd, attr, NULL);
+        used = algs[i];
+    }
+    dnnl_primitive_attr_destroy(attr);
+    if (!fpd)
+        return jp_fail(err, JP_ERR_BACKEND,
+                       "oneDNN has no convolution for %dx%dx%dx%d -> %d channels, kernel %dx%d, "
+                       "stride %dx%d, padding %dx%d",
+                       s->n, s->cin, s->h, s->w, s->cout, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw);
+    p->w_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    p->w_bytes = dnnl_memory_desc_get_size(&p->w_md);
+    p->fwd = jp_dnnl_primitive(ctx, fpd, &p->m_scr_fwd);
+    p->m_src = jp_dnnl_mem(ctx, &src_md);
+    p->m_dst = jp_dnnl_mem(ctx, &dst_md);
+    p->m_w = jp_dnnl_mem(ctx, &p->w_md);
+    p->m_b = jp_dnnl_mem(ctx, &b_md);
+    p->m_w_plain = jp_dnnl_mem(ctx, &w_plain);
+    p->w_reorder = make_reorder(ctx, &w_plain, &p->w_md, 0, NULL);
+
+    if (need_backward) {
+        dnnl_primitive_attr_t battr = jp_dnnl_attr(0);
+        dnnl_convolution_desc_t cd;
+        dnnl_primitive_desc_t bpd = NULL, wpd = NULL;
+        dnnl_alg_kind_t balgs[2] = {used, dnnl_convolution_direct};
+        for (int i = 0; i < 2 && !bpd; i++)
+            if (dnnl_convolution_backward_data_desc_init(&cd, balgs[i], &src_md, &w_any, &dst_md,
+                                                         strides, pad, pad) == dnnl_success)
+                bpd = make_pd(ctx, &cd, battr, fpd);
+        for (int i = 0; i < 2 && !wpd; i++)
+            if (dnnl_convolution_backward_weights_desc_init(&cd, balgs[i], &src_md, &w_any, &b_md,
+                                                            &dst_md, strides, pad, pad) == dnnl_success)
+                wpd = make_pd(ctx, &cd, battr, fpd);
+        dnnl_primitive_attr_destroy(battr);
+        if (!bpd || !wpd) {
+            if (bpd) dnnl_primitive_desc_destroy(bpd);
+            if (wpd) dnnl_primitive_desc_destroy(wpd);
+            dnnl_primitive_desc_destroy(fpd);
+            return jp_fail(err, JP_ERR_BACKEND, "oneDNN has no backward convolution for %d->%d, "
+                           "kernel %dx%d", s->cin, s->cout, s->kh, s->kw);
+        }
+        p->wd_md = *dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
+        p->dw_md = *dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
+        p->bwd_data = jp_dnnl_primitive(ctx, bpd, &p->m_scr_bd);
+        p->bwd_w = jp_dnnl_primitive(ctx, wpd, &p->m_scr_bw);
+        if (!dnnl_memory_desc_equal(&p->wd_md, &p->w_md)) {
+            p->wd_bytes = dnnl_memory_desc_get_size(&p->wd_md);
+            p->wd_reorder = make_reorder(ctx, &w_plain, &p->wd_md, 0, NULL);
+        }
+        p->dw_bytes = dnnl_memory_desc_get_size(&p->dw_md);
+        p->dw_acc = make_reorder(ctx, &p->dw_md, &w_plain, 1, NULL);
+        p->m_wd = jp_dnnl_mem(ctx, &p->wd_md);
+        p->m_dsrc = jp_dnnl_mem(ctx, &src_md);
+        p->m_ddst = jp_dnnl_mem(ctx, &dst_md);
+        p->m_dw = jp_dnnl_mem(ctx, &p->dw_md);
+        p->m_db = jp_dnnl_mem(ctx, &b_md);
+        p->m_dw_plain = jp_dnnl_mem(ctx, &w_plain);
+        dnnl_primitive_desc_destroy(bpd);
+        dnnl_primitive_desc_destroy(wpd);
+    }
+    dnnl_primitive_desc_destroy(fpd);
+    return JP_OK;
+}
+
+void jp_conv_plan_free(jp_conv_plan *p)
+{
+    dnnl_primitive_t prims[] = {p->fwd, p->bwd_data, p->bwd_w, p->w_reorder, p->wd_reorder, p->dw_acc};
+    for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
+        if (prims[i]) dnnl_primitive_destroy(prims[i]);
+    dnnl_memory_t mems[] = {p->m_src, p->m_dst, p->m_w, p->m_b, p->m_wd, p->m_dsrc, p->m_ddst,
+                            p->m_dw, p->m_db, p->m_w_plain, p->m_dw_plain,
+                            p->m_scr_fwd, p->m_scr_bd, p->m_scr_bw};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    memset(p, 0, sizeof *p);
+}
+
+void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
+{
+    int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+    dnnl_memory_t m[2] = {p->m_w_plain, p->m_w};
+    void *ptr[2] = {(void *)w_oihw, wfwd};
+    jp_dnnl_exec(p->ctx, p->w_reorder, 2, ids, m, ptr);
+    if (p->wd_reorder) {
+        JP_CHECK(wbwd != NULL);
+        dnnl_memory_t m2[2] = {p->m_w_plain, p->m_wd};
+        void *ptr2[2] = {(void *)w_oihw, wbwd};
+        jp_dnnl_exec(p->ctx, p->wd_reorder, 2, ids, m2, ptr2);
+    }
+}
+
+void jp_conv_forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd,
+                     const float *b)
+{
+    int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
+    dnnl_memory_t m[] = {p->m_src, p->m_w, p->m_b, p->m_dst, p->m_scr_fwd};
+    void *ptr[] = {(void *)src, (void *)wfwd, (void *)b, dst, NULL};
+    jp_dnnl_exec(p->ctx, p->fwd, 5, ids, m, ptr);
+}
+
+void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
+{
+    int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
+    dnnl_memory_t m[] = {p->m_ddst, p->m_wd, p->m_dsrc, p->m_scr_bd};
+    void *ptr[] = {(void *)ddst, (void *)wbwd, dsrc, NULL};
+    jp_dnnl_exec(p->ctx, p->bwd_data, 4, ids, m, ptr);
+}
+
+void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
+                              const float *src, float *dw_scratch, float *db_scratch)
+{
+    int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS,
+                 DNNL_ARG_SCRATCHPAD};
+    dnnl_memory_t m[] = {p->m_src, p->m_ddst, p->m_dw, p->m_db, p->m_scr_bw};
+    void *ptr[] = {(void *)src, (void *)ddst, dw_scratch, db_scratch, NULL};
+    jp_dnnl_exec(p->ctx, p->bwd_w, 5, ids, m, ptr);
+    if (dw_oihw) {
+        int rids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
+        dnnl_memory_t rm[2] = {p->m_dw, p->m_dw_plain};
+        void *rptr[2] = {dw_scratch, dw_oihw};
+        jp_dnnl_exec(p->ctx, p->dw_acc, 2, rids, rm, rptr);
+    }
+    if (db)
+        for (int i = 0; i < p->s.cout; i++) db[i] += db_scratch[i];
+}

@@ -1,0 +1,173 @@
+/* The fast oneDNN kernels against the plain reference kernels on random shapes:
+ * convolution forward (plain and residual), backward-data, backward-weights
+ * (accumulating), and batch norm + LeakyReLU forward/backward in train and eval mode. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jempp/ops.h"
+#include "ops/dnnl_ops.h"
+#include "testutil.h"
+
+static float *rnd(jp_rng *r, size_t n, float lo, float hi)
+{
+    float *x = jp_alloc(n * sizeof(float));
+    jp_rng_fill_uniform(r, x, n, lo, hi);
+    return x;
+}
+
+static void check_conv(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int cin, int h, int cout, int k,
+                       int stride, int src_plain, int residual, dnnl_alg_kind_t algo, double tol)
+{
+    jp_conv_shape s;
+    jp_error err;
+    JP_CHECK(jp_conv_shape_init(&s, n, cin, h, h, cout, k, k, stride, stride, k / 2, k / 2, &err) == JP_OK);
+    jp_conv_plan p;
+    if (jp_conv_plan_init(&p, ctx, &s, src_plain, residual, 1, algo, &err) != JP_OK) {
+        tu_check(t, 0, "plan: %s", err.msg);
+        return;
+    }
+    JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
+    size_t nin = (size_t)n * cin * h * h, nout = (size_t)n * cout * s.oh * s.ow, nw = (size_t)cout * cin * k * k;
+    float *x = rnd(r, nin, -1, 1), *w = rnd(r, nw, -0.3f, 0.3f), *b = rnd(r, cout, -0.5f, 0.5f);
+    float *dout = rnd(r, nout, -1, 1), *prev = rnd(r, nout, -1, 1);
+    float *ref = jp_alloc(nout * 4), *got = jp_alloc(nout * 4);
+    float *xb = jp_alloc(jp_dnnl_act_bytes(ctx, n, cin, h, h) + nin * 4);
+    float *yb = jp_alloc(jp_dnnl_act_bytes(ctx, n, cout, s.oh, s.ow));
+    float *db_ = jp_alloc(jp_dnnl_act_bytes(ctx, n, cout, s.oh, s.ow));
+    float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
+    float *dws = jp_alloc(p.dw_bytes), *dbs = jp_alloc((size_t)cout * 4);
+    char what[160];
+    snprintf(what, sizeof what, "conv %d->%d k%d s%d %dx%d%s%s%s", cin, cout, k, stride, h, h,
+             src_plain ? " plain-src" : "", residual ? " residual" : "",
+             algo == dnnl_convolution_winograd ? " winograd" : "");
+
+    jp_ref_conv2d_forward(ref, x, w, b, &s);
+    if (residual)
+        for (size_t i = 0; i < nout; i++) ref[i] += prev[i];
+    if (src_plain) memcpy(xb, x, nin * 4);
+    else jp_dnnl_to_blocked(ctx, xb, x, n, cin, h, h);
+    jp_conv_prepare_weights(&p, wf, wb, w);
+    if (residual) jp_dnnl_to_blocked(ctx, yb, prev, n, cout, s.oh, s.ow);
+    jp_conv_forward(&p, yb, xb, wf, b);
+    jp_dnnl_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
+    char w2[200];
+    snprintf(w2, sizeof w2, "%s fwd", what);
+    tu_close(t, w2, got, ref, nout, tol, tol);
+
+    /* backward data */
+    float *dref = jp_alloc(nin * 4), *dgot = jp_alloc(nin * 4);
+    jp_ref_conv2d_backward(dref, NULL, NULL, dout, x, w, &s);
+    jp_dnnl_to_blocked(ctx, db_, dout, n, cout, s.oh, s.ow);
+    float *dxb = jp_alloc(jp_dnnl_act_bytes(ctx, n, cin, h, h) + nin * 4);
+    jp_conv_backward_data(&p, dxb, db_, wb);
+    if (src_plain) memcpy(dgot, dxb, nin * 4);
+    else jp_dnnl_from_blocked(ctx, dgot, dxb, n, cin, h, h);
+    snprintf(w2, sizeof w2, "%s bwd-data", what);
+    tu_close(t, w2, dgot, dref, nin, tol, tol);
+
+    /* backward weights, accumulating into existing gradients */
+    float *dwr = rnd(r, nw, -1, 1), *dwg = jp_alloc(nw * 4), *dbr = rnd(r, cout, -1, 1), *dbg = jp_alloc((size_t)cout * 4);
+    memcpy(dwg, dwr, nw * 4);
+    memcpy(dbg, dbr, (size_t)cout * 4);
+    jp_ref_conv2d_backward(NULL, dwr, dbr, dout, x, w, &s);
+    jp_conv_backward_weights(&p, dwg, dbg, db_, xb, dws, dbs);
+    snprintf(w2, sizeof w2, "%s bwd-weights (+=)", what);
+    tu_close(t, w2, dwg, dwr, nw, tol * 4, tol);
+    snprintf(w2, sizeof w2, "%s bwd-bias (+=)", what);
+    tu_close(t, w2, dbg, dbr, (size_t)cout, tol * 4, tol);
+
+    float *bufs[] = {x, w, b, dout, prev, ref, got, xb, yb, db_, wf, dws, dbs, dref, dgot, dxb, dwr, dwg, dbr, dbg};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
+    if (wb != wf) jp_free(wb);
+    jp_conv_plan_free(&p);
+}
+
+static void check_bnact(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int c, int h, int has_bn, int train)
+{
+    jp_bn_shape s = {n, c, h, h, 1e-5f, 0.9f};
+    jp_bnact_plan p;
+    jp_error err;
+    JP_CHECK(jp_bnact_plan_init(&p, ctx, &s, has_bn, 0.2f, &err) == JP_OK);
+    JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
+    size_t cnt = (size_t)n * c * h * h, bytes = jp_dnnl_act_bytes(ctx, n, c, h, h);
+    float *x = rnd(r, cnt, -2, 3), *g = rnd(r, c, 0.5f, 1.5f), *be = rnd(r, c, -0.5f, 0.5f);
+    float *dout = rnd(r, cnt, -1, 1);
+    float *rm = rnd(r, c, -0.2f, 0.2f), *rv = rnd(r, c, 0.5f, 2.0f);
+    float *rm2 = jp_alloc((size_t)c * 4), *rv2 = jp_alloc((size_t)c * 4);
+    memcpy(rm2, rm, (size_t)c * 4);
+    memcpy(rv2, rv, (size_t)c * 4);
+    float *y = jp_alloc(cnt * 4), *yref = jp_alloc(cnt * 4), *sm = jp_alloc((size_t)c * 4), *si = jp_alloc((size_t)c * 4);
+    float *xb = jp_alloc(bytes), *yb = jp_alloc(bytes), *db = jp_alloc(bytes), *dxb = jp_alloc(bytes);
+    float *mean = jp_alloc((size_t)c * 4), *var = jp_alloc((size_t)c * 4), *scr = jp_alloc((size_t)c * 8);
+    float *pre = jp_alloc(cnt * 4), *dpre = jp_alloc(cnt * 4), *dxr = jp_alloc(cnt * 4), *dx = jp_alloc(cnt * 4);
+    float *dg = jp_alloc((size_t)c * 4), *dbe = jp_alloc((size_t)c * 4), *dgr = jp_alloc((size_t)c * 4), *dber = jp_alloc((size_t)c * 4);
+    char what[120];
+    snprintf(what, sizeof what, "%s %s %dx%dx%dx%d", has_bn ? "bn+lrelu" : "lrelu", train ? "train" : "eval", n, c, h, h);
+
+    /* reference: pre = bn(x), y = lrelu(pre); backward through both */
+    if (!has_bn) memcpy(pre, x, cnt * 4);
+    else if (train) jp_ref_bn_forward_train(pre, sm, si, rm, rv, x, g, be, &s);
+    else jp_ref_bn_forward_eval(pre, x, g, be, rm, rv, &s);
+    jp_ref_leaky_relu_forward(yref, pre, cnt, 0.2f);
+    jp_ref_leaky_relu_backward(dpre, dout, pre, cnt, 0.2f);
+    if (!has_bn) memcpy(dxr, dpre, cnt * 4);
+    else if (train) jp_ref_bn_backward_train(dxr, dgr, dber, dpre, x, sm, si, g, &s);
+    else jp_ref_bn_backward_eval(dxr, dgr, dber, dpre, x, g, rm, rv, &s);
+
+    jp_dnnl_to_blocked(ctx, xb, x, n, c, h, h);
+    jp_bnact_forward(&p, train, yb, mean, var, rm2, rv2, xb, g, be);
+    jp_dnnl_from_blocked(ctx, y, yb, n, c, h, h);
+    char w2[160];
+    snprintf(w2, sizeof w2, "%s fwd", what);
+    tu_close(t, w2, y, yref, cnt, 1e-5, 1e-4);
+    if (has_bn && train) {
+        snprintf(w2, sizeof w2, "%s running mean", what);
+        tu_close(t, w2, rm2, rm, (size_t)c, 1e-6, 1e-5);
+        snprintf(w2, sizeof w2, "%s running var (unbiased)", what);
+        tu_close(t, w2, rv2, rv, (size_t)c, 1e-6, 1e-5);
+    }
+    jp_dnnl_to_blocked(ctx, db, dout, n, c, h, h);
+    jp_bnact_backward(&p, train, dxb, db, has_bn ? dg : NULL, has_bn ? dbe : NULL, yb, xb,
+                      train ? mean : rm2, train ? var : rv2, g, be, scr);
+    jp_dnnl_from_blocked(ctx, dx, dxb, n, c, h, h);
+    snprintf(w2, sizeof w2, "%s bwd dx", what);
+    tu_close(t, w2, dx, dxr, cnt, 1e-5, 1e-3);
+    if (has_bn) {
+        snprintf(w2, sizeof w2, "%s bwd dgamma", what);
+        tu_close(t, w2, dg, dgr, (size_t)c, 1e-4, 1e-4);
+        snprintf(w2, sizeof w2, "%s bwd dbeta", what);
+        tu_close(t, w2, dbe, dber, (size_t)c, 1e-4, 1e-4);
+    }
+    float *bufs[] = {x, g, be, dout, rm, rv, rm2, rv2, y, yref, sm, si, xb, yb, db, dxb, mean, var, scr, pre, dpre, dxr, dx, dg, dbe, dgr, dber};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
+    jp_bnact_plan_free(&p);
+}
+
+int main(void)
+{
+    tu_ctx t;
+    tu_begin(&t, "test_dnnl_ops");
+    jp_dnnl ctx;
+    jp_error err;
+    if (jp_dnnl_init(&ctx, &err) != JP_OK) {
+        printf("%s\n", err.msg);
+        return 1;
+    }
+    jp_rng r;
+    jp_rng_seed(&r, 42);
+    dnnl_alg_kind_t direct = dnnl_convolution_direct, wino = dnnl_convolution_winograd;
+    check_conv(&t, &ctx, &r, 4, 3, 12, 16, 3, 1, 1, 0, direct, 1e-4);  /* first layer */
+    check_conv(&t, &ctx, &r, 4, 1, 12, 16, 3, 1, 1, 0, direct, 1e-4);  /* grayscale first layer */
+    check_conv(&t, &ctx, &r, 4, 16, 10, 32, 3, 1, 0, 0, direct, 1e-4);
+    check_conv(&t, &ctx, &r, 4, 32, 10, 32, 3, 2, 0, 1, direct, 1e-4); /* strided residual */
+    check_conv(&t, &ctx, &r, 3, 16, 9, 32, 1, 2, 0, 0, direct, 1e-4);  /* 1x1 shortcut, odd size */
+    check_conv(&t, &ctx, &r, 2, 24, 7, 40, 3, 1, 0, 1, direct, 1e-4);  /* channels not a block multiple */
+    check_conv(&t, &ctx, &r, 4, 32, 8, 32, 3, 1, 0, 1, wino, 1e-3);    /* Winograd (or its fallback) */
+    for (int train = 0; train < 2; train++) {
+        check_bnact(&t, &ctx, &r, 4, 32, 6, 1, train);
+        check_bnact(&t, &ctx, &r, 3, 16, 5, 0, train);
+    }
+    jp_dnnl_free(&ctx);
+    return tu_finish(&t);
+}
