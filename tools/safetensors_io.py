@@ -20,10 +20,11 @@ def save(path, tensors, metadata=None):
     for name, arr in tensors.items():
         if hasattr(arr, "detach"):
             arr = arr.detach().cpu().numpy()
+        shape = list(np.shape(arr))  # keeps 0-d tensors (num_batches_tracked) at shape []
         arr = np.ascontiguousarray(arr)
         dt = _NAME[arr.dtype]
         raw = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": dt, "shape": list(arr.shape), "data_offsets": [off, off + len(raw)]}
+        header[name] = {"dtype": dt, "shape": shape, "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
         off += len(raw)
     if metadata:

@@ -35,18 +35,26 @@ typedef struct {
     size_t data_size;
     char **meta_keys, **meta_vals; /* __metadata__, string to string */
     int meta_count;
+    void *storage; /* owns the file's bytes (one allocation); data points into it */
 } jp_st_file;
 
 /* Reads and validates the whole file: header length within the file, JSON well
  * formed, known dtypes, offsets inside the data and matching dtype*shape, no
  * overlaps, no duplicate names. Errors name the file and what was wrong. */
 jp_status jp_st_read(jp_st_file *f, const char *path, jp_error *err);
+/* The same checks on a file image already in memory (copied; `label` names it in
+ * messages and f->path). jp_st_read is this after reading the file. On failure f is
+ * left empty (jp_st_close is safe either way). Errors: JP_ERR_IO (cannot read),
+ * JP_ERR_FORMAT (bad contents), JP_ERR_NOMEM. */
+jp_status jp_st_read_memory(jp_st_file *f, const void *bytes, size_t size, const char *label,
+                            jp_error *err);
 void jp_st_close(jp_st_file *f);
 const jp_st_entry *jp_st_find(const jp_st_file *f, const char *name);
 const char *jp_st_meta(const jp_st_file *f, const char *key); /* NULL if absent */
 /* Copies tensor `name` into dst after checking that it exists, has dtype `dtype`
  * and exactly the given shape; the error names the tensor, the file, and the
- * expected vs found dtype/shape. */
+ * expected vs found dtype/shape. Missing tensor or wrong dtype: JP_ERR_FORMAT; wrong
+ * shape: JP_ERR_SHAPE. dst may be NULL to only check. */
 jp_status jp_st_get(const jp_st_file *f, const char *name, jp_dtype dtype, int ndim,
                     const int64_t *shape, void *dst, jp_error *err);
 /* Pointer to the tensor's data (little-endian, may be unaligned for non-F32 use). */
@@ -59,15 +67,26 @@ typedef struct {
     int count, cap;
     char **meta_keys, **meta_vals;
     int meta_count, meta_cap;
+    int nomem; /* an allocation in add/meta failed: save reports JP_ERR_NOMEM */
 } jp_st_writer;
 
 void jp_st_writer_init(jp_st_writer *w);
 void jp_st_writer_add(jp_st_writer *w, const char *name, jp_dtype dtype, int ndim,
                       const int64_t *shape, const void *data);
+/* Sets a metadata string (a second call with the same key replaces the value). */
 void jp_st_writer_meta(jp_st_writer *w, const char *key, const char *value);
-/* Writes path atomically (path.tmp.PID, fsync, rename, fsync of the folder). On any
+/* add: name shorter than JP_ST_MAX_NAME and not "__metadata__", 0 <= ndim <=
+ * JP_ST_MAX_DIMS, dims >= 0, data non-NULL unless empty (checked, abort otherwise).
+ * Duplicate names are reported by save/to_memory as JP_ERR_ARG. Tensor data is laid out
+ * largest element size first, so every tensor starts at a multiple of its element size
+ * in the file (the data section starts at a multiple of 8).
+ *
+ * save: writes path atomically (path.tmp.PID, fsync, rename, fsync of the folder). On any
  * failure the existing file at path is untouched and the temporary is removed. */
 jp_status jp_st_writer_save(const jp_st_writer *w, const char *path, jp_error *err);
+/* The same file image in memory: *out (malloc'd, caller frees) of *size bytes. */
+jp_status jp_st_writer_to_memory(const jp_st_writer *w, unsigned char **out, size_t *size,
+                                 jp_error *err);
 void jp_st_writer_free(jp_st_writer *w);
 
 #endif

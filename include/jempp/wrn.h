@@ -69,11 +69,14 @@ int jp_wrn_batch(const jp_wrn *m);
  * BN weight 1 / bias 0 / running mean 0 / running var 1. */
 void jp_wrn_init_params(jp_wrn *m, jp_rng *rng);
 
-/* The state_dict table, in PyTorch order. */
+/* The state_dict table, in PyTorch order except that energy_output comes last. */
 const jp_tensor_info *jp_wrn_tensors(const jp_wrn *m, int *count);
 float *jp_wrn_params(jp_wrn *m);     /* all trainable parameters, one array */
 float *jp_wrn_grads(jp_wrn *m);      /* their gradients, same layout */
 size_t jp_wrn_param_count(const jp_wrn *m);
+/* The parameters of the classifier (everything but energy_output, which is stored
+ * last): what an optimiser updates unless the energy head is trained. */
+size_t jp_wrn_classifier_param_count(const jp_wrn *m);
 float *jp_wrn_buffers(jp_wrn *m);    /* BN running statistics */
 size_t jp_wrn_buffer_count(const jp_wrn *m);
 int64_t *jp_wrn_counters(jp_wrn *m); /* BN num_batches_tracked */

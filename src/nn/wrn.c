@@ -105,7 +105,7 @@ static void build_table(jp_wrn *m)
     int cap = 0, n = (c->depth - 4) / 6, k = c->width;
     int ch[4] = {16, 16 * k, 32 * k, 64 * k}, strides[3] = {1, 2, 2};
     int h = c->image_size, w = c->image_size;
-    char prefix[96];
+    char prefix[64];
     add_conv(m, &cap, &m->conv1, "f.conv1", 16, c->in_channels, 3);
     m->n_blocks = 3 * n;
     m->blocks = calloc((size_t)m->n_blocks, sizeof *m->blocks);
@@ -141,10 +141,12 @@ static void build_table(jp_wrn *m)
     m->last_c = ch[3];
     m->last_hw = h * w;
     add_bn(m, &cap, &m->head_bn, "f.bn1", ch[3]);
-    m->en_w = add_tensor(m, &cap, JP_T_PARAM, "energy_output.weight", 2, 1, ch[3], 0, 0);
-    m->en_b = add_tensor(m, &cap, JP_T_PARAM, "energy_output.bias", 1, 1, 0, 0, 0);
+    /* The energy head is stored last, so that an optimiser of the classifier alone can
+     * leave it out (PyTorch skips parameters that never get a gradient). */
     m->fc_w = add_tensor(m, &cap, JP_T_PARAM, "class_output.weight", 2, c->n_classes, ch[3], 0, 0);
     m->fc_b = add_tensor(m, &cap, JP_T_PARAM, "class_output.bias", 1, c->n_classes, 0, 0, 0);
+    m->en_w = add_tensor(m, &cap, JP_T_PARAM, "energy_output.weight", 2, 1, ch[3], 0, 0);
+    m->en_b = add_tensor(m, &cap, JP_T_PARAM, "energy_output.bias", 1, 1, 0, 0, 0);
 }
 
 /* ---- plans (shared between layers of the same shape) --------------------------- */
@@ -375,6 +377,7 @@ int jp_wrn_batch(const jp_wrn *m) { return m->batch; }
 float *jp_wrn_params(jp_wrn *m) { return m->params; }
 float *jp_wrn_grads(jp_wrn *m) { return m->grads; }
 size_t jp_wrn_param_count(const jp_wrn *m) { return m->n_params; }
+size_t jp_wrn_classifier_param_count(const jp_wrn *m) { return m->en_w; }
 float *jp_wrn_buffers(jp_wrn *m) { return m->buffers; }
 size_t jp_wrn_buffer_count(const jp_wrn *m) { return m->n_buffers; }
 int64_t *jp_wrn_counters(jp_wrn *m) { return m->counters; }

@@ -88,8 +88,13 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
         dnnl_convolution_desc_t cd;
         dnnl_primitive_desc_t bpd = NULL, wpd = NULL;
         dnnl_alg_kind_t balgs[2] = {used, dnnl_convolution_direct};
+        /* oneDNN has only its reference kernel for backward-data into a plain NCHW
+         * source with few channels (1000x slower): write the blocked layout instead
+         * and reorder at the edge. */
+        dnnl_memory_desc_t dsrc_md = src_md;
+        if (src_plain) jp_dnnl_act_md(ctx, &dsrc_md, s->n, s->cin, s->h, s->w);
         for (int i = 0; i < 2 && !bpd; i++)
-            if (dnnl_convolution_backward_data_desc_init(&cd, balgs[i], &src_md, &w_any, &dst_md,
+            if (dnnl_convolution_backward_data_desc_init(&cd, balgs[i], &dsrc_md, &w_any, &dst_md,
                                                          strides, pad, pad) == dnnl_success)
                 bpd = make_pd(ctx, &cd, battr, fpd);
         for (int i = 0; i < 2 && !wpd; i++)
@@ -115,7 +120,16 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
         p->dw_bytes = dnnl_memory_desc_get_size(&p->dw_md);
         p->dw_acc = make_reorder(ctx, &p->dw_md, &w_plain, 1, NULL);
         p->m_wd = jp_dnnl_mem(ctx, &p->wd_md);
-        p->m_dsrc = jp_dnnl_mem(ctx, &src_md);
+        p->m_dsrc = jp_dnnl_mem(ctx, &dsrc_md);
+        if (src_plain) {
+            p->dsrc_blocked = jp_alloc(jp_dnnl_act_bytes(ctx, s->n, s->cin, s->h, s->w));
+            if (!p->dsrc_blocked) {
+                dnnl_primitive_desc_destroy(bpd);
+                dnnl_primitive_desc_destroy(wpd);
+                dnnl_primitive_desc_destroy(fpd);
+                return jp_fail(err, JP_ERR_NOMEM, "convolution backward scratch");
+            }
+        }
         p->m_ddst = jp_dnnl_mem(ctx, &dst_md);
         p->m_dw = jp_dnnl_mem(ctx, &p->dw_md);
         p->m_db = jp_dnnl_mem(ctx, &b_md);
@@ -137,6 +151,7 @@ void jp_conv_plan_free(jp_conv_plan *p)
                             p->m_scr_fwd, p->m_scr_bd, p->m_scr_bw};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
+    jp_free(p->dsrc_blocked);
     memset(p, 0, sizeof *p);
 }
 
@@ -167,8 +182,9 @@ void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst
 {
     int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_ddst, p->m_wd, p->m_dsrc, p->m_scr_bd};
-    void *ptr[] = {(void *)ddst, (void *)wbwd, dsrc, NULL};
+    void *ptr[] = {(void *)ddst, (void *)wbwd, p->src_plain ? p->dsrc_blocked : dsrc, NULL};
     jp_dnnl_exec(p->ctx, p->bwd_data, 4, ids, m, ptr);
+    if (p->src_plain) jp_dnnl_from_blocked(p->ctx, dsrc, p->dsrc_blocked, p->s.n, p->s.cin, p->s.h, p->s.w);
 }
 
 void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,

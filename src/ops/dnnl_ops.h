@@ -81,6 +81,7 @@ typedef struct {
     dnnl_memory_t m_src, m_dst, m_w, m_b, m_wd, m_dsrc, m_ddst, m_dw, m_db;
     dnnl_memory_t m_w_plain, m_dw_plain;
     dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_bw;
+    float *dsrc_blocked; /* src_plain: backward-data output in the blocked layout */
 } jp_conv_plan;
 
 /* Plans a convolution on this context for the given shape. algo: dnnl_convolution_direct,

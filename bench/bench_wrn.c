@@ -1,0 +1,162 @@
+/* Benchmark of the Wide-ResNet on the fast path: per-layer GFLOP/s of forward,
+ * backward-data and backward-weights convolutions, whole-network forward+backward
+ * images/s (train mode, parameter and input gradients, as peer_torch.py --mode fwdbwd),
+ * and one JEM++ iteration (PYLD-M-N) broken down into its parts.
+ * Prints medians. Never a test: timing assertions do not belong in tests.
+ *
+ *   bench_wrn [--depth 16] [--width 2] [--batch 64] [--size 32] [--channels 3]
+ *             [--iters 7] [--layers] [--jempp M N] [--winograd] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jempp/ebm.h"
+#include "jempp/ops.h"
+#include "jempp/wrn.h"
+#include "nn/wrn_internal.h"
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static void bench_layers(jp_wrn *m, int iters)
+{
+    printf("%-34s %9s %9s %9s   (GFLOP/s, median of %d)\n", "convolution", "fwd", "bwd_data", "bwd_w", iters);
+    for (int i = 0; i < m->n_conv_plans; i++) {
+        const jp_conv_plan *p = &m->conv_plans[i];
+        const jp_conv_shape *s = &p->s;
+        size_t in = jp_dnnl_act_bytes(&m->dnnl, s->n, s->cin, s->h, s->w) + (size_t)s->n * s->cin * s->h * s->w * 4;
+        size_t out = jp_dnnl_act_bytes(&m->dnnl, s->n, s->cout, s->oh, s->ow);
+        float *x = jp_alloc(in), *y = jp_alloc(out), *dy = jp_alloc(out), *dx = jp_alloc(in);
+        float *w = jp_alloc(p->w_bytes), *wd = p->wd_bytes ? jp_alloc(p->wd_bytes) : w, *dw = jp_alloc(p->dw_bytes);
+        float *b = jp_alloc((size_t)s->cout * 4), *db = jp_alloc((size_t)s->cout * 4);
+        double flops = 2.0 * s->n * s->cout * s->oh * s->ow * (double)s->cin * s->kh * s->kw;
+        double tf[64], td[64], tw[64];
+        for (int it = 0; it < iters + 1; it++) {
+            double t0 = jp_now();
+            jp_conv_forward(p, y, x, w, b);
+            double t1 = jp_now();
+            jp_conv_backward_data(p, dx, dy, wd);
+            double t2 = jp_now();
+            jp_conv_backward_weights(p, NULL, NULL, dy, x, dw, db);
+            double t3 = jp_now();
+            if (it) {
+                tf[it - 1] = t1 - t0;
+                td[it - 1] = t2 - t1;
+                tw[it - 1] = t3 - t2;
+            }
+        }
+        char name[64];
+        snprintf(name, sizeof name, "%dx%d %d->%d s%d %dx%d", s->kh, s->kw, s->cin, s->cout, s->sh, s->h, s->w);
+        printf("%-34s %9.1f %9.1f %9.1f   [%s | %s | %s]\n", name, flops / median(tf, iters) * 1e-9,
+               flops / median(td, iters) * 1e-9, flops / median(tw, iters) * 1e-9, jp_dnnl_impl(p->fwd),
+               jp_dnnl_impl(p->bwd_data), jp_dnnl_impl(p->bwd_w));
+        jp_free(x), jp_free(y), jp_free(dy), jp_free(dx), jp_free(w), jp_free(dw), jp_free(b), jp_free(db);
+        if (wd != w) jp_free(wd);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--depth") && i + 1 < argc) depth = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--size") && i + 1 < argc) size = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--channels") && i + 1 < argc) channels = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--layers")) layers = 1;
+        else if (!strcmp(argv[i], "--winograd")) wino = 1;
+        else if (!strcmp(argv[i], "--jempp") && i + 2 < argc) {
+            M = atoi(argv[++i]);
+            N = atoi(argv[++i]);
+        } else {
+            fprintf(stderr, "bench_wrn: unknown argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (iters < 1 || iters > 64) iters = 7;
+    jp_wrn_config cfg;
+    jp_wrn_config_defaults(&cfg);
+    cfg.depth = depth;
+    cfg.width = width;
+    cfg.in_channels = channels;
+    cfg.image_size = size;
+    cfg.winograd = wino;
+    jp_wrn *m;
+    jp_error err;
+    if (jp_wrn_create(&m, &cfg, batch, &err)) {
+        fprintf(stderr, "bench_wrn: %s\n", err.msg);
+        return 1;
+    }
+    if (layers) bench_layers(m, iters);
+    int K = cfg.n_classes;
+    size_t dim = (size_t)channels * size * size;
+    float *x = jp_alloc((size_t)batch * dim * 4), *dx = jp_alloc((size_t)batch * dim * 4);
+    float *logits = jp_alloc((size_t)batch * K * 4), *dl = jp_alloc((size_t)batch * K * 4);
+    int *y = jp_alloc((size_t)batch * sizeof(int));
+    jp_rng r;
+    jp_rng_seed(&r, 1);
+    jp_rng_fill_uniform(&r, x, (size_t)batch * dim, -1, 1);
+    for (int i = 0; i < batch; i++) y[i] = i % K;
+    double t[64];
+    for (int it = 0; it < iters + 2; it++) {
+        double t0 = jp_now();
+        jp_wrn_zero_grads(m);
+        jp_wrn_forward(m, logits, x, batch, 1);
+        jp_cross_entropy_backward(dl, 1.0f, logits, y, batch, K);
+        jp_wrn_backward(m, dl, dx, NULL, 1);
+        if (it >= 2) t[it - 2] = jp_now() - t0;
+    }
+    double med = median(t, iters);
+    printf("jempp WRN-%d-%d fwd+bwd batch %d %dx%dx%d: %.1f ms, %.1f images/s\n", depth, width, batch, channels,
+           size, size, med * 1e3, batch / med);
+    if (M > 0) {
+        /* one JEM++ iteration as peer_torch.py: LSE(x_data) f+b, PYLD-M-N, LSE(x_q) f+b, CE f+b */
+        jp_sampler_config sc;
+        jp_sampler_config_pyld(&sc);
+        sc.n_steps = M;
+        sc.in_steps = N;
+        jp_sampler_work w;
+        jp_sampler_work_init(&w, m, &err);
+        float *xq = jp_alloc((size_t)batch * dim * 4), *ones = jp_alloc((size_t)batch * 4), *lse = jp_alloc((size_t)batch * 4);
+        double tt[64], ts[64];
+        for (int it = 0; it < iters + 2; it++) {
+            double t0 = jp_now();
+            jp_wrn_zero_grads(m);
+            for (int term = 0; term < 3; term++) {
+                if (term == 1) {
+                    double s0 = jp_now();
+                    jp_rng_fill_uniform(&r, xq, (size_t)batch * dim, -1, 1);
+                    jp_sample(m, &w, &sc, xq, NULL, batch, &r);
+                    if (it >= 2) ts[it - 2] = jp_now() - s0;
+                }
+                jp_wrn_forward(m, logits, term == 1 ? xq : x, batch, 1);
+                if (term < 2) {
+                    for (int i = 0; i < batch; i++) ones[i] = (term ? 1.0f : -1.0f) / batch;
+                    jp_logsumexp_backward(dl, ones, logits, batch, K);
+                } else {
+                    jp_cross_entropy_backward(dl, 1.0f, logits, y, batch, K);
+                }
+                jp_wrn_backward(m, dl, NULL, NULL, 1);
+            }
+            if (it >= 2) tt[it - 2] = jp_now() - t0;
+        }
+        double mt = median(tt, iters), ms = median(ts, iters);
+        printf("jempp JEM++ iteration WRN-%d-%d PYLD-%d-%d batch %d: %.3f s/iter (sampling %.3f s = %.0f%%, "
+               "3 training passes %.3f s)\n", depth, width, M, N, batch, mt, ms, 100 * ms / mt, mt - ms);
+        (void)lse;
+        jp_sampler_work_free(&w);
+    }
+    jp_wrn_free(m);
+    return 0;
+}

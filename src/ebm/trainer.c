@@ -1,0 +1,580 @@
+/* The JEM++ training loop: hybrid objective, sampling from the replay buffer,
+ * evaluation, metrics, checkpoints, exact resume and recovery from divergence.
+ *
+ * One iteration, in the reference's order ("alltrain1"):
+ *   x_p ~ data (labels ignored): LSE(x_p) forward + backward, before sampling
+ *   x_q = sampler(buffer draws): M forward/backward passes (train-mode BN by default)
+ *   LSE(x_q) forward + backward
+ *   (x_lab, y) ~ labelled data: cross-entropy forward + backward
+ *   loss = w_px * (mean LSE(x_q) - mean LSE(x_p)) + w_pyx * CE (+ w_pxy * p(x|y) term)
+ *   SGD/Adam step; the chains' final states go back into the buffer.
+ * Each term's backward runs right after its forward, so one set of activations
+ * suffices; gradients are the same as one backward of the summed loss. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ebm/trainer_internal.h"
+#include "jempp/checkpoint.h"
+#include "jempp/eval.h"
+#include "jempp/ops.h"
+#include "jempp/png.h"
+
+static void informative_init(void *ctx, float *x, int n, int fixed_class, jp_rng *rng)
+{
+    jp_gauss_stats_sample((const jp_gauss_stats *)ctx, x, NULL, n, fixed_class, rng);
+}
+
+static jp_status mkdirs(const char *path, jp_error *err)
+{
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char save = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return jp_fail(err, JP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
+            *p = save;
+            if (!save) break;
+        }
+    }
+    return JP_OK;
+}
+
+static void tr_log(const jp_trainer *t, const char *fmt, ...)
+{
+    if (t->cfg.quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+static FILE *open_log(const jp_trainer *t, const char *name, const char *header, int append, jp_error *err)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", t->cfg.save_dir, name);
+    FILE *f = fopen(path, append ? "a" : "w");
+    if (!f) {
+        jp_fail(err, JP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (header && !append) fprintf(f, "%s\n", header);
+    return f;
+}
+
+#define ITER_CSV "iter,epoch,lr,loss,ce,acc,lse_data,lse_sample,sec_per_iter"
+#define EPOCH_CSV "epoch,iter,lr,train_acc,valid_acc,valid_loss,test_acc,test_loss,lse_valid,seconds"
+
+/* ---- setup ----------------------------------------------------------------- */
+
+jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *err)
+{
+    memset(t, 0, sizeof *t);
+    t->cfg = *cfg;
+    jp_status st = jp_train_config_check(cfg, err);
+    if (st) return st;
+    jp_rng_seed(&t->rng, cfg->seed);
+
+    jp_data_config dc = jp_data_config_defaults();
+    dc.dataset = cfg->dataset;
+    dc.data_root = cfg->data_root[0] ? cfg->data_root : NULL;
+    dc.n_valid = cfg->n_valid;
+    dc.labels_per_class = cfg->labels_per_class;
+    dc.seed = cfg->seed;
+    dc.flip = cfg->flip;
+    dc.sigma = cfg->sigma;
+    st = jp_data_open(&t->data, &dc, err);
+    if (st) return st;
+    t->data_open = 1;
+    const jp_dataset *tr = &t->data.train;
+    if (tr->h != tr->w)
+        return jp_fail(err, JP_ERR_SHAPE, "%s: images are %dx%d; the Wide-ResNet needs square images", tr->name, tr->h, tr->w);
+
+    jp_wrn_config mc;
+    jp_wrn_config_defaults(&mc);
+    mc.depth = cfg->depth;
+    mc.width = cfg->width;
+    mc.in_channels = tr->c;
+    mc.image_size = tr->h;
+    mc.n_classes = tr->n_classes;
+    mc.norm = cfg->norm;
+    mc.dropout = cfg->dropout_rate;
+    mc.winograd = cfg->winograd;
+    int B = cfg->batch_size;
+    st = jp_wrn_create(&t->m, &mc, B, err);
+    if (st) return st;
+    jp_rng init_rng;
+    jp_rng_split(&t->rng, &init_rng);
+    jp_wrn_init_params(t->m, &init_rng);
+    jp_rng_split(&t->rng, jp_wrn_rng(t->m));
+
+    jp_optim_config oc;
+    if (cfg->optimizer == JP_OPTIM_SGD) {
+        jp_optim_config_sgd(&oc);
+        oc.momentum = cfg->momentum;
+    } else {
+        jp_optim_config_adam(&oc);
+    }
+    oc.lr = cfg->lr;
+    oc.weight_decay = cfg->weight_decay;
+    st = jp_optim_init(&t->opt, &oc, jp_wrn_classifier_param_count(t->m), err);
+    if (st) return st;
+
+    t->dim = tr->c * tr->h * tr->w;
+    t->K = tr->n_classes;
+    jp_loader_config lc = jp_loader_config_train(&t->data, B, 0);
+    st = jp_loader_init(&t->px, tr, NULL, tr->n, &lc, err);
+    if (st) return st;
+    lc = jp_loader_config_train(&t->data, B, 1);
+    st = jp_loader_init(&t->lab, tr, t->data.labeled_idx, t->data.n_labeled, &lc, err);
+    if (st) return st;
+
+    jp_lr_schedule_init(&t->sched, cfg->lr);
+    t->sched.warmup_iters = cfg->warmup_iters;
+    t->sched.iters_per_epoch = jp_loader_batches_per_epoch(t->lab);
+    t->sched.n_decay = cfg->n_decay;
+    memcpy(t->sched.decay_epochs, cfg->decay_epochs, sizeof t->sched.decay_epochs);
+    t->sched.decay_rate = cfg->decay_rate;
+    st = jp_lr_schedule_check(&t->sched, err);
+    if (st) return st;
+
+    t->use_px = !cfg->clf_only && cfg->p_x_weight != 0.0f;
+    t->use_pxy = !cfg->clf_only && cfg->p_x_y_weight != 0.0f;
+    if (t->use_px || t->use_pxy) {
+        if (cfg->init == JP_INIT_INFORMATIVE) {
+            char cache[700];
+            jp_gauss_stats_cache_path(cache, sizeof cache, &t->data, tr);
+            double t0 = jp_now();
+            st = jp_gauss_stats_load_or_compute(&t->gauss, tr, cache, err);
+            if (st) return st;
+            t->have_gauss = 1;
+            tr_log(t, "informative init: class Gaussians %s in %.1f s (%s)\n",
+                   t->gauss.from_cache ? "loaded" : "computed", jp_now() - t0, cache);
+            t->init_fn = informative_init;
+            t->init_ctx = &t->gauss;
+        } else {
+            t->init_fn = jp_init_uniform;
+            t->init_ctx = &t->dim;
+        }
+        st = jp_buffer_init(&t->buf, cfg->buffer_size, t->dim, t->K, err);
+        if (st) return st;
+        jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, cfg->init == JP_INIT_INFORMATIVE, &t->rng);
+        st = jp_sampler_work_init(&t->sw, t->m, err);
+        if (st) return st;
+    }
+    size_t bd = (size_t)B * t->dim, bk = (size_t)B * t->K;
+    t->x_p = jp_alloc(bd * sizeof(float));
+    t->x_lab = jp_alloc(bd * sizeof(float));
+    t->x_q = jp_alloc(bd * sizeof(float));
+    t->logits = jp_alloc(bk * sizeof(float));
+    t->dlogits = jp_alloc(bk * sizeof(float));
+    t->lse = jp_alloc((size_t)B * sizeof(float));
+    t->scale = jp_alloc((size_t)B * sizeof(float));
+    t->y_lab = jp_alloc((size_t)B * sizeof(int));
+    t->y_p = jp_alloc((size_t)B * sizeof(int));
+    t->y_q = jp_alloc((size_t)B * sizeof(int));
+    t->idx = jp_alloc((size_t)B * sizeof(int));
+    if (!t->x_p || !t->x_lab || !t->x_q || !t->logits || !t->dlogits || !t->lse || !t->scale || !t->y_lab ||
+        !t->y_p || !t->y_q || !t->idx)
+        return jp_fail(err, JP_ERR_NOMEM, "training batches");
+    t->lr_scale = 1.0;
+    t->best_valid = -1.0;
+    return jp_trainer_snapshot_init(t, err);
+}
+
+void jp_trainer_free(jp_trainer *t)
+{
+    jp_trainer_snapshot_free(t);
+    if (t->metrics_jsonl) fclose(t->metrics_jsonl);
+    if (t->metrics_csv) fclose(t->metrics_csv);
+    if (t->epochs_jsonl) fclose(t->epochs_jsonl);
+    if (t->epochs_csv) fclose(t->epochs_csv);
+    void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
+    jp_sampler_work_free(&t->sw);
+    jp_buffer_free(&t->buf);
+    if (t->have_gauss) jp_gauss_stats_free(&t->gauss);
+    if (t->px) jp_loader_free(t->px);
+    if (t->lab) jp_loader_free(t->lab);
+    jp_optim_free(&t->opt);
+    jp_wrn_free(t->m);
+    if (t->data_open) jp_data_close(&t->data);
+    memset(t, 0, sizeof *t);
+}
+
+/* ---- one iteration ----------------------------------------------------------- */
+
+/* Forward x in train mode; dlogits = coef/B * d(sum_i LSE_i)/dlogits (+ onehot terms for
+ * y when yc != 0); backward into the parameter gradients. Returns mean LSE. */
+static double lse_term(jp_trainer *t, const float *x, float coef, const int *y, float ycoef, double *ymean)
+{
+    int B = t->cfg.batch_size, K = t->K;
+    jp_wrn_forward(t->m, t->logits, x, B, 1);
+    jp_logsumexp_forward(t->lse, t->logits, B, K);
+    double mean = 0, fy = 0;
+    for (int i = 0; i < B; i++) {
+        mean += t->lse[i];
+        t->scale[i] = coef / (float)B;
+    }
+    jp_logsumexp_backward(t->dlogits, t->scale, t->logits, B, K);
+    if (y) {
+        for (int i = 0; i < B; i++) {
+            fy += t->logits[(size_t)i * K + y[i]];
+            t->dlogits[(size_t)i * K + y[i]] += ycoef / (float)B;
+        }
+    }
+    if (ymean) *ymean = fy / B;
+    jp_wrn_backward(t->m, t->dlogits, NULL, NULL, 1);
+    return mean / B;
+}
+
+static int finite_all(const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}
+
+jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
+{
+    const jp_train_config *c = &t->cfg;
+    int B = c->batch_size, K = t->K;
+    memset(s, 0, sizeof *s);
+    double t0 = jp_now();
+    s->lr = jp_lr_at(&t->sched, (int)t->epoch, t->iter) * t->lr_scale;
+    jp_wrn_zero_grads(t->m);
+    double loss = 0;
+    if (t->use_px) {
+        jp_loader_next(t->px, t->x_p, t->y_p);
+        s->lse_data = lse_term(t, t->x_p, -c->p_x_weight, NULL, 0, NULL);
+        const int *yc = NULL;
+        if (c->class_cond_p_x_sample) {
+            for (int i = 0; i < B; i++) t->y_q[i] = (int)jp_rng_below(&t->rng, (uint64_t)K);
+            yc = t->y_q;
+        }
+        jp_buffer_sample(&t->buf, t->x_q, t->idx, B, yc, c->reinit_freq, t->init_fn, t->init_ctx, &t->rng);
+        jp_sample(t->m, &t->sw, &c->sampler, t->x_q, yc, B, &t->rng);
+        s->lse_sample = lse_term(t, t->x_q, c->p_x_weight, NULL, 0, NULL);
+        loss += c->p_x_weight * (s->lse_sample - s->lse_data);
+        s->samples_finite = finite_all(t->x_q, (size_t)B * t->dim);
+    } else {
+        s->samples_finite = 1;
+    }
+    if (c->p_y_given_x_weight != 0.0f || t->use_pxy) {
+        jp_loader_next(t->lab, t->x_lab, t->y_lab);
+        jp_wrn_forward(t->m, t->logits, t->x_lab, B, 1);
+        s->ce = jp_cross_entropy_forward(t->logits, t->y_lab, B, K);
+        int correct = 0;
+        for (int i = 0; i < B; i++) {
+            const float *l = t->logits + (size_t)i * K;
+            int arg = 0;
+            for (int k = 1; k < K; k++)
+                if (l[k] > l[arg]) arg = k;
+            correct += arg == t->y_lab[i];
+        }
+        s->acc = (double)correct / B;
+        jp_cross_entropy_backward(t->dlogits, c->p_y_given_x_weight, t->logits, t->y_lab, B, K);
+        double fy_data = 0;
+        if (t->use_pxy) {
+            /* p(x|y) term: w * (mean f(x_q, y) - mean f(x_lab, y)) */
+            for (int i = 0; i < B; i++) {
+                fy_data += t->logits[(size_t)i * K + t->y_lab[i]];
+                t->dlogits[(size_t)i * K + t->y_lab[i]] -= c->p_x_y_weight / (float)B;
+            }
+            fy_data /= B;
+        }
+        jp_wrn_backward(t->m, t->dlogits, NULL, NULL, 1);
+        loss += c->p_y_given_x_weight * s->ce;
+        if (t->use_pxy) {
+            memcpy(t->y_q, t->y_lab, (size_t)B * sizeof(int));
+            int *idx2 = t->idx; /* conditional chains from the class segments */
+            float *xq2 = t->x_q;
+            if (t->use_px) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
+            jp_buffer_sample(&t->buf, xq2, idx2, B, t->y_q, c->reinit_freq, t->init_fn, t->init_ctx, &t->rng);
+            jp_sample(t->m, &t->sw, &c->sampler, xq2, t->y_q, B, &t->rng);
+            double fy_q;
+            lse_term(t, xq2, 0.0f, t->y_q, c->p_x_y_weight, &fy_q);
+            loss += c->p_x_y_weight * (fy_q - fy_data);
+        }
+    }
+    s->loss = loss;
+    if (!isfinite(loss) || fabs(loss) > c->diverge_loss || !s->samples_finite ||
+        !finite_all(jp_wrn_grads(t->m), jp_wrn_classifier_param_count(t->m))) {
+        s->diverged = 1;
+        s->seconds = jp_now() - t0;
+        return JP_OK;
+    }
+    jp_optim_step(&t->opt, jp_wrn_params(t->m), jp_wrn_grads(t->m), jp_wrn_classifier_param_count(t->m), s->lr);
+    jp_wrn_params_changed(t->m);
+    if (t->use_px || t->use_pxy) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
+    t->iter++;
+    s->seconds = jp_now() - t0;
+    return JP_OK;
+}
+
+/* ---- outputs ---------------------------------------------------------------- */
+
+static void write_grid(jp_trainer *t, const char *name, const float *x, int n, int ncols)
+{
+    char path[700];
+    jp_error err;
+    snprintf(path, sizeof path, "%s/%s", t->cfg.save_dir, name);
+    const jp_dataset *tr = &t->data.train;
+    if (jp_png_write_grid(path, x, n, tr->c, tr->h, tr->w, ncols, &err))
+        tr_log(t, "warning: %s\n", err.msg);
+}
+
+/* Class-conditional samples from scratch: one row per class, chains started from the
+ * class's informative (or uniform) init and run on the conditional energy -f(x)[y]. */
+jp_status jp_trainer_conditional_grid(jp_trainer *t, const char *name, int per_class, jp_error *err)
+{
+    if (!t->init_fn) return JP_OK;
+    int B = t->cfg.batch_size, K = t->K;
+    int total = K * per_class;
+    float *all = jp_alloc((size_t)total * t->dim * sizeof(float));
+    if (!all) return jp_fail(err, JP_ERR_NOMEM, "conditional sample grid");
+    jp_sampler_config sc = t->cfg.sampler;
+    sc.train_mode = 0; /* generation: running statistics, no updates to the model */
+    sc.n_steps *= 4;
+    jp_rng rng;
+    jp_rng_seed(&rng, t->cfg.seed ^ 0x5a5a);
+    for (int at = 0; at < total; at += B) {
+        int n = total - at < B ? total - at : B;
+        for (int i = 0; i < B; i++) {
+            t->y_q[i] = ((at + i) % total) / per_class;
+            t->init_fn(t->init_ctx, t->x_q + (size_t)i * t->dim, 1, t->y_q[i], &rng);
+        }
+        jp_sample(t->m, &t->sw, &sc, t->x_q, t->y_q, B, &rng);
+        memcpy(all + (size_t)at * t->dim, t->x_q, (size_t)n * t->dim * sizeof(float));
+    }
+    write_grid(t, name, all, total, per_class);
+    jp_free(all);
+    return JP_OK;
+}
+
+static void log_iter(jp_trainer *t, const jp_iter_stats *s)
+{
+    if (t->metrics_jsonl)
+        fprintf(t->metrics_jsonl,
+                "{\"iter\":%lld,\"epoch\":%lld,\"lr\":%.6g,\"loss\":%.6g,\"ce\":%.6g,\"acc\":%.4f,"
+                "\"lse_data\":%.6g,\"lse_sample\":%.6g,\"sec_per_iter\":%.4f}\n",
+                (long long)t->iter, (long long)t->epoch, s->lr, s->loss, s->ce, s->acc, s->lse_data, s->lse_sample,
+                s->seconds);
+    if (t->metrics_csv)
+        fprintf(t->metrics_csv, "%lld,%lld,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.4f\n", (long long)t->iter,
+                (long long)t->epoch, s->lr, s->loss, s->ce, s->acc, s->lse_data, s->lse_sample, s->seconds);
+}
+
+static void log_event(jp_trainer *t, const char *event, const char *detail)
+{
+    if (t->metrics_jsonl)
+        fprintf(t->metrics_jsonl, "{\"iter\":%lld,\"epoch\":%lld,\"event\":\"%s\",\"detail\":\"%s\"}\n",
+                (long long)t->iter, (long long)t->epoch, event, detail);
+    tr_log(t, "[%s] %s\n", event, detail);
+}
+
+static jp_status write_config(const jp_trainer *t, jp_error *err)
+{
+    const jp_train_config *c = &t->cfg;
+    char path[700];
+    snprintf(path, sizeof path, "%s/config.json", c->save_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return jp_fail(err, JP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
+    const char *sampler = c->sampler.kind == JP_SAMPLER_PYLD ? "pyld" : c->sampler.kind == JP_SAMPLER_SGLD ? "sgld" : "proximal";
+    fprintf(f, "{\n  \"dataset\": \"%s\",\n  \"data_root\": \"%s\",\n  \"n_valid\": %d,\n  \"labels_per_class\": %d,\n"
+               "  \"sigma\": %g,\n  \"depth\": %d,\n  \"width\": %d,\n  \"norm\": \"%s\",\n  \"dropout_rate\": %g,\n"
+               "  \"p_x_weight\": %g,\n  \"p_y_given_x_weight\": %g,\n  \"p_x_y_weight\": %g,\n  \"clf_only\": %d,\n"
+               "  \"class_cond_p_x_sample\": %d,\n  \"sampler\": \"%s\",\n  \"n_steps\": %d,\n  \"in_steps\": %d,\n"
+               "  \"pyld_lr\": %g,\n  \"eps\": %g,\n  \"sgld_lr\": %g,\n  \"sgld_std\": %g,\n  \"sample_train_mode\": %d,\n"
+               "  \"init\": \"%s\",\n  \"buffer_size\": %d,\n  \"reinit_freq\": %g,\n  \"optimizer\": \"%s\",\n"
+               "  \"lr\": %g,\n  \"momentum\": %g,\n  \"weight_decay\": %g,\n  \"warmup_iters\": %d,\n  \"decay_epochs\": [",
+            c->dataset, c->data_root, c->n_valid, c->labels_per_class, (double)c->sigma, c->depth, c->width,
+            c->norm == JP_NORM_BATCH ? "batch" : "none", (double)c->dropout_rate, (double)c->p_x_weight,
+            (double)c->p_y_given_x_weight, (double)c->p_x_y_weight, c->clf_only, c->class_cond_p_x_sample, sampler,
+            c->sampler.n_steps, c->sampler.in_steps, (double)c->sampler.pyld_lr, (double)c->sampler.eps,
+            (double)c->sampler.sgld_lr, (double)c->sampler.sgld_std, c->sampler.train_mode,
+            c->init == JP_INIT_INFORMATIVE ? "informative" : "uniform", c->buffer_size, (double)c->reinit_freq,
+            c->optimizer == JP_OPTIM_SGD ? "sgd" : "adam", (double)c->lr, (double)c->momentum,
+            (double)c->weight_decay, c->warmup_iters);
+    for (int i = 0; i < c->n_decay; i++) fprintf(f, "%s%d", i ? ", " : "", c->decay_epochs[i]);
+    fprintf(f, "],\n  \"decay_rate\": %g,\n  \"n_epochs\": %d,\n  \"batch_size\": %d,\n  \"seed\": %llu,\n"
+               "  \"max_iters\": %lld,\n  \"image_shape\": [%d, %d, %d],\n  \"n_classes\": %d\n}\n",
+            (double)c->decay_rate, c->n_epochs, c->batch_size, (unsigned long long)c->seed, (long long)c->max_iters,
+            t->data.train.c, t->data.train.h, t->data.train.w, t->K);
+    if (fclose(f) != 0) return jp_fail(err, JP_ERR_IO, "cannot write %s", path);
+    return JP_OK;
+}
+
+/* ---- the run ----------------------------------------------------------------- */
+
+static jp_status evaluate(jp_trainer *t, jp_clf_metrics *valid, jp_clf_metrics *test, jp_error *err)
+{
+    memset(valid, 0, sizeof *valid);
+    memset(test, 0, sizeof *test);
+    jp_status st = JP_OK;
+    if (t->data.valid.n > 0) st = jp_eval_classifier(t->m, &t->data.valid, valid, NULL, err);
+    if (!st && t->data.test.n > 0) st = jp_eval_classifier(t->m, &t->data.test, test, NULL, err);
+    return st;
+}
+
+static void progress(jp_trainer *t, const jp_iter_stats *s, double elapsed, int64_t done, int64_t total)
+{
+    double rate = done > 0 ? done / elapsed : 0;
+    double eta = rate > 0 ? (total - t->iter) / rate : 0;
+    tr_log(t, "epoch %lld iter %lld/%lld  %.2f it/s  ETA %02d:%02d:%02d  lr %.4g  loss %.4f  ce %.4f  acc %.3f  "
+              "lse data %.3f sample %.3f\n",
+           (long long)t->epoch, (long long)t->iter, (long long)total, rate, (int)(eta / 3600), (int)(eta / 60) % 60,
+           (int)eta % 60, s->lr, s->loss, s->ce, s->acc, s->lse_data, s->lse_sample);
+}
+
+jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_error *err)
+{
+    memset(res, 0, sizeof *res);
+    jp_trainer t;
+    jp_status st = mkdirs(cfg->save_dir, err);
+    if (st) return st;
+    st = jp_trainer_init(&t, cfg, err);
+    if (!st && cfg->resume[0]) st = jp_trainer_resume(&t, cfg->resume, err);
+    if (st) {
+        jp_trainer_free(&t);
+        return st;
+    }
+    int append = cfg->resume[0] != 0;
+    if (!st) st = write_config(&t, err);
+    if (!st && !(t.metrics_jsonl = open_log(&t, "metrics.jsonl", NULL, append, err))) st = err->code;
+    if (!st && !(t.metrics_csv = open_log(&t, "metrics.csv", ITER_CSV, append, err))) st = err->code;
+    if (!st && !(t.epochs_jsonl = open_log(&t, "epochs.jsonl", NULL, append, err))) st = err->code;
+    if (!st && !(t.epochs_csv = open_log(&t, "epochs.csv", EPOCH_CSV, append, err))) st = err->code;
+    if (st) {
+        jp_trainer_free(&t);
+        return st;
+    }
+    int64_t per_epoch = t.sched.iters_per_epoch;
+    int64_t total = (int64_t)cfg->n_epochs * per_epoch;
+    if (cfg->max_iters > 0 && cfg->max_iters < total) total = cfg->max_iters;
+    tr_log(&t, "jempp train: %s, %d train / %d valid / %d test images, WRN-%d-%d (%s), %zu parameters, "
+               "%lld iterations (%lld per epoch)\n",
+           t.data.dataset, t.data.train.n, t.data.valid.n, t.data.test.n, cfg->depth, cfg->width,
+           cfg->norm == JP_NORM_BATCH ? "batch norm" : "no norm", jp_wrn_param_count(t.m), (long long)total,
+           (long long)per_epoch);
+    double start = jp_now();
+    int64_t start_iter = t.iter;
+    jp_iter_stats s;
+    memset(&s, 0, sizeof s);
+    jp_trainer_snapshot_take(&t);
+    while (t.iter < total && !st) {
+        int64_t epoch_end = (t.epoch + 1) * per_epoch;
+        double epoch_t0 = jp_now(), acc_sum = 0;
+        int64_t acc_n = 0;
+        while (t.iter < epoch_end && t.iter < total) {
+            st = jp_trainer_step(&t, &s);
+            if (st) break;
+            if (s.diverged) {
+                char why[200];
+                snprintf(why, sizeof why, "loss %.4g, samples %s at iteration %lld", s.loss,
+                         s.samples_finite ? "finite" : "non-finite", (long long)t.iter);
+                if (t.recoveries >= cfg->max_recoveries) {
+                    log_event(&t, "diverged", why);
+                    st = jp_fail(err, JP_ERR_NUMERIC, "training diverged (%s) after %d recoveries; the last good "
+                                 "checkpoint is %s/last.safetensors", why, t.recoveries, cfg->save_dir);
+                    break;
+                }
+                jp_trainer_recover(&t);
+                char msg[300];
+                snprintf(msg, sizeof msg, "%s: rolled back to iteration %lld, lr scale %.3g, fresh buffer chains",
+                         why, (long long)t.iter, t.lr_scale);
+                log_event(&t, "recovered", msg);
+                continue;
+            }
+            log_iter(&t, &s);
+            acc_sum += s.acc;
+            acc_n++;
+            if (t.iter % cfg->print_every == 0 || t.iter == total) {
+                progress(&t, &s, jp_now() - start, t.iter - start_iter, total);
+                if (t.use_px) {
+                    char name[64];
+                    snprintf(name, sizeof name, "samples_%06lld.png", (long long)t.iter);
+                    int n = cfg->n_sample_grid < cfg->batch_size ? cfg->n_sample_grid : cfg->batch_size;
+                    write_grid(&t, name, t.x_q, n, (int)ceil(sqrt((double)n)));
+                }
+                jp_trainer_snapshot_take(&t);
+                fflush(t.metrics_jsonl);
+                fflush(t.metrics_csv);
+            }
+        }
+        if (st) break;
+        int epoch_done = t.iter >= epoch_end;
+        if (epoch_done) t.epoch++;
+        if (epoch_done && (t.epoch % cfg->eval_every == 0 || t.iter >= total)) {
+            jp_clf_metrics v, te;
+            st = evaluate(&t, &v, &te, err);
+            if (st) break;
+            double lr = jp_lr_at(&t.sched, (int)t.epoch - 1, t.iter - 1) * t.lr_scale;
+            double tacc = acc_n ? acc_sum / acc_n : 0;
+            fprintf(t.epochs_jsonl, "{\"epoch\":%lld,\"iter\":%lld,\"lr\":%.6g,\"train_acc\":%.4f,\"valid_acc\":%.4f,"
+                                    "\"valid_loss\":%.5f,\"test_acc\":%.4f,\"test_loss\":%.5f,\"lse_valid\":%.4f,"
+                                    "\"seconds\":%.1f}\n",
+                    (long long)t.epoch, (long long)t.iter, lr, tacc, v.acc, v.loss, te.acc, te.loss, v.mean_lse,
+                    jp_now() - epoch_t0);
+            fprintf(t.epochs_csv, "%lld,%lld,%.6g,%.4f,%.4f,%.5f,%.4f,%.5f,%.4f,%.1f\n", (long long)t.epoch,
+                    (long long)t.iter, lr, tacc, v.acc, v.loss, te.acc, te.loss, v.mean_lse, jp_now() - epoch_t0);
+            fflush(t.epochs_jsonl);
+            fflush(t.epochs_csv);
+            tr_log(&t, "epoch %lld: valid acc %.4f loss %.4f | test acc %.4f loss %.4f\n", (long long)t.epoch, v.acc,
+                   v.loss, te.acc, te.loss);
+            res->valid_acc = v.acc;
+            res->test_acc = te.acc;
+            res->test_loss = te.loss;
+            if (v.acc > t.best_valid) {
+                t.best_valid = v.acc;
+                st = jp_trainer_save(&t, "best.safetensors", err);
+            }
+            jp_trainer_plot_curves(&t);
+        }
+        if (!st && epoch_done && cfg->ckpt_every > 0 && t.epoch % cfg->ckpt_every == 0) {
+            char name[64];
+            snprintf(name, sizeof name, "ckpt_%lld.safetensors", (long long)t.epoch);
+            st = jp_trainer_save(&t, name, err);
+        }
+        if (!st) st = jp_trainer_save(&t, "last.safetensors", err);
+    }
+    if (!st && t.iter >= total && (res->test_acc == 0 && t.data.test.n > 0)) {
+        /* a run that stopped mid-epoch (max_iters): evaluate once at the end */
+        jp_clf_metrics v, te;
+        st = evaluate(&t, &v, &te, err);
+        res->valid_acc = v.acc;
+        res->test_acc = te.acc;
+        res->test_loss = te.loss;
+        if (!st)
+            tr_log(&t, "final: valid acc %.4f | test acc %.4f loss %.4f\n", v.acc, te.acc, te.loss);
+    }
+    if (!st && t.init_fn) {
+        st = jp_trainer_conditional_grid(&t, "samples_conditional.png", 10, err);
+        int n = cfg->buffer_size < 100 ? cfg->buffer_size : 100;
+        write_grid(&t, "buffer.png", t.buf.x, n, 10);
+    }
+    res->iters = t.iter;
+    res->seconds = jp_now() - start;
+    res->seconds_per_iter = t.iter > start_iter ? res->seconds / (double)(t.iter - start_iter) : 0;
+    res->best_valid_acc = t.best_valid;
+    res->recoveries = t.recoveries;
+    if (!st) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/result.json", cfg->save_dir);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "{\"test_acc\": %.4f, \"test_loss\": %.5f, \"valid_acc\": %.4f, \"best_valid_acc\": %.4f, "
+                       "\"iters\": %lld, \"seconds\": %.1f, \"seconds_per_iter\": %.4f, \"recoveries\": %d}\n",
+                    res->test_acc, res->test_loss, res->valid_acc, res->best_valid_acc, (long long)res->iters,
+                    res->seconds, res->seconds_per_iter, res->recoveries);
+            fclose(f);
+        }
+    }
+    jp_trainer_free(&t);
+    return st;
+}

@@ -1,0 +1,71 @@
+/* The trainer's state, shared by trainer.c (the loop) and trainer_state.c
+ * (checkpoints, resume, snapshots and recovery, curves). */
+#ifndef JEMPP_TRAINER_INTERNAL_H
+#define JEMPP_TRAINER_INTERNAL_H
+
+#include <stdio.h>
+
+#include "jempp/data.h"
+#include "jempp/ebm.h"
+#include "jempp/optim.h"
+#include "jempp/train.h"
+#include "jempp/wrn.h"
+
+typedef struct {
+    double lr, loss, ce, acc, lse_data, lse_sample, seconds;
+    int diverged, samples_finite;
+} jp_iter_stats;
+
+/* What a rollback restores: everything a step changes. */
+typedef struct {
+    float *params, *buffers, *optim, *replay;
+    int64_t *counters;
+    size_t optim_floats;
+    int64_t optim_step, iter, epoch, px_pos[2], lab_pos[2];
+    jp_rng rng, model_rng;
+} jp_snapshot;
+
+typedef struct {
+    jp_train_config cfg;
+    jp_data data;
+    int data_open;
+    jp_wrn *m;
+    jp_optim opt;
+    jp_lr_schedule sched;
+    jp_loader *px, *lab;
+    jp_gauss_stats gauss;
+    int have_gauss;
+    jp_init_fn init_fn;
+    void *init_ctx;
+    jp_replay_buffer buf;
+    jp_sampler_work sw;
+    jp_rng rng;
+    int dim, K, use_px, use_pxy;
+    float *x_p, *x_lab, *x_q, *logits, *dlogits, *lse, *scale;
+    int *y_lab, *y_p, *y_q, *idx;
+    int64_t iter, epoch;
+    double lr_scale, best_valid;
+    int recoveries;
+    jp_snapshot snap;
+    FILE *metrics_jsonl, *metrics_csv, *epochs_jsonl, *epochs_csv;
+} jp_trainer;
+
+jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *err);
+void jp_trainer_free(jp_trainer *t);
+/* One training iteration; s->diverged set (and nothing updated) on divergence. */
+jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s);
+/* Writes <save_dir>/<name> atomically: model + full training state. */
+jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err);
+/* Restores the full training state from <dir>/last.safetensors. */
+jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err);
+jp_status jp_trainer_snapshot_init(jp_trainer *t, jp_error *err);
+void jp_trainer_snapshot_free(jp_trainer *t);
+void jp_trainer_snapshot_take(jp_trainer *t);
+/* Rolls back to the snapshot and applies the remedy: lr halved, fresh buffer chains,
+ * new sampling noise. */
+void jp_trainer_recover(jp_trainer *t);
+/* curves.png from epochs.csv and metrics.csv (best effort: warns on failure). */
+void jp_trainer_plot_curves(jp_trainer *t);
+jp_status jp_trainer_conditional_grid(jp_trainer *t, const char *name, int per_class, jp_error *err);
+
+#endif

@@ -1,0 +1,250 @@
+/* Trainer state: checkpoints with the full training state, exact resume, in-memory
+ * snapshots for rollback after a divergence, and learning curves. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ebm/trainer_internal.h"
+#include "jempp/checkpoint.h"
+#include "jempp/plot.h"
+
+/* RNG state as 6 uint64: s[0..3], has_spare, the bits of spare. */
+static void rng_pack(const jp_rng *r, uint64_t *o)
+{
+    memcpy(o, r->s, 4 * sizeof(uint64_t));
+    o[4] = (uint64_t)r->has_spare;
+    memcpy(&o[5], &r->spare, sizeof(double));
+}
+
+static void rng_unpack(jp_rng *r, const uint64_t *o)
+{
+    memcpy(r->s, o, 4 * sizeof(uint64_t));
+    r->has_spare = (int)o[4];
+    memcpy(&r->spare, &o[5], sizeof(double));
+}
+
+jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s", t->cfg.save_dir, name);
+    jp_st_writer w;
+    jp_st_writer_init(&w);
+    jp_ckpt_add_model(&w, t->m);
+    jp_optim_state_save(&t->opt, &w);
+    const jp_dataset *tr = &t->data.train;
+    if (t->buf.x) {
+        int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
+        jp_st_writer_add(&w, "replay_buffer", JP_F32, 4, shape, t->buf.x);
+    }
+    uint64_t rngs[12];
+    rng_pack(&t->rng, rngs);
+    rng_pack(jp_wrn_rng(t->m), rngs + 6);
+    int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {2};
+    jp_st_writer_add(&w, "train.rng", JP_U64, 1, rshape, rngs);
+    int64_t pos[8] = {t->epoch, t->iter, 0, 0, 0, 0, t->recoveries, 0};
+    jp_loader_tell(t->px, &pos[2], &pos[3]);
+    jp_loader_tell(t->lab, &pos[4], &pos[5]);
+    jp_st_writer_add(&w, "train.position", JP_I64, 1, pshape, pos);
+    double scalars[2] = {t->lr_scale, t->best_valid};
+    jp_st_writer_add(&w, "train.scalars", JP_F64, 1, sshape, scalars);
+    jp_st_writer_meta(&w, "dataset", t->cfg.dataset);
+    jp_status st = jp_st_writer_save(&w, path, err);
+    jp_st_writer_free(&w);
+    return st;
+}
+
+static jp_status get_exact(const jp_st_file *f, const char *name, jp_dtype dt, int64_t count, void *dst, jp_error *err)
+{
+    int64_t shape[1] = {count};
+    return jp_st_get(f, name, dt, 1, shape, dst, err);
+}
+
+jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/last.safetensors", dir);
+    jp_st_file f;
+    jp_status st = jp_st_read(&f, path, err);
+    if (st) return st;
+    st = jp_ckpt_load_model(&f, t->m, err);
+    if (!st) st = jp_optim_state_load(&t->opt, &f, err);
+    if (!st && t->buf.x) {
+        const jp_dataset *tr = &t->data.train;
+        int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
+        st = jp_st_get(&f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
+    }
+    uint64_t rngs[12];
+    int64_t pos[8];
+    double scalars[2];
+    if (!st) st = get_exact(&f, "train.rng", JP_U64, 12, rngs, err);
+    if (!st) st = get_exact(&f, "train.position", JP_I64, 8, pos, err);
+    if (!st) st = get_exact(&f, "train.scalars", JP_F64, 2, scalars, err);
+    jp_st_close(&f);
+    if (st) return st;
+    if (pos[0] < 0 || pos[1] < 0)
+        return jp_fail(err, JP_ERR_FORMAT, "%s: negative epoch or iteration in train.position", path);
+    rng_unpack(&t->rng, rngs);
+    rng_unpack(jp_wrn_rng(t->m), rngs + 6);
+    t->epoch = pos[0];
+    t->iter = pos[1];
+    t->recoveries = (int)pos[6];
+    jp_loader_seek(t->px, pos[2], pos[3]);
+    jp_loader_seek(t->lab, pos[4], pos[5]);
+    t->lr_scale = scalars[0];
+    t->best_valid = scalars[1];
+    return JP_OK;
+}
+
+/* ---- snapshots and recovery ------------------------------------------------- */
+
+jp_status jp_trainer_snapshot_init(jp_trainer *t, jp_error *err)
+{
+    jp_snapshot *s = &t->snap;
+    memset(s, 0, sizeof *s);
+    s->params = jp_alloc(jp_wrn_param_count(t->m) * sizeof(float));
+    s->buffers = jp_alloc((jp_wrn_buffer_count(t->m) + 1) * sizeof(float));
+    s->counters = jp_alloc((jp_wrn_counter_count(t->m) + 1) * sizeof(int64_t));
+    for (int i = 0; i < jp_optim_state_count(&t->opt); i++) {
+        jp_optim_tensor ot = jp_optim_state_tensor(&t->opt, i);
+        if (ot.dtype == JP_F32) s->optim_floats += ot.count;
+    }
+    s->optim = jp_alloc((s->optim_floats + 1) * sizeof(float));
+    s->replay = t->buf.x ? jp_alloc((size_t)t->buf.size * t->buf.dim * sizeof(float)) : NULL;
+    if (!s->params || !s->buffers || !s->counters || !s->optim || (t->buf.x && !s->replay))
+        return jp_fail(err, JP_ERR_NOMEM, "rollback snapshot");
+    return JP_OK;
+}
+
+void jp_trainer_snapshot_free(jp_trainer *t)
+{
+    jp_snapshot *s = &t->snap;
+    jp_free(s->params);
+    jp_free(s->buffers);
+    jp_free(s->counters);
+    jp_free(s->optim);
+    jp_free(s->replay);
+    memset(s, 0, sizeof *s);
+}
+
+/* Copies the optimizer's float arrays to/from one flat array (to = 1: into the snapshot). */
+static void optim_copy(jp_trainer *t, int to)
+{
+    size_t at = 0;
+    for (int i = 0; i < jp_optim_state_count(&t->opt); i++) {
+        jp_optim_tensor ot = jp_optim_state_tensor(&t->opt, i);
+        if (ot.dtype != JP_F32) continue;
+        if (to) memcpy(t->snap.optim + at, ot.data, ot.count * sizeof(float));
+        else memcpy(ot.data, t->snap.optim + at, ot.count * sizeof(float));
+        at += ot.count;
+    }
+}
+
+void jp_trainer_snapshot_take(jp_trainer *t)
+{
+    jp_snapshot *s = &t->snap;
+    memcpy(s->params, jp_wrn_params(t->m), jp_wrn_param_count(t->m) * sizeof(float));
+    memcpy(s->buffers, jp_wrn_buffers(t->m), jp_wrn_buffer_count(t->m) * sizeof(float));
+    memcpy(s->counters, jp_wrn_counters(t->m), jp_wrn_counter_count(t->m) * sizeof(int64_t));
+    optim_copy(t, 1);
+    s->optim_step = t->opt.step;
+    if (s->replay) memcpy(s->replay, t->buf.x, (size_t)t->buf.size * t->buf.dim * sizeof(float));
+    s->iter = t->iter;
+    s->epoch = t->epoch;
+    jp_loader_tell(t->px, &s->px_pos[0], &s->px_pos[1]);
+    jp_loader_tell(t->lab, &s->lab_pos[0], &s->lab_pos[1]);
+    s->rng = t->rng;
+    s->model_rng = *jp_wrn_rng(t->m);
+}
+
+void jp_trainer_recover(jp_trainer *t)
+{
+    jp_snapshot *s = &t->snap;
+    memcpy(jp_wrn_params(t->m), s->params, jp_wrn_param_count(t->m) * sizeof(float));
+    memcpy(jp_wrn_buffers(t->m), s->buffers, jp_wrn_buffer_count(t->m) * sizeof(float));
+    memcpy(jp_wrn_counters(t->m), s->counters, jp_wrn_counter_count(t->m) * sizeof(int64_t));
+    jp_wrn_params_changed(t->m);
+    optim_copy(t, 0);
+    t->opt.step = s->optim_step;
+    t->iter = s->iter;
+    t->epoch = s->epoch;
+    jp_loader_seek(t->px, s->px_pos[0], s->px_pos[1]);
+    jp_loader_seek(t->lab, s->lab_pos[0], s->lab_pos[1]);
+    /* remedy: smaller steps, fresh chains, different noise */
+    t->recoveries++;
+    t->lr_scale *= 0.5;
+    t->rng = s->rng;
+    for (int i = 0; i < t->recoveries; i++) jp_rng_u64(&t->rng);
+    jp_rng_split(&t->rng, jp_wrn_rng(t->m));
+    if (t->buf.x) jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
+}
+
+/* ---- curves ------------------------------------------------------------------ */
+
+/* Reads numeric CSV columns (header line first) into malloc'd arrays. */
+static int read_csv(const char *path, int ncols_want, const int *cols, double **out, int *rows)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    char line[1024];
+    int cap = 256, n = 0;
+    for (int j = 0; j < ncols_want; j++) out[j] = malloc((size_t)cap * sizeof(double));
+    if (!fgets(line, sizeof line, f)) {
+        fclose(f);
+        *rows = 0;
+        return 0;
+    }
+    while (fgets(line, sizeof line, f)) {
+        double v[32];
+        int k = 0;
+        char *p = line;
+        while (k < 32) {
+            char *end;
+            v[k++] = strtod(p, &end);
+            p = strchr(end, ',');
+            if (!p) break;
+            p++;
+        }
+        if (n == cap) {
+            cap *= 2;
+            for (int j = 0; j < ncols_want; j++) out[j] = realloc(out[j], (size_t)cap * sizeof(double));
+        }
+        for (int j = 0; j < ncols_want; j++) out[j][n] = cols[j] < k ? v[cols[j]] : NAN;
+        n++;
+    }
+    fclose(f);
+    *rows = n;
+    return 0;
+}
+
+void jp_trainer_plot_curves(jp_trainer *t)
+{
+    char path[700], out[700];
+    jp_error err;
+    /* epochs.csv: epoch,iter,lr,train_acc,valid_acc,valid_loss,test_acc,test_loss,lse_valid,seconds */
+    snprintf(path, sizeof path, "%s/epochs.csv", t->cfg.save_dir);
+    int cols[4] = {0, 3, 4, 6}, rows = 0;
+    double *c[4] = {0};
+    if (read_csv(path, 4, cols, c, &rows) == 0 && rows > 0) {
+        jp_series s[3] = {{"train acc", c[0], c[1], rows}, {"valid acc", c[0], c[2], rows}, {"test acc", c[0], c[3], rows}};
+        jp_plot_opts o = {"accuracy", "epoch", "accuracy", 640, 400, 0, 0, 0};
+        snprintf(out, sizeof out, "%s/curves_accuracy.png", t->cfg.save_dir);
+        if (jp_plot_lines(out, &o, s, 3, &err)) fprintf(stderr, "warning: %s\n", err.msg);
+    }
+    for (int j = 0; j < 4; j++) free(c[j]);
+    /* metrics.csv: iter,epoch,lr,loss,ce,acc,lse_data,lse_sample,sec_per_iter */
+    snprintf(path, sizeof path, "%s/metrics.csv", t->cfg.save_dir);
+    int mcols[4] = {0, 6, 7, 4};
+    double *m[4] = {0};
+    if (read_csv(path, 4, mcols, m, &rows) == 0 && rows > 0) {
+        jp_series s[3] = {{"LSE data", m[0], m[1], rows}, {"LSE samples", m[0], m[2], rows}, {"cross-entropy", m[0], m[3], rows}};
+        jp_plot_opts o = {"energies (LSE = -E) and loss", "iteration", "value", 640, 400, 0, 0, 0};
+        snprintf(out, sizeof out, "%s/curves_energy.png", t->cfg.save_dir);
+        if (jp_plot_lines(out, &o, s, t->use_px ? 3 : 1, &err)) fprintf(stderr, "warning: %s\n", err.msg);
+        if (!t->use_px) {
+            jp_series ce = {"cross-entropy", m[0], m[3], rows};
+            jp_plot_lines(out, &o, &ce, 1, &err);
+        }
+    }
+    for (int j = 0; j < 4; j++) free(m[j]);
+}

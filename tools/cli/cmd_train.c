@@ -1,0 +1,97 @@
+/* jempp train: flags named as the reference's train script, presets, the run. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "flags.h"
+#include "jempp/train.h"
+
+int jp_cmd_train(int argc, char **argv)
+{
+    jp_train_config c;
+    jp_error err = {0};
+    const char *preset = jp_flags_peek(argc, argv, "preset");
+    char preset_buf[32];
+    snprintf(preset_buf, sizeof preset_buf, "%s", preset ? preset : "jempp");
+    if (jp_train_preset(&c, preset_buf, &err)) {
+        fprintf(stderr, "jempp train: %s\n", err.msg);
+        return 2;
+    }
+    int sampler = (int)c.sampler.kind, init = (int)c.init, norm = (int)c.norm, opt = (int)c.optimizer;
+    int eval_sampling = !c.sampler.train_mode;
+    jp_flag flags[] = {
+        {"preset", FLAG_STR, preset_buf, sizeof preset_buf, NULL, NULL, "configuration to start from: jempp, jem, clf, fashion"},
+        {"dataset", FLAG_STR, c.dataset, sizeof c.dataset, NULL, NULL, "fashionmnist, mnist, cifar10, cifar100, svhn or folder"},
+        {"data_root", FLAG_STR, c.data_root, sizeof c.data_root, NULL, NULL, "folder of the data set files"},
+        {"n_valid", FLAG_INT, &c.n_valid, 0, NULL, NULL, "validation images split off the training set"},
+        {"labels_per_class", FLAG_INT, &c.labels_per_class, 0, NULL, NULL, "labelled images per class (-1: all; semi-supervised otherwise)"},
+        {"flip", FLAG_INT, &c.flip, 0, NULL, NULL, "horizontal flips: -1 data-set default, 0 off, 1 on"},
+        {"sigma", FLAG_FLOAT, &c.sigma, 0, NULL, NULL, "std of the Gaussian noise added to training images"},
+        {"depth", FLAG_INT, &c.depth, 0, NULL, NULL, "Wide-ResNet depth (6n+4)"},
+        {"width", FLAG_INT, &c.width, 0, NULL, NULL, "Wide-ResNet width factor k"},
+        {"norm", FLAG_CHOICE, &norm, 0, NULL, "none|batch", "normalisation layers"},
+        {"dropout_rate", FLAG_FLOAT, &c.dropout_rate, 0, NULL, NULL, "dropout between the convolutions of a block"},
+        {"winograd", FLAG_BOOL, &c.winograd, 0, NULL, NULL, "let oneDNN use Winograd 3x3 convolutions (AVX-512 CPUs)"},
+        {"p_x_weight", FLAG_FLOAT, &c.p_x_weight, 0, NULL, NULL, "weight of the p(x) term"},
+        {"p_y_given_x_weight", FLAG_FLOAT, &c.p_y_given_x_weight, 0, NULL, NULL, "weight of the p(y|x) cross-entropy"},
+        {"p_x_y_weight", FLAG_FLOAT, &c.p_x_y_weight, 0, NULL, NULL, "weight of the p(x|y) term"},
+        {"clf_only", FLAG_BOOL, &c.clf_only, 0, NULL, NULL, "train a plain softmax classifier (no sampling)"},
+        {"class_cond_p_x_sample", FLAG_BOOL, &c.class_cond_p_x_sample, 0, NULL, NULL, "sample p(x) chains class-conditionally"},
+        {"sampler", FLAG_CHOICE, &sampler, 0, NULL, "pyld|sgld|proximal", "sampler for the p(x) term"},
+        {"n_steps", FLAG_INT, &c.sampler.n_steps, 0, NULL, NULL, "PYLD M (outer steps) / SGLD K"},
+        {"in_steps", FLAG_INT, &c.sampler.in_steps, 0, NULL, NULL, "PYLD N (inner steps)"},
+        {"pyld_lr", FLAG_FLOAT, &c.sampler.pyld_lr, 0, NULL, NULL, "PYLD inner step size"},
+        {"eps", FLAG_FLOAT, &c.sampler.eps, 0, NULL, NULL, "gradient clamp of PYLD and proximal SGLD"},
+        {"sgld_lr", FLAG_FLOAT, &c.sampler.sgld_lr, 0, NULL, NULL, "SGLD step size"},
+        {"sgld_std", FLAG_FLOAT, &c.sampler.sgld_std, 0, NULL, NULL, "SGLD noise std (PYLD: per inner step)"},
+        {"eval_mode_sampling", FLAG_BOOL, &eval_sampling, 0, NULL, NULL, "sample with the model in eval mode (running BN statistics)"},
+        {"init", FLAG_CHOICE, &init, 0, NULL, "uniform|informative", "initial distribution of the chains"},
+        {"buffer_size", FLAG_INT, &c.buffer_size, 0, NULL, NULL, "replay buffer size"},
+        {"reinit_freq", FLAG_FLOAT, &c.reinit_freq, 0, NULL, NULL, "probability of restarting a chain"},
+        {"optimizer", FLAG_CHOICE, &opt, 0, NULL, "sgd|adam", "optimiser"},
+        {"lr", FLAG_FLOAT, &c.lr, 0, NULL, NULL, "learning rate"},
+        {"momentum", FLAG_FLOAT, &c.momentum, 0, NULL, NULL, "SGD momentum"},
+        {"weight_decay", FLAG_FLOAT, &c.weight_decay, 0, NULL, NULL, "L2 weight decay"},
+        {"warmup_iters", FLAG_INT, &c.warmup_iters, 0, NULL, NULL, "linear learning-rate warmup iterations"},
+        {"decay_epochs", FLAG_INTLIST, c.decay_epochs, 16, &c.n_decay, NULL, "epochs at whose start lr *= decay_rate"},
+        {"decay_rate", FLAG_FLOAT, &c.decay_rate, 0, NULL, NULL, "learning-rate decay factor"},
+        {"n_epochs", FLAG_INT, &c.n_epochs, 0, NULL, NULL, "epochs"},
+        {"batch_size", FLAG_INT, &c.batch_size, 0, NULL, NULL, "batch size"},
+        {"max_iters", FLAG_I64, &c.max_iters, 0, NULL, NULL, "stop after this many iterations (0: no limit)"},
+        {"seed", FLAG_U64, &c.seed, 0, NULL, NULL, "random seed"},
+        {"save_dir", FLAG_STR, c.save_dir, sizeof c.save_dir, NULL, NULL, "run directory"},
+        {"resume", FLAG_STR, c.resume, sizeof c.resume, NULL, NULL, "continue the run in this directory exactly"},
+        {"ckpt_every", FLAG_INT, &c.ckpt_every, 0, NULL, NULL, "epochs between numbered checkpoints (0: none)"},
+        {"eval_every", FLAG_INT, &c.eval_every, 0, NULL, NULL, "epochs between evaluations"},
+        {"print_every", FLAG_INT, &c.print_every, 0, NULL, NULL, "iterations between progress lines and sample grids"},
+        {"diverge_loss", FLAG_FLOAT, &c.diverge_loss, 0, NULL, NULL, "|loss| above this counts as divergence"},
+        {"max_recoveries", FLAG_INT, &c.max_recoveries, 0, NULL, NULL, "automatic rollbacks before giving up"},
+        {"quiet", FLAG_BOOL, &c.quiet, 0, NULL, NULL, "no progress output"},
+    };
+    int nf = (int)(sizeof flags / sizeof *flags);
+    if (jp_flags_want_help(argc, argv)) {
+        printf("usage: jempp train [--preset NAME] [flags]\n\nTrains a JEM++ model (or JEM, or a plain classifier) "
+               "and writes a run directory.\nDefaults shown are those of --preset %s.\n\n", preset_buf);
+        jp_flags_help(flags, nf, stdout);
+        return 0;
+    }
+    if (jp_flags_parse(flags, nf, argc, argv, 1, &err)) {
+        fprintf(stderr, "jempp train: %s\n", err.msg);
+        return 2;
+    }
+    c.sampler.kind = (jp_sampler_kind)sampler;
+    c.init = (jp_init_kind)init;
+    c.norm = (jp_norm)norm;
+    c.optimizer = (jp_optim_kind)opt;
+    c.sampler.train_mode = !eval_sampling;
+    if (c.clf_only) c.p_x_weight = 0.0f;
+    jp_train_result r;
+    jp_status st = jp_train_run(&c, &r, &err);
+    if (st) {
+        fprintf(stderr, "jempp train: %s\n", err.msg);
+        return 1;
+    }
+    printf("test accuracy %.4f (best valid %.4f), %lld iterations in %.1f s (%.3f s/iter), %d recoveries; results in %s\n",
+           r.test_acc, r.best_valid_acc, (long long)r.iters, r.seconds, r.seconds_per_iter, r.recoveries, c.save_dir);
+    return 0;
+}

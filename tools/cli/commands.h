@@ -1,0 +1,8 @@
+/* The jempp subcommands: each takes the arguments after its name (argv[0] = name). */
+#ifndef JEMPP_CLI_COMMANDS_H
+#define JEMPP_CLI_COMMANDS_H
+
+int jp_cmd_train(int argc, char **argv);
+int jp_cmd_data(int argc, char **argv);
+
+#endif

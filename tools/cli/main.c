@@ -1,0 +1,34 @@
+/* jempp: the command-line program. */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int, char **);
+    const char *help;
+} commands[] = {
+    {"train", jp_cmd_train, "train a JEM++ / JEM model or a classifier (jempp train --help)"},
+    {"data", jp_cmd_data, "describe a data set and write example and class-mean grids"},
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: jempp COMMAND [flags]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "jempp: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
