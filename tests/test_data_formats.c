@@ -67,6 +67,8 @@ static void expect_fail(tu_ctx *t, const char *what, jp_status got, jp_status co
     tu_check(t, ok, "%-34s -> %s: %s", what, jp_status_name(got), got ? e->msg : "(accepted!)");
 }
 
+static unsigned char *read_file(const char *path, size_t *n);
+
 /* ---- IDX ----------------------------------------------------------------------- */
 static size_t make_idx_images(unsigned char *buf, int n, int h, int w)
 {
@@ -105,6 +107,18 @@ static void test_idx(tu_ctx *t)
     memcpy(seed + 4, img, ni);
     memcpy(seed + 4 + ni, lab, nl);
     seed_file("fuzz_idx", "mnist_9x5x6", seed, 4 + ni + nl);
+    {
+        size_t ng;
+        unsigned char *gz = read_file(P("mnist/t10k-images-idx3-ubyte.gz"), &ng);
+        unsigned char *gseed = malloc(4 + ng + ntl);
+        uint32_t G = (uint32_t)ng;
+        memcpy(gseed, &G, 4);
+        memcpy(gseed + 4, gz, ng);
+        memcpy(gseed + 4 + ng, tlab, ntl);
+        seed_file("fuzz_idx", "mnist_gz_4x5x6", gseed, 4 + ng + ntl);
+        free(gz);
+        free(gseed);
+    }
 
     jp_error e = {0};
     jp_raw_set tr, te;
@@ -151,7 +165,7 @@ static void test_idx(tu_ctx *t)
 
     /* bad inputs */
     jp_idx x;
-    unsigned char bad[sizeof img];
+    unsigned char bad[sizeof img + 1];
     memcpy(bad, img, ni);
     bad[3] = 1;
     expect_fail(t, "IDX image file with 1 dimension", jp_idx_parse(&x, bad, ni, "imgs", 3, &e),

@@ -1,17 +1,36 @@
 /* PNG reader and writers: round trips of every channel count, files written by libpng
  * directly in the forms our writer never produces (palette, 16-bit, 1-bit gray,
  * interlaced, tRNS), the image grid's geometry and value mapping, and bad files
- * (not a PNG, truncated, CRC error, absurd size) refused with the file's name. */
+ * (not a PNG, truncated, CRC error, absurd size) refused with the file's name.
+ * `test_png --write-seeds DIR` also copies the libpng-written files to DIR/fuzz_png. */
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "jempp/png.h"
 #include "testutil.h"
 
 static char tmp[512];
+static const char *seed_dir = NULL; /* --write-seeds DIR: copies the files into DIR/fuzz_png */
+
+static void seed_copy(const char *path, const char *name)
+{
+    if (!seed_dir) return;
+    char dst[1024];
+    snprintf(dst, sizeof dst, "%s/fuzz_png", seed_dir);
+    mkdir(seed_dir, 0755);
+    mkdir(dst, 0755);
+    snprintf(dst, sizeof dst, "%s/fuzz_png/%s", seed_dir, name);
+    FILE *in = fopen(path, "rb"), *out = fopen(dst, "wb");
+    char buf[4096];
+    size_t n;
+    while (in && out && (n = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, n, out);
+    if (in) fclose(in);
+    if (out) fclose(out);
+}
 
 static const char *P(const char *rel)
 {
@@ -96,6 +115,7 @@ static void test_foreign_forms(tu_ctx *t)
     unsigned char r0[2] = {0x01, 0x20}, r1[2] = {0x12, 0x00}; /* 4 px/row: 0 1 2 0 / 1 2 0 0 */
     unsigned char *rows[2] = {r0, r1};
     raw_png(P("pal.png"), 4, 2, 4, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE, rows, pal, 3, trans, 2);
+    seed_copy(P("pal.png"), "palette_trns.png");
     jp_status s = jp_png_read(&img, P("pal.png"), &e);
     int ok = s == JP_OK && img.channels == 4 && img.w == 4 && img.h == 2;
     int idx[8] = {0, 1, 2, 0, 1, 2, 0, 0};
@@ -112,6 +132,7 @@ static void test_foreign_forms(tu_ctx *t)
     for (int i = 0; i < 12; i++) q0[i] = (unsigned char)(i * 20), q1[i] = (unsigned char)(255 - i);
     unsigned char *rows16[2] = {q0, q1};
     raw_png(P("rgb16.png"), 2, 2, 16, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, rows16, NULL, 0, NULL, 0);
+    seed_copy(P("rgb16.png"), "rgb16.png");
     s = jp_png_read(&img, P("rgb16.png"), &e);
     ok = s == JP_OK && img.channels == 3;
     for (int i = 0; ok && i < 6; i++) ok = img.pixels[i] == q0[2 * i] && img.pixels[6 + i] == q1[2 * i];
@@ -126,6 +147,7 @@ static void test_foreign_forms(tu_ctx *t)
         rowsb[r] = bits[r];
     }
     raw_png(P("gray1i.png"), 11, 9, 1, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_ADAM7, rowsb, NULL, 0, NULL, 0);
+    seed_copy(P("gray1i.png"), "gray1_interlaced.png");
     s = jp_png_read(&img, P("gray1i.png"), &e);
     ok = s == JP_OK && img.channels == 1 && img.w == 11 && img.h == 9;
     for (int r = 0; ok && r < 9; r++)
@@ -221,8 +243,9 @@ static void test_bad(tu_ctx *t)
     free(c);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0) seed_dir = argv[2];
     tu_ctx t;
     tu_begin(&t, "test_png");
     tu_tmpdir(tmp, sizeof tmp, "png");

@@ -69,7 +69,8 @@ typedef struct {
 } jp_series;
 
 /* title/xlabel/ylabel may be NULL (nothing drawn). width and height must lie in
- * [64, JP_CANVAS_MAX_SIDE]. logy: logarithmic y axis (values <= 0 are skipped).
+ * [64, JP_CANVAS_MAX_SIDE]; text and lines are drawn twice as large when both are at
+ * least 720, and a chart too small for text keeps only its frame and data. logy: logarithmic y axis (values <= 0 are skipped).
  * ymin == ymax: the y range is chosen from the data; otherwise ymin < ymax must hold
  * (both > 0 with logy), ymax - ymin must be finite and more than 1e-12 of their
  * magnitude (with logy: their log10 values, at least 1e-9 apart), and anything outside
@@ -90,7 +91,8 @@ typedef struct {
     int logy;
 } jp_plot_frame;
 
-/* Pixel coordinates (not rounded) of a data point under frame f; logy maps log10. */
+/* Pixel coordinates (not rounded) of a data point under frame f; logy maps log10 and
+ * puts y <= 0 at +infinity (below the frame). */
 double jp_plot_frame_px(const jp_plot_frame *f, double x);
 double jp_plot_frame_py(const jp_plot_frame *f, double y);
 /* The colour of series i (a fixed cycle of 10 distinct colours). */
@@ -98,10 +100,12 @@ jp_rgb jp_plot_color(int i);
 
 /* Line chart: series i in jp_plot_color(i) joining consecutive finite points (a NaN or
  * Inf in x or y, or y <= 0 with logy, breaks the line: a gap; a finite point between
- * two gaps is drawn as a dot). White background, light grid, black frame, ~5 "nice"
- * labelled ticks per axis (1, 2 or 5 x 10^k; decades with logy), title, axis labels, a
- * legend (top right of the plot area) when ns > 0. x range: the finite x values of the
- * drawable points (exactly, no padding). Auto y range: the finite values padded by 5%.
+ * two gaps is drawn as a dot). White background, light grid, black frame, about five (at
+ * most six) labelled ticks per axis at multiples of 1, 2 or 5 x 10^k (decades with
+ * logy; fewer when labels would collide), title, axis labels, and when ns > 0 a legend in the corner of the
+ * plot area that hides the fewest data pixels (top right first; left out if it does
+ * not fit). x range: the finite x values of the drawable points (exactly, no padding).
+ * Auto y range: the finite values padded by 5%.
  * ns == 0 writes an empty framed chart. Arguments are checked before anything is
  * written: JP_ERR_ARG for bad options, ns < 0, s NULL with ns > 0, a series with
  * n < 0 or y NULL with n > 0. */
@@ -111,17 +115,18 @@ jp_status jp_plot_lines(const char *path, const jp_plot_opts *o, const jp_series
  * `bins` shared equal-width bins spanning the finite range of all series together
  * (a range of one value v becomes [v - 0.5, v + 0.5]); heights are densities
  * count / (finite count * bin width), so each outline has area 1. Auto y range:
- * [0, 1.05 * largest density]. bins must lie in [1, 10000] (else JP_ERR_ARG); other
- * checks as jp_plot_lines. */
+ * [0, 1.05 * largest density]. Legend, axes and title as jp_plot_lines. bins must lie
+ * in [1, 10000] (else JP_ERR_ARG); other checks as jp_plot_lines. */
 jp_status jp_plot_histograms(const char *path, const jp_plot_opts *o, const jp_series *s,
                              int ns, int bins, jp_error *err);
 /* Bar chart of n equal bins over x in [0, 1]: bar i spans [i/n, (i+1)/n] from 0 to
  * values[i], filled in jp_plot_color(0); reference (may be NULL) is drawn over it as
  * outlines in jp_plot_color(1) (for a reliability diagram: values = accuracy per
  * confidence bin, reference = the bin's mean confidence or its centre). Non-finite
- * values draw nothing for that bin. Auto y range: from min(0, values) to 1.05 x the
- * largest value. n == 0 draws an empty chart; n < 0 or values NULL with n > 0:
- * JP_ERR_ARG. */
+ * values draw nothing for that bin; with logy bars start at the bottom of the frame.
+ * No legend. Auto y range: the finite values and reference together with 0, padded by
+ * 5% of the span away from 0 (e.g. [0, 1.05 max] for non-negative values). n == 0
+ * draws an empty chart; n < 0 or values NULL with n > 0: JP_ERR_ARG. */
 jp_status jp_plot_bars(const char *path, const jp_plot_opts *o, const double *values,
                        const double *reference, int n, jp_error *err);
 

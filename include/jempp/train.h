@@ -53,6 +53,7 @@ typedef struct {
     /* divergence handling */
     float diverge_loss;  /* |loss| above this (or non-finite) is a divergence (1e8) */
     int max_recoveries;  /* rollbacks before giving up */
+    int64_t inject_nan_iter; /* testing aid: poison the loss once at this iteration (0: never) */
 } jp_train_config;
 
 /* The reference JEM++ defaults (../shared/REFERENCE.md), on Fashion-MNIST. */

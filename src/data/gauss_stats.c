@@ -5,7 +5,10 @@
  * Cost for CIFAR size (45000 x 3072, 10 classes): the covariances are n D^2 / 2 = 2.1e11
  * multiply-adds done by ssyrk on row blocks of the double-centred data, each block's
  * float result accumulated into a double matrix (so rounding grows with the block
- * length, not with n), and the factorisations are 10 dpotrf of 3072^2 in double. */
+ * length, not with n), and the factorisations are 10 dpotrf of 3072^2 in double.
+ * Only BLAS/LAPACK run multi-threaded: the O(n D) and O(D^2) loops around them are
+ * cheap, and OpenMP regions between BLAS calls made the whole several times slower on
+ * a busy 2-core machine (threads waiting at barriers for descheduled peers). */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -82,7 +85,6 @@ jp_status jp_gauss_stats_compute(jp_gauss_stats *s, const jp_dataset *ds, int ke
         memset(mu, 0, d * sizeof(double));
         memset(acc, 0, d * d * sizeof(double));
         if (nk > 0) {
-#pragma omp parallel for schedule(static)
             for (int j0 = 0; j0 < D; j0 += 64) {
                 int je = D - j0 < 64 ? D : j0 + 64;
                 double a[64] = {0};
@@ -94,7 +96,6 @@ jp_status jp_gauss_stats_compute(jp_gauss_stats *s, const jp_dataset *ds, int ke
             }
             for (int b0 = 0; b0 < nk; b0 += ROW_BLOCK) {
                 int rows = nk - b0 < ROW_BLOCK ? nk - b0 : ROW_BLOCK;
-#pragma omp parallel for schedule(static)
                 for (int r = 0; r < rows; r++) {
                     const float *src = ds->x + (size_t)members[b0 + r] * d;
                     float *dst = blk + (size_t)r * d;
@@ -103,12 +104,10 @@ jp_status jp_gauss_stats_compute(jp_gauss_stats *s, const jp_dataset *ds, int ke
                 /* part (lower, row-major) = blk^T blk */
                 cblas_ssyrk(CblasRowMajor, CblasLower, CblasTrans, D, rows, 1.0f, blk, D, 0.0f,
                             part, D);
-#pragma omp parallel for schedule(dynamic, 16)
                 for (int i = 0; i < D; i++)
                     for (int j = 0; j <= i; j++) acc[(size_t)i * d + j] += part[(size_t)i * d + j];
             }
             double inv = 1.0 / nk;
-#pragma omp parallel for schedule(dynamic, 16)
             for (int i = 0; i < D; i++)
                 for (int j = 0; j <= i; j++) acc[(size_t)i * d + j] *= inv;
         }
@@ -131,7 +130,6 @@ jp_status jp_gauss_stats_compute(jp_gauss_stats *s, const jp_dataset *ds, int ke
             goto done;
         }
         float *L = s->chol + (size_t)k * d * d;
-#pragma omp parallel for schedule(static)
         for (int i = 0; i < D; i++)
             for (int j = 0; j < D; j++)
                 L[(size_t)i * d + j] = j <= i ? (float)acc[(size_t)i * d + j] : 0.0f;

@@ -302,6 +302,10 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             loss += c->p_x_y_weight * (fy_q - fy_data);
         }
     }
+    if (c->inject_nan_iter > 0 && t->iter + 1 == c->inject_nan_iter && !t->injected) {
+        t->injected = 1; /* a divergence on demand, to test the recovery path */
+        loss = NAN;
+    }
     s->loss = loss;
     if (!isfinite(loss) || fabs(loss) > c->diverge_loss || !s->samples_finite ||
         !finite_all(jp_wrn_grads(t->m), jp_wrn_classifier_param_count(t->m))) {
@@ -552,6 +556,10 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
         res->test_loss = te.loss;
         if (!st)
             tr_log(&t, "final: valid acc %.4f | test acc %.4f loss %.4f\n", v.acc, te.acc, te.loss);
+        if (!st && v.acc > t.best_valid) {
+            t.best_valid = v.acc;
+            st = jp_trainer_save(&t, "best.safetensors", err);
+        }
     }
     if (!st && t.init_fn) {
         st = jp_trainer_conditional_grid(&t, "samples_conditional.png", 10, err);

@@ -45,7 +45,7 @@ typedef struct {
     int *y_lab, *y_p, *y_q, *idx;
     int64_t iter, epoch;
     double lr_scale, best_valid;
-    int recoveries;
+    int recoveries, injected;
     jp_snapshot snap;
     FILE *metrics_jsonl, *metrics_csv, *epochs_jsonl, *epochs_csv;
 } jp_trainer;

@@ -588,7 +588,30 @@ static void data_line(chart *ch, double x0, double y0, double x1, double y1, jp_
     line_in(ch->c, ch->area, x0, y0, x1, y1, ch->lw, col);
 }
 
-/* Legend at the top right of the plot area; left out when it does not fit. */
+static const char *legend_label(const jp_series *s, int i, char *buf, size_t len)
+{
+    if (s[i].label) return s[i].label;
+    snprintf(buf, len, "series %d", i);
+    return buf;
+}
+
+/* Data pixels (anything but paper and grid) in a box of the plot area. */
+static long covered(const jp_canvas *c, int x0, int y0, int x1, int y1)
+{
+    long n = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            jp_rgb p = jp_canvas_get(c, x, y);
+            int paper = p.r == WHITE.r && p.g == WHITE.g && p.b == WHITE.b;
+            int grid = p.r == GRID.r && p.g == GRID.g && p.b == GRID.b;
+            n += !paper && !grid;
+        }
+    return n;
+}
+
+/* Legend in the corner of the plot area that hides the fewest data pixels (top right,
+ * top left, bottom right, bottom left on ties, in that order); left out when it does
+ * not fit. */
 static void draw_legend(chart *ch, const jp_series *s, int ns)
 {
     if (ch->compact || ns <= 0) return;
@@ -596,30 +619,29 @@ static void draw_legend(chart *ch, const jp_series *s, int ns)
     char name[32];
     int maxw = 0;
     for (int i = 0; i < ns; i++) {
-        const char *label = s[i].label;
-        if (!label) {
-            snprintf(name, sizeof name, "series %d", i);
-            label = name;
-        }
-        int w = jp_text_width(label, sc);
+        int w = jp_text_width(legend_label(s, i, name, sizeof name), sc);
         if (w > maxw) maxw = w;
     }
     int bw = pad + sample + pad + maxw + pad, bh = 2 * pad + ns * row - 3 * sc;
     const jp_plot_frame *f = &ch->f;
     if (bw > f->x1 - f->x0 - 2 * pad || bh > f->y1 - f->y0 - 2 * pad) return;
-    int bx1 = f->x1 - pad, bx0 = bx1 - bw + 1, by0 = f->y0 + pad, by1 = by0 + bh - 1;
+    int bx0 = 0, by0 = 0;
+    long best = -1;
+    for (int corner = 0; corner < 4; corner++) {
+        int x0 = corner % 2 ? f->x0 + pad : f->x1 - pad - bw + 1;
+        int y0 = corner / 2 ? f->y1 - pad - bh + 1 : f->y0 + pad;
+        long n = covered(ch->c, x0, y0, x0 + bw - 1, y0 + bh - 1);
+        if (best < 0 || n < best) best = n, bx0 = x0, by0 = y0;
+    }
+    int bx1 = bx0 + bw - 1, by1 = by0 + bh - 1;
     jp_canvas_rect(ch->c, bx0, by0, bx1, by1, WHITE, 1);
     jp_canvas_rect(ch->c, bx0, by0, bx1, by1, LEGEND_EDGE, 0);
     for (int i = 0; i < ns; i++) {
-        const char *label = s[i].label;
-        if (!label) {
-            snprintf(name, sizeof name, "series %d", i);
-            label = name;
-        }
         int ty = by0 + pad + i * row, ly = ty + (7 * sc) / 2;
         line_in(ch->c, whole(ch->c), bx0 + pad, ly, bx0 + pad + sample - 1, ly, ch->lw,
                 jp_plot_color(i));
-        jp_canvas_text(ch->c, bx0 + 2 * pad + sample, ty, label, sc, BLACK);
+        jp_canvas_text(ch->c, bx0 + 2 * pad + sample, ty, legend_label(s, i, name, sizeof name),
+                       sc, BLACK);
     }
 }
 

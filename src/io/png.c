@@ -80,6 +80,14 @@ static jp_status decode(jp_image *img, const unsigned char *buf, size_t len, con
     png_uint_32 w, h;
     int depth, color, interlace;
     png_get_IHDR(png, info, &w, &h, &depth, &color, &interlace, NULL, NULL);
+    /* deflate expands at most ~1032:1, so a file too small for its declared size cannot
+     * be decoded: refuse it before taking the memory (a truncated file, or a bomb) */
+    double raw = (double)h * ((double)png_get_rowbytes(png, info) + 1.0);
+    if (raw > 1100.0 * (double)len + 65536.0) {
+        snprintf(c.msg, sizeof c.msg, "declares %ux%u pixels (%.0f bytes of image data) but "
+                 "the file holds only %zu bytes", (unsigned)w, (unsigned)h, raw, len);
+        png_longjmp(png, 3);
+    }
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);

@@ -377,7 +377,7 @@ static int bench(const data_opts *o)
         jp_loader_init(&a, &ds, NULL, 0, &cfg, &e);
         cfg.seed = 2;
         jp_loader_init(&b, &ds, NULL, 0, &cfg, &e);
-        double wait = 0, worst = 0;
+        double wait = 0, worst = 0, waits[20];
         int iters = 20;
         jp_loader_next(a, x, y); /* the first batch is not prefetched yet */
         jp_loader_next(b, x, y);
@@ -389,10 +389,17 @@ static int bench(const data_opts *o)
             double dt = jp_now() - t1;
             wait += dt;
             worst = dt > worst ? dt : worst;
+            waits[i] = dt;
         }
+        for (int i = 1; i < iters; i++) /* insertion sort for the median */
+            for (int j = i; j > 0 && waits[j] < waits[j - 1]; j--) {
+                double tmp = waits[j];
+                waits[j] = waits[j - 1];
+                waits[j - 1] = tmp;
+            }
         printf("loader: two streams (p(x) + labelled batch) beside a %.0f ms step on all cores: "
-               "wait %.3f ms per step on average, %.3f ms at worst (%d steps)\n", steps[si] * 1e3,
-               wait / iters * 1e3, worst * 1e3, iters);
+               "jp_loader_next x2 takes %.3f ms median, %.3f ms mean, %.3f ms worst (%d steps)\n",
+               steps[si] * 1e3, waits[iters / 2] * 1e3, wait / iters * 1e3, worst * 1e3, iters);
         jp_loader_free(a);
         jp_loader_free(b);
     }

@@ -66,6 +66,7 @@ int jp_cmd_train(int argc, char **argv)
         {"print_every", FLAG_INT, &c.print_every, 0, NULL, NULL, "iterations between progress lines and sample grids"},
         {"diverge_loss", FLAG_FLOAT, &c.diverge_loss, 0, NULL, NULL, "|loss| above this counts as divergence"},
         {"max_recoveries", FLAG_INT, &c.max_recoveries, 0, NULL, NULL, "automatic rollbacks before giving up"},
+        {"inject_nan_iter", FLAG_I64, &c.inject_nan_iter, 0, NULL, NULL, "testing aid: make the loss NaN once at this iteration"},
         {"quiet", FLAG_BOOL, &c.quiet, 0, NULL, NULL, "no progress output"},
     };
     int nf = (int)(sizeof flags / sizeof *flags);
