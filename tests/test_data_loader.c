@@ -74,8 +74,7 @@ static void naive_augment(float *out, const float *in, int c, int h, int w, int 
                 out[(ch * h + i) * w + (mirror ? w - 1 - j : j)] = v;  /* then flip */
             }
     free(padded);
-    if (sigma > 0)
-        for (int k = 0; k < c * h * w; k++) out[k] += sigma * (float)jp_zig_normal(rng);
+    if (sigma > 0) jp_zig_add_normal(rng, out, (size_t)c * h * w, sigma);
 }
 
 /* Standard normal CDF. */
@@ -95,13 +94,16 @@ static void test_normals(tu_ctx *t)
     jp_rng_seed(&rng, 2024);
     double m1 = 0, m2 = 0, m4 = 0;
     long over2 = 0, over3 = 0, over4 = 0, bins[B] = {0};
+    float *zs = calloc(N, sizeof(float));
+    jp_zig_add_normal(&rng, zs, N, 1.0f); /* the generator the augmentation uses */
     for (int i = 0; i < N; i++) {
-        double z = jp_zig_normal(&rng);
+        double z = zs[i];
         m1 += z, m2 += z * z, m4 += z * z * z * z;
         over2 += fabs(z) > 2, over3 += fabs(z) > 3, over4 += fabs(z) > 4;
         int b = (int)floor((z + 4.0) / 8.0 * B);
         bins[b < 0 ? 0 : b >= B ? B - 1 : b]++;
     }
+    free(zs);
     m1 /= N, m2 /= N, m4 /= N;
     double chi2 = 0;
     for (int b = 0; b < B; b++) {
@@ -119,6 +121,14 @@ static void test_normals(tu_ctx *t)
              (double)over3 / N, p3, (double)over4 / N, p4);
     /* 39 degrees of freedom: the 99.9% point is 72.1 */
     tu_check(t, chi2 < 72.1, "chi-square over %d bins of [-4, 4]: %.1f (99.9%% point 72.1)", B, chi2);
+    /* the 53-bit single-value form */
+    double s1 = 0, s2 = 0;
+    for (int i = 0; i < 1000000; i++) {
+        double z = jp_zig_normal(&rng);
+        s1 += z, s2 += z * z;
+    }
+    tu_check(t, fabs(s1 / 1e6) < 5e-3 && fabs(s2 / 1e6 - 1) < 8e-3,
+             "jp_zig_normal: mean %.1e, var %.4f over 1M draws", s1 / 1e6, s2 / 1e6);
 }
 
 static void test_augment(tu_ctx *t)
@@ -128,7 +138,7 @@ static void test_augment(tu_ctx *t)
     jp_dataset ds;
     synth(&ds, 3, 3, 7, 9, 2);
     float a[3 * 7 * 9], b[3 * 7 * 9];
-    int all_ok = 1, flips = 0, offsets[9] = {0};
+    int all_ok = 1;
     for (int trial = 0; trial < 400; trial++) {
         jp_rng r1, r2;
         jp_rng_seed(&r1, 1000 + trial);
@@ -138,16 +148,37 @@ static void test_augment(tu_ctx *t)
         jp_augment_image(a, jp_dataset_image(&ds, trial % 3), 3, 7, 9, pad, flip, sigma, &r1);
         naive_augment(b, jp_dataset_image(&ds, trial % 3), 3, 7, 9, pad, flip, sigma, &r2);
         all_ok = all_ok && memcmp(a, b, sizeof a) == 0 && memcmp(&r1, &r2, sizeof r1) == 0;
-        if (pad == 4 && flip) {
-            jp_rng r3;
-            jp_rng_seed(&r3, 1000 + trial);
-            int top = (int)jp_rng_below(&r3, 9);
-            (void)jp_rng_below(&r3, 9);
-            offsets[top]++;
-            flips += jp_rng_uniform(&r3) < 0.5;
-        }
     }
     tu_check(t, all_ok, "augment == naive pad/crop/flip/noise over 400 draws (pad 0..4, flip, sigma)");
+    /* the crop offsets and the flip, read back from the output of a 12x12 ramp: row 4 of
+     * the output is source row `top`; its columns 4, 5 are source columns left, left+1,
+     * or, mirrored, 3+left, 2+left */
+    {
+        enum { TRIALS = 18000 };
+        float ramp[144], o[144];
+        for (int k = 0; k < 144; k++) ramp[k] = (float)((k / 12) * 100 + k % 12);
+        int tops[9] = {0}, lefts[9] = {0}, flips = 0, bad = 0;
+        jp_rng r;
+        jp_rng_seed(&r, 99);
+        for (int i = 0; i < TRIALS; i++) {
+            jp_augment_image(o, ramp, 1, 12, 12, 4, 1, 0.0f, &r);
+            int row = (int)o[4 * 12 + 4] / 100, c4 = (int)o[4 * 12 + 4] % 100, c5 = (int)o[4 * 12 + 5] % 100;
+            int mirror = c5 < c4, left = mirror ? c4 - 3 : c4;
+            if (row < 0 || row > 8 || left < 0 || left > 8) {
+                bad++;
+                continue;
+            }
+            tops[row]++, lefts[left]++, flips += mirror;
+        }
+        double ct = 0, cl = 0, want = TRIALS / 9.0;
+        for (int k = 0; k < 9; k++) {
+            ct += (tops[k] - want) * (tops[k] - want) / want;
+            cl += (lefts[k] - want) * (lefts[k] - want) / want;
+        }
+        tu_check(t, bad == 0 && ct < 26.1 && cl < 26.1 && fabs(flips - TRIALS / 2.0) < 4 * sqrt(TRIALS / 4.0),
+                 "crop offsets uniform on 0..8 (chi-square top %.1f, left %.1f; 99.9%% point 26.1), "
+                 "flipped %d of %d", ct, cl, flips, TRIALS);
+    }
     /* noise: out - clean ~ N(0, sigma^2) */
     jp_dataset big;
     synth(&big, 1, 3, 32, 32, 1);
@@ -273,15 +304,19 @@ static void test_loader(tu_ctx *t)
     memset(&dd, 0, sizeof dd);
     dd.pad = 2, dd.flip = 1, dd.sigma = 0.03f, dd.seed = 9;
     jp_loader_config s0 = jp_loader_config_train(&dd, 8, 0), s1 = jp_loader_config_train(&dd, 8, 1);
-    jp_loader_init(&a, &ds, NULL, 0, &s0, &e);
-    jp_loader_init(&b, &ds, NULL, 0, &s1, &e);
+    /* the same streams without augmentation, so that the images can be identified */
+    jp_loader_config p0 = s0, p1 = s1;
+    p0.pad = p1.pad = 0, p0.flip = p1.flip = 0, p0.sigma = p1.sigma = 0;
+    jp_loader_init(&a, &ds, NULL, 0, &p0, &e);
+    jp_loader_init(&b, &ds, NULL, 0, &p1, &e);
     jp_loader_next(a, x, y);
     float x2[10 * 144];
     jp_loader_next(b, x2, y);
     int same = 0;
     for (int i = 0; i < 8; i++) same += which(&ds, x + i * d) == which(&ds, x2 + i * d);
-    tu_check(t, s0.seed != s1.seed && s0.drop_last && s0.shuffle && s0.sigma == 0.03f,
-             "train configs: shuffled, drop_last, data set's augmentation, distinct seeds");
+    tu_check(t, s0.seed != s1.seed && s0.drop_last && s0.shuffle && s0.sigma == 0.03f && same < 4,
+             "train configs: shuffled, drop_last, data set's augmentation, distinct seeds (first "
+             "batches share %d of 8 images)", same);
     jp_loader_free(a);
     jp_loader_free(b);
 

@@ -118,8 +118,9 @@ typedef struct {
     float sigma;   /* Gaussian noise std; 0: none */
     uint64_t seed; /* stream seed: the permutation of epoch e and the augmentation of
                       the image at position p of epoch e are functions of (seed, e, p) */
-    int prefetch;  /* batches prepared ahead on a background thread (default 4);
-                      0: prepared synchronously inside jp_loader_next */
+    int prefetch;  /* batches prepared ahead on a background thread (default 4) that
+                      runs at nice 19 so as not to preempt the training step; 0: prepared
+                      synchronously inside jp_loader_next */
 } jp_loader_config;
 
 /* A training stream over d->train: shuffled, drop_last, the data set's augmentation,
@@ -187,14 +188,16 @@ jp_status jp_gauss_stats_load(jp_gauss_stats *s, const char *path, uint64_t expe
  * not an error: s->cache_note says what happened, s->from_cache which path was taken. */
 jp_status jp_gauss_stats_load_or_compute(jp_gauss_stats *s, const jp_dataset *ds,
                                          const char *cache_path, jp_error *err);
-/* A default cache path for ds: "<dir>/<ds name>-gauss-<hash>.safetensors" with '/' in
- * the name replaced, dir = d->root when writable, else $XDG_CACHE_HOME/jempp or
+/* A default cache path for ds: "<dir>/<ds name>-gauss-<hash>.safetensors" with "/" in
+ * the name replaced, dir = d->root when writable and not under /usr or /opt, else
+ * $XDG_CACHE_HOME/jempp or
  * $HOME/.cache/jempp (created). Returns buf. */
 const char *jp_gauss_stats_cache_path(char *buf, size_t len, const jp_data *d,
                                       const jp_dataset *ds);
-/* Draws n images x ~ N(mu_y, Sigma_y + eps I) clamped to [-1, 1], with y drawn from the
- * priors (fixed_class = -1) or fixed_class; y_out (may be NULL) receives the classes.
- * Deterministic given rng's state. */
+/* Draws n images x = clamp(mu_y + L_y z, -1, 1), z ~ N(0, I) (ziggurat normals, BLAS
+ * strmm), i.e. N(mu_y, Sigma_y + eps I) clamped, with y drawn from the priors
+ * (fixed_class = -1) or fixed_class; y_out (may be NULL) receives the classes.
+ * Deterministic given rng's state; thread-safe for distinct rngs. */
 void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x /* (n, D) */,
                            int *y_out /* (n) */, int n, int fixed_class, jp_rng *rng);
 void jp_gauss_stats_free(jp_gauss_stats *s);

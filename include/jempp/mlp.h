@@ -41,6 +41,7 @@ typedef struct {
     float *act[JP_MLP_MAX_HIDDEN + 2];
     float *pre[JP_MLP_MAX_HIDDEN + 2];
     float *dbuf[2];                     /* backward scratch, (batch, max dim) each */
+    float *wt;                          /* forward scratch: one weight matrix transposed */
     int n_fwd;                          /* rows of the last forward (0: none yet) */
 } jp_mlp;
 

@@ -120,9 +120,10 @@ jp_status jp_gauss_stats_load_or_compute(jp_gauss_stats *s, const jp_dataset *ds
                                          const char *cache_path, jp_error *err)
 {
     char note[sizeof s->cache_note] = "";
+    uint64_t hash = jp_dataset_hash(ds);
     if (cache_path && jp_file_exists(cache_path)) {
         jp_error e2 = {0};
-        if (jp_gauss_stats_load(s, cache_path, jp_dataset_hash(ds), &e2) == JP_OK) {
+        if (jp_gauss_stats_load(s, cache_path, hash, &e2) == JP_OK) {
             if (s->n_classes == ds->n_classes && s->c == ds->c && s->h == ds->h &&
                 s->w == ds->w) {
                 s->from_cache = 1;
@@ -137,7 +138,7 @@ jp_status jp_gauss_stats_load_or_compute(jp_gauss_stats *s, const jp_dataset *ds
     } else if (cache_path) {
         snprintf(note, sizeof note, "no cache at %s yet; computed", cache_path);
     }
-    jp_status st = jp_gauss_stats_compute(s, ds, 0, err);
+    jp_status st = jp_gauss_stats_compute_hashed(s, ds, 0, hash, err);
     if (st != JP_OK) return st;
     s->from_cache = 0;
     if (cache_path) {
@@ -171,7 +172,10 @@ const char *jp_gauss_stats_cache_path(char *buf, size_t len, const jp_data *d,
                                       const jp_dataset *ds)
 {
     char dir[1024];
-    if (d && d->root[0] && access(d->root, W_OK) == 0) {
+    /* next to the data, unless that is a system folder (a Debian package's files under
+     * /usr belong to dpkg, even when root could write there) */
+    int system_dir = d && (strncmp(d->root, "/usr/", 5) == 0 || strncmp(d->root, "/opt/", 5) == 0);
+    if (d && d->root[0] && !system_dir && access(d->root, W_OK) == 0) {
         snprintf(dir, sizeof dir, "%s", d->root);
     } else {
         const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");

@@ -9,4 +9,8 @@
 jp_status jp_gauss_stats_alloc(jp_gauss_stats *s, int k, int c, int h, int w, int with_cov,
                                jp_error *err);
 
+/* jp_gauss_stats_compute with the data's hash already known (0: compute it). */
+jp_status jp_gauss_stats_compute_hashed(jp_gauss_stats *s, const jp_dataset *ds, int keep_cov,
+                                        uint64_t hash, jp_error *err);
+
 #endif

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "data/gauss_internal.h"
+#include "data/normal.h"
 
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 
@@ -58,13 +59,19 @@ jp_status jp_gauss_stats_alloc(jp_gauss_stats *s, int k, int c, int h, int w, in
 jp_status jp_gauss_stats_compute(jp_gauss_stats *s, const jp_dataset *ds, int keep_cov,
                                  jp_error *err)
 {
+    return jp_gauss_stats_compute_hashed(s, ds, keep_cov, 0, err);
+}
+
+jp_status jp_gauss_stats_compute_hashed(jp_gauss_stats *s, const jp_dataset *ds, int keep_cov,
+                                        uint64_t hash, jp_error *err)
+{
     if (ds->n < 1 || ds->n_classes < 1)
         return jp_fail(err, JP_ERR_ARG, "Gaussian statistics of %s: no images", ds->name);
     jp_status st = jp_gauss_stats_alloc(s, ds->n_classes, ds->c, ds->h, ds->w, keep_cov, err);
     if (st != JP_OK) return st;
     const int D = s->dim, K = s->n_classes;
     const size_t d = (size_t)D;
-    s->data_hash = jp_dataset_hash(ds);
+    s->data_hash = hash ? hash : jp_dataset_hash(ds);
     int *members = malloc((size_t)ds->n * sizeof(int));
     double *mu = malloc(d * sizeof(double));
     double *acc = jp_alloc(d * d * sizeof(double));
@@ -145,7 +152,7 @@ done:
     return st;
 }
 
-#define SAMPLE_BLOCK 256
+#define SAMPLE_BLOCK 512
 
 void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n, int fixed_class,
                            jp_rng *rng)
@@ -156,7 +163,8 @@ void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n,
     const size_t d = (size_t)D;
     int *cls = malloc((size_t)n * sizeof(int));
     int *order = malloc((size_t)n * sizeof(int));
-    float *blk = jp_alloc((size_t)SAMPLE_BLOCK * d * sizeof(float));
+    size_t blk_rows = n < SAMPLE_BLOCK ? (size_t)n : SAMPLE_BLOCK;
+    float *blk = malloc(blk_rows * d * sizeof(float));
     JP_CHECK(cls && order && blk);
     double total = 0;
     for (int k = 0; k < K; k++) total += s->prior[k];
@@ -181,7 +189,7 @@ void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n,
         const float *L = s->chol + (size_t)k * d * d, *mu = s->mean + (size_t)k * d;
         for (int b0 = 0; b0 < m; b0 += SAMPLE_BLOCK) {
             int rows = m - b0 < SAMPLE_BLOCK ? m - b0 : SAMPLE_BLOCK;
-            jp_rng_fill_normal(rng, blk, (size_t)rows * d, 0.0f, 1.0f);
+            jp_zig_fill_normal(rng, blk, (size_t)rows * d);
             /* blk := blk L^T, i.e. each row z becomes L z */
             cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, D,
                         1.0f, L, D, blk, D);
@@ -198,5 +206,5 @@ void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n,
     if (y_out) memcpy(y_out, cls, (size_t)n * sizeof(int));
     free(cls);
     free(order);
-    jp_free(blk);
+    free(blk);
 }

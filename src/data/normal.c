@@ -1,9 +1,10 @@
 /* Fast standard normals for the augmentation noise: Marsaglia and Tsang's ziggurat in
  * Doornik's formulation (J. A. Doornik, "An Improved Ziggurat Method to Generate Normal
- * Random Samples", 2005), 128 layers, driven by jp_rng_u64: one 64-bit draw gives the
- * layer (low 7 bits) and a 53-bit uniform (high bits). About 5 ns a value instead of
- * the ~45 ns of Box-Muller with libm, which matters for the 64 x 3072 values of noise of
- * every training batch.
+ * Random Samples", 2005), 128 layers, on the xoshiro256** stream of jp_rng. For the
+ * float noise of jp_zig_add_normal each 64-bit draw gives two values (per 32-bit half:
+ * layer from 7 bits, u from 25); jp_zig_normal uses a whole draw (53-bit u). A few ns a
+ * value instead of the ~45 ns of Box-Muller with libm, which matters for the 64 x 3072
+ * values of noise of every training batch.
  *
  * The tables are exact constants (hex floats) of the formulas in jp_zig_tables_compute,
  * which recomputes them so that a test can check them: with R = 3.442619855899,
@@ -156,24 +157,63 @@ static double tail(jp_rng *rng, int negative)
     return negative ? x - ZIG_R : ZIG_R - x;
 }
 
+/* A rejected first try: the wedge test, the tail, or (if rejected) fresh full tries. */
+static double zig_slow(jp_rng *rng, double u, int i);
+
 static inline double zig_normal(jp_rng *rng)
 {
+    uint64_t bits = next_u64(rng);
+    double u = 2 * uniform53(bits) - 1;
+    int i = (int)(bits & 0x7f);
+    if (fabs(u) < zig_r[i]) return u * zig_x[i]; /* inside the rectangle: ~99% */
+    return zig_slow(rng, u, i);
+}
+
+static double zig_slow(jp_rng *rng, double u, int i)
+{
     for (;;) {
-        uint64_t bits = next_u64(rng);
-        double u = 2 * uniform53(bits) - 1;
-        int i = (int)(bits & 0x7f);
-        if (fabs(u) < zig_r[i]) return u * zig_x[i]; /* inside the rectangle: ~99% */
         if (i == 0) return tail(rng, u < 0);
         double x = u * zig_x[i];
         double f0 = exp(-0.5 * (zig_x[i] * zig_x[i] - x * x));
         double f1 = exp(-0.5 * (zig_x[i + 1] * zig_x[i + 1] - x * x));
         if (f1 + jp_rng_uniform(rng) * (f0 - f1) < 1.0) return x; /* under the curve */
+        uint64_t bits = next_u64(rng);
+        u = 2 * uniform53(bits) - 1;
+        i = (int)(bits & 0x7f);
+        if (fabs(u) < zig_r[i]) return u * zig_x[i];
     }
+}
+
+/* One normal from a 32-bit half of a draw: the layer from its low 7 bits, u in [-1, 1)
+ * from its high 25 bits read as a signed fraction. Float noise needs no more. */
+static inline double zig_half(jp_rng *rng, uint32_t w)
+{
+    double u = (double)(int32_t)(w & 0xffffff80u) * 0x1.0p-31;
+    int i = (int)(w & 0x7f);
+    if (fabs(u) < zig_r[i]) return u * zig_x[i];
+    return zig_slow(rng, u, i);
 }
 
 double jp_zig_normal(jp_rng *rng) { return zig_normal(rng); }
 
 void jp_zig_add_normal(jp_rng *rng, float *x, size_t n, float sigma)
 {
-    for (size_t k = 0; k < n; k++) x[k] += sigma * (float)zig_normal(rng);
+    size_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+        uint64_t b = next_u64(rng);
+        x[k] += sigma * (float)zig_half(rng, (uint32_t)b);
+        x[k + 1] += sigma * (float)zig_half(rng, (uint32_t)(b >> 32));
+    }
+    if (k < n) x[k] += sigma * (float)zig_half(rng, (uint32_t)next_u64(rng));
+}
+
+void jp_zig_fill_normal(jp_rng *rng, float *x, size_t n)
+{
+    size_t k = 0;
+    for (; k + 2 <= n; k += 2) {
+        uint64_t b = next_u64(rng);
+        x[k] = (float)zig_half(rng, (uint32_t)b);
+        x[k + 1] = (float)zig_half(rng, (uint32_t)(b >> 32));
+    }
+    if (k < n) x[k] = (float)zig_half(rng, (uint32_t)next_u64(rng));
 }

@@ -26,7 +26,7 @@ jp_status jp_raw_alloc(jp_raw_set *r, int n, int c, int h, int w, int n_classes,
 void jp_raw_free(jp_raw_set *r);
 /* Appends b to a (shapes and class counts must agree; b is left untouched). */
 jp_status jp_raw_concat(jp_raw_set *a, const jp_raw_set *b, const char *what, jp_error *err);
-/* Copies a NULL-terminated or n-long list of names into r->class_names. */
+/* Copies n = r->n_classes names into r->class_names (names NULL: clears them). */
 jp_status jp_raw_set_names(jp_raw_set *r, const char *const *names, int n, jp_error *err);
 /* Converts images idx[0..n) of r (idx NULL: all) to a float data set in [-1, 1]. */
 jp_status jp_raw_to_dataset(jp_dataset *out, const jp_raw_set *r, const int *idx, int n,

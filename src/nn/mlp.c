@@ -1,30 +1,44 @@
 /* The small MLP of mlp.h: plain float loops written so that the compiler vectorises
- * them (omp simd), parallel over independent rows or output units only, so every sum
- * runs in one fixed order whatever the thread count. */
+ * them (omp simd). Single-threaded on purpose: the layers are far too small for a
+ * thread team (on a busy machine, OpenMP barriers between such layers cost 10x the
+ * work), and every sum runs in one fixed order. */
 #include "jempp/mlp.h"
 
 #include <math.h>
 #include <string.h>
 
-#include "jempp/ops.h"
-
-/* Parallelise a layer only when it holds enough work to pay for the threads. */
-#define JP_MLP_PAR_WORK 65536
-
-/* out[r,o] = b[o] + sum_i in[r,i] * w[o,i]   (w is (O, I) as torch.nn.Linear) */
-static void linear_forward(float *out, const float *in, const float *w, const float *b, int n,
-                           int in_f, int out_f)
+/* out[r,o] = b[o] + sum_i in[r,i] * w[o,i]   (w is (O, I) as torch.nn.Linear).
+ * Wide layers run as axpys over o with wt = w^T (I, O), a scratch transposed here, so
+ * the inner loop is contiguous and vectorises without a horizontal sum; narrow ones
+ * (the output) as dot products. Either way the sum over i runs in a fixed order. */
+static void linear_forward(float *out, const float *in, const float *w, const float *b, float *wt,
+                           int n, int in_f, int out_f)
 {
-#pragma omp parallel for schedule(static) if ((long)n * in_f * out_f > JP_MLP_PAR_WORK)
+    if (out_f < 8) {
+        for (int r = 0; r < n; r++) {
+            const float *x = in + (size_t)r * in_f;
+            float *y = out + (size_t)r * out_f;
+            for (int o = 0; o < out_f; o++) {
+                const float *wr = w + (size_t)o * in_f;
+                float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+                for (int i = 0; i < in_f; i++) s += x[i] * wr[i];
+                y[o] = b[o] + s;
+            }
+        }
+        return;
+    }
+    for (int o = 0; o < out_f; o++)
+        for (int i = 0; i < in_f; i++) wt[(size_t)i * out_f + o] = w[(size_t)o * in_f + i];
     for (int r = 0; r < n; r++) {
         const float *x = in + (size_t)r * in_f;
         float *y = out + (size_t)r * out_f;
-        for (int o = 0; o < out_f; o++) {
-            const float *wr = w + (size_t)o * in_f;
-            float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-            for (int i = 0; i < in_f; i++) s += x[i] * wr[i];
-            y[o] = b[o] + s;
+        memcpy(y, b, (size_t)out_f * sizeof *y);
+        for (int i = 0; i < in_f; i++) {
+            const float *wc = wt + (size_t)i * out_f;
+            float xi = x[i];
+#pragma omp simd
+            for (int o = 0; o < out_f; o++) y[o] += xi * wc[o];
         }
     }
 }
@@ -36,9 +50,7 @@ static void linear_forward(float *out, const float *in, const float *w, const fl
 static void linear_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                             const float *w, int n, int in_f, int out_f)
 {
-    int par = (long)n * in_f * out_f > JP_MLP_PAR_WORK;
     if (din) {
-#pragma omp parallel for schedule(static) if (par)
         for (int r = 0; r < n; r++) {
             float *d = din + (size_t)r * in_f;
             const float *g = dout + (size_t)r * out_f;
@@ -52,7 +64,6 @@ static void linear_backward(float *din, float *dw, float *db, const float *dout,
         }
     }
     if (dw) {
-#pragma omp parallel for schedule(static) if (par)
         for (int o = 0; o < out_f; o++) {
             float *dwr = dw + (size_t)o * in_f;
             float sb = 0.0f;
@@ -65,6 +76,26 @@ static void linear_backward(float *din, float *dw, float *db, const float *dout,
             }
             db[o] += sb;
         }
+    }
+}
+
+/* out = in > 0 ? in : slope * in */
+static void leaky_forward(float *restrict out, const float *restrict in, size_t count, float slope)
+{
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
+        float s = in[i] > 0.0f ? 1.0f : slope; /* this form if-converts and vectorises */
+        out[i] = in[i] * s;
+    }
+}
+
+/* in place: d = d * (in > 0 ? 1 : slope)   (d lrelu(in) / d in; the slope at 0, as torch) */
+static void leaky_backward(float *restrict d, const float *restrict in, size_t count, float slope)
+{
+#pragma omp simd
+    for (size_t i = 0; i < count; i++) {
+        float s = in[i] > 0.0f ? 1.0f : slope;
+        d[i] = d[i] * s;
     }
 }
 
@@ -94,10 +125,13 @@ jp_status jp_mlp_create(jp_mlp *m, int batch, int in_dim, int hidden, int n_hidd
         off += (size_t)m->dims[l + 1];
     }
     m->n_params = off;
+    size_t wmax = 0; /* the largest weight matrix, for the transposed scratch */
+    for (int l = 0; l < m->n_linear; l++)
+        if ((size_t)m->dims[l + 1] * m->dims[l] > wmax) wmax = (size_t)m->dims[l + 1] * m->dims[l];
     for (int l = 0; l <= m->n_linear; l++) acts += (size_t)batch * m->dims[l] * (l == 0 ? 1 : 2);
     m->params = jp_alloc(off * sizeof(float));
     m->grads = jp_alloc(off * sizeof(float));
-    float *a = jp_alloc((acts + 2 * (size_t)batch * maxd) * sizeof(float));
+    float *a = jp_alloc((acts + 2 * (size_t)batch * maxd + wmax) * sizeof(float));
     if (!m->params || !m->grads || !a) {
         jp_free(a);
         jp_mlp_free(m);
@@ -113,6 +147,7 @@ jp_status jp_mlp_create(jp_mlp *m, int batch, int in_dim, int hidden, int n_hidd
     }
     m->dbuf[0] = a;
     m->dbuf[1] = a + (size_t)batch * maxd;
+    m->wt = m->dbuf[1] + (size_t)batch * maxd;
     return JP_OK;
 }
 
@@ -142,10 +177,10 @@ const float *jp_mlp_forward(jp_mlp *m, const float *x, int n)
     memcpy(m->act[0], x, (size_t)n * m->dims[0] * sizeof(float));
     const float *in = m->act[0];
     for (int l = 1; l <= m->n_linear; l++) {
-        linear_forward(m->pre[l], in, m->params + m->w_off[l - 1], m->params + m->b_off[l - 1], n,
-                       m->dims[l - 1], m->dims[l]);
+        linear_forward(m->pre[l], in, m->params + m->w_off[l - 1], m->params + m->b_off[l - 1],
+                       m->wt, n, m->dims[l - 1], m->dims[l]);
         if (l == m->n_linear) break; /* no activation after the last layer */
-        jp_ref_leaky_relu_forward(m->act[l], m->pre[l], (size_t)n * m->dims[l], m->slope);
+        leaky_forward(m->act[l], m->pre[l], (size_t)n * m->dims[l], m->slope);
         in = m->act[l];
     }
     m->n_fwd = n;
@@ -170,7 +205,7 @@ void jp_mlp_backward(jp_mlp *m, float *dx, const float *dout, int param_grads)
                         m->params + m->w_off[l - 1], n, m->dims[l - 1], m->dims[l]);
         if (l == 1) break;
         /* in place: din = dout * lrelu'(pre) */
-        jp_ref_leaky_relu_backward(da, da, m->pre[l - 1], (size_t)n * m->dims[l - 1], m->slope);
+        leaky_backward(da, m->pre[l - 1], (size_t)n * m->dims[l - 1], m->slope);
         g = da;
         k ^= 1;
     }

@@ -12,10 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "jempp/data.h"
 #include "jempp/png.h"
-
-int jp_cmd_data(int argc, char **argv);
 
 typedef struct {
     jp_data_config cfg;
@@ -307,13 +306,37 @@ static int write_init_samples(const jp_data *d, const data_opts *o, const char *
 }
 
 /* ---- --bench ------------------------------------------------------------------ */
-static void busy_work(double seconds, float *scratch, size_t n)
+static void busy_passes(int passes, float *scratch, size_t n)
 {
-    double t0 = jp_now();
-    while (jp_now() - t0 < seconds) {
+    for (int p = 0; p < passes; p++) {
 #pragma omp parallel for schedule(static)
         for (size_t i = 0; i < n; i++) scratch[i] = scratch[i] * 0.999f + 0.001f;
     }
+}
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double process_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static double median(double *v, int n)
+{
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return v[n / 2];
 }
 
 static int bench(const data_opts *o)
@@ -362,60 +385,82 @@ static int bench(const data_opts *o)
     int y[64];
     jp_loader_next(l, x, y);
     int reps = 100;
-    double t0 = jp_now();
+    double t0 = jp_now(), c0 = thread_cpu();
     for (int i = 0; i < reps; i++) jp_loader_next(l, x, y);
-    double per = (jp_now() - t0) / reps;
+    double per = (jp_now() - t0) / reps, per_cpu = (thread_cpu() - c0) / reps;
     jp_loader_free(l);
-    printf("loader: preparing one batch of %d (reflect-pad 4, crop, flip, noise): %.2f ms on one "
-           "thread\n", bs, per * 1e3);
+    printf("loader: preparing one batch of %d (reflect-pad 4, crop, flip, noise) takes %.2f ms of "
+           "CPU (%.2f ms wall) on one thread\n", bs, per_cpu * 1e3, per * 1e3);
     size_t ns = (size_t)4 << 20;
     float *scratch = calloc(ns, sizeof(float));
-    const double steps[2] = {0.1, 0.3};
-    for (int si = 0; si < 2 && scratch; si++) {
-        cfg.prefetch = 4;
-        jp_loader *a, *b;
-        jp_loader_init(&a, &ds, NULL, 0, &cfg, &e);
-        cfg.seed = 2;
-        jp_loader_init(&b, &ds, NULL, 0, &cfg, &e);
-        double wait = 0, worst = 0, waits[20];
-        int iters = 20;
-        jp_loader_next(a, x, y); /* the first batch is not prefetched yet */
-        jp_loader_next(b, x, y);
-        for (int i = 0; i < iters; i++) {
-            busy_work(steps[si], scratch, ns); /* a training step on every OpenMP thread */
+    if (scratch) {
+        /* a stand-in training step: a fixed amount of work on every OpenMP thread,
+         * calibrated to about 100 ms; steps without a loader, with two prefetching
+         * streams (p(x) + labelled batch) and with two synchronous ones alternate, so
+         * that a drifting machine load hits all three alike */
+        int passes = 1;
+        for (;;) {
             double t1 = jp_now();
-            jp_loader_next(a, x, y);
-            jp_loader_next(b, x, y);
+            busy_passes(passes, scratch, ns);
             double dt = jp_now() - t1;
-            wait += dt;
-            worst = dt > worst ? dt : worst;
-            waits[i] = dt;
+            if (dt > 0.1 || passes > (1 << 20)) break;
+            passes = dt < 0.01 ? passes * 8 : (int)(passes * 0.1 / dt) + 1;
         }
-        for (int i = 1; i < iters; i++) /* insertion sort for the median */
-            for (int j = i; j > 0 && waits[j] < waits[j - 1]; j--) {
-                double tmp = waits[j];
-                waits[j] = waits[j - 1];
-                waits[j - 1] = tmp;
+        enum { ROUNDS = 30 };
+        double tm[3][ROUNDS], copy[ROUNDS];
+        jp_loader *ls[2][2];
+        for (int m = 0; m < 2; m++)
+            for (int k = 0; k < 2; k++) {
+                cfg.prefetch = m == 0 ? 4 : 0;
+                cfg.seed = (uint64_t)(10 + 2 * m + k);
+                if (jp_loader_init(&ls[m][k], &ds, NULL, 0, &cfg, &e) != JP_OK) {
+                    fprintf(stderr, "jempp data: error: %s\n", e.msg);
+                    return 1;
+                }
+                jp_loader_next(ls[m][k], x, y); /* the first batch is never prefetched */
             }
-        printf("loader: two streams (p(x) + labelled batch) beside a %.0f ms step on all cores: "
-               "jp_loader_next x2 takes %.3f ms median, %.3f ms mean, %.3f ms worst (%d steps)\n",
-               steps[si] * 1e3, waits[iters / 2] * 1e3, wait / iters * 1e3, worst * 1e3, iters);
-        jp_loader_free(a);
-        jp_loader_free(b);
+        for (int r = 0; r < ROUNDS; r++)
+            for (int m = 0; m < 3; m++) {
+                double t1 = jp_now();
+                if (m < 2) {
+                    jp_loader_next(ls[m][0], x, y);
+                    jp_loader_next(ls[m][1], x, y);
+                }
+                busy_passes(passes, scratch, ns);
+                tm[m][r] = jp_now() - t1;
+            }
+        for (int r = 0; r < ROUNDS; r++) {
+            struct timespec ts = {0, 50000000}; /* idle: the rings refill */
+            nanosleep(&ts, NULL);
+            double t1 = jp_now();
+            jp_loader_next(ls[0][0], x, y);
+            jp_loader_next(ls[0][1], x, y);
+            copy[r] = jp_now() - t1;
+        }
+        for (int m = 0; m < 2; m++)
+            for (int k = 0; k < 2; k++) jp_loader_free(ls[m][k]);
+        double base = median(tm[2], ROUNDS), pre = median(tm[0], ROUNDS), syn = median(tm[1], ROUNDS);
+        printf("loader: a fixed ~100 ms step on all cores (median of %d): %.1f ms alone, %.1f ms "
+               "(%+.1f%%) with two prefetching streams, %.1f ms (%+.1f%%) with two synchronous "
+               "ones\n", ROUNDS, base * 1e3, pre * 1e3, (pre / base - 1) * 100, syn * 1e3,
+               (syn / base - 1) * 100);
+        printf("loader: with the batches ready, the two jp_loader_next calls take %.2f ms (copying "
+               "2 x %.1f MB)\n", median(copy, ROUNDS) * 1e3, (double)bs * d * 4 / 1e6);
     }
     free(scratch);
     free(x);
     /* informative-init statistics */
     jp_gauss_stats st;
     t0 = jp_now();
+    c0 = process_cpu();
     if (jp_gauss_stats_compute(&st, &ds, 0, &e) != JP_OK) {
         fprintf(stderr, "jempp data: error: %s\n", e.msg);
         jp_dataset_free(&ds);
         return 1;
     }
-    double t_stats = jp_now() - t0;
+    double t_stats = jp_now() - t0, c_stats = process_cpu() - c0;
     printf("informative-init statistics of %d x %zu, %d classes (means, covariances by ssyrk, "
-           "dpotrf of %zu x %zu): %.2f s\n", n, d, k, d, d, t_stats);
+           "dpotrf of %zu x %zu): %.2f s wall, %.2f s CPU\n", n, d, k, d, d, t_stats, c_stats);
     float *buf = malloc((size_t)10000 * d * sizeof(float));
     if (buf) {
         t0 = jp_now();

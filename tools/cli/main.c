@@ -10,7 +10,9 @@ static const struct {
     const char *help;
 } commands[] = {
     {"train", jp_cmd_train, "train a JEM++ / JEM model or a classifier (jempp train --help)"},
+    {"eval", jp_cmd_eval, "evaluate a checkpoint: accuracy, calibration, OOD, samples, attacks, FID"},
     {"data", jp_cmd_data, "describe a data set and write example and class-mean grids"},
+    {"toy", jp_cmd_toy, "train an MLP energy model on a 2-D toy density"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,613 @@
+/* Evaluation on a tiny model (WRN-10-1, 1x8x8 images, 3 classes) and a tiny synthetic
+ * data set: OOD scores (against direct computations and finite differences), the
+ * shifted sets, PGD (lowers accuracy, never leaves the eps ball or [-1, 1]), JEM's
+ * defence, and `jempp eval` itself (jp_cmd_eval, every mode and the bad-input errors)
+ * on a checkpoint and a PNG folder data set written to a temporary folder. */
+#include <fcntl.h>
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "jempp/attack.h"
+#include "jempp/checkpoint.h"
+#include "jempp/metrics.h"
+#include "jempp/ood.h"
+#include "jempp/ops.h"
+#include "jempp/png.h"
+#include "testutil.h"
+
+/* The CLI command under test, built into this binary (the tests link only the library). */
+#include "../tools/cli/flags.c"
+#include "../tools/cli/cmd_eval.c"
+#include "../tools/cli/cmd_eval_attack.c"
+#include "../tools/cli/cmd_eval_clf.c"
+#include "../tools/cli/cmd_eval_fid.c"
+#include "../tools/cli/cmd_eval_gen.c"
+#include "../tools/cli/cmd_eval_ood.c"
+
+enum { T_K = 3, T_S = 8, T_B = 16, T_N = 48 };
+
+static jp_wrn *tiny_model(int channels, int size, int classes, uint64_t seed)
+{
+    jp_wrn_config cfg;
+    jp_wrn_config_defaults(&cfg);
+    cfg.depth = 10;
+    cfg.width = 1;
+    cfg.in_channels = channels;
+    cfg.image_size = size;
+    cfg.n_classes = classes;
+    jp_wrn *m = NULL;
+    jp_error err;
+    if (jp_wrn_create(&m, &cfg, T_B, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(2);
+    }
+    jp_rng r;
+    jp_rng_seed(&r, seed);
+    jp_wrn_init_params(m, &r);
+    /* a sharper head (x8, no bias), so that the random model's predictions vary with x */
+    int nt;
+    const jp_tensor_info *ti = jp_wrn_tensors(m, &nt);
+    for (int i = 0; i < nt; i++) {
+        float *p = jp_wrn_params(m) + ti[i].offset;
+        if (!strcmp(ti[i].name, "class_output.weight"))
+            for (size_t j = 0; j < ti[i].count; j++) p[j] *= 8.0f;
+        if (!strcmp(ti[i].name, "class_output.bias")) memset(p, 0, ti[i].count * sizeof(float));
+    }
+    jp_wrn_params_changed(m);
+    return m;
+}
+
+/* n images 1x8x8 in [-1, 1]: a class-dependent stripe pattern plus noise. */
+static void tiny_images(jp_dataset *ds, int n, uint64_t seed)
+{
+    memset(ds, 0, sizeof *ds);
+    snprintf(ds->name, sizeof ds->name, "tiny");
+    ds->n = n;
+    ds->c = 1;
+    ds->h = ds->w = T_S;
+    ds->n_classes = T_K;
+    ds->x = jp_alloc((size_t)n * T_S * T_S * sizeof(float));
+    ds->y = jp_alloc((size_t)n * sizeof(int));
+    jp_rng r;
+    jp_rng_seed(&r, seed);
+    for (int i = 0; i < n; i++) {
+        ds->y[i] = i % T_K;
+        for (int p = 0; p < T_S * T_S; p++) {
+            float v = ((p / T_S + ds->y[i]) % 3 == 0 ? 0.6f : -0.4f) + 0.3f * (float)jp_rng_normal(&r);
+            ds->x[(size_t)i * T_S * T_S + p] = v < -1 ? -1 : v > 1 ? 1 : v;
+        }
+    }
+}
+
+static double lse_of(const float *l, int K)
+{
+    double mx = l[0], s = 0;
+    for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
+    for (int k = 0; k < K; k++) s += exp(l[k] - mx);
+    return mx + log(s);
+}
+
+static void test_scores(tu_ctx *t, jp_wrn *m, const jp_dataset *ds)
+{
+    int n = ds->n, D = T_S * T_S;
+    double *px = malloc(n * sizeof(double)), *py = malloc(n * sizeof(double)), *pg = malloc(n * sizeof(double));
+    double *px2 = malloc(n * sizeof(double));
+    float *logits = malloc((size_t)n * T_K * sizeof(float));
+    jp_rng rng;
+    jp_rng_seed(&rng, 3);
+    jp_error err;
+    tu_check(t, jp_ood_scores(m, ds->x, n, 0, px, py, pg, &rng, &err) == JP_OK, "jp_ood_scores");
+    jp_eval_logits(m, ds->x, n, NULL, logits, &rng, &err);
+    double dpx = 0, dpy = 0;
+    for (int i = 0; i < n; i++) {
+        const float *l = logits + (size_t)i * T_K;
+        double lse = lse_of(l, T_K), mx = l[ev_argmax(l, T_K)];
+        dpx = fmax(dpx, fabs(px[i] - lse));
+        dpy = fmax(dpy, fabs(py[i] - exp(mx - lse)));
+    }
+    tu_check(t, dpx < 1e-5 && dpy < 1e-6, "px = LSE(logits), py = max softmax (max diff %.2g, %.2g)", dpx, dpy);
+    /* the same scores again: AUROC of a set against itself is exactly 0.5 */
+    jp_ood_scores(m, ds->x, n, 0, px2, NULL, NULL, &rng, &err);
+    jp_detect_metrics dm;
+    jp_detect(px, n, px2, n, &dm, &err);
+    tu_check(t, dm.auroc == 0.5, "AUROC of the test set against itself = %.17g", dm.auroc);
+    /* pxgrad: per image (a batch of 1 gives the same) and = -|d LSE / dx| by finite differences */
+    double alone;
+    jp_ood_scores(m, ds->x + 5 * D, 1, 0, NULL, NULL, &alone, &rng, &err);
+    tu_check(t, fabs(alone - pg[5]) < 1e-4 * fabs(pg[5]), "pxgrad of image 5 alone %.6g = in its batch %.6g", alone,
+             pg[5]);
+    /* direction of the gradient: (LSE(x + h u) - LSE(x - h u)) / 2h = |g| */
+    jp_wrn_forward(m, logits, ds->x + 5 * D, 1, 0);
+    float dl[T_K], dx[T_S * T_S], xp[T_S * T_S], xm[T_S * T_S], one = 1.0f;
+    jp_logsumexp_backward(dl, &one, logits, 1, T_K);
+    jp_wrn_backward(m, dl, dx, NULL, 0);
+    double gn = 0, h = 1e-2;
+    for (int j = 0; j < D; j++) gn += (double)dx[j] * dx[j];
+    gn = sqrt(gn);
+    for (int j = 0; j < D; j++) {
+        xp[j] = ds->x[5 * D + j] + (float)(h * dx[j] / gn);
+        xm[j] = ds->x[5 * D + j] - (float)(h * dx[j] / gn);
+    }
+    float lp[T_K], lm[T_K];
+    jp_wrn_forward(m, lp, xp, 1, 0);
+    jp_wrn_forward(m, lm, xm, 1, 0);
+    double fd = (lse_of(lp, T_K) - lse_of(lm, T_K)) / (2 * h);
+    tu_check(t, fabs(fd + pg[5]) < 0.05 * fabs(pg[5]), "pxgrad %.5g = -(finite-difference slope %.5g)", pg[5], fd);
+    int neg = 1;
+    for (int i = 0; i < n; i++) neg &= pg[i] < 0 && py[i] >= 1.0 / T_K - 1e-9 && py[i] <= 1;
+    tu_check(t, neg, "pxgrad < 0 and py in [1/K, 1] for every image");
+    free(px);
+    free(py);
+    free(pg);
+    free(px2);
+    free(logits);
+}
+
+static void test_shifted(tu_ctx *t, const jp_dataset *ds)
+{
+    int D = T_S * T_S, n = ds->n;
+    jp_rng rng;
+    jp_rng_seed(&rng, 11);
+    jp_error err;
+    jp_dataset s;
+    /* noise: uniform on [-1, 1] */
+    jp_shifted_set(&s, ds, JP_SHIFT_NOISE, n, &rng, &err);
+    double mean = 0, lo = 1, hi = -1;
+    for (int i = 0; i < n * D; i++) {
+        mean += s.x[i];
+        lo = fmin(lo, s.x[i]);
+        hi = fmax(hi, s.x[i]);
+    }
+    mean /= n * D;
+    tu_check(t, s.n == n && lo >= -1 && hi <= 1 && fabs(mean) < 0.05 && hi - lo > 1.9,
+             "noise set: %d images, values in [%.3f, %.3f], mean %.4f", s.n, lo, hi, mean);
+    jp_dataset_free(&s);
+    /* constant: one value per image */
+    jp_shifted_set(&s, ds, JP_SHIFT_CONSTANT, n, &rng, &err);
+    int flat = 1, distinct = 0;
+    for (int i = 0; i < n; i++) {
+        for (int j = 1; j < D; j++) flat &= s.x[i * D + j] == s.x[i * D];
+        flat &= s.x[i * D] >= -1 && s.x[i * D] <= 1;
+        distinct += i > 0 && s.x[i * D] != s.x[(i - 1) * D];
+    }
+    tu_check(t, flat && distinct > n / 2, "constant set: every image one value in [-1, 1], values differ (%d)", distinct);
+    jp_dataset_free(&s);
+    /* invert: exactly -x */
+    jp_shifted_set(&s, ds, JP_SHIFT_INVERT, n, &rng, &err);
+    int inv = 1;
+    for (int i = 0; i < n * D; i++) inv &= s.x[i] == -ds->x[i];
+    tu_check(t, inv && !strcmp(s.name, "invert(tiny)"), "invert set = -x exactly (%s)", s.name);
+    jp_dataset_free(&s);
+    /* interp: image k = 0.5 x_k + 0.5 x_j for some j != k */
+    jp_shifted_set(&s, ds, JP_SHIFT_INTERP, n, &rng, &err);
+    int all_found = 1;
+    for (int k = 0; k < n; k++) {
+        int found = 0;
+        for (int j = 0; j < n && !found; j++) {
+            if (j == k) continue;
+            int eq = 1;
+            for (int q = 0; q < D && eq; q++) eq = s.x[k * D + q] == 0.5f * ds->x[k * D + q] + 0.5f * ds->x[j * D + q];
+            found = eq;
+        }
+        all_found &= found;
+    }
+    tu_check(t, all_found, "interp set: every image is 0.5 x_k + 0.5 x_j with j != k");
+    jp_dataset_free(&s);
+    tu_check(t, jp_shifted_set(&s, ds, JP_SHIFT_INTERP, n + 1, &rng, &err) == JP_ERR_ARG, "interp larger than its "
+             "source refused: %s", err.msg);
+    tu_check(t, jp_shift_parse("interp") == JP_SHIFT_INTERP && jp_shift_parse("svhn") == -1, "shift names parse");
+}
+
+/* Largest perturbation (model units) and whether every value is in [-1, 1]. */
+static double max_pert(const float *xa, const float *x, int n, int D, int l2, int *in_box)
+{
+    double worst = 0;
+    *in_box = 1;
+    for (int i = 0; i < n; i++) {
+        double s = 0;
+        for (int j = 0; j < D; j++) {
+            double d = fabs((double)xa[i * D + j] - x[i * D + j]);
+            s = l2 ? s + d * d : fmax(s, d);
+            *in_box &= xa[i * D + j] >= -1 && xa[i * D + j] <= 1;
+        }
+        worst = fmax(worst, l2 ? sqrt(s) : s);
+    }
+    return worst;
+}
+
+static void test_attack(tu_ctx *t, jp_wrn *m, jp_dataset *ds)
+{
+    int D = T_S * T_S;
+    jp_error err;
+    /* centre the head's logits over the set (bias -= mean logit), so that the random model
+     * predicts every class; then labels := its predictions: clean accuracy 1 by construction */
+    float *logits = malloc((size_t)ds->n * T_K * sizeof(float));
+    jp_rng rng;
+    jp_rng_seed(&rng, 5);
+    jp_eval_logits(m, ds->x, ds->n, NULL, logits, &rng, &err);
+    int nt;
+    const jp_tensor_info *ti = jp_wrn_tensors(m, &nt);
+    for (int i = 0; i < nt; i++)
+        if (!strcmp(ti[i].name, "class_output.bias"))
+            for (int k = 0; k < T_K; k++) {
+                double mean = 0;
+                for (int j = 0; j < ds->n; j++) mean += logits[j * T_K + k];
+                jp_wrn_params(m)[ti[i].offset + k] -= (float)(mean / ds->n);
+            }
+    jp_wrn_params_changed(m);
+    jp_eval_logits(m, ds->x, ds->n, NULL, logits, &rng, &err);
+    int counts[T_K] = {0};
+    for (int i = 0; i < ds->n; i++) counts[ds->y[i] = ev_argmax(logits + i * T_K, T_K)]++;
+    printf("        predicted classes of the tiny set: %d %d %d\n", counts[0], counts[1], counts[2]);
+    jp_attacker *a;
+    tu_check(t, jp_attacker_create(&a, m, NULL, 9, &err) == JP_OK, "attacker (no defence)");
+    for (int l2 = 0; l2 <= 1; l2++) {
+        jp_pgd_config c;
+        jp_pgd_config_defaults(&c);
+        c.norm = l2 ? JP_PGD_L2 : JP_PGD_LINF;
+        c.n_iter = 10;
+        c.restarts = 2;
+        jp_robust_point pts[3] = {{0, 0, 0, 0}, {l2 ? 0.25 : 0.02, 0, 0, 0}, {l2 ? 2.0 : 0.25, 0, 0, 0}};
+        double clean;
+        tu_check(t, jp_robust_accuracy(a, &c, ds, ds->n, pts, 3, &clean, &err) == JP_OK, "robust accuracy %s",
+                 jp_pgd_norm_name(c.norm));
+        tu_check(t, clean == 1 && pts[0].acc == 1, "%s: clean accuracy 1 by construction, eps 0 gives it", l2 ? "L2" : "Linf");
+        tu_check(t, pts[2].acc < 0.5 && pts[2].acc <= pts[1].acc + 0.1,
+                 "%s: PGD lowers accuracy: %.3f at eps %g, %.3f at eps %g", l2 ? "L2" : "Linf", pts[1].acc, pts[1].eps,
+                 pts[2].acc, pts[2].eps);
+        tu_check(t, pts[1].max_norm <= pts[1].eps * (1 + 1e-5) + 1e-7 && pts[2].max_norm <= pts[2].eps * (1 + 1e-5) + 1e-7,
+                 "%s: perturbations within the ball (%.6g <= %g, %.6g <= %g, pixel units)", l2 ? "L2" : "Linf",
+                 pts[1].max_norm, pts[1].eps, pts[2].max_norm, pts[2].eps);
+        /* the same directly: model units are 2 eps, everything in [-1, 1] */
+        float *xa = malloc((size_t)T_B * D * sizeof(float));
+        int broken[T_B], in_box;
+        c.eps = pts[2].eps;
+        jp_pgd(a, &c, ds->x, ds->y, T_B, xa, broken, &err);
+        double mp = max_pert(xa, ds->x, T_B, D, l2, &in_box);
+        tu_check(t, in_box && mp <= 2 * c.eps * (1 + 1e-5) && mp > 0.5 * c.eps,
+                 "%s jp_pgd: x_adv in [-1, 1], ||x_adv - x|| = %.6g <= 2 eps = %g (model units)", l2 ? "L2" : "Linf", mp,
+                 2 * c.eps);
+        free(xa);
+    }
+    /* BPDA plumbing: a defence with one noiseless copy and no refinement is the plain model */
+    jp_defence_config d0 = {1, 0, 0.0f, 1.0f, 0.01f};
+    jp_attacker *a0;
+    jp_attacker_create(&a0, m, &d0, 9, &err);
+    float g1[4 * 64], g2[4 * 64], l1[4 * T_K], l2v[4 * T_K];
+    jp_attacker_grad(a, g1, l1, ds->x, ds->y, 4);
+    jp_attacker_grad(a0, g2, l2v, ds->x, ds->y, 4);
+    tu_close(t, "defence (1 copy, 0 steps) logits = plain", l2v, l1, 4 * T_K, 1e-6, 1e-5);
+    tu_close(t, "defence (1 copy, 0 steps) gradient = plain", g2, g1, 4 * 64, 1e-7, 1e-4);
+    jp_attacker_free(a0);
+    /* JEM's defence runs: 4 copies, 2 SGLD steps, attacked end to end */
+    jp_defence_config dj;
+    jp_defence_config_jem(&dj);
+    dj.n_copies = 4;
+    dj.n_steps = 2;
+    jp_attacker *ad = NULL;
+    jp_status st = jp_attacker_create(&ad, m, &dj, 9, &err);
+    tu_check(t, st == JP_OK && jp_attacker_batch(ad) == T_B / 4, "defended attacker: %d images per pass %s",
+             st ? 0 : jp_attacker_batch(ad), st ? err.msg : "");
+    if (st) exit(1);
+    jp_pgd_config c;
+    jp_pgd_config_defaults(&c);
+    c.n_iter = 5;
+    jp_robust_point pts[2] = {{0, 0, 0, 0}, {0.25, 0, 0, 0}};
+    double clean;
+    tu_check(t, jp_robust_accuracy(ad, &c, ds, 16, pts, 2, &clean, &err) == JP_OK, "defended robust accuracy runs");
+    tu_check(t, clean >= 0 && clean <= 1 && pts[1].acc <= clean && pts[1].max_norm <= 0.25 * (1 + 1e-5),
+             "defended: clean %.3f, robust %.3f at 0.25 (largest perturbation %.4g)", clean, pts[1].acc, pts[1].max_norm);
+    jp_defence_config big = dj;
+    big.n_copies = T_B + 1;
+    jp_attacker *bad;
+    tu_check(t, jp_attacker_create(&bad, m, &big, 9, &err) == JP_ERR_ARG, "more copies than the batch refused: %s",
+             err.msg);
+    jp_attacker_free(ad);
+    jp_attacker_free(a);
+    free(logits);
+}
+
+/* ---- the command line ------------------------------------------------------------ */
+
+static char g_tmp[900];
+
+/* A PNG folder data set: root/{train,test}/<class>/NNN.png, 8x8 gray (or rgb). */
+static void write_folder(const char *root, int classes, int per_train, int per_test, int channels, int size)
+{
+    char path[1200];
+    unsigned char px[3 * 32 * 32];
+    jp_error err;
+    jp_rng r;
+    jp_rng_seed(&r, 21);
+    mkdir(root, 0755);
+    for (int split = 0; split < 2; split++) {
+        int count = split ? per_test : per_train;
+        if (count == 0) continue;
+        snprintf(path, sizeof path, "%s/%s", root, split ? "test" : "train");
+        mkdir(path, 0755);
+        for (int k = 0; k < classes; k++) {
+            snprintf(path, sizeof path, "%s/%s/c%d", root, split ? "test" : "train", k);
+            mkdir(path, 0755);
+            for (int i = 0; i < count; i++) {
+                for (int p = 0; p < size * size * channels; p++)
+                    px[p] = (unsigned char)(((p / (size * channels) + k) % 3 == 0 ? 180 : 60) + (int)(40 * jp_rng_uniform(&r)));
+                snprintf(path, sizeof path, "%s/%s/c%d/%03d.png", root, split ? "test" : "train", k, i);
+                if (jp_png_write_rgb(path, px, size, size, channels, &err)) {
+                    fprintf(stderr, "%s\n", err.msg);
+                    exit(2);
+                }
+            }
+        }
+    }
+}
+
+static void write_ckpt(const char *path, jp_wrn *m, int buffer_n)
+{
+    jp_st_writer w;
+    jp_st_writer_init(&w);
+    jp_ckpt_add_model(&w, m);
+    const jp_wrn_config *c = jp_wrn_config_of(m);
+    int D = c->in_channels * c->image_size * c->image_size;
+    float *buf = malloc((size_t)(buffer_n + 1) * D * sizeof(float));
+    jp_rng r;
+    jp_rng_seed(&r, 4);
+    jp_rng_fill_uniform(&r, buf, (size_t)buffer_n * D, -1, 1);
+    if (buffer_n > 0) {
+        int64_t shape[4] = {buffer_n, c->in_channels, c->image_size, c->image_size};
+        jp_st_writer_add(&w, "replay_buffer", JP_F32, 4, shape, buf);
+    }
+    jp_st_writer_meta(&w, "dataset", "folder");
+    jp_error err;
+    if (jp_st_writer_save(&w, path, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        exit(2);
+    }
+    jp_st_writer_free(&w);
+    free(buf);
+}
+
+/* Runs jp_cmd_eval with the words of `args` (space-separated); stderr goes to msg. */
+static int run_eval(const char *args, char *msg, size_t msg_len)
+{
+    char buf[8192], *argv[64];
+    int argc = 0;
+    snprintf(buf, sizeof buf, "eval %s", args);
+    for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+        argv[argc++] = tok;
+    argv[argc] = NULL;
+    char errfile[1000];
+    snprintf(errfile, sizeof errfile, "%s/stderr.txt", g_tmp);
+    fflush(stderr);
+    int saved = dup(2), fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 2);
+    close(fd);
+    int rc = jp_cmd_eval(argc, argv);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    FILE *f = fopen(errfile, "r");
+    size_t got = f ? fread(msg, 1, msg_len - 1, f) : 0;
+    msg[got] = '\0';
+    if (f) fclose(f);
+    return rc;
+}
+
+static int exists(const char *dir, const char *file)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    struct stat s;
+    return stat(p, &s) == 0 && s.st_size > 0;
+}
+
+/* The number `key` of the JSON file dir/file at top level or under `parent`. */
+static double json_num(const char *dir, const char *file, const char *parent, const char *key)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s", dir, file);
+    FILE *f = fopen(p, "rb");
+    if (!f) return NAN;
+    static char text[1 << 20];
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    jp_json_doc doc;
+    jp_error err;
+    if (jp_json_parse(&doc, text, n, &err)) return NAN;
+    const jp_json *o = parent ? jp_json_get(doc.root, parent) : doc.root;
+    const jp_json *v = o ? jp_json_get(o, key) : NULL;
+    double r = v && v->type == JP_JSON_NUMBER ? v->number : NAN;
+    jp_json_free(&doc);
+    return r;
+}
+
+static void test_cli(tu_ctx *t)
+{
+    char data[1000], ckpt[1000], out[1000], args[8192], msg[8192];
+    snprintf(data, sizeof data, "%s/data", g_tmp);
+    snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", g_tmp);
+    snprintf(out, sizeof out, "%s/out", g_tmp);
+    write_folder(data, T_K, 6, 6, 1, T_S);
+    jp_wrn *m = tiny_model(1, T_S, T_K, 17);
+    write_ckpt(ckpt, m, 40);
+    jp_wrn_free(m);
+    const char *common = "--dataset folder --batch_size 16 --quiet";
+    int rc;
+
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode test_clf", ckpt, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    double acc = json_num(out, "test_clf.json", NULL, "accuracy"), n = json_num(out, "test_clf.json", NULL, "n");
+    tu_check(t, rc == 0 && acc >= 0 && acc <= 1 && n == 18 && exists(out, "confusion.png") &&
+                    exists(out, "per_class_accuracy.png"),
+             "eval test_clf: rc %d, accuracy %.3f over %g images, confusion.png %s", rc, acc, n, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode test_clf --sigma 0.03 --n_steps 2", ckpt,
+             out, data, common);
+    tu_check(t, run_eval(args, msg, sizeof msg) == 0 && json_num(out, "test_clf.json", NULL, "n_steps") == 2,
+             "eval test_clf with noise and SGLD refinement %s", msg);
+
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode predict --split train --n_valid 0", ckpt, out, data,
+             common);
+    rc = run_eval(args, msg, sizeof msg);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/predict.csv", out);
+    FILE *f = fopen(p, "r");
+    int lines = 0, cols = 0;
+    char line[4096];
+    while (f && fgets(line, sizeof line, f)) {
+        if (lines++ == 0)
+            for (char *q = line; *q; q++) cols += *q == ',';
+    }
+    if (f) fclose(f);
+    tu_check(t, rc == 0 && lines == 19 && cols == 4 + T_K, "eval predict: %d lines (header + 18), %d columns %s", lines,
+             cols + 1, msg);
+
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode cali --bins 10", ckpt, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    double ece = json_num(out, "cali.json", NULL, "ece");
+    tu_check(t, rc == 0 && ece >= 0 && ece <= 1 && json_num(out, "cali.json", NULL, "n_bins") == 10 &&
+                    exists(out, "reliability.png"),
+             "eval cali: ECE %.4f, reliability.png %s", ece, msg);
+
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode ood --ood_dataset folder --ood_data_root %s "
+             "--ood_split train", ckpt, out, data, common, data);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 0 && exists(out, "ood.json") && exists(out, "ood_hist_px.png") && exists(out, "ood_hist_py.png") &&
+                    exists(out, "ood_hist_pxgrad.png"),
+             "eval ood: 4 shifted sets + a data set, json and 3 histograms %s", msg);
+
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode samples --init uniform --sampler sgld "
+             "--n_sample_steps 4 --n_samples 5 --per_class 2 --frames 3", ckpt, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 0 && exists(out, "samples_uncond.png") && exists(out, "samples_cond.png") &&
+                    exists(out, "energy.png") && exists(out, "animation/frame_0000.png") &&
+                    exists(out, "animation/frame_0002.png") && !exists(out, "animation/frame_0003.png") &&
+                    exists(out, "buffer.png") && exists(out, "buffer_by_class.png") && exists(out, "samples.json"),
+             "eval samples: grids, energy plot, 3 animation frames, buffer grids %s", msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode samples --init informative "
+             "--n_sample_steps 2 --in_steps 2 --n_samples 4 --per_class 1 --frames 0 --train_mode_sampling --n_valid 0", ckpt, out,
+             data, common);
+    tu_check(t, run_eval(args, msg, sizeof msg) == 0, "eval samples: PYLD, informative init, train-mode BN %s", msg);
+
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode attack --norm both --eps_linf 0,1/255,0.2 "
+             "--eps_l2 0,1 --n_iter 3", ckpt, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    double clean = json_num(out, "attack.json", "linf", "clean_accuracy");
+    tu_check(t, rc == 0 && clean >= 0 && exists(out, "robust_accuracy_linf.png") && exists(out, "robust_accuracy_l2.png") &&
+                    exists(out, "adversarial_linf.png"),
+             "eval attack L-inf and L2: clean accuracy %.3f %s", clean, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode attack --defence --n_copies 2 "
+             "--refine_steps 1 --eps_linf 0,0.1 --n_iter 2 --max_n 6", ckpt, out, data, common);
+    tu_check(t, run_eval(args, msg, sizeof msg) == 0, "eval attack with JEM's defence %s", msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode attack --eps_linf 0,8/0", ckpt, out, data,
+             common);
+    tu_check(t, run_eval(args, msg, sizeof msg) == 1 && strstr(msg, "pixel units"), "bad radius refused: %s", msg);
+
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid --feature_ckpt %s --kid_subsets 3 "
+             "--kid_subset_size 10 --select 0.5", ckpt, out, data, common, ckpt);
+    rc = run_eval(args, msg, sizeof msg);
+    double fid = json_num(out, "fid.json", "classifier_features", "fid");
+    snprintf(p, sizeof p, "%s/fid.json", out);
+    f = fopen(p, "r");
+    static char text[1 << 16];
+    size_t got = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    text[got] = '\0';
+    if (f) fclose(f);
+    tu_check(t, rc == 0 && fid > 0 && strstr(text, "NOT comparable to Inception FID") && exists(out, "fid_samples.png"),
+             "eval fid over classifier features (buffer, selection): FID %.4f, labelled not comparable %s", fid, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid --feature_ckpt %s --fid_source scratch "
+             "--n_fid 20 --init uniform --sampler sgld --n_sample_steps 2 --kid_subset_size 10 --kid_subsets 2", ckpt,
+             out, data, common, ckpt);
+    tu_check(t, run_eval(args, msg, sizeof msg) == 0, "eval fid from scratch chains %s", msg);
+
+    /* Inception path with the tests' scaled random Inception (tools/gen_inception_ref.py) */
+    char incw[1000];
+    tu_src_path(incw, sizeof incw, "tests/data/inception_rand.safetensors");
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid --inception_weights %s "
+             "--inception_batch 8 --is_splits 2 --kid_subsets 2 --kid_subset_size 10 --ref_split test", ckpt, out, data,
+             common, incw);
+    double t_inc = jp_now();
+    rc = run_eval(args, msg, sizeof msg);
+    double ifid = json_num(out, "fid.json", "inception", "fid"), is = json_num(out, "fid.json", "inception",
+                                                                             "inception_score_mean");
+    tu_check(t, rc == 0 && ifid > 0 && is >= 1, "eval fid through the (scaled, random) Inception: FID %.4g, IS %.4g "
+             "(%.1f s) %s", ifid, is, jp_now() - t_inc, msg);
+
+    /* bad input: clear message, non-zero exit */
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid --inception_weights %s/none.safetensors",
+             ckpt, out, data, common, g_tmp);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc != 0 && strstr(msg, "docs/evaluation.md") && strstr(msg, "none.safetensors"),
+             "missing Inception weights: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid", ckpt, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc != 0 && strstr(msg, "--inception_weights"), "fid without features: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode nonsense", ckpt, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 2 && strstr(msg, "expected one of"), "unknown mode: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--ckpt %s/absent.safetensors --out %s --data_root %s %s", g_tmp, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "absent.safetensors"), "missing checkpoint: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--out %s", out);
+    tu_check(t, run_eval(args, msg, sizeof msg) == 2 && strstr(msg, "--ckpt"), "no --ckpt: %s", msg);
+
+    char other[1000], ck2[1000];
+    snprintf(other, sizeof other, "%s/two", g_tmp);
+    write_folder(other, 2, 3, 3, 1, T_S);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode test_clf", ckpt, out, other, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "3 classes") && strstr(msg, "has 2"), "classes mismatch: %s", msg);
+    snprintf(other, sizeof other, "%s/rgb", g_tmp);
+    write_folder(other, T_K, 3, 3, 3, T_S);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode ood", ckpt, out, other, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "expects 1x8x8") && strstr(msg, "3x8x8"), "channels mismatch: %s", msg);
+    snprintf(ck2, sizeof ck2, "%s/big.safetensors", g_tmp);
+    m = tiny_model(1, 12, T_K, 3);
+    write_ckpt(ck2, m, 0);
+    jp_wrn_free(m);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode cali", ck2, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "expects 1x12x12"), "image size mismatch: %s", msg);
+    snprintf(ck2, sizeof ck2, "%s/nobuffer.safetensors", g_tmp);
+    m = tiny_model(1, T_S, T_K, 3);
+    write_ckpt(ck2, m, 0);
+    jp_wrn_free(m);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid --feature_ckpt %s --fid_source buffer",
+             ck2, out, data, common, ck2);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "no replay_buffer"), "fid from a missing buffer: %s", msg);
+    snprintf(other, sizeof other, "%s/notest", g_tmp);
+    write_folder(other, T_K, 3, 0, 1, T_S);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode predict", ckpt, out, other, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "empty"), "empty split: %s", msg);
+}
+
+int main(void)
+{
+    tu_ctx t;
+    tu_begin(&t, "test_eval");
+    /* a model this small gains nothing from threads, and spinning threads on shared cores
+       cost more than the work */
+    omp_set_num_threads(1);
+    tu_tmpdir(g_tmp, sizeof g_tmp, "eval");
+    double t0 = jp_now();
+    jp_wrn *m = tiny_model(1, T_S, T_K, 1);
+    jp_dataset ds;
+    tiny_images(&ds, T_N, 2);
+    test_scores(&t, m, &ds);
+    printf("        scores: %.2f s\n", jp_now() - t0);
+    test_shifted(&t, &ds);
+    printf("        shifted sets: %.2f s\n", jp_now() - t0);
+    test_attack(&t, m, &ds);
+    printf("        library part: %.2f s\n", jp_now() - t0);
+    t0 = jp_now();
+    test_cli(&t);
+    printf("        command-line part: %.2f s\n", jp_now() - t0);
+    jp_dataset_free(&ds);
+    jp_wrn_free(m);
+    return tu_finish(&t);
+}

@@ -1,0 +1,554 @@
+/* The real trainer (jp_train_run) on Fashion-MNIST, kept small (WRN-10-1, batch 16,
+ * buffer 200, PYLD-2-2, 1000 validation images, a handful of iterations):
+ *
+ * a) exact resume: run A does 2N iterations; run B does N, then a second jp_train_run
+ *    resumes from B's own last.safetensors up to 2N. A/last.safetensors and
+ *    B/last.safetensors must be equal tensor by tensor, bit for bit (model weights,
+ *    running statistics, counters, optimizer state, replay buffer, RNG, position,
+ *    learning-rate scale and best validation accuracy). Twice: stopping in the middle
+ *    of the first epoch, and (4 labels per class: 2-iteration epochs) stopping at an
+ *    epoch's end, the resumed run crossing into the next epochs.
+ * b) divergence: inject_nan_iter = k poisons the loss once; the run rolls back, finishes,
+ *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
+ *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
+ *    last.safetensors.
+ * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
+ *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
+ *
+ * The data are /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist; env
+ * JEMPP_TEST_FASHION names another folder). If they are absent the test says so and
+ * passes, unless JEMPP_REQUIRE_DATA=1. The runs read the training files through symbolic
+ * links in the test's temporary folder (under JEMPP_BIN), so that the informative init's
+ * Gaussian cache is written there, not next to the data or in $HOME (the first run
+ * computes it, the others load it); the folder is removed when every check passed. The
+ * training set is the real one; the test set is cut to its first N_TEST images, as every
+ * run that finishes evaluates it once and the full 10000 would take most of the time.
+ * JEMPP_TEST_VERBOSE=1 shows the trainer's own progress lines. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include "jempp/core.h"
+#include "jempp/safetensors.h"
+#include "jempp/train.h"
+#include "testutil.h"
+
+#define FASHION "/usr/share/datasets/fashion-mnist" /* JEMPP_TEST_FASHION overrides it */
+#define N_HALF 3 /* run B stops after N_HALF iterations, run A does 2 * N_HALF */
+#define N_TEST 100 /* test images: a run evaluates them at its end; 10000 would cost most of the time */
+
+static const char *const fashion_files[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+
+static char g_root[256], g_data[320];
+
+static int file_exists(const char *p)
+{
+    struct stat s;
+    return stat(p, &s) == 0 && S_ISREG(s.st_mode);
+}
+
+/* Writes the first n items of a gzipped IDX file (header of hdr bytes, the item count a
+ * big-endian uint32 at byte 4) as an uncompressed IDX file holding those n items. */
+static int idx_head(const char *src, const char *dst, int hdr, int n, int item_bytes, char *msg, size_t len)
+{
+    gzFile g = gzopen(src, "rb");
+    if (!g) {
+        snprintf(msg, len, "cannot open %s", src);
+        return 0;
+    }
+    size_t body = (size_t)n * item_bytes;
+    unsigned char *b = malloc((size_t)hdr + body);
+    int got = gzread(g, b, (unsigned)(hdr + body));
+    gzclose(g);
+    if (got != (int)(hdr + body)) {
+        snprintf(msg, len, "%s: read %d of %zu bytes", src, got, hdr + body);
+        free(b);
+        return 0;
+    }
+    b[4] = (unsigned char)(n >> 24);
+    b[5] = (unsigned char)(n >> 16);
+    b[6] = (unsigned char)(n >> 8);
+    b[7] = (unsigned char)n;
+    FILE *f = fopen(dst, "wb");
+    int ok = f && fwrite(b, 1, hdr + body, f) == hdr + body;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) snprintf(msg, len, "cannot write %s", dst);
+    free(b);
+    return ok;
+}
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
+    *n = fread(b, 1, (size_t)len, f);
+    fclose(f);
+    return b;
+}
+
+static int write_all(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(b, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+static void base_config(jp_train_config *c, const char *dir, int64_t max_iters)
+{
+    jp_train_config_defaults(c);
+    snprintf(c->dataset, sizeof c->dataset, "fashionmnist");
+    snprintf(c->data_root, sizeof c->data_root, "%s", g_data);
+    c->n_valid = 1000;
+    c->depth = 10;
+    c->width = 1;
+    c->batch_size = 16;
+    c->buffer_size = 200;
+    c->sampler.n_steps = 2;
+    c->sampler.in_steps = 2;
+    c->max_iters = max_iters;
+    c->print_every = 1000000;
+    c->quiet = !getenv("JEMPP_TEST_VERBOSE"); /* JEMPP_TEST_VERBOSE=1: the trainer's progress lines */
+    c->seed = 5;
+    snprintf(c->save_dir, sizeof c->save_dir, "%s/%s", g_root, dir);
+}
+
+static jp_status run(const jp_train_config *c, jp_train_result *r, jp_error *e, const char *label, double *secs)
+{
+    memset(e, 0, sizeof *e);
+    double t0 = jp_now();
+    jp_status st = jp_train_run(c, r, e);
+    double dt = jp_now() - t0;
+    if (secs) *secs = dt;
+    printf("   run %-28s %5.2f s: %s%s%s (iters %lld, recoveries %d)\n", label, dt, jp_status_name(st),
+           st ? ": " : "", st ? e->msg : "", (long long)r->iters, r->recoveries);
+    return st;
+}
+
+/* ---- comparison of two checkpoints ---------------------------------------------- */
+
+static const char *kind_of(const char *name)
+{
+    if (!strcmp(name, "replay_buffer")) return "replay buffer";
+    if (!strncmp(name, "train.", 6)) return "training state";
+    if (!strncmp(name, "optim.", 6) || strstr(name, "momentum") || strstr(name, "exp_avg")) return "optimizer";
+    if (strstr(name, "running_") || strstr(name, "num_batches")) return "BN statistics";
+    return "model/other";
+}
+
+/* Every tensor of a equal, bit for bit, to b's; the same set of names; the same metadata.
+ * Prints each tensor that differs with its largest difference. Returns the number of
+ * differing tensors (names missing on either side count). */
+static int compare_ckpt(tu_ctx *t, const char *pa, const char *pb)
+{
+    jp_st_file a, b;
+    jp_error e;
+    if (jp_st_read(&a, pa, &e)) {
+        tu_check(t, 0, "read %s: %s", pa, e.msg);
+        return -1;
+    }
+    if (jp_st_read(&b, pb, &e)) {
+        tu_check(t, 0, "read %s: %s", pb, e.msg);
+        jp_st_close(&a);
+        return -1;
+    }
+    int ndiff = 0, same = 0;
+    size_t bytes = 0;
+    for (int i = 0; i < a.count; i++) {
+        const jp_st_entry *ea = &a.entries[i], *eb = jp_st_find(&b, ea->name);
+        if (!eb) {
+            printf("        %s: only in %s\n", ea->name, pa);
+            ndiff++;
+            continue;
+        }
+        int shape_ok = ea->dtype == eb->dtype && ea->ndim == eb->ndim && ea->end - ea->begin == eb->end - eb->begin;
+        for (int d = 0; shape_ok && d < ea->ndim; d++) shape_ok = ea->shape[d] == eb->shape[d];
+        if (!shape_ok) {
+            printf("        %s: dtype/shape differ (%s vs %s)\n", ea->name, jp_dtype_name(ea->dtype),
+                   jp_dtype_name(eb->dtype));
+            ndiff++;
+            continue;
+        }
+        size_t nbytes = ea->end - ea->begin;
+        const unsigned char *da = jp_st_data(&a, ea), *db = jp_st_data(&b, eb);
+        bytes += nbytes;
+        if (memcmp(da, db, nbytes) == 0) {
+            same++;
+            continue;
+        }
+        ndiff++;
+        if (ea->dtype == JP_F32) {
+            size_t n = nbytes / 4, nd = 0, first = 0;
+            double md = 0;
+            for (size_t k = 0; k < n; k++) {
+                float x, y;
+                memcpy(&x, da + 4 * k, 4);
+                memcpy(&y, db + 4 * k, 4);
+                if (memcmp(&x, &y, 4) != 0) {
+                    if (!nd) first = k;
+                    nd++;
+                    double d = fabs((double)x - y);
+                    if (!(d <= md)) md = isnan(d) ? INFINITY : d;
+                }
+            }
+            printf("        DIFF %-44s (%s) %zu of %zu floats differ, max |diff| %.3g, first at [%zu]\n", ea->name,
+                   kind_of(ea->name), nd, n, md, first);
+        } else if (ea->dtype == JP_I64 || ea->dtype == JP_U64) {
+            size_t n = nbytes / 8;
+            printf("        DIFF %-44s (%s) %s:", ea->name, kind_of(ea->name), jp_dtype_name(ea->dtype));
+            for (size_t k = 0; k < n && k < 12; k++) {
+                int64_t x, y;
+                memcpy(&x, da + 8 * k, 8);
+                memcpy(&y, db + 8 * k, 8);
+                if (x != y) printf(" [%zu] %lld vs %lld", k, (long long)x, (long long)y);
+            }
+            printf("\n");
+        } else if (ea->dtype == JP_F64) {
+            size_t n = nbytes / 8;
+            printf("        DIFF %-44s (%s) F64:", ea->name, kind_of(ea->name));
+            for (size_t k = 0; k < n && k < 8; k++) {
+                double x, y;
+                memcpy(&x, da + 8 * k, 8);
+                memcpy(&y, db + 8 * k, 8);
+                if (memcmp(&x, &y, 8)) printf(" [%zu] %.17g vs %.17g", k, x, y);
+            }
+            printf("\n");
+        } else {
+            printf("        DIFF %s (%s)\n", ea->name, jp_dtype_name(ea->dtype));
+        }
+    }
+    for (int i = 0; i < b.count; i++)
+        if (!jp_st_find(&a, b.entries[i].name)) {
+            printf("        %s: only in %s\n", b.entries[i].name, pb);
+            ndiff++;
+        }
+    int meta_diff = a.meta_count != b.meta_count;
+    for (int i = 0; i < a.meta_count; i++) {
+        const char *v = jp_st_meta(&b, a.meta_keys[i]);
+        if (!v || strcmp(v, a.meta_vals[i])) {
+            printf("        metadata %s: '%s' vs '%s'\n", a.meta_keys[i], a.meta_vals[i], v ? v : "(absent)");
+            meta_diff = 1;
+        }
+    }
+    tu_check(t, ndiff == 0, "resumed run equals the uninterrupted one: %d of %d tensors bitwise equal (%zu bytes), "
+             "%d differ", same, a.count, bytes, ndiff);
+    tu_check(t, !meta_diff, "same checkpoint metadata (%d entries)", a.meta_count);
+    jp_st_close(&a);
+    jp_st_close(&b);
+    return ndiff;
+}
+
+static int64_t position(const char *path, int k)
+{
+    jp_st_file f;
+    jp_error e;
+    int64_t pos[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, shape[1] = {8};
+    if (jp_st_read(&f, path, &e)) return -1;
+    jp_st_get(&f, "train.position", JP_I64, 1, shape, pos, &e);
+    jp_st_close(&f);
+    return pos[k];
+}
+
+static double scalar(const char *path, int k)
+{
+    jp_st_file f;
+    jp_error e;
+    double v[2] = {NAN, NAN};
+    int64_t shape[1] = {2};
+    if (jp_st_read(&f, path, &e)) return NAN;
+    jp_st_get(&f, "train.scalars", JP_F64, 1, shape, v, &e);
+    jp_st_close(&f);
+    return v[k];
+}
+
+/* All F32 tensors of a checkpoint finite; counts the floats checked. */
+static int all_finite(const char *path, size_t *nfloats, char *bad, size_t badlen)
+{
+    jp_st_file f;
+    jp_error e;
+    *nfloats = 0;
+    if (jp_st_read(&f, path, &e)) {
+        snprintf(bad, badlen, "%s", e.msg);
+        return 0;
+    }
+    int ok = 1;
+    for (int i = 0; i < f.count && ok; i++) {
+        const jp_st_entry *x = &f.entries[i];
+        if (x->dtype != JP_F32) continue;
+        const unsigned char *d = jp_st_data(&f, x);
+        for (size_t k = 0; k < (x->end - x->begin) / 4; k++) {
+            float v;
+            memcpy(&v, d + 4 * k, 4);
+            if (!isfinite(v)) {
+                snprintf(bad, badlen, "%s[%zu] = %g", x->name, k, v);
+                ok = 0;
+                break;
+            }
+        }
+        *nfloats += (x->end - x->begin) / 4;
+    }
+    jp_st_close(&f);
+    return ok;
+}
+
+static int file_contains(const char *path, const char *needle)
+{
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    if (!b) return 0;
+    char *s = realloc(b, n + 1);
+    s[n] = 0;
+    int found = strstr(s, needle) != NULL;
+    free(s);
+    return found;
+}
+
+/* The per-iteration lines of a metrics.jsonl without their timing, one string ('\n'
+ * separated). */
+static char *metrics_lines(const char *path, int *nlines)
+{
+    size_t n;
+    unsigned char *b = read_all(path, &n);
+    *nlines = 0;
+    if (!b) return NULL;
+    char *s = realloc(b, n + 1), *out = malloc(n + 1), *o = out;
+    s[n] = 0;
+    for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strstr(line, "\"event\"")) continue;
+        char *cut = strstr(line, ",\"sec_per_iter\"");
+        if (cut) *cut = 0;
+        o += sprintf(o, "%s\n", line);
+        ++*nlines;
+    }
+    *o = 0;
+    free(s);
+    return out;
+}
+
+/* Run A: 2n iterations in dir a. Run B: n iterations in dir b, then resumed from b up to
+ * 2n. The two last.safetensors must be equal bit for bit. labels_per_class > 0 makes the
+ * labelled set (and so an epoch) small. */
+static void resume_case(tu_ctx *t, const char *da, const char *db, int n, int labels_per_class)
+{
+    jp_train_config c;
+    jp_train_result r;
+    jp_error e;
+    jp_status st;
+    char pa[1400], pb[1400], label[96];
+    printf("-- a) exact resume: %s = %d iterations; %s = %d, then resumed to %d (labels per class %d)\n", da, 2 * n,
+           db, n, 2 * n, labels_per_class);
+    base_config(&c, da, 2 * n);
+    c.labels_per_class = labels_per_class;
+    snprintf(label, sizeof label, "%s (2N)", da);
+    st = run(&c, &r, &e, label, NULL);
+    tu_check(t, st == JP_OK && r.iters == 2 * n, "run %s finishes %d iterations (%s)", da, 2 * n, jp_status_name(st));
+    base_config(&c, db, n);
+    c.labels_per_class = labels_per_class;
+    snprintf(label, sizeof label, "%s (N)", db);
+    st = run(&c, &r, &e, label, NULL);
+    tu_check(t, st == JP_OK && r.iters == n, "run %s finishes %d iterations", db, n);
+    snprintf(pb, sizeof pb, "%s/%s/last.safetensors", g_root, db);
+    tu_check(t, position(pb, 1) == n, "%s/last.safetensors holds iteration %lld after the first part (epoch %lld)", db,
+             (long long)position(pb, 1), (long long)position(pb, 0));
+    base_config(&c, db, 2 * n);
+    c.labels_per_class = labels_per_class;
+    snprintf(c.resume, sizeof c.resume, "%s/%s", g_root, db);
+    snprintf(label, sizeof label, "%s resumed (N -> 2N)", db);
+    st = run(&c, &r, &e, label, NULL);
+    tu_check(t, st == JP_OK && r.iters == 2 * n, "resumed run %s reaches %d iterations", db, 2 * n);
+    snprintf(pa, sizeof pa, "%s/%s/last.safetensors", g_root, da);
+    tu_check(t, position(pa, 1) == 2 * n && position(pb, 1) == 2 * n, "both last.safetensors hold iteration %d",
+             2 * n);
+    compare_ckpt(t, pa, pb);
+    /* the same trajectory: every iteration's loss, cross-entropy, accuracy, energies */
+    snprintf(pa, sizeof pa, "%s/%s/metrics.jsonl", g_root, da);
+    snprintf(pb, sizeof pb, "%s/%s/metrics.jsonl", g_root, db);
+    int la, lb;
+    char *ma = metrics_lines(pa, &la), *mb = metrics_lines(pb, &lb);
+    tu_check(t, ma && mb && la == 2 * n && lb == 2 * n && strcmp(ma, mb) == 0,
+             "metrics.jsonl of %s and of %s (two parts) hold the same %d iterations (%d, %d lines)", da, db, 2 * n, la,
+             lb);
+    if (ma && mb && strcmp(ma, mb)) printf("%s:\n%s%s:\n%s", pa, ma, pb, mb);
+    free(ma);
+    free(mb);
+}
+
+int main(int argc, char **argv)
+{
+    (void)argc;
+    /* OpenMP threads that spin while they wait burn the CPU their partner needs when the
+     * machine is shared (2 threads on 2 busy cores: 2-3x slower, most of it in libgomp).
+     * libgomp reads its settings at start-up, so re-run once with a passive wait policy
+     * unless the caller chose one. Results do not depend on it. */
+    if (!getenv("OMP_WAIT_POLICY") && !getenv("GOMP_SPINCOUNT")) {
+        setenv("OMP_WAIT_POLICY", "passive", 1);
+        execv("/proc/self/exe", argv);
+        /* exec failed: go on as we are */
+    }
+    tu_ctx t;
+    tu_begin(&t, "test_train_resume");
+    double t_start = jp_now();
+
+    int have = 1;
+    char p[1400];
+    const char *fashion = getenv("JEMPP_TEST_FASHION") ? getenv("JEMPP_TEST_FASHION") : FASHION;
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", fashion, fashion_files[i]);
+        if (!file_exists(p)) {
+            printf("%s is missing\n", p);
+            have = 0;
+        }
+    }
+    if (!have) {
+        const char *req = getenv("JEMPP_REQUIRE_DATA");
+        if (req && !strcmp(req, "1")) {
+            tu_check(&t, 0, "Fashion-MNIST in %s (JEMPP_REQUIRE_DATA=1; apt-get install dataset-fashion-mnist)",
+                     fashion);
+            return tu_finish(&t);
+        }
+        printf("SKIP test_train_resume: Fashion-MNIST is not installed in %s (apt-get install "
+               "dataset-fashion-mnist; set JEMPP_REQUIRE_DATA=1 to make this a failure)\n",
+               fashion);
+        return tu_finish(&t);
+    }
+
+    tu_tmpdir(g_root, sizeof g_root, "train_resume");
+    snprintf(g_data, sizeof g_data, "%s/data", g_root);
+    mkdir(g_data, 0755);
+    for (int i = 0; i < 2; i++) {
+        char src[1400], dst[1400];
+        snprintf(src, sizeof src, "%s/%s", fashion, fashion_files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", g_data, fashion_files[i]);
+        if (symlink(src, dst) != 0) {
+            tu_check(&t, 0, "symlink %s -> %s: %s", dst, src, strerror(errno));
+            return tu_finish(&t);
+        }
+    }
+    /* the first N_TEST test images (each successful run evaluates the test set once) */
+    char msg[1600];
+    char src[1400];
+    snprintf(p, sizeof p, "%s/t10k-images-idx3-ubyte", g_data);
+    snprintf(src, sizeof src, "%s/%s", fashion, fashion_files[2]);
+    int ok = idx_head(src, p, 16, N_TEST, 28 * 28, msg, sizeof msg);
+    snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", g_data);
+    snprintf(src, sizeof src, "%s/%s", fashion, fashion_files[3]);
+    if (ok) ok = idx_head(src, p, 8, N_TEST, 1, msg, sizeof msg);
+    if (!ok) {
+        tu_check(&t, 0, "test subset: %s", msg);
+        return tu_finish(&t);
+    }
+    printf("work folder %s\n", g_root);
+
+    jp_train_config c;
+    jp_train_result r;
+    jp_error e;
+    jp_status st;
+    double secs;
+    char pb[1400];
+
+    /* ---- a) exact resume */
+    resume_case(&t, "A", "B", N_HALF, -1); /* a stop in the middle of the first epoch */
+    snprintf(pb, sizeof pb, "%s/B/last.safetensors", g_root);
+    /* 4 labels per class: 40 labelled images, epochs of 2 iterations. B2 stops at the end
+     * of epoch 1 (evaluation, best.safetensors), the resumed run starts epoch 2 and
+     * crosses into epoch 3; every epoch end evaluates (eval_every 1) in both runs. */
+    resume_case(&t, "A2", "B2", 2, 4);
+
+    /* ---- b) divergence injection and recovery */
+    printf("-- b) divergence injected at iteration 2 of 4\n");
+    base_config(&c, "D", 4);
+    c.inject_nan_iter = 2;
+    st = run(&c, &r, &e, "D (NaN at 2)", &secs);
+    tu_check(&t, st == JP_OK, "run with an injected NaN finishes (%s%s%s)", jp_status_name(st), st ? ": " : "",
+             st ? e.msg : "");
+    tu_check(&t, r.recoveries == 1, "one recovery reported (%d)", r.recoveries);
+    tu_check(&t, r.iters == 4, "all 4 iterations done (%lld)", (long long)r.iters);
+    snprintf(p, sizeof p, "%s/D/metrics.jsonl", g_root);
+    tu_check(&t, file_contains(p, "\"event\":\"recovered\""), "metrics.jsonl records a \"recovered\" event");
+    snprintf(p, sizeof p, "%s/D/last.safetensors", g_root);
+    {
+        size_t nf;
+        char bad[1200] = "";
+        int fin = all_finite(p, &nf, bad, sizeof bad);
+        tu_check(&t, fin && nf > 0, "final weights, statistics, optimizer state and buffer finite (%zu floats)%s%s",
+                 nf, fin ? "" : ": ", bad);
+        tu_check(&t, position(p, 6) == 1, "checkpoint counts the recovery (train.position[6] = %lld)",
+                 (long long)position(p, 6));
+        tu_check(&t, scalar(p, 0) == 0.5, "checkpoint holds the halved learning-rate scale (%g)", scalar(p, 0));
+    }
+
+    base_config(&c, "E", 4);
+    c.inject_nan_iter = 2;
+    c.max_recoveries = 0;
+    st = run(&c, &r, &e, "E (NaN at 2, no recoveries)", &secs);
+    tu_check(&t, st == JP_ERR_NUMERIC, "without recoveries the run fails with JP_ERR_NUMERIC (%s)", jp_status_name(st));
+    snprintf(p, sizeof p, "%s/E/last.safetensors", g_root);
+    tu_check(&t, strstr(e.msg, p) != NULL, "the message names %s", p);
+    snprintf(p, sizeof p, "%s/E/metrics.jsonl", g_root);
+    tu_check(&t, file_contains(p, "\"event\":\"diverged\""), "metrics.jsonl records a \"diverged\" event");
+    snprintf(p, sizeof p, "%s/E/last.safetensors", g_root);
+    printf("   note: the named checkpoint %s (a run that diverges before its first save has none)\n",
+           file_exists(p) ? "exists" : "does NOT exist");
+
+    /* ---- c) bad input */
+    printf("-- c) bad input\n");
+    snprintf(p, sizeof p, "%s/F", g_root);
+    mkdir(p, 0755);
+    base_config(&c, "F", 2);
+    snprintf(c.resume, sizeof c.resume, "%s/F", g_root);
+    st = run(&c, &r, &e, "F (--resume, no checkpoint)", &secs);
+    snprintf(p, sizeof p, "%s/F/last.safetensors", g_root);
+    tu_check(&t, st == JP_ERR_IO, "--resume at a folder without last.safetensors: JP_ERR_IO (%s)", jp_status_name(st));
+    tu_check(&t, strstr(e.msg, p) != NULL, "the message names %s", p);
+
+    size_t full_n = 0;
+    unsigned char *full = read_all(pb, &full_n);
+    tu_check(&t, full && full_n > 1000, "read B/last.safetensors (%zu bytes)", full_n);
+    /* cut inside the header, and inside the data */
+    const size_t cuts[2] = {100, full_n * 3 / 5};
+    for (int k = 0; k < 2 && full; k++) {
+        char dir[16];
+        snprintf(dir, sizeof dir, "G%d", k);
+        snprintf(p, sizeof p, "%s/%s", g_root, dir);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s/%s/last.safetensors", g_root, dir);
+        write_all(p, full, cuts[k]);
+        base_config(&c, dir, 2 * N_HALF + 2);
+        snprintf(c.resume, sizeof c.resume, "%s/%s", g_root, dir);
+        char label[96];
+        snprintf(label, sizeof label, "%s (truncated to %zu B)", dir, cuts[k]);
+        st = run(&c, &r, &e, label, &secs);
+        tu_check(&t, st == JP_ERR_FORMAT, "last.safetensors cut to %zu of %zu bytes: JP_ERR_FORMAT (%s)", cuts[k],
+                 full_n, jp_status_name(st));
+        tu_check(&t, strstr(e.msg, p) != NULL, "the message names %s", p);
+        size_t n2 = 0;
+        unsigned char *after = read_all(p, &n2);
+        tu_check(&t, after && n2 == cuts[k] && memcmp(after, full, cuts[k]) == 0,
+                 "the truncated file is left as it was (%zu bytes)", n2);
+        free(after);
+    }
+    free(full);
+
+    double total = jp_now() - t_start;
+    printf("total %.1f s\n", total);
+    int rc = tu_finish(&t);
+    if (rc == 0) {
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_root);
+        if (system(cmd) != 0) printf("could not remove %s\n", g_root);
+    } else {
+        printf("kept %s for inspection\n", g_root);
+    }
+    return rc;
+}

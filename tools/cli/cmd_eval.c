@@ -1,0 +1,324 @@
+/* jempp eval: evaluates a checkpoint (accuracy, predictions, calibration, OOD detection,
+ * samples, adversarial robustness, FID/KID/IS). Flags, the checkpoint, the data and
+ * the helpers shared by the modes (cmd_eval_*.c); each mode writes <mode>.json and its
+ * pictures into --out. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cmd_eval.h"
+#include "commands.h"
+#include "flags.h"
+#include "io/atomic_file.h"
+#include "jempp/checkpoint.h"
+#include "jempp/safetensors.h"
+
+void ev_log(const ev_ctx *c, const char *fmt, ...)
+{
+    if (c->o.quiet) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+const char *ev_path(const ev_ctx *c, char *buf, size_t len, const char *file)
+{
+    snprintf(buf, len, "%s/%s", c->o.out, file);
+    return buf;
+}
+
+jp_status ev_mkdirs(const char *path, jp_error *err)
+{
+    char buf[1100];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return jp_fail(err, JP_ERR_ARG, "folder name too long: %s", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char save = *p;
+            *p = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+                return jp_fail(err, JP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
+            *p = save;
+            if (!save) break;
+        }
+    }
+    return JP_OK;
+}
+
+jp_status ev_open_other(jp_data *d, const char *dataset, const char *root, int n_valid, jp_error *err)
+{
+    jp_data_config dc = jp_data_config_defaults();
+    dc.dataset = dataset;
+    dc.data_root = root && root[0] ? root : NULL;
+    dc.n_valid = n_valid;
+    return jp_data_open(d, &dc, err);
+}
+
+jp_status ev_open_data(ev_ctx *c, int need_labels, int need_train, jp_error *err)
+{
+    if (c->o.split == 1 && c->o.n_valid < 1)
+        return jp_fail(err, JP_ERR_ARG, "--split valid needs --n_valid > 0 (it is %d)", c->o.n_valid);
+    /* the training run's split (--n_valid) matters only for the valid and train images */
+    int n_valid = c->o.split == 0 && !need_train ? 0 : c->o.n_valid;
+    jp_status st = ev_open_other(&c->data, c->o.dataset, c->o.data_root, n_valid, err);
+    if (st) return st;
+    c->data_open = 1;
+    c->ds = c->o.split == 0 ? &c->data.test : c->o.split == 1 ? &c->data.valid : &c->data.train;
+    st = jp_model_fits(c->m, c->ckpt_name, c->ds, need_labels, err);
+    if (st) return st;
+    c->n = c->o.max_n > 0 && c->o.max_n < c->ds->n ? c->o.max_n : c->ds->n;
+    return JP_OK;
+}
+
+void ev_json_begin(const ev_ctx *c, jp_jw *w, const char *mode)
+{
+    jp_jw_init(w, 1);
+    jp_jw_begin_object(w);
+    jp_jw_key(w, "mode");
+    jp_jw_string(w, mode);
+    jp_jw_key(w, "checkpoint");
+    jp_jw_string(w, c->o.ckpt);
+    jp_jw_key(w, "seed");
+    jp_jw_uint(w, c->o.seed);
+}
+
+void ev_json_dataset(const ev_ctx *c, jp_jw *w)
+{
+    static const char *splits[] = {"test", "valid", "train"};
+    jp_jw_key(w, "dataset");
+    jp_jw_string(w, c->ds ? c->ds->name : c->o.dataset);
+    jp_jw_key(w, "split");
+    jp_jw_string(w, splits[c->o.split]);
+    jp_jw_key(w, "n");
+    jp_jw_int(w, c->n);
+}
+
+jp_status ev_json_save(const ev_ctx *c, jp_jw *w, const char *file, jp_error *err)
+{
+    jp_jw_end_object(w);
+    jp_jw_raw(w, "\n", 1);
+    jp_status st = jp_jw_finish(w, err);
+    char path[1100];
+    if (!st) st = jp_write_file_atomic(ev_path(c, path, sizeof path, file), w->buf, w->len, err);
+    jp_jw_free(w);
+    return st;
+}
+
+void ev_json_float(jp_jw *w, float v)
+{
+    /* the shortest decimal that reads back to the same float: 0.03, not 0.0299999993 */
+    char b[32];
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(b, sizeof b, "%.*g", digits, (double)v);
+        if ((float)strtod(b, NULL) == v) break;
+    }
+    jp_jw_double(w, strtod(b, NULL));
+}
+
+const char *ev_class_name(const jp_dataset *ds, int k, char *buf, size_t len)
+{
+    if (ds && ds->class_names && k < ds->n_classes) snprintf(buf, len, "%s", ds->class_names[k]);
+    else snprintf(buf, len, "%d", k);
+    return buf;
+}
+
+int ev_argmax(const float *l, int K)
+{
+    int arg = 0;
+    for (int k = 1; k < K; k++)
+        if (l[k] > l[arg]) arg = k;
+    return arg;
+}
+
+/* The model (for batches of --batch_size) and the replay buffer when the file has one. */
+static jp_status load_checkpoint(ev_ctx *c, jp_error *err)
+{
+    jp_st_file f;
+    jp_status st = jp_st_read(&f, c->o.ckpt, err);
+    if (st) return st;
+    jp_wrn_config cfg;
+    jp_wrn_config_defaults(&cfg);
+    cfg.image_size = 0;
+    st = jp_ckpt_read_config(&f, &cfg, err);
+    if (!st && cfg.image_size == 0) cfg.image_size = 32; /* converted from PyTorch: CIFAR size */
+    if (!st) st = jp_wrn_create(&c->m, &cfg, c->o.batch_size, err);
+    if (!st) st = jp_ckpt_load_model(&f, c->m, err);
+    if (!st && !c->o.dataset[0]) {
+        const char *ds = jp_st_meta(&f, "dataset");
+        snprintf(c->o.dataset, sizeof c->o.dataset, "%s", ds && strlen(ds) < sizeof c->o.dataset ? ds : "fashionmnist");
+    }
+    c->K = cfg.n_classes;
+    c->C = cfg.in_channels;
+    c->H = c->W = cfg.image_size;
+    c->dim = c->C * c->H * c->W;
+    const jp_st_entry *e = st ? NULL : jp_st_find(&f, "replay_buffer");
+    if (e) {
+        int ok = e->dtype == JP_F32 && e->ndim == 4 && e->shape[1] == c->C && e->shape[2] == c->H &&
+                 e->shape[3] == c->W && e->shape[0] > 0 && e->shape[0] < (1 << 30);
+        if (!ok) {
+            st = jp_fail(err, JP_ERR_SHAPE, "%s: replay_buffer is not an F32 tensor (N, %d, %d, %d) of the model's "
+                         "images", c->o.ckpt, c->C, c->H, c->W);
+        } else {
+            c->buffer_n = (int)e->shape[0];
+            c->buffer = jp_alloc((size_t)c->buffer_n * c->dim * sizeof(float));
+            if (!c->buffer) st = jp_fail(err, JP_ERR_NOMEM, "replay buffer of %d images", c->buffer_n);
+            else memcpy(c->buffer, jp_st_data(&f, e), (size_t)c->buffer_n * c->dim * sizeof(float));
+        }
+    }
+    jp_st_close(&f);
+    return st;
+}
+
+static void usage_head(void)
+{
+    printf("usage: jempp eval --ckpt FILE --mode MODE --out DIR [flags]\n\n"
+           "Evaluates a jempp checkpoint (or one converted from the PyTorch reference). Modes:\n"
+           "  test_clf  accuracy, loss, per-class accuracy, confusion matrix (test_clf.json, confusion.png)\n"
+           "  predict   per-image label, prediction, energy, log p(y|x), logits (predict.csv)\n"
+           "  cali      expected calibration error, NLL, reliability diagram (cali.json, reliability.png)\n"
+           "  ood       AUROC/AUPR/FPR95 of px, py, pxgrad vs shifted and other data sets (ood.json, ood_hist_*.png)\n"
+           "  samples   grids from scratch and from the replay buffer, energy trace, animation frames\n"
+           "  attack    PGD L-inf/L2 robust accuracy vs epsilon, optional JEM defence (attack.json, robust_*.png)\n"
+           "  fid       FID/KID/IS of samples vs a reference set (Inception-v3), or a classifier-feature FID\n"
+           "See docs/evaluation.md. Epsilons are in pixel units [0, 1] (8/255 is accepted).\n\n");
+}
+
+int jp_cmd_eval(int argc, char **argv)
+{
+    ev_ctx c;
+    memset(&c, 0, sizeof c);
+    ev_opts *o = &c.o;
+    jp_error err = {0};
+    o->n_valid = 5000;
+    o->batch_size = 100;
+    o->seed = 1;
+    jp_input_opts_defaults(&o->input);
+    o->bins = 20;
+    snprintf(o->ood_sets, sizeof o->ood_sets, "noise,constant,interp,invert");
+    o->hist_bins = 100;
+    o->n_sample_steps = 100;
+    o->in_steps = 5;
+    o->init = 1;
+    o->n_samples = 100;
+    o->per_class = 10;
+    o->frames = 20;
+    o->pyld_lr = 0.2f;
+    o->sampler_eps = 1.0f;
+    o->sample_sgld_lr = -1.0f;  /* the sampler's own default */
+    o->sample_sgld_std = -1.0f;
+    o->n_iter = 40;
+    o->restarts = 1;
+    o->n_copies = 5;
+    o->refine_steps = 10;
+    o->refine_sigma = 0.03f;
+    snprintf(o->eps_linf, sizeof o->eps_linf, "0,1/255,2/255,4/255,8/255,16/255");
+    snprintf(o->eps_l2, sizeof o->eps_l2, "0,0.125,0.25,0.5,1");
+    o->ref_split = 3;
+    o->n_fid = 10000;
+    o->kid_subsets = 100;
+    o->kid_subset_size = 1000;
+    o->is_splits = 10;
+    o->inception_batch = 50;
+    jp_flag flags[] = {
+        {"ckpt", FLAG_STR, o->ckpt, sizeof o->ckpt, NULL, NULL, "checkpoint to evaluate (required)"},
+        {"mode", FLAG_CHOICE, &o->mode, 0, NULL, EV_MODE_CHOICES, "what to evaluate"},
+        {"out", FLAG_STR, o->out, sizeof o->out, NULL, NULL, "output folder (required; created)"},
+        {"dataset", FLAG_STR, o->dataset, sizeof o->dataset, NULL, NULL, "data set (default: the checkpoint's, else fashionmnist)"},
+        {"data_root", FLAG_STR, o->data_root, sizeof o->data_root, NULL, NULL, "folder of the data set files"},
+        {"split", FLAG_CHOICE, &o->split, 0, NULL, EV_SPLIT_CHOICES, "split to evaluate"},
+        {"n_valid", FLAG_INT, &o->n_valid, 0, NULL, NULL, "validation images split off the training set (as in training)"},
+        {"max_n", FLAG_INT, &o->max_n, 0, NULL, NULL, "evaluate only the first N images of the split (0: all)"},
+        {"batch_size", FLAG_INT, &o->batch_size, 0, NULL, NULL, "images per model pass"},
+        {"seed", FLAG_U64, &o->seed, 0, NULL, NULL, "seed of every random draw (noise, shifted sets, chains, attacks)"},
+        {"quiet", FLAG_BOOL, &o->quiet, 0, NULL, NULL, "no progress output"},
+        {"sigma", FLAG_FLOAT, &o->input.sigma, 0, NULL, NULL, "Gaussian noise std added to inputs (test_clf/predict/cali/ood; the reference's eval uses 0.03)"},
+        {"n_steps", FLAG_INT, &o->input.n_steps, 0, NULL, NULL, "SGLD refinement steps of the inputs before classifying (test_clf/predict/cali)"},
+        {"sgld_lr", FLAG_FLOAT, &o->input.sgld_lr, 0, NULL, NULL, "SGLD step of the input refinement and of the attack defence"},
+        {"sgld_std", FLAG_FLOAT, &o->input.sgld_std, 0, NULL, NULL, "SGLD noise of the input refinement and of the attack defence"},
+        {"bins", FLAG_INT, &o->bins, 0, NULL, NULL, "cali: confidence bins of the ECE"},
+        {"ood_sets", FLAG_STR, o->ood_sets, sizeof o->ood_sets, NULL, NULL, "ood: built-in shifted sets, comma-separated (noise,constant,interp,invert; 'none')"},
+        {"ood_dataset", FLAG_STR, o->ood_dataset, sizeof o->ood_dataset, NULL, NULL, "ood: another data set to detect (its test split by default)"},
+        {"ood_data_root", FLAG_STR, o->ood_data_root, sizeof o->ood_data_root, NULL, NULL, "ood: folder of that data set"},
+        {"ood_split", FLAG_CHOICE, &o->ood_split, 0, NULL, EV_SPLIT_CHOICES, "ood: its split"},
+        {"hist_bins", FLAG_INT, &o->hist_bins, 0, NULL, NULL, "ood: bins of the score histograms"},
+        {"sampler", FLAG_CHOICE, &o->sampler, 0, NULL, "pyld|sgld|proximal", "samples/fid: sampler of the chains from scratch"},
+        {"n_sample_steps", FLAG_INT, &o->n_sample_steps, 0, NULL, NULL, "samples/fid: sampler steps (PYLD outer steps) from scratch"},
+        {"in_steps", FLAG_INT, &o->in_steps, 0, NULL, NULL, "samples/fid: PYLD inner steps"},
+        {"pyld_lr", FLAG_FLOAT, &o->pyld_lr, 0, NULL, NULL, "samples/fid: PYLD inner step size"},
+        {"eps", FLAG_FLOAT, &o->sampler_eps, 0, NULL, NULL, "samples/fid: gradient clamp of PYLD / proximal SGLD"},
+        {"sample_sgld_lr", FLAG_FLOAT, &o->sample_sgld_lr, 0, NULL, NULL, "samples/fid: SGLD / proximal step size (-1: the sampler's default, 1)"},
+        {"sample_sgld_std", FLAG_FLOAT, &o->sample_sgld_std, 0, NULL, NULL, "samples/fid: noise std (-1: the sampler's default: SGLD 0.01, PYLD 0)"},
+        {"init", FLAG_CHOICE, &o->init, 0, NULL, "uniform|informative", "samples/fid: initial distribution of the chains"},
+        {"train_mode_sampling", FLAG_BOOL, &o->train_mode_sampling, 0, NULL, NULL, "samples/fid: sample with batch statistics (as the reference's PYLD training)"},
+        {"n_samples", FLAG_INT, &o->n_samples, 0, NULL, NULL, "samples: unconditional chains from scratch"},
+        {"per_class", FLAG_INT, &o->per_class, 0, NULL, NULL, "samples: conditional chains per class (one grid row per class)"},
+        {"frames", FLAG_INT, &o->frames, 0, NULL, NULL, "samples: animation frames written to <out>/animation (0: none)"},
+        {"norm", FLAG_CHOICE, &o->norm, 0, NULL, "linf|l2|both", "attack: threat model"},
+        {"eps_linf", FLAG_STR, o->eps_linf, sizeof o->eps_linf, NULL, NULL, "attack: L-inf radii, pixel units, comma-separated (a/b allowed)"},
+        {"eps_l2", FLAG_STR, o->eps_l2, sizeof o->eps_l2, NULL, NULL, "attack: L2 radii, pixel units, comma-separated"},
+        {"n_iter", FLAG_INT, &o->n_iter, 0, NULL, NULL, "attack: PGD iterations"},
+        {"step", FLAG_FLOAT, &o->step, 0, NULL, NULL, "attack: PGD step, pixel units (0: eps/4)"},
+        {"restarts", FLAG_INT, &o->restarts, 0, NULL, NULL, "attack: random restarts (the reference uses 20)"},
+        {"defence", FLAG_BOOL, &o->defence, 0, NULL, NULL, "attack: JEM's defence (noisy copies refined by SGLD, attacked with BPDA)"},
+        {"n_copies", FLAG_INT, &o->n_copies, 0, NULL, NULL, "attack: noisy copies of the defence"},
+        {"refine_steps", FLAG_INT, &o->refine_steps, 0, NULL, NULL, "attack: SGLD steps per copy of the defence"},
+        {"refine_sigma", FLAG_FLOAT, &o->refine_sigma, 0, NULL, NULL, "attack: noise std of the defence's copies"},
+        {"ref_dataset", FLAG_STR, o->ref_dataset, sizeof o->ref_dataset, NULL, NULL, "fid: reference data set (default: --dataset)"},
+        {"ref_data_root", FLAG_STR, o->ref_data_root, sizeof o->ref_data_root, NULL, NULL, "fid: folder of the reference data set"},
+        {"ref_split", FLAG_CHOICE, &o->ref_split, 0, NULL, "test|valid|train|all", "fid: reference images (all = train + valid + test, as the reference)"},
+        {"ref_max_n", FLAG_INT, &o->ref_max_n, 0, NULL, NULL, "fid: at most this many reference images (0: all)"},
+        {"fid_source", FLAG_CHOICE, &o->fid_source, 0, NULL, "auto|buffer|scratch", "fid: samples from the replay buffer or chains from scratch (auto: buffer if present)"},
+        {"n_fid", FLAG_INT, &o->n_fid, 0, NULL, NULL, "fid: chains from scratch"},
+        {"select", FLAG_FLOAT, &o->select, 0, NULL, NULL, "fid: keep the most confident per predicted class: <1 a fraction, >=1 a count (0: all)"},
+        {"inception_weights", FLAG_STR, o->inception_weights, sizeof o->inception_weights, NULL, NULL, "fid: Inception-v3 FID weights (safetensors; docs/evaluation.md)"},
+        {"inception_batch", FLAG_INT, &o->inception_batch, 0, NULL, NULL, "fid: images per Inception pass"},
+        {"feature_ckpt", FLAG_STR, o->feature_ckpt, sizeof o->feature_ckpt, NULL, NULL, "fid: also a FID over this classifier's features (NOT comparable to Inception FID)"},
+        {"kid_subsets", FLAG_INT, &o->kid_subsets, 0, NULL, NULL, "fid: KID subsets"},
+        {"kid_subset_size", FLAG_INT, &o->kid_subset_size, 0, NULL, NULL, "fid: KID subset size"},
+        {"is_splits", FLAG_INT, &o->is_splits, 0, NULL, NULL, "fid: Inception Score splits"},
+    };
+    int nf = (int)(sizeof flags / sizeof *flags);
+    if (jp_flags_want_help(argc, argv)) {
+        usage_head();
+        jp_flags_help(flags, nf, stdout);
+        return 0;
+    }
+    if (jp_flags_parse(flags, nf, argc, argv, 1, &err)) {
+        fprintf(stderr, "jempp eval: %s\n", err.msg);
+        return 2;
+    }
+    const char *bad = !o->ckpt[0] ? "--ckpt FILE is required" : !o->out[0] ? "--out DIR is required" :
+                      o->batch_size < 1 || o->batch_size > 100000 ? "--batch_size must be between 1 and 100000" :
+                      o->max_n < 0 ? "--max_n must be >= 0" : NULL;
+    if (bad) {
+        fprintf(stderr, "jempp eval: %s (see --help)\n", bad);
+        return 2;
+    }
+    c.ckpt_name = o->ckpt;
+    jp_rng_seed(&c.rng, o->seed);
+    jp_status st = load_checkpoint(&c, &err);
+    if (!st) st = ev_mkdirs(o->out, &err);
+    if (!st) {
+        double t0 = jp_now();
+        switch ((ev_mode)o->mode) {
+        case EV_TEST_CLF: st = ev_test_clf(&c, &err); break;
+        case EV_PREDICT: st = ev_predict(&c, &err); break;
+        case EV_CALI: st = ev_cali(&c, &err); break;
+        case EV_OOD: st = ev_ood(&c, &err); break;
+        case EV_SAMPLES: st = ev_samples(&c, &err); break;
+        case EV_ATTACK: st = ev_attack(&c, &err); break;
+        case EV_FID: st = ev_fid(&c, &err); break;
+        default: st = jp_fail(&err, JP_ERR_ARG, "unknown mode %d", o->mode); break;
+        }
+        if (!st) ev_log(&c, "done in %.1f s; results in %s\n", jp_now() - t0, o->out);
+    }
+    if (st) fprintf(stderr, "jempp eval: %s\n", err.msg);
+    if (c.data_open) jp_data_close(&c.data);
+    jp_free(c.buffer);
+    jp_wrn_free(c.m);
+    return st ? 1 : 0;
+}
