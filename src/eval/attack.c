@@ -145,7 +145,7 @@ void jp_attacker_logits(jp_attacker *a, float *logits, const float *x, int n)
     forward(a, logits, x, n);
 }
 
-/* CE of one row and, when d is not NULL, d CE / d logits = softmax - onehot(y). */
+/* CE = LSE(l) - l_y of one row and, when d is not NULL, d CE / d l = softmax(l) - onehot(y). */
 static double ce_row(const float *l, int y, int K, float *d)
 {
     float mx = l[0];
@@ -168,8 +168,10 @@ void jp_attacker_grad(jp_attacker *a, float *dx, float *logits, const float *x, 
         jp_wrn_backward(a->m, a->dlc, dx, NULL, 0);
         return;
     }
-    /* loss of the averaged logits: each copy's logits get dL/dlogits_avg / C; BPDA: the
-     * gradient at each refined copy is taken as the gradient at the input, summed */
+    /* L = CE(lbar, y) with lbar = (1/C) sum_c f(r_c), r_c = refine(x + sigma n_c). BPDA takes
+     * d r_c / d x = I, so
+     *   dL/dx = sum_c J_f(r_c)^T (softmax(lbar) - onehot(y)) / C,
+     * one backward of the copies with dlogits_c = (softmax(lbar) - onehot(y)) / C, summed. */
     int C = a->def.n_copies;
     for (int i = 0; i < n; i++) {
         float *row0 = a->dlc + (size_t)i * C * K; /* copy 0's row holds dL/dlogits_avg first */

@@ -11,13 +11,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "commands.h"
 #include "flags.h"
 #include "io/atomic_file.h"
 #include "io/json.h"
 #include "jempp/plot.h"
 #include "jempp/toy.h"
-
-
 
 typedef struct {
     jp_toy_config c;
