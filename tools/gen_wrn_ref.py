@@ -122,23 +122,16 @@ class CCF(nn.Module):
 
 
 def save_keeping_0d(path, tensors, meta):
-    """safetensors_io.save, then restores the shape [] of 0-d tensors (num_batches_tracked
-    is 0-d in a PyTorch state_dict; save's np.ascontiguousarray turns 0-d into shape [1]).
-    The header is patched in place, padded with spaces to its old length."""
+    """safetensors_io.save keeps the shape [] of 0-d tensors (num_batches_tracked is 0-d
+    in a PyTorch state_dict); checks that it did."""
     safetensors_io.save(path, tensors, meta)
     zero_d = {k for k, v in tensors.items() if np.ndim(v) == 0}
-    if not zero_d:
-        return
-    with open(path, "r+b") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
+    if zero_d:
+        with open(path, "rb") as f:
+            n = struct.unpack("<Q", f.read(8))[0]
+            header = json.loads(f.read(n))
         for k in zero_d:
-            assert header[k]["shape"] == [1], (k, header[k])
-            header[k]["shape"] = []
-        hj = json.dumps(header, separators=(",", ":")).encode()
-        assert len(hj) <= n
-        f.seek(8)
-        f.write(hj + b" " * (n - len(hj)))
+            assert header[k]["shape"] == [], (k, header[k])
 
 
 def state(model, prefix):

@@ -484,8 +484,13 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                          s.samples_finite ? "finite" : "non-finite", (long long)t.iter);
                 if (t.recoveries >= cfg->max_recoveries) {
                     log_event(&t, "diverged", why);
-                    st = jp_fail(err, JP_ERR_NUMERIC, "training diverged (%s) after %d recoveries; the last good "
-                                 "checkpoint is %s/last.safetensors", why, t.recoveries, cfg->save_dir);
+                    char last[600];
+                    snprintf(last, sizeof last, "%s/last.safetensors", cfg->save_dir);
+                    FILE *probe = fopen(last, "rb");
+                    if (probe) fclose(probe);
+                    st = jp_fail(err, JP_ERR_NUMERIC, "training diverged (%s) after %d recoveries; %s%s", why,
+                                 t.recoveries, probe ? "the last good checkpoint is " : "no checkpoint was written "
+                                 "yet (checkpoints are written at epoch ends): ", probe ? last : "start again");
                     break;
                 }
                 jp_trainer_recover(&t);
@@ -514,7 +519,12 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
         if (st) break;
         int epoch_done = t.iter >= epoch_end;
         if (epoch_done) t.epoch++;
-        if (epoch_done && (t.epoch % cfg->eval_every == 0 || t.iter >= total)) {
+        /* The best model is chosen at scheduled evaluations only (every eval_every epochs
+         * and the last epoch of the schedule), so that where a run was stopped and
+         * resumed does not change which model is best. A stop (max_iters) still
+         * evaluates, for the report. */
+        int scheduled = epoch_done && (t.epoch % cfg->eval_every == 0 || t.epoch == cfg->n_epochs);
+        if (scheduled || (epoch_done && t.iter >= total)) {
             jp_clf_metrics v, te;
             st = evaluate(&t, &v, &te, err);
             if (st) break;
@@ -534,7 +544,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
             res->valid_acc = v.acc;
             res->test_acc = te.acc;
             res->test_loss = te.loss;
-            if (v.acc > t.best_valid) {
+            if (scheduled && v.acc > t.best_valid) {
                 t.best_valid = v.acc;
                 st = jp_trainer_save(&t, "best.safetensors", err);
             }
@@ -556,10 +566,6 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
         res->test_loss = te.loss;
         if (!st)
             tr_log(&t, "final: valid acc %.4f | test acc %.4f loss %.4f\n", v.acc, te.acc, te.loss);
-        if (!st && v.acc > t.best_valid) {
-            t.best_valid = v.acc;
-            st = jp_trainer_save(&t, "best.safetensors", err);
-        }
     }
     if (!st && t.init_fn) {
         st = jp_trainer_conditional_grid(&t, "samples_conditional.png", 10, err);
