@@ -67,7 +67,20 @@ typedef struct {
 } jp_rng;
 
 void jp_rng_seed(jp_rng *r, uint64_t seed);
-uint64_t jp_rng_u64(jp_rng *r);
+/* The next 64 random bits (xoshiro256**). Inline: hot loops (noise) call it per value. */
+static inline uint64_t jp_rng_u64(jp_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t x = s[1] * 5, t = s[1] << 17;
+    uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
 double jp_rng_uniform(jp_rng *r);          /* [0, 1) */
 double jp_rng_normal(jp_rng *r);           /* N(0, 1) */
 uint64_t jp_rng_below(jp_rng *r, uint64_t n); /* uniform on [0, n), unbiased */

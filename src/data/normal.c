@@ -126,22 +126,6 @@ const double *jp_zig_table_r(void) { return zig_r; }
 
 static inline double uniform53(uint64_t u) { return (double)(u >> 11) * 0x1.0p-53; }
 
-/* jp_rng_u64 inlined (xoshiro256** on the same state, so the stream is identical):
- * the call into another file cost more than the ziggurat itself. */
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-static inline uint64_t next_u64(jp_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
 
 /* The tail beyond R (Marsaglia 1964), for the bottom layer. */
 static double tail(jp_rng *rng, int negative)
@@ -162,7 +146,7 @@ static double zig_slow(jp_rng *rng, double u, int i);
 
 static inline double zig_normal(jp_rng *rng)
 {
-    uint64_t bits = next_u64(rng);
+    uint64_t bits = jp_rng_u64(rng);
     double u = 2 * uniform53(bits) - 1;
     int i = (int)(bits & 0x7f);
     if (fabs(u) < zig_r[i]) return u * zig_x[i]; /* inside the rectangle: ~99% */
@@ -177,7 +161,7 @@ static double zig_slow(jp_rng *rng, double u, int i)
         double f0 = exp(-0.5 * (zig_x[i] * zig_x[i] - x * x));
         double f1 = exp(-0.5 * (zig_x[i + 1] * zig_x[i + 1] - x * x));
         if (f1 + jp_rng_uniform(rng) * (f0 - f1) < 1.0) return x; /* under the curve */
-        uint64_t bits = next_u64(rng);
+        uint64_t bits = jp_rng_u64(rng);
         u = 2 * uniform53(bits) - 1;
         i = (int)(bits & 0x7f);
         if (fabs(u) < zig_r[i]) return u * zig_x[i];
@@ -200,20 +184,20 @@ void jp_zig_add_normal(jp_rng *rng, float *x, size_t n, float sigma)
 {
     size_t k = 0;
     for (; k + 2 <= n; k += 2) {
-        uint64_t b = next_u64(rng);
+        uint64_t b = jp_rng_u64(rng);
         x[k] += sigma * (float)zig_half(rng, (uint32_t)b);
         x[k + 1] += sigma * (float)zig_half(rng, (uint32_t)(b >> 32));
     }
-    if (k < n) x[k] += sigma * (float)zig_half(rng, (uint32_t)next_u64(rng));
+    if (k < n) x[k] += sigma * (float)zig_half(rng, (uint32_t)jp_rng_u64(rng));
 }
 
 void jp_zig_fill_normal(jp_rng *rng, float *x, size_t n)
 {
     size_t k = 0;
     for (; k + 2 <= n; k += 2) {
-        uint64_t b = next_u64(rng);
+        uint64_t b = jp_rng_u64(rng);
         x[k] = (float)zig_half(rng, (uint32_t)b);
         x[k + 1] = (float)zig_half(rng, (uint32_t)(b >> 32));
     }
-    if (k < n) x[k] = (float)zig_half(rng, (uint32_t)next_u64(rng));
+    if (k < n) x[k] = (float)zig_half(rng, (uint32_t)jp_rng_u64(rng));
 }
