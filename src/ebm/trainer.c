@@ -567,6 +567,11 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
         if (!st)
             tr_log(&t, "final: valid acc %.4f | test acc %.4f loss %.4f\n", v.acc, te.acc, te.loss);
     }
+    if (!st) { /* curves also for a run that stopped before an epoch's end */
+        fflush(t.metrics_csv);
+        fflush(t.epochs_csv);
+        jp_trainer_plot_curves(&t);
+    }
     if (!st && t.init_fn) {
         st = jp_trainer_conditional_grid(&t, "samples_conditional.png", 10, err);
         int n = cfg->buffer_size < 100 ? cfg->buffer_size : 100;
