@@ -218,11 +218,10 @@ static jp_status make_plans(jp_wrn *m, jp_error *err)
 
 /* ---- memory: carved from arenas in two passes (measure, then take) ------------- */
 
-static void carve_weights(jp_wrn *m, jp_wrn_conv *c, jp_arena *a)
+static void carve_weights(jp_wrn_conv *c, jp_arena *a)
 {
     c->wfwd = jp_arena_take(a, c->plan->w_bytes);
     c->wbwd = c->plan->wd_bytes ? jp_arena_take(a, c->plan->wd_bytes) : c->wfwd;
-    (void)m;
 }
 
 static void carve(jp_wrn *m, jp_arena *wa, jp_arena *aa)
@@ -230,15 +229,15 @@ static void carve(jp_wrn *m, jp_arena *wa, jp_arena *aa)
     const jp_dnnl *d = &m->dnnl;
     int N = m->batch, H = m->cfg.image_size;
     size_t maxact = 0, maxdw = 0, maxc = 16;
-    carve_weights(m, &m->conv1, wa);
+    carve_weights(&m->conv1, wa);
     m->x_in = jp_arena_take(aa, (size_t)N * m->cfg.in_channels * H * H * sizeof(float));
     m->z0 = jp_arena_take(aa, jp_dnnl_act_bytes(d, N, 16, H, H));
     float *prev = m->z0;
     for (int i = 0; i < m->n_blocks; i++) {
         jp_wrn_block *b = &m->blocks[i];
-        carve_weights(m, &b->conv1, wa);
-        carve_weights(m, &b->conv2, wa);
-        if (b->has_shortcut) carve_weights(m, &b->shortcut, wa);
+        carve_weights(&b->conv1, wa);
+        carve_weights(&b->conv2, wa);
+        if (b->has_shortcut) carve_weights(&b->shortcut, wa);
         size_t in_b = jp_dnnl_act_bytes(d, N, b->cin, b->h, b->w);
         size_t mid_b = jp_dnnl_act_bytes(d, N, b->cout, b->h, b->w);
         size_t out_b = jp_dnnl_act_bytes(d, N, b->cout, b->oh, b->ow);

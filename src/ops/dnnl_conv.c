@@ -22,8 +22,8 @@ static dnnl_primitive_t make_reorder(jp_dnnl *ctx, const dnnl_memory_desc_t *fro
     return prim;
 }
 
-/* Creates a primitive descriptor for op desc `d`, trying `algo` first and direct
- * convolution when the library has no implementation for it. */
+/* A primitive descriptor for op desc `d`, or NULL when oneDNN has no implementation
+ * (the callers then try the next algorithm). */
 static dnnl_primitive_desc_t make_pd(const jp_dnnl *ctx, const void *d, dnnl_primitive_attr_t attr,
                                      const_dnnl_primitive_desc_t hint)
 {
