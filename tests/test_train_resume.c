@@ -12,6 +12,9 @@
  *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
  *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
  *    last.safetensors.
+ *    And a run that dies (an injected NaN, no recoveries allowed) right after a
+ *    mid-epoch save (save_every) with torn lines at the end of its logs resumes from
+ *    its config.json to the same weights and the same per-iteration log as A.
  * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
@@ -464,6 +467,55 @@ int main(int argc, char **argv)
      * of epoch 1 (evaluation, best.safetensors), the resumed run starts epoch 2 and
      * crosses into epoch 3; every epoch end evaluates (eval_every 1) in both runs. */
     resume_case(&t, "A2", "B2", 2, 4);
+
+    /* A run that dies right after a mid-epoch save (save_every), with half-written log
+     * lines, continues from that save with its own config.json: the same weights and
+     * the same per-iteration log as run A. */
+    printf("-- a3) a run dies after a mid-epoch save; --resume with its config.json\n");
+    base_config(&c, "K", 2 * N_HALF);
+    c.save_every = N_HALF;
+    c.inject_nan_iter = N_HALF + 1;
+    c.max_recoveries = 0;
+    st = run(&c, &r, &e, "K (dies at N+1)", NULL);
+    snprintf(pb, sizeof pb, "%s/K/last.safetensors", g_root);
+    tu_check(&t, st == JP_ERR_NUMERIC && position(pb, 1) == N_HALF,
+             "the run stops at iteration %d with last.safetensors of iteration %lld (save_every %d)", N_HALF + 1,
+             (long long)position(pb, 1), N_HALF);
+    {
+        static const char *const torn[2][2] = {{"metrics.jsonl", "{\"iter\":99,\"epoch\":0,\"lr"},
+                                               {"metrics.csv", "99,0,0.1,2.3"}};
+        for (int k = 0; k < 2; k++) { /* what a kill in the middle of a log write leaves */
+            snprintf(p, sizeof p, "%s/K/%s", g_root, torn[k][0]);
+            FILE *f = fopen(p, "ab");
+            if (f) fputs(torn[k][1], f);
+            if (f) fclose(f);
+        }
+        jp_train_config k;
+        jp_train_config_defaults(&k);
+        snprintf(p, sizeof p, "%s/K/config.json", g_root);
+        st = jp_train_config_read_json(&k, p, &e);
+        tu_check(&t, st == JP_OK && k.max_iters == 2 * N_HALF && k.batch_size == 16 && k.inject_nan_iter == 0,
+                 "K/config.json read back (%s)", st ? e.msg : "max_iters, batch size; no injected NaN");
+        snprintf(k.resume, sizeof k.resume, "%s/K", g_root);
+        snprintf(k.save_dir, sizeof k.save_dir, "%s/K", g_root);
+        k.quiet = c.quiet;
+        st = run(&k, &r, &e, "K resumed from its save", NULL);
+        tu_check(&t, st == JP_OK && r.iters == 2 * N_HALF, "resumed run K reaches %d iterations", 2 * N_HALF);
+        char pa[1400];
+        snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
+        compare_ckpt(&t, pa, pb);
+        snprintf(pa, sizeof pa, "%s/A/metrics.jsonl", g_root);
+        snprintf(p, sizeof p, "%s/K/metrics.jsonl", g_root);
+        int la, lk;
+        char *ma = metrics_lines(pa, &la), *mk = metrics_lines(p, &lk);
+        tu_check(&t, ma && mk && la == lk && strcmp(ma, mk) == 0,
+                 "K's metrics.jsonl, cut back to its save and continued, equals A's (%d, %d lines)", la, lk);
+        if (ma && mk && strcmp(ma, mk)) printf("%s:\n%s%s:\n%s", pa, ma, p, mk);
+        free(ma);
+        free(mk);
+        snprintf(p, sizeof p, "%s/K/metrics.csv", g_root);
+        tu_check(&t, !file_contains(p, "99,0,0.1,2.3"), "the torn metrics.csv line is gone");
+    }
 
     /* ---- b) divergence injection and recovery */
     printf("-- b) divergence injected at iteration 2 of 4\n");

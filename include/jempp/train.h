@@ -30,6 +30,7 @@ typedef struct {
     /* objective */
     float p_x_weight, p_y_given_x_weight, p_x_y_weight;
     int clf_only, class_cond_p_x_sample;
+    int uncond;          /* 1: log p(x) is the energy head's output (JEM's --uncond), not LSE of the logits */
     /* sampler, init, buffer */
     jp_sampler_config sampler;
     jp_init_kind init;
@@ -46,6 +47,7 @@ typedef struct {
     char save_dir[512];
     char resume[512];
     int ckpt_every;      /* epochs between numbered checkpoints (0: only last/best) */
+    int save_every;      /* iterations between rewrites of last.safetensors inside an epoch (0: epoch ends only) */
     int eval_every;      /* epochs between validation/test evaluations */
     int print_every;     /* iterations between progress lines and sample grids */
     int n_sample_grid;   /* images in a sample grid */
@@ -64,6 +66,16 @@ void jp_train_config_defaults(jp_train_config *c);
  * about 15 minutes on 2 cores). Returns JP_ERR_ARG for an unknown name. */
 jp_status jp_train_preset(jp_train_config *c, const char *name, jp_error *err);
 jp_status jp_train_config_check(const jp_train_config *c, jp_error *err);
+
+/* config.json of a run directory: every setting that decides what the run computes, plus
+ * the data's image shape and class count and the run folder, for information. Written
+ * atomically. */
+jp_status jp_train_config_write_json(const jp_train_config *c, const int image_shape[3], int n_classes,
+                                     const char *path, jp_error *err);
+/* Reads such a file over *c: the settings it holds replace those of *c, the others are
+ * kept. An unknown key, a value of the wrong type or malformed JSON: JP_ERR_FORMAT naming
+ * the file and the key; *c is then unchanged. */
+jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_error *err);
 
 /* Final numbers of a run. */
 typedef struct {

@@ -38,6 +38,7 @@ void jp_train_config_defaults(jp_train_config *c)
     snprintf(c->save_dir, sizeof c->save_dir, "runs/jempp");
     c->eval_every = 1;
     c->print_every = 100;
+    c->save_every = 500;
     c->n_sample_grid = 100;
     c->diverge_loss = 1e8f;
     c->max_recoveries = 5;
@@ -113,6 +114,7 @@ jp_status jp_train_config_check(const jp_train_config *c, jp_error *err)
     if (c->print_every < 1) return jp_fail(err, JP_ERR_ARG, "--print_every %d: must be >= 1", c->print_every);
     if (c->eval_every < 1) return jp_fail(err, JP_ERR_ARG, "--eval_every %d: must be >= 1", c->eval_every);
     if (c->ckpt_every < 0) return jp_fail(err, JP_ERR_ARG, "--ckpt_every %d: must be >= 0", c->ckpt_every);
+    if (c->save_every < 0) return jp_fail(err, JP_ERR_ARG, "--save_every %d: must be >= 0", c->save_every);
     if (c->warmup_iters < 0) return jp_fail(err, JP_ERR_ARG, "--warmup_iters %d: must be >= 0", c->warmup_iters);
     if (c->buffer_size < 1) return jp_fail(err, JP_ERR_ARG, "--buffer_size %d: must be >= 1", c->buffer_size);
     if (!(c->diverge_loss > 0)) return jp_fail(err, JP_ERR_ARG, "--diverge_loss must be positive");

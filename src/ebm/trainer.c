@@ -54,10 +54,18 @@ static void tr_log(const jp_trainer *t, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Opens a log of the run for writing. A resumed run (append) first drops the lines that
+ * come after the checkpoint it resumes from (those of iterations, or epochs, that the
+ * killed run did after its last save), so the log reads as one uninterrupted run. */
 static FILE *open_log(const jp_trainer *t, const char *name, const char *header, int append, jp_error *err)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", t->cfg.save_dir, name);
+    if (append) {
+        int by_epoch = !strncmp(name, "epochs", 6);
+        jp_status st = jp_log_keep_until(path, by_epoch ? "epoch" : "iter", by_epoch ? t->epoch : t->iter, err);
+        if (st) return NULL;
+    }
     FILE *f = fopen(path, append ? "a" : "w");
     if (!f) {
         jp_fail(err, JP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
@@ -384,34 +392,11 @@ static void log_event(jp_trainer *t, const char *event, const char *detail)
 
 static jp_status write_config(const jp_trainer *t, jp_error *err)
 {
-    const jp_train_config *c = &t->cfg;
     char path[700];
-    snprintf(path, sizeof path, "%s/config.json", c->save_dir);
-    FILE *f = fopen(path, "w");
-    if (!f) return jp_fail(err, JP_ERR_IO, "cannot write %s: %s", path, strerror(errno));
-    const char *sampler = c->sampler.kind == JP_SAMPLER_PYLD ? "pyld" : c->sampler.kind == JP_SAMPLER_SGLD ? "sgld" : "proximal";
-    fprintf(f, "{\n  \"dataset\": \"%s\",\n  \"data_root\": \"%s\",\n  \"n_valid\": %d,\n  \"labels_per_class\": %d,\n"
-               "  \"sigma\": %g,\n  \"depth\": %d,\n  \"width\": %d,\n  \"norm\": \"%s\",\n  \"dropout_rate\": %g,\n"
-               "  \"p_x_weight\": %g,\n  \"p_y_given_x_weight\": %g,\n  \"p_x_y_weight\": %g,\n  \"clf_only\": %d,\n"
-               "  \"class_cond_p_x_sample\": %d,\n  \"sampler\": \"%s\",\n  \"n_steps\": %d,\n  \"in_steps\": %d,\n"
-               "  \"pyld_lr\": %g,\n  \"eps\": %g,\n  \"sgld_lr\": %g,\n  \"sgld_std\": %g,\n  \"sample_train_mode\": %d,\n"
-               "  \"init\": \"%s\",\n  \"buffer_size\": %d,\n  \"reinit_freq\": %g,\n  \"optimizer\": \"%s\",\n"
-               "  \"lr\": %g,\n  \"momentum\": %g,\n  \"weight_decay\": %g,\n  \"warmup_iters\": %d,\n  \"decay_epochs\": [",
-            c->dataset, c->data_root, c->n_valid, c->labels_per_class, (double)c->sigma, c->depth, c->width,
-            c->norm == JP_NORM_BATCH ? "batch" : "none", (double)c->dropout_rate, (double)c->p_x_weight,
-            (double)c->p_y_given_x_weight, (double)c->p_x_y_weight, c->clf_only, c->class_cond_p_x_sample, sampler,
-            c->sampler.n_steps, c->sampler.in_steps, (double)c->sampler.pyld_lr, (double)c->sampler.eps,
-            (double)c->sampler.sgld_lr, (double)c->sampler.sgld_std, c->sampler.train_mode,
-            c->init == JP_INIT_INFORMATIVE ? "informative" : "uniform", c->buffer_size, (double)c->reinit_freq,
-            c->optimizer == JP_OPTIM_SGD ? "sgd" : "adam", (double)c->lr, (double)c->momentum,
-            (double)c->weight_decay, c->warmup_iters);
-    for (int i = 0; i < c->n_decay; i++) fprintf(f, "%s%d", i ? ", " : "", c->decay_epochs[i]);
-    fprintf(f, "],\n  \"decay_rate\": %g,\n  \"n_epochs\": %d,\n  \"batch_size\": %d,\n  \"seed\": %llu,\n"
-               "  \"max_iters\": %lld,\n  \"image_shape\": [%d, %d, %d],\n  \"n_classes\": %d\n}\n",
-            (double)c->decay_rate, c->n_epochs, c->batch_size, (unsigned long long)c->seed, (long long)c->max_iters,
-            t->data.train.c, t->data.train.h, t->data.train.w, t->K);
-    if (fclose(f) != 0) return jp_fail(err, JP_ERR_IO, "cannot write %s", path);
-    return JP_OK;
+    snprintf(path, sizeof path, "%s/config.json", t->cfg.save_dir);
+    const jp_dataset *d = &t->data.train;
+    int shape[3] = {d->c, d->h, d->w};
+    return jp_train_config_write_json(&t->cfg, shape, t->K, path, err);
 }
 
 /* ---- the run ----------------------------------------------------------------- */
@@ -514,6 +499,13 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                 jp_trainer_snapshot_take(&t);
                 fflush(t.metrics_jsonl);
                 fflush(t.metrics_csv);
+            }
+            /* within an epoch too, so that a killed run loses at most save_every iterations */
+            if (cfg->save_every > 0 && t.iter % cfg->save_every == 0 && t.iter < epoch_end) {
+                fflush(t.metrics_jsonl);
+                fflush(t.metrics_csv);
+                st = jp_trainer_save(&t, "last.safetensors", err);
+                if (st) break;
             }
         }
         if (st) break;

@@ -58,6 +58,10 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s);
 jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err);
 /* Restores the full training state from <dir>/last.safetensors. */
 jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err);
+/* Rewrites the log at path (JSON lines or CSV) without the lines whose counter `key`
+ * ("iter" or "epoch"; for CSV the first field) exceeds limit, and without a last line
+ * that has no newline. A missing file is fine. */
+jp_status jp_log_keep_until(const char *path, const char *key, long long limit, jp_error *err);
 jp_status jp_trainer_snapshot_init(jp_trainer *t, jp_error *err);
 void jp_trainer_snapshot_free(jp_trainer *t);
 void jp_trainer_snapshot_take(jp_trainer *t);

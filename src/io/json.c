@@ -609,6 +609,21 @@ void jp_jw_double(jp_jw *w, double v)
     put_s(w, b);
 }
 
+void jp_jw_float(jp_jw *w, float v)
+{
+    if (v != v || v - v != 0) {
+        jp_jw_null(w);
+        return;
+    }
+    char b[40];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(b, sizeof b, "%.*g", prec, (double)v);
+        if (strtof(b, NULL) == v) break;
+    }
+    before_item(w, 0);
+    put_s(w, b);
+}
+
 void jp_jw_bool(jp_jw *w, int v)
 {
     before_item(w, 0);

@@ -93,6 +93,8 @@ void jp_jw_int(jp_jw *w, int64_t v);
 void jp_jw_uint(jp_jw *w, uint64_t v);
 /* Shortest text that reads back to the same double; NaN and infinities become null. */
 void jp_jw_double(jp_jw *w, double v);
+/* Shortest text (6 to 9 significant digits) that reads back to the same float. */
+void jp_jw_float(jp_jw *w, float v);
 void jp_jw_bool(jp_jw *w, int v);
 void jp_jw_null(jp_jw *w);
 /* Appends n bytes verbatim, outside the comma logic (e.g. padding after the document). */

@@ -17,6 +17,21 @@ int jp_cmd_train(int argc, char **argv)
         fprintf(stderr, "jempp train: %s\n", err.msg);
         return 2;
     }
+    /* --resume DIR continues with the run's own configuration (DIR/config.json) and in DIR
+     * itself; flags given now override it (e.g. --n_epochs to extend a run). */
+    const char *resume = jp_flags_peek(argc, argv, "resume");
+    if (resume && !jp_flags_want_help(argc, argv)) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/config.json", resume);
+        if (jp_train_config_read_json(&c, path, &err)) {
+            fprintf(stderr, "jempp train: --resume %s: %s\n", resume, err.msg);
+            return 2;
+        }
+        if (snprintf(c.save_dir, sizeof c.save_dir, "%s", resume) >= (int)sizeof c.save_dir) {
+            fprintf(stderr, "jempp train: --resume %s: path too long\n", resume);
+            return 2;
+        }
+    }
     int sampler = (int)c.sampler.kind, init = (int)c.init, norm = (int)c.norm, opt = (int)c.optimizer;
     int eval_sampling = !c.sampler.train_mode;
     jp_flag flags[] = {
@@ -60,8 +75,9 @@ int jp_cmd_train(int argc, char **argv)
         {"max_iters", FLAG_I64, &c.max_iters, 0, NULL, NULL, "stop after this many iterations (0: no limit)"},
         {"seed", FLAG_U64, &c.seed, 0, NULL, NULL, "random seed"},
         {"save_dir", FLAG_STR, c.save_dir, sizeof c.save_dir, NULL, NULL, "run directory"},
-        {"resume", FLAG_STR, c.resume, sizeof c.resume, NULL, NULL, "continue the run in this directory exactly"},
+        {"resume", FLAG_STR, c.resume, sizeof c.resume, NULL, NULL, "continue the run in this directory exactly, with its config.json (flags given override it)"},
         {"ckpt_every", FLAG_INT, &c.ckpt_every, 0, NULL, NULL, "epochs between numbered checkpoints (0: none)"},
+        {"save_every", FLAG_INT, &c.save_every, 0, NULL, NULL, "iterations between rewrites of last.safetensors within an epoch (0: epoch ends only)"},
         {"eval_every", FLAG_INT, &c.eval_every, 0, NULL, NULL, "epochs between evaluations"},
         {"print_every", FLAG_INT, &c.print_every, 0, NULL, NULL, "iterations between progress lines and sample grids"},
         {"diverge_loss", FLAG_FLOAT, &c.diverge_loss, 0, NULL, NULL, "|loss| above this counts as divergence"},

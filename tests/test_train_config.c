@@ -1,0 +1,120 @@
+/* config.json of a run: every setting written and read back unchanged (a configuration
+ * far from the defaults, through text), settings absent from the file kept, and bad
+ * files (unknown key, wrong type, bad choice, malformed JSON, missing file) refused with
+ * a message naming the file and the key, the configuration left as it was. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jempp/train.h"
+#include "testutil.h"
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fputs(text, f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+static char *slurp(const char *path)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    return buf;
+}
+
+int main(void)
+{
+    tu_ctx t;
+    tu_begin(&t, "test_train_config");
+    char dir[256], path[400], path2[400];
+    tu_tmpdir(dir, sizeof dir, "train_config");
+    jp_error e = {0};
+
+    /* a configuration where every field differs from the defaults */
+    jp_train_config a;
+    jp_train_preset(&a, "jem", &e);
+    snprintf(a.dataset, sizeof a.dataset, "cifar100");
+    snprintf(a.data_root, sizeof a.data_root, "/data/with \"quotes\" and \\ slash");
+    a.n_valid = 123, a.labels_per_class = 40, a.flip = 0, a.sigma = 0.07f, a.depth = 16, a.width = 3;
+    a.dropout_rate = 0.3f, a.winograd = 1, a.uncond = 1, a.p_x_weight = 0.5f, a.p_y_given_x_weight = 2.0f;
+    a.p_x_y_weight = 0.25f, a.class_cond_p_x_sample = 1, a.sampler.kind = JP_SAMPLER_PROXIMAL;
+    a.sampler.n_steps = 7, a.sampler.in_steps = 3, a.sampler.pyld_lr = 0.15f, a.sampler.eps = 0.01f;
+    a.sampler.sgld_lr = 0.5f, a.sampler.sgld_std = 0.005f, a.sampler.train_mode = 1, a.sampler.clamp = 0;
+    a.buffer_size = 777, a.reinit_freq = 0.1f, a.momentum = 0.8f, a.weight_decay = 5e-5f, a.warmup_iters = 33;
+    a.n_decay = 3, a.decay_epochs[0] = 2, a.decay_epochs[1] = 5, a.decay_epochs[2] = 9, a.decay_rate = 0.3f;
+    a.n_epochs = 11, a.batch_size = 48, a.max_iters = 5000000000LL, a.seed = 18446744073709551615ULL;
+    a.ckpt_every = 2, a.save_every = 77, a.eval_every = 3, a.print_every = 9, a.n_sample_grid = 36;
+    a.diverge_loss = 1e6f, a.max_recoveries = 2;
+    int shape[3] = {3, 32, 32};
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    tu_check(&t, jp_train_config_write_json(&a, shape, 100, path, &e) == JP_OK, "write %s (%s)", path, e.msg);
+
+    jp_train_config b;
+    jp_train_config_defaults(&b);
+    jp_status st = jp_train_config_read_json(&b, path, &e);
+    tu_check(&t, st == JP_OK, "read it back (%s)", st ? e.msg : "ok");
+    /* equal where it matters: the same text when written again (save_dir is not read) */
+    snprintf(b.save_dir, sizeof b.save_dir, "%s", a.save_dir);
+    snprintf(path2, sizeof path2, "%s/config2.json", dir);
+    jp_train_config_write_json(&b, shape, 100, path2, &e);
+    char first[1 << 16];
+    snprintf(first, sizeof first, "%s", slurp(path) ? slurp(path) : "");
+    char *second = slurp(path2);
+    tu_check(&t, second && first[0] && !strcmp(first, second), "written, read and written again: the same text");
+    tu_check(&t, b.seed == a.seed && b.max_iters == a.max_iters && b.sampler.kind == JP_SAMPLER_PROXIMAL &&
+                 b.norm == JP_NORM_NONE && b.optimizer == JP_OPTIM_ADAM && b.n_decay == 3 && b.decay_epochs[2] == 9 &&
+                 b.sampler.eps == 0.01f && b.sigma == 0.07f && !strcmp(b.data_root, a.data_root),
+             "seed, max_iters, choices, the decay list, floats and strings exact");
+    tu_check(&t, strstr(first, "\"sigma\": 0.07,") != NULL, "floats written in their shortest form (sigma 0.07)");
+
+    /* a file with only some settings: the others stay */
+    jp_train_config c;
+    jp_train_config_defaults(&c);
+    snprintf(path2, sizeof path2, "%s/partial.json", dir);
+    write_text(path2, "{\"n_epochs\": 8, \"decay_epochs\": [4, 6, 7], \"image_shape\": [1, 28, 28]}");
+    st = jp_train_config_read_json(&c, path2, &e);
+    tu_check(&t, st == JP_OK && c.n_epochs == 8 && c.n_decay == 3 && c.decay_epochs[1] == 6 && c.depth == 28 &&
+                 c.lr == 0.1f,
+             "a partial file sets what it holds and keeps the rest (%s)", st ? e.msg : "ok");
+
+    /* bad files */
+    static const struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"{\"n_epochs\": 8, \"learning_rate\": 0.1}", "learning_rate"},
+        {"{\"depth\": \"ten\"}", "depth"},
+        {"{\"depth\": 10.5}", "depth"},
+        {"{\"sampler\": \"langevin\"}", "sampler"},
+        {"{\"decay_epochs\": [1, -2]}", "decay_epochs"},
+        {"{\"seed\": -1}", "seed"},
+        {"{\"n_epochs\": 8,}", "byte 15"},
+        {"[1, 2]", "object"},
+        {"", "byte 0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        jp_train_config d;
+        jp_train_config_defaults(&d);
+        jp_train_config before = d;
+        write_text(path2, bad[i].text);
+        memset(&e, 0, sizeof e);
+        st = jp_train_config_read_json(&d, path2, &e);
+        tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, path2) && strstr(e.msg, bad[i].needle) &&
+                     !memcmp(&d, &before, sizeof d),
+                 "'%s': refused, message names the file and '%s', configuration unchanged (%s)", bad[i].text,
+                 bad[i].needle, e.msg);
+    }
+    snprintf(path2, sizeof path2, "%s/absent.json", dir);
+    st = jp_train_config_read_json(&c, path2, &e);
+    tu_check(&t, st == JP_ERR_IO && strstr(e.msg, path2), "a missing file: JP_ERR_IO naming it (%s)", e.msg);
+    int rc = tu_finish(&t);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (rc == 0 && system(cmd) != 0) printf("could not remove %s\n", dir);
+    return rc;
+}
