@@ -60,7 +60,7 @@ static double scaled_atol(const float *ref, size_t n, double scale)
 /* Largest differences per group of checks, for the summary. */
 typedef struct {
     double logits, loss, param_grad, gx, gz0, after_fwd, eval_logits, eval_gx, eval_small,
-        conv1t, sgd5_param, sgd5_buffer, sgd5_delta;
+        conv1t, sgd5_param, sgd5_buffer, sgd5_delta, uncond;
     char param_grad_worst[128], sgd5_worst[128];
 } maxdiffs;
 
@@ -548,6 +548,39 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
     }
     free(p0);
 
+    /* ---- the unconditional model (--uncond): log p(x) is the energy head. A model built
+     * with cfg.uncond, from the initial state, train mode: jp_wrn_log_px gives e, and
+     * jp_wrn_backward_log_px of sum_i w_i e_i plus the cross-entropy's d(logits) gives
+     * torch's gradients of both heads, the trunk and x. */
+    {
+        jp_wrn_config cu = cfg;
+        cu.uncond = 1;
+        jp_wrn *mu = NULL;
+        if (jp_wrn_create(&mu, &cu, batch, &err) != JP_OK) {
+            tu_check(t, 0, "jp_wrn_create (uncond): %s", err.msg);
+        } else if (load_state(t, mu, &f, "init.", 0)) {
+            float *e = malloc(sizeof(float) * n), *w = tu_ref_f32(&f, "uncond.w", NULL);
+            jp_wrn_zero_grads(mu);
+            jp_wrn_forward(mu, logits, x, n, 1);
+            jp_wrn_log_px(mu, logits, e, n);
+            check_tensor(t, &f, "uncond.e", e, (size_t)n, tl->fwd_atol, tl->fwd_rtol, &md->uncond, NULL, 0);
+            jp_cross_entropy_backward(dlogits, 1.0f, logits, y, n, C);
+            jp_wrn_backward_log_px(mu, logits, w, dlogits, dx, NULL, 1);
+            int nu;
+            const jp_tensor_info *tu = jp_wrn_tensors(mu, &nu);
+            for (int i = 0; i < nu; i++) {
+                if (tu[i].kind != JP_T_PARAM) continue;
+                snprintf(full, sizeof full, "uncond.grad.%s", tu[i].name);
+                check_grad(t, &f, full, jp_wrn_grads(mu) + tu[i].offset, tu[i].count, tl->grad_atol,
+                           tl->grad_rtol, &md->uncond, NULL, 0);
+            }
+            check_grad(t, &f, "uncond.grad.x", dx, nx, tl->grad_atol, tl->grad_rtol, &md->uncond, NULL, 0);
+            free(e);
+            free(w);
+        }
+        jp_wrn_free(mu);
+    }
+
     free(buf_before);
     free(gz0_ref);
     free(dz0);
@@ -567,10 +600,10 @@ static void report(const char *path, int winograd, const maxdiffs *md)
            "   logits %.3g  loss %.3g  param grads %.3g (%s)  grad.x %.3g  grad.z0 %.3g\n"
            "   after_fwd buffers %.3g  eval.logits %.3g  eval.grad.x %.3g  eval half batch %.3g\n"
            "   conv1^T(grad.z0) vs grad.x %.3g  sgd5 params %.3g (%s)  sgd5 buffers %.3g"
-           "  sgd5-init updates %.3g\n",
+           "  sgd5-init updates %.3g\n   uncond (energy head, its gradients, grad.x) %.3g\n",
            path, winograd, md->logits, md->loss, md->param_grad, md->param_grad_worst, md->gx,
            md->gz0, md->after_fwd, md->eval_logits, md->eval_gx, md->eval_small, md->conv1t,
-           md->sgd5_param, md->sgd5_worst, md->sgd5_buffer, md->sgd5_delta);
+           md->sgd5_param, md->sgd5_worst, md->sgd5_buffer, md->sgd5_delta, md->uncond);
 }
 
 int main(int argc, char **argv)

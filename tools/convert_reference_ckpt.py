@@ -13,7 +13,8 @@ This writes a safetensors file (docs/formats.md) with:
 - the replay buffer as "replay_buffer" (F32, [N, C, H, W]) unless --no-buffer;
 - metadata format=jempp-checkpoint, source=pytorch-reference, depth, width, n_classes,
   in_channels, image_size (the replay buffer's, else 32: the reference pools with
-  avg_pool2d(8)), norm ("batch" when BN running statistics exist, else "none").
+  avg_pool2d(8)), norm ("batch" when BN running statistics exist, else "none"), uncond
+  (1 with --uncond: a JEM model trained with --uncond, whose log p(x) is energy_output).
 The architecture is inferred from the tensors and every expected name and shape is
 checked, so a checkpoint of another model is refused with a message saying what differs.
 The file is written atomically (temporary file, fsync, rename).
@@ -221,7 +222,7 @@ def canonical_state(sd, log=print):
     return out
 
 
-def convert(in_path, out_path, keep_buffer=True, log=print):
+def convert(in_path, out_path, keep_buffer=True, log=print, uncond=False):
     """Converts; returns the metadata written. Raises ConvertError on bad input."""
     import torch
     ck = load_torch(in_path)
@@ -263,7 +264,7 @@ def convert(in_path, out_path, keep_buffer=True, log=print):
     image_size = int(buf.shape[2]) if buf is not None else 32
     meta = {"format": "jempp-checkpoint", "source": "pytorch-reference", "depth": depth,
             "width": width, "n_classes": n_classes, "in_channels": in_channels,
-            "image_size": image_size, "norm": norm}
+            "image_size": image_size, "norm": norm, "uncond": int(bool(uncond))}
     if buf is not None and keep_buffer:
         tensors["replay_buffer"] = buf.detach().cpu().to(torch.float32).contiguous().numpy()
     save_exact(out_path, tensors, meta)
@@ -279,9 +280,11 @@ def main(argv=None):
     ap.add_argument("input", help="torch.save file of the reference code (.pt)")
     ap.add_argument("output", help="jempp checkpoint to write (.safetensors)")
     ap.add_argument("--no-buffer", action="store_true", help="leave the replay buffer out")
+    ap.add_argument("--uncond", action="store_true",
+                    help="the model was trained with JEM's --uncond: log p(x) is energy_output")
     a = ap.parse_args(argv)
     try:
-        convert(a.input, a.output, keep_buffer=not a.no_buffer)
+        convert(a.input, a.output, keep_buffer=not a.no_buffer, uncond=a.uncond)
     except (ConvertError, OSError) as e:
         print(f"convert_reference_ckpt: {e}", file=sys.stderr)
         return 1

@@ -20,6 +20,9 @@ For one seeded model and one batch (x ~ U(-1,1), labels) each file holds:
   after_fwd.<buffer>   BN running statistics and counters after that one train forward
   eval.logits          eval-mode forward after the train forward (its running stats)
   eval.grad.x          d sum_n logsumexp(eval logits) / d x
+  uncond.e, uncond.w   the energy head e = energy_output(f(x)) (train mode, initial
+                       state) and fixed weights w = linspace(-1, 1)
+  uncond.grad.<param>, uncond.grad.x   d (sum_i w_i e_i + CE(class_output(f(x)), y))
   sgd5.<name>          the state_dict after 5 steps of SGD(lr 0.1, momentum 0.9,
                        weight decay 4e-4), each a train-mode step on the same batch,
                        from the initial weights and statistics. energy_output gets no
@@ -177,6 +180,24 @@ def generate(path, depth, width, in_channels, image_size, n_classes, norm, batch
     torch.logsumexp(logits_e, 1).sum().backward()
     out["eval.logits"] = logits_e.detach().clone()
     out["eval.grad.x"] = x.grad.detach().clone()
+
+    # ---- the unconditional model (JEM's --uncond): log p(x) = energy_output(f(x)).
+    # From the initial state, train mode: loss = sum_i w_i e_i + CE(class_output(f(x)), y)
+    # with fixed weights w, so both heads and the trunk get gradients.
+    model.load_state_dict(init_sd)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    x = x0.clone().requires_grad_(True)
+    feat = model.f(x)
+    e = model.energy_output(feat).squeeze(1)
+    w = torch.linspace(-1.0, 1.0, batch)
+    loss_u = (w * e).sum() + F.cross_entropy(model.class_output(feat), y)
+    loss_u.backward()
+    out["uncond.e"] = e.detach().clone()
+    out["uncond.w"] = w.clone()
+    for name, p in model.named_parameters():
+        out["uncond.grad." + name] = p.grad.detach().clone()
+    out["uncond.grad.x"] = x.grad.detach().clone()
 
     # ---- 5 SGD steps from the initial state, train mode, same batch
     model.load_state_dict(init_sd)

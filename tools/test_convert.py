@@ -151,7 +151,7 @@ def test_round_trip(t, tmp, norm):
             f"[{tag}] replay buffer [7,3,32,32] identical")
     want = {"format": "jempp-checkpoint", "source": "pytorch-reference", "depth": "10",
             "width": "2", "n_classes": "10", "in_channels": "3", "image_size": "32",
-            "norm": tag}
+            "norm": tag, "uncond": "0"}
     t.check(meta == want, f"[{tag}] metadata {meta}")
     with open(st, "rb") as f:
         hlen = int.from_bytes(f.read(8), "little")

@@ -8,7 +8,7 @@
 
 typedef struct {
     double acc, loss;   /* accuracy and mean cross-entropy */
-    double mean_lse;    /* mean log-sum-exp (negative energy) */
+    double mean_lse;    /* mean log p(x) = -E(x): LSE of the logits (the energy head for --uncond) */
     int n;
 } jp_clf_metrics;
 

@@ -36,6 +36,7 @@ typedef struct {
     float bn_eps;     /* 1e-5 */
     float slope;      /* LeakyReLU slope, 0.2 */
     int winograd;     /* let oneDNN use Winograd for 3x3 stride-1 convolutions */
+    int uncond;       /* 1: log p(x) is the energy head (JEM's --uncond); 0: LSE of the logits */
 } jp_wrn_config;
 
 void jp_wrn_config_defaults(jp_wrn_config *cfg);
@@ -96,6 +97,24 @@ void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train);
  * when param_grads != 0; writes dx (n, C_in, H, W) and dz0 (n, 16, H, W: the gradient at
  * the first convolution's output, the PYLD slack) when not NULL. */
 void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, float *dz0, int param_grads);
+/* Backward of the last forward from both heads: d(logits) (n, C) and d(energy head)
+ * (n); either may be NULL (zero). jp_wrn_backward is this with denergy = NULL. */
+void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy, float *dx, float *dz0,
+                           int param_grads);
+/* The energy head on the last forward's features: e (n) = energy_output(feat). */
+void jp_wrn_energy_head(jp_wrn *m, float *e, int n);
+
+/* The model's unnormalised log density log p(x) = -E(x) for the rows of the last
+ * forward, given its logits: LSE(logits) (JEM, JEM++), or the energy head when the
+ * model is unconditional (cfg.uncond, JEM's --uncond). */
+void jp_wrn_log_px(jp_wrn *m, const float *logits, float *out, int n);
+/* Backward of the last forward for  sum_i w_i log p(x_i) + <dlogits_extra, logits>
+ * (w or dlogits_extra may be NULL: zero). E.g. w = 1 gives grad_x log p(x) (samplers,
+ * the pxgrad OOD score), dlogits_extra = onehot(y) the class-conditional f(x)[y].
+ * Uses the model's own scratch: allocates nothing. */
+void jp_wrn_backward_log_px(jp_wrn *m, const float *logits, const float *w, const float *dlogits_extra, float *dx,
+                            float *dz0, int param_grads);
+
 /* dx (n, C_in, H, W) = conv1^T p: the first convolution's transposed application to
  * p (n, 16, H, W); equals grad_x <p, conv1(x)> for any x. */
 void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n);

@@ -77,24 +77,24 @@ void jp_sampler_work_free(jp_sampler_work *w)
     memset(w, 0, sizeof *w);
 }
 
-/* grad_x of sum_i LSE(f(x_i)) (or of sum_i f(x_i)[y_i]) into w->grad; returns mean LSE. */
+/* grad_x of sum_i log p(x_i) (LSE of the logits, or the energy head of an unconditional
+ * model), or of sum_i f(x_i)[y_i], into w->grad; returns the mean log p(x). */
 static double energy_grad(jp_wrn *m, jp_sampler_work *w, const float *x, const int *y, int n, int train)
 {
     int K = w->n_classes;
     jp_wrn_forward(m, w->logits, x, n, train);
-    jp_logsumexp_forward(w->lse, w->logits, n, K);
+    jp_wrn_log_px(m, w->logits, w->lse, n);
     double mean = 0;
     for (int i = 0; i < n; i++) mean += w->lse[i];
     if (y) {
         /* d f(x)[y] / d logits = onehot(y) */
         memset(w->dlogits, 0, (size_t)n * K * sizeof(float));
         for (int i = 0; i < n; i++) w->dlogits[(size_t)i * K + y[i]] = 1.0f;
+        jp_wrn_backward_log_px(m, w->logits, NULL, w->dlogits, w->grad, NULL, 0);
     } else {
-        /* d LSE / d logits = softmax */
         for (int i = 0; i < n; i++) w->lse[i] = 1.0f;
-        jp_logsumexp_backward(w->dlogits, w->lse, w->logits, n, K);
+        jp_wrn_backward_log_px(m, w->logits, w->lse, NULL, w->grad, NULL, 0);
     }
-    jp_wrn_backward(m, w->dlogits, w->grad, NULL, 0);
     return mean / n;
 }
 

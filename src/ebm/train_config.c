@@ -114,6 +114,9 @@ jp_status jp_train_config_check(const jp_train_config *c, jp_error *err)
     if (c->print_every < 1) return jp_fail(err, JP_ERR_ARG, "--print_every %d: must be >= 1", c->print_every);
     if (c->eval_every < 1) return jp_fail(err, JP_ERR_ARG, "--eval_every %d: must be >= 1", c->eval_every);
     if (c->ckpt_every < 0) return jp_fail(err, JP_ERR_ARG, "--ckpt_every %d: must be >= 0", c->ckpt_every);
+    if (c->uncond && (c->class_cond_p_x_sample || c->p_x_y_weight != 0.0f))
+        return jp_fail(err, JP_ERR_ARG, "--uncond: the energy head has no classes, so --class_cond_p_x_sample and "
+                                        "--p_x_y_weight need the class-conditional model (drop --uncond)");
     if (c->save_every < 0) return jp_fail(err, JP_ERR_ARG, "--save_every %d: must be >= 0", c->save_every);
     if (c->warmup_iters < 0) return jp_fail(err, JP_ERR_ARG, "--warmup_iters %d: must be >= 0", c->warmup_iters);
     if (c->buffer_size < 1) return jp_fail(err, JP_ERR_ARG, "--buffer_size %d: must be >= 1", c->buffer_size);

@@ -113,6 +113,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     mc.norm = cfg->norm;
     mc.dropout = cfg->dropout_rate;
     mc.winograd = cfg->winograd;
+    mc.uncond = cfg->uncond;
     int B = cfg->batch_size;
     st = jp_wrn_create(&t->m, &mc, B, err);
     if (st) return st;
@@ -130,7 +131,10 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     }
     oc.lr = cfg->lr;
     oc.weight_decay = cfg->weight_decay;
-    st = jp_optim_init(&t->opt, &oc, jp_wrn_classifier_param_count(t->m), err);
+    /* The parameters that get gradients, as torch.optim sees them: the energy head only
+     * when it defines p(x) (--uncond); it is stored last. */
+    t->n_opt = cfg->uncond ? jp_wrn_param_count(t->m) : jp_wrn_classifier_param_count(t->m);
+    st = jp_optim_init(&t->opt, &oc, t->n_opt, err);
     if (st) return st;
 
     t->dim = tr->c * tr->h * tr->w;
@@ -223,21 +227,21 @@ static double lse_term(jp_trainer *t, const float *x, float coef, const int *y, 
 {
     int B = t->cfg.batch_size, K = t->K;
     jp_wrn_forward(t->m, t->logits, x, B, 1);
-    jp_logsumexp_forward(t->lse, t->logits, B, K);
+    jp_wrn_log_px(t->m, t->logits, t->lse, B);
     double mean = 0, fy = 0;
     for (int i = 0; i < B; i++) {
         mean += t->lse[i];
         t->scale[i] = coef / (float)B;
     }
-    jp_logsumexp_backward(t->dlogits, t->scale, t->logits, B, K);
-    if (y) {
+    if (y) { /* + ycoef * mean f(x)[y]: d/d logits = ycoef/B onehot(y) */
+        memset(t->dlogits, 0, (size_t)B * K * sizeof(float));
         for (int i = 0; i < B; i++) {
             fy += t->logits[(size_t)i * K + y[i]];
-            t->dlogits[(size_t)i * K + y[i]] += ycoef / (float)B;
+            t->dlogits[(size_t)i * K + y[i]] = ycoef / (float)B;
         }
     }
     if (ymean) *ymean = fy / B;
-    jp_wrn_backward(t->m, t->dlogits, NULL, NULL, 1);
+    jp_wrn_backward_log_px(t->m, t->logits, t->scale, y ? t->dlogits : NULL, NULL, NULL, 1);
     return mean / B;
 }
 
@@ -316,12 +320,12 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     }
     s->loss = loss;
     if (!isfinite(loss) || fabs(loss) > c->diverge_loss || !s->samples_finite ||
-        !finite_all(jp_wrn_grads(t->m), jp_wrn_classifier_param_count(t->m))) {
+        !finite_all(jp_wrn_grads(t->m), t->n_opt)) {
         s->diverged = 1;
         s->seconds = jp_now() - t0;
         return JP_OK;
     }
-    jp_optim_step(&t->opt, jp_wrn_params(t->m), jp_wrn_grads(t->m), jp_wrn_classifier_param_count(t->m), s->lr);
+    jp_optim_step(&t->opt, jp_wrn_params(t->m), jp_wrn_grads(t->m), t->n_opt, s->lr);
     jp_wrn_params_changed(t->m);
     if (t->use_px || t->use_pxy) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
     t->iter++;
@@ -475,7 +479,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                     if (probe) fclose(probe);
                     st = jp_fail(err, JP_ERR_NUMERIC, "training diverged (%s) after %d recoveries; %s%s", why,
                                  t.recoveries, probe ? "the last good checkpoint is " : "no checkpoint was written "
-                                 "yet (checkpoints are written at epoch ends): ", probe ? last : "start again");
+                                 "yet (checkpoints are written at epoch ends and every --save_every iterations): ", probe ? last : "start again");
                     break;
                 }
                 jp_trainer_recover(&t);

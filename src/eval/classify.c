@@ -19,9 +19,11 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
                        c->n_classes);
     int B = jp_wrn_batch(m), K = c->n_classes;
     float *logits = malloc((size_t)B * K * sizeof(float)), *lse = malloc((size_t)B * sizeof(float));
-    if (!logits || !lse) {
+    float *lpx = malloc((size_t)B * sizeof(float));
+    if (!logits || !lse || !lpx) {
         free(logits);
         free(lse);
+        free(lpx);
         return jp_fail(err, JP_ERR_NOMEM, "evaluation buffers");
     }
     if (confusion) memset(confusion, 0, (size_t)K * K * sizeof(int64_t));
@@ -31,6 +33,7 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
         int n = ds->n - at < B ? ds->n - at : B;
         jp_wrn_forward(m, logits, ds->x + (size_t)at * dim, n, 0);
         jp_logsumexp_forward(lse, logits, n, K);
+        jp_wrn_log_px(m, logits, lpx, n);
         for (int i = 0; i < n; i++) {
             const float *l = logits + (size_t)i * K;
             int arg = 0;
@@ -39,7 +42,7 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
             int y = ds->y[at + i];
             correct += arg == y;
             loss += lse[i] - l[y];
-            lsum += lse[i];
+            lsum += lpx[i];
             if (confusion) confusion[(size_t)y * K + arg]++;
         }
     }
@@ -49,5 +52,6 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
     out->mean_lse = lsum / ds->n;
     free(logits);
     free(lse);
+    free(lpx);
     return JP_OK;
 }

@@ -154,14 +154,16 @@ jp_status jp_ood_scores(jp_wrn *m, const float *x, int n, float sigma, double *p
             float mx = l[0];
             for (int k = 1; k < K; k++) mx = l[k] > mx ? l[k] : mx;
             /* max softmax = exp(max logit - LSE) */
-            if (px) px[at + i] = w.lse[i];
             if (py) py[at + i] = exp((double)mx - (double)w.lse[i]);
         }
+        /* px: the model's log p(x), LSE of the logits or an unconditional model's head */
+        jp_wrn_log_px(m, w.logits, w.lse, nb);
+        if (px)
+            for (int i = 0; i < nb; i++) px[at + i] = w.lse[i];
         if (pxgrad) {
-            /* d sum_i LSE_i / d logits = softmax; backward gives grad_x per image */
+            /* backward of sum_i log p(x_i) gives grad_x per image */
             for (int i = 0; i < nb; i++) w.lse[i] = 1.0f;
-            jp_logsumexp_backward(w.dlogits, w.lse, w.logits, nb, K);
-            jp_wrn_backward(m, w.dlogits, w.dx, NULL, 0);
+            jp_wrn_backward_log_px(m, w.logits, w.lse, NULL, w.dx, NULL, 0);
             for (int i = 0; i < nb; i++) {
                 const float *g = w.dx + (size_t)i * w.dim;
                 double s = 0;

@@ -23,6 +23,7 @@ void jp_ckpt_add_model(jp_st_writer *w, jp_wrn *m)
     META_INT("in_channels", c->in_channels);
     META_INT("image_size", c->image_size);
     META_INT("n_classes", c->n_classes);
+    META_INT("uncond", c->uncond);
 #undef META_INT
     jp_st_writer_meta(w, "norm", c->norm == JP_NORM_BATCH ? "batch" : "none");
     snprintf(v, sizeof v, "%g", (double)c->dropout);
@@ -57,6 +58,10 @@ jp_status jp_ckpt_read_config(const jp_st_file *f, jp_wrn_config *cfg, jp_error 
         else if (!strcmp(norm, "none")) cfg->norm = JP_NORM_NONE;
         else return jp_fail(err, JP_ERR_FORMAT, "%s: metadata norm = '%s', expected batch or none", f->path, norm);
     }
+    if (!st) st = meta_int(f, "uncond", &cfg->uncond, 0, err);
+    if (!st && cfg->uncond != 0 && cfg->uncond != 1)
+        st = jp_fail(err, JP_ERR_FORMAT, "%s: metadata uncond = %d, expected 0 or 1", f->path, cfg->uncond);
+    if (st) return st;
     const char *dr = jp_st_meta(f, "dropout_rate");
     if (dr) cfg->dropout = strtof(dr, NULL);
     return JP_OK;

@@ -266,6 +266,8 @@ static void carve(jp_wrn *m, jp_arena *wa, jp_arena *aa)
     m->head_bn.var = m->head_bn.mean ? m->head_bn.mean + m->last_c : NULL;
     m->feat = jp_arena_take(aa, (size_t)N * m->last_c * sizeof(float));
     m->dfeat = jp_arena_take(aa, (size_t)N * m->last_c * sizeof(float));
+    m->dlog_scratch = jp_arena_take(aa, (size_t)N * m->cfg.n_classes * sizeof(float));
+    m->den_scratch = jp_arena_take(aa, (size_t)N * sizeof(float));
     for (int i = 0; i < 4; i++) m->g[i] = jp_arena_take(aa, maxact);
     m->dw_scratch = jp_arena_take(aa, maxdw);
     m->db_scratch = jp_arena_take(aa, maxc * sizeof(float));

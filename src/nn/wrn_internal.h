@@ -65,6 +65,7 @@ struct jp_wrn {
     float *af;      /* (N,64k,h,w) blocked: lrelu(bn(out)) */
     float *feat;    /* (N,64k) */
     float *g[4];    /* gradient buffers, blocked, max activation size each */
+    float *dlog_scratch, *den_scratch; /* (N, C) and (N): jp_wrn_backward_log_px */
     float *dfeat;   /* (N,64k) */
     float *dw_scratch, *db_scratch, *dparam_scratch, *plain_tmp;
     int last_train, last_n;

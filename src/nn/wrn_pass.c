@@ -131,19 +131,32 @@ static void add_into(float *dst, const float *src, size_t count)
  *   d x  = bnact1^T(d a1) + sc^T(d out)   (sc^T = identity or the 1x1 conv's transpose) */
 void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, float *dz0, int pgrad)
 {
+    jp_wrn_backward_heads(m, dlogits, NULL, dx, dz0, pgrad);
+}
+
+/* The heads: logits = feat W^T + b (class_output), e = feat w_e + b_e (energy_output).
+ *   dfeat = dlogits W + denergy w_e^T
+ *   dW += dlogits^T feat, db += sum_i dlogits[i];  dw_e += denergy^T feat, db_e += sum_i denergy[i] */
+void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy, float *dx, float *dz0, int pgrad)
+{
     const jp_wrn_config *c = &m->cfg;
     int N = m->batch, n = m->last_n, K = c->n_classes, D = m->last_c, H = c->image_size;
-    const float *W = m->params + m->fc_w;
-    /* dfeat (n, D) = dlogits (n, K) W (K, D); rows past n (eval padding) are zero */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
-    if (n < N) memset(m->dfeat + (size_t)n * D, 0, (size_t)(N - n) * D * sizeof(float));
-    if (pgrad) {
-        /* dW (K, D) += dlogits^T feat;  db += sum_i dlogits[i] */
+    const float *W = m->params + m->fc_w, *we = m->params + m->en_w;
+    /* rows past n (eval padding) stay zero */
+    memset(m->dfeat, 0, (size_t)N * D * sizeof(float));
+    if (dlogits)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
+    if (denergy) cblas_sger(CblasRowMajor, n, D, 1.0f, denergy, 1, we, 1, m->dfeat, D);
+    if (pgrad && dlogits) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, n, 1.0f, dlogits, K, m->feat, D, 1.0f,
                     m->grads + m->fc_w, D);
         float *db = m->grads + m->fc_b;
         for (int i = 0; i < n; i++)
             for (int k = 0; k < K; k++) db[k] += dlogits[(size_t)i * K + k];
+    }
+    if (pgrad && denergy) {
+        cblas_sgemv(CblasRowMajor, CblasTrans, n, D, 1.0f, m->feat, D, denergy, 1, 1.0f, m->grads + m->en_w, 1);
+        for (int i = 0; i < n; i++) m->grads[m->en_b] += denergy[i];
     }
     float **g = m->g;
     pool_backward(m, g[0]);

@@ -10,13 +10,16 @@
 
 #include "report/report_internal.h"
 
+#define MAX_PICS 6
+
 typedef void (*show_fn)(rp_ctx *c, const char *dir, const jp_json *root);
 
 typedef struct {
     const char *title;
     const char *json;     /* the mode's result file */
-    const char *other;    /* another file that shows the mode ran (predict.csv), or NULL */
-    const char *pics[6];  /* picture names, or prefixes of them ("ood_hist_"), in order */
+    const char *other;    /* another file or folder that shows the mode ran, or NULL */
+    int json_optional;    /* the numbers come from `other` too: no note when json is absent */
+    const char *pics[MAX_PICS]; /* picture names, or prefixes of them ("ood_hist_"), in order */
     show_fn show;
 } eval_mode;
 
@@ -59,32 +62,44 @@ static void td_text(rp_buf *b, const char *text)
     rp_put(b, "</td>");
 }
 
+/* A " · " before every part but the first. */
+static void part(rp_buf *b, int *n)
+{
+    if ((*n)++) rp_put(b, " &middot; ");
+}
+
 /* "checkpoint X · data fashionmnist/test, 10000 images · seed 1", from the keys every
- * mode writes (ev_json_begin, ev_json_dataset). */
+ * mode writes (ev_json_begin, ev_json_dataset); absent keys are left out. */
 static void settings_line(rp_buf *b, const jp_json *root)
 {
-    char t[64];
     const char *ck = rp_jstr(root, "checkpoint"), *ds = rp_jstr(root, "dataset"), *sp = rp_jstr(root, "split");
+    int n = 0;
+    if (!ck && !ds && !jp_json_get(root, "sigma") && !jp_json_get(root, "seed")) return;
     rp_put(b, "<p class=\"sub\">");
     if (ck) {
+        part(b, &n);
         rp_put(b, "checkpoint <code>");
         rp_esc(b, ck);
-        rp_put(b, "</code> &middot; ");
+        rp_put(b, "</code>");
     }
     if (ds) {
+        part(b, &n);
         rp_put(b, "data ");
         rp_esc(b, ds);
-        if (sp) rp_escf(b, "/%s", sp);
-        if (isfinite(rp_jnum(root, "n"))) rp_escf(b, ", %s images", rp_fmt(t, sizeof t, "%.0f", rp_jnum(root, "n")));
-        rp_put(b, " &middot; ");
+        if (sp && !strchr(ds, '/')) rp_escf(b, "/%s", sp); /* data set names usually carry their split */
+        if (isfinite(rp_jnum(root, "n"))) rp_escf(b, ", %.0f images", rp_jnum(root, "n"));
     }
     if (isfinite(rp_jnum(root, "sigma"))) {
+        part(b, &n);
         rp_escf(b, "input noise sigma %g", rp_jnum(root, "sigma"));
         if (isfinite(rp_jnum(root, "n_steps")) && jp_json_get(root, "sgld_lr"))
             rp_escf(b, ", %.0f SGLD steps", rp_jnum(root, "n_steps"));
-        rp_put(b, " &middot; ");
     }
-    rp_escf(b, "seed %s</p>\n", rp_fmt(t, sizeof t, "%.0f", rp_jnum(root, "seed")));
+    if (isfinite(rp_jnum(root, "seed"))) {
+        part(b, &n);
+        rp_escf(b, "seed %.0f", rp_jnum(root, "seed"));
+    }
+    rp_put(b, "</p>\n");
 }
 
 /* ---- the modes ------------------------------------------------------------------------------ */
@@ -260,8 +275,9 @@ static void attack_norm(rp_buf *b, const char *norm, const jp_json *o)
 {
     char t[64], u[64];
     int linf = !strcmp(norm, "linf");
-    rp_escf(b, "<p>%s: clean accuracy %s</p>\n", linf ? "L-inf" : "L2",
-            rp_pct(t, sizeof t, rp_jnum(o, "clean_accuracy")));
+    rp_put(b, "<p>");
+    rp_escf(b, "%s: clean accuracy %s", linf ? "L-inf" : "L2", rp_pct(t, sizeof t, rp_jnum(o, "clean_accuracy")));
+    rp_put(b, "</p>\n");
     const jp_json *pts = jp_json_get(o, "points");
     if (!pts || pts->type != JP_JSON_ARRAY) return;
     static const char *heads[] = {"eps (pixel units)", "robust accuracy", "largest perturbation"};
@@ -288,6 +304,7 @@ static void show_attack(rp_ctx *c, const char *dir, const jp_json *r)
     rp_buf *b = &c->body;
     char t[64], u[64];
     const jp_json *def = jp_json_get(r, "defence");
+    rp_put(b, "<p>");
     rp_escf(b, "PGD, %s iterations, %s restart(s), step %s", rp_fmt(t, sizeof t, "%.0f", rp_jnum(r, "n_iter")),
             rp_fmt(u, sizeof u, "%.0f", rp_jnum(r, "restarts")), rp_jstr(r, "step") ? rp_jstr(r, "step") : "?");
     if (def && def->type == JP_JSON_OBJECT)
@@ -295,7 +312,7 @@ static void show_attack(rp_ctx *c, const char *dir, const jp_json *r)
                 rp_fmt(t, sizeof t, "%.0f", rp_jnum(def, "n_copies")),
                 rp_fmt(u, sizeof u, "%.0f", rp_jnum(def, "refine_steps")));
     else rp_put(b, "; no defence");
-    rp_put(b, ".\n");
+    rp_put(b, ".</p>\n");
     int any = 0;
     for (const jp_json *e = r->child; e; e = e->next)
         if (e->type == JP_JSON_OBJECT && (!strcmp(e->key, "linf") || !strcmp(e->key, "l2"))) {
@@ -329,12 +346,15 @@ static void show_fid(rp_ctx *c, const char *dir, const jp_json *r)
 {
     (void)dir;
     rp_buf *b = &c->body;
-    char t[64], u[64];
+    char t[64], u[64], v[64];
     const jp_json *s = jp_json_get(r, "samples"), *ref = jp_json_get(r, "reference");
     const char *src = rp_jstr(s, "source"), *rn = rp_jstr(ref, "name");
-    rp_escf(b, "<p>%s samples from %s (selection %s) against %s reference images of %s.</p>\n",
-            rp_fmt(t, sizeof t, "%.0f", rp_jnum(s, "n")), src ? src : "?", rp_fmt(u, sizeof u, "%g", rp_jnum(s, "select")),
-            rp_fmt(t, sizeof t, "%.0f", rp_jnum(ref, "n")), rn ? rn : "?");
+    rp_put(b, "<p>");
+    rp_escf(b, "%s samples from %s (selection %s) against %s reference images of %s.",
+            rp_fmt(t, sizeof t, "%.0f", rp_jnum(s, "n")), src ? src : "?",
+            rp_fmt(u, sizeof u, "%g", rp_jnum(s, "select")),
+            rp_fmt(v, sizeof v, "%.0f", rp_jnum(ref, "n")), rn ? rn : "?");
+    rp_put(b, "</p>\n");
     static const char *heads[] = {"features", "FID", "KID", "Inception Score", "note"};
     rp_put(b, "<table>\n");
     th_row(b, heads, 5);
@@ -346,14 +366,18 @@ static void show_fid(rp_ctx *c, const char *dir, const jp_json *r)
 }
 
 static const eval_mode MODES[] = {
-    {"Classification (test_clf)", "test_clf.json", NULL, {"confusion.png", "per_class_accuracy.png"}, show_test_clf},
-    {"Predictions (predict)", "predict.json", "predict.csv", {NULL}, show_predict},
-    {"Calibration (cali)", "cali.json", NULL, {"reliability.png"}, show_cali},
-    {"Out-of-distribution detection (ood)", "ood.json", NULL, {"ood_hist_"}, show_ood},
-    {"Samples (samples)", "samples.json", "animation",
+    {"Classification (test_clf)", "test_clf.json", NULL, 0, {"confusion.png", "per_class_accuracy.png"}, show_test_clf},
+    {"Predictions (predict)", "predict.json", "predict.csv", 1, {NULL}, show_predict},
+    {"Calibration (cali)", "cali.json", NULL, 0, {"reliability.png"}, show_cali},
+    {"Out-of-distribution detection (ood)", "ood.json", NULL, 0,
+     {"ood_hist_px.png", "ood_hist_py.png", "ood_hist_pxgrad.png", "ood_hist_"}, show_ood},
+    {"Samples (samples)", "samples.json", "animation", 0,
      {"samples_uncond.png", "samples_cond.png", "energy.png", "buffer.png", "buffer_by_class.png"}, show_samples},
-    {"Adversarial robustness (attack)", "attack.json", NULL, {"robust_accuracy_", "adversarial_"}, show_attack},
-    {"FID, KID, Inception Score (fid)", "fid.json", NULL, {"fid_samples.png"}, show_fid},
+    {"Adversarial robustness (attack)", "attack.json", NULL, 0,
+     {"robust_accuracy_linf.png", "robust_accuracy_l2.png", "robust_accuracy_", "adversarial_linf.png",
+      "adversarial_l2.png", "adversarial_"},
+     show_attack},
+    {"FID, KID, Inception Score (fid)", "fid.json", NULL, 0, {"fid_samples.png"}, show_fid},
 };
 #define N_MODES (sizeof MODES / sizeof *MODES)
 
@@ -361,8 +385,8 @@ static const eval_mode MODES[] = {
 
 static int is_png(const char *dir, const char *name)
 {
-    (void)dir;
-    return rp_has_suffix(name, ".png");
+    char p[RP_PATH_MAX];
+    return rp_has_suffix(name, ".png") && rp_is_file(rp_path(p, sizeof p, dir, name), NULL);
 }
 
 static int matches(const char *name, const char *pattern)
@@ -383,7 +407,7 @@ static int grid_flags(const char *name)
 static void mode_pictures(rp_ctx *c, const char *dir, const eval_mode *m, const rp_names *pngs, char *used)
 {
     int open = 0;
-    for (int p = 0; p < 6 && m->pics[p]; p++)
+    for (int p = 0; p < MAX_PICS && m->pics[p]; p++)
         for (int i = 0; i < pngs->n; i++) {
             if (used[i] || !matches(pngs->name[i], m->pics[p])) continue;
             used[i] = 1;
@@ -407,7 +431,8 @@ static void animation(rp_ctx *c, const char *dir)
         return;
     }
     int k = fr.n < c->o->max_animation_frames ? fr.n : c->o->max_animation_frames;
-    rp_escf(&c->body, "<p>animation/: %d frames from the initial state to the last step", fr.n);
+    rp_put(&c->body, "<p>");
+    rp_escf(&c->body, "animation/: %d frames from the initial state to the last step", fr.n);
     if (k < fr.n) rp_escf(&c->body, "; %d of them shown", k);
     rp_put(&c->body, ".</p>\n");
     rp_gallery_begin(c);
@@ -426,7 +451,7 @@ static int mode_present(const char *dir, const eval_mode *m, const rp_names *png
     char p[RP_PATH_MAX];
     if (rp_is_file(rp_path(p, sizeof p, dir, m->json), NULL)) return 1;
     if (m->other && (rp_is_file(rp_path(p, sizeof p, dir, m->other), NULL) || rp_is_dir(p))) return 1;
-    for (int k = 0; k < 6 && m->pics[k]; k++)
+    for (int k = 0; k < MAX_PICS && m->pics[k]; k++)
         for (int i = 0; i < pngs->n; i++)
             if (matches(pngs->name[i], m->pics[k])) return 1;
     return 0;
@@ -445,8 +470,8 @@ static int mode_section(rp_ctx *c, const char *dir, const eval_mode *m, const rp
     const jp_json *root = st == 1 && d.root && d.root->type == JP_JSON_OBJECT ? d.root : NULL;
     if (st == 1 && !root) rp_warn(c, "%s/%s is JSON but not an object", dir, m->json);
     if (root) settings_line(&c->body, root);
-    if (st == 0) rp_note(c, "%s absent.", m->json);
-    if (root || m->show == show_predict) m->show(c, dir, root);
+    if (st == 0 && !m->json_optional) rp_note(c, "%s absent.", m->json);
+    if (root || m->json_optional) m->show(c, dir, root);
     jp_json_free(&d);
     mode_pictures(c, dir, m, pngs, used);
     if (m->show == show_samples) animation(c, dir);

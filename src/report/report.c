@@ -169,7 +169,7 @@ jp_status jp_report_write(const jp_report_opts *o, jp_report_info *info, jp_erro
     memset(&c, 0, sizeof c);
     c.o = o;
     snprintf(c.run_dir, sizeof c.run_dir, "%s", o->run_dir);
-    char out[RP_PATH_MAX], title[512];
+    char out[RP_PATH_MAX], title[RP_PATH_MAX];
     if (o->out && o->out[0]) snprintf(out, sizeof out, "%s", o->out);
     else rp_path(out, sizeof out, o->run_dir, "report.html");
     if (o->title && o->title[0]) snprintf(title, sizeof title, "%s", o->title);

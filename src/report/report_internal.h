@@ -128,7 +128,8 @@ typedef struct {
 } rp_line;
 typedef struct {
     const char *title, *xlabel;
-    int y01; /* fix the y axis to [0, 1] (accuracies) */
+    int y01;  /* fix the y axis to [0, 1] (accuracies) */
+    int xint; /* x counts something (iterations, epochs): no fractional ticks */
 } rp_chart;
 /* An inline <svg> line chart; non-finite points break a line. */
 void rp_svg_chart(rp_buf *b, const rp_chart *ch, const rp_line *lines, int nl);

@@ -43,7 +43,7 @@ static const jp_json *object_root(rp_ctx *c, jp_json_doc *d, int state, const ch
 {
     if (state != 1) return NULL;
     if (d->root && d->root->type == JP_JSON_OBJECT) return d->root;
-    rp_warn(c, "%s/%s is JSON but not an object (it holds a %s)", c->run_dir, name,
+    rp_warn(c, "%s/%s is JSON but not an object (it holds %s)", c->run_dir, name,
             d->root ? jp_json_type_name(d->root->type) : "nothing");
     return NULL;
 }
@@ -179,7 +179,7 @@ static void metrics_progress(const rp_csv *m, double *iter, double *seconds)
     *seconds = cs >= 0 && m->rows ? s : NAN;
 }
 
-static void summary_results(rp_ctx *c, rp_buf *b, const run_files *f)
+static void summary_results(rp_buf *b, const run_files *f)
 {
     char t1[96], t2[96];
     const jp_json *r = f->res;
@@ -216,7 +216,6 @@ static void summary_results(rp_ctx *c, rp_buf *b, const run_files *f)
     kv_begin(b, "Recoveries from divergence");
     rp_put(b, rp_fmt(t1, sizeof t1, "%.0f", rp_jnum(r, "recoveries")));
     kv_end(b);
-    (void)c;
 }
 
 /* Which of the usual files are there, with sizes; which are not. */
@@ -262,7 +261,7 @@ static void summary(rp_ctx *c, const run_files *f)
         summary_model(b, f->cfg);
         summary_sampler(b, f->cfg);
     }
-    summary_results(c, b, f);
+    summary_results(b, f);
     rp_put(b, "</table>\n");
     summary_files(c);
     rp_put(b, "</div>\n");
@@ -274,7 +273,8 @@ static void config_section(rp_ctx *c, const run_files *f)
 {
     rp_section(c, "config", "Configuration");
     if (!f->cfg) {
-        rp_note(c, f->cfg_state == 0 ? "config.json absent." : "config.json could not be used (see the problems above).");
+        rp_note(c, "%s", f->cfg_state == 0 ? "config.json absent."
+                                           : "config.json could not be used (see the problems above).");
         return;
     }
     /* three key/value pairs per row keeps ~40 settings on one screen */
@@ -370,6 +370,8 @@ static void csv_chart(rp_ctx *c, const rp_csv *t, const char *xname, const char 
     for (int k = 0; k < ncols && k < 3; k++) {
         double *ox = pts + (size_t)k * 2000, *oy = ox + 1000;
         size_t m = column_points(t, xname, cols[k], xs, ys, ox, oy);
+        for (size_t i = 0; i < m && ch->y01; i++)
+            if (oy[i] < 0) oy[i] = NAN; /* an accuracy of -1 means "not measured" (no validation split) */
         int useful = 0;
         for (size_t i = 0; i < m; i++) useful |= isfinite(oy[i]) && oy[i] != 0;
         if (useful) lines[nl++] = (rp_line){cols[k], ox, oy, m};
@@ -387,44 +389,59 @@ static int ce_differs(const rp_csv *m)
     return 0;
 }
 
-static void iteration_charts(rp_ctx *c, const rp_csv *m, double *scratch)
+static void iteration_notes(rp_ctx *c, const rp_csv *m)
 {
     size_t k = (m->rows + 999) / 1000;
     rp_note(c, "From metrics.csv: %zu iterations%s.", m->rows,
-            k > 1 ? "; each point is the mean of consecutive iterations (at most 1000 points)" : "");
+            k > 1 ? "; each point of the charts is the mean of consecutive iterations (at most 1000 points)" : "");
     if (m->bad) rp_note(c, "metrics.csv: %zu incomplete lines skipped", m->bad);
+}
+
+static void iteration_charts(rp_ctx *c, const rp_csv *m, double *scratch)
+{
     static const char *loss2[] = {"loss", "ce"}, *acc[] = {"acc"}, *lse[] = {"lse_data", "lse_sample"};
-    rp_chart ch = {"training loss per iteration", "iteration", 0};
+    rp_chart ch = {"training loss per iteration", "iteration", 0, 1};
     csv_chart(c, m, "iter", loss2, ce_differs(m) ? 2 : 1, &ch, scratch);
-    ch = (rp_chart){"training batch accuracy per iteration", "iteration", 1};
+    ch = (rp_chart){"training batch accuracy per iteration", "iteration", 1, 1};
     csv_chart(c, m, "iter", acc, 1, &ch, scratch);
-    ch = (rp_chart){"logsumexp f(x) of data and samples (= -energy)", "iteration", 0};
+    ch = (rp_chart){"logsumexp f(x) of data and samples (= -energy)", "iteration", 0, 1};
     csv_chart(c, m, "iter", lse, 2, &ch, scratch);
 }
 
 static void curves_section(rp_ctx *c, const run_files *f)
 {
+    static const char *pngs[] = {"curves_accuracy.png", "curves_energy.png"};
     rp_section(c, "curves", "Curves");
-    rp_gallery_begin(c);
-    rp_figure(c, c->run_dir, "curves_accuracy.png", "curves_accuracy.png", RP_IMG_SAY_ABSENT);
-    rp_figure(c, c->run_dir, "curves_energy.png", "curves_energy.png", RP_IMG_SAY_ABSENT);
-    rp_gallery_end(c);
+    int have[2], any = 0;
+    for (int i = 0; i < 2; i++) {
+        char p[RP_PATH_MAX];
+        have[i] = rp_is_file(rp_path(p, sizeof p, c->run_dir, pngs[i]), NULL);
+        any |= have[i];
+        if (!have[i]) rp_note(c, "%s absent.", pngs[i]);
+    }
+    if (any) {
+        rp_gallery_begin(c);
+        for (int i = 0; i < 2; i++)
+            if (have[i]) rp_figure(c, c->run_dir, pngs[i], pngs[i], 0);
+        rp_gallery_end(c);
+    }
+    if (f->metrics_state == 1 && f->metrics.rows) iteration_notes(c, &f->metrics);
+    else if (f->metrics_state == 1) rp_note(c, "metrics.csv holds no iteration yet.");
+    else if (f->metrics_state == 0) rp_note(c, "metrics.csv absent: no per-iteration charts.");
     size_t n = f->metrics.rows > f->epochs.rows ? f->metrics.rows : f->epochs.rows;
     double *scratch = malloc((2 * n + 6000) * sizeof(double));
     if (!scratch) {
         c->body.nomem = 1;
         return;
     }
-    rp_put(&c->body, "<div class=\"gallery\">\n");
+    rp_gallery_begin(c);
     if (f->metrics_state == 1 && f->metrics.rows) iteration_charts(c, &f->metrics, scratch);
-    else if (f->metrics_state == 1) rp_note(c, "metrics.csv holds no iteration yet.");
-    else if (f->metrics_state == 0) rp_note(c, "metrics.csv absent: no per-iteration charts.");
     if (f->epochs_state == 1 && f->epochs.rows) {
         static const char *accs[] = {"train_acc", "valid_acc", "test_acc"};
-        rp_chart ch = {"accuracy per epoch (epochs.csv)", "epoch", 1};
+        rp_chart ch = {"accuracy per epoch (epochs.csv)", "epoch", 1, 1};
         csv_chart(c, &f->epochs, "epoch", accs, 3, &ch, scratch);
     }
-    rp_put(&c->body, "</div>\n");
+    rp_gallery_end(c);
     free(scratch);
 }
 
@@ -545,9 +562,10 @@ static void samples_section(rp_ctx *c, const run_files *f)
     shown += rp_figure(c, c->run_dir, "buffer.png", "buffer.png: the replay buffer", RP_IMG_PIXELATED);
     rp_gallery_end(c);
     if (!g.n && !shown)
-        rp_note(c, f->cfg && cfg_num(f->cfg, "clf_only") == 1
-                       ? "No sample grids: a classifier-only run samples nothing."
-                       : "No sample grids (samples_NNNNNN.png, samples_conditional.png, buffer.png) were written.");
+        rp_note(c, "%s",
+                f->cfg && cfg_num(f->cfg, "clf_only") == 1
+                    ? "No sample grids: a classifier-only run samples nothing."
+                    : "No sample grids (samples_NNNNNN.png, samples_conditional.png, buffer.png) were written.");
     rp_names_free(&g);
 }
 

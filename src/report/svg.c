@@ -117,10 +117,11 @@ static void ticks(rp_buf *b, const range *r, int vertical, double lo, double hi,
     }
 }
 
-static void axes(rp_buf *b, const range *r)
+static void axes(rp_buf *b, const range *r, int xint)
 {
     ticks(b, r, 0, r->y0, r->y1, nice_step(r->y1 - r->y0, 5));
-    ticks(b, r, 1, r->x0, r->x1, nice_step(r->x1 - r->x0, 6));
+    double sx = nice_step(r->x1 - r->x0, 6);
+    ticks(b, r, 1, r->x0, r->x1, xint && sx < 1 ? 1 : sx);
     rp_printf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#888\"/>\n", LEFT, TOP,
               W - LEFT - RIGHT, H - TOP - BOTTOM);
 }
@@ -168,8 +169,8 @@ static void legend(rp_buf *b, const rp_line *lines, int nl)
 
 void rp_svg_chart(rp_buf *b, const rp_chart *ch, const rp_line *lines, int nl)
 {
-    rp_printf(b, "<svg class=\"svgchart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" role=\"img\" aria-label=\"",
-              W, H, W, H);
+    rp_printf(b, "<svg class=\"svgchart\" viewBox=\"0 0 %d %d\" width=\"%d\" height=\"%d\" font-family=\"sans-serif\" "
+                 "role=\"img\" aria-label=\"", W, H, W, H);
     rp_esc(b, ch->title ? ch->title : "chart");
     rp_put(b, "\">\n<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n");
     rp_printf(b, "<text x=\"%d\" y=\"18\" font-size=\"13\" font-weight=\"bold\">", LEFT);
@@ -178,7 +179,7 @@ void rp_svg_chart(rp_buf *b, const rp_chart *ch, const rp_line *lines, int nl)
     range r;
     if (extent(lines, nl, &r)) {
         settle(&r, ch->y01);
-        axes(b, &r);
+        axes(b, &r, ch->xint);
         for (int l = 0; l < nl; l++) curve(b, &r, &lines[l], COLORS[(size_t)l % N_COLORS]);
     } else {
         rp_printf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"13\">no finite values</text>\n",

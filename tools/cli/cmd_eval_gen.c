@@ -118,7 +118,7 @@ jp_status ev_chains_run(ev_chains *ch, ev_ctx *c, float *x, const int *y, int n,
         }
         /* the final state's energy, eval mode */
         jp_wrn_forward(c->m, logits, xb, nb, 0);
-        jp_logsumexp_forward(lse, logits, nb, c->K);
+        jp_wrn_log_px(c->m, logits, lse, nb);
         for (int i = 0; i < nb; i++) tsum[S] += lse[i];
         memcpy(x + (size_t)at * dim, xb, (size_t)nb * dim * sizeof(float));
         if (n > B) ev_log(c, "  chains %d/%d\n", at + nb, n);

@@ -13,6 +13,7 @@ static const struct {
     {"eval", jp_cmd_eval, "evaluate a checkpoint: accuracy, calibration, OOD, samples, attacks, FID"},
     {"data", jp_cmd_data, "describe a data set and write example and class-mean grids"},
     {"toy", jp_cmd_toy, "train an MLP energy model on a 2-D toy density"},
+    {"report", jp_cmd_report, "one self-contained HTML page of a run and its evaluations"},
 };
 
 static void usage(FILE *out)
