@@ -1,11 +1,12 @@
 /* Benchmark of the Wide-ResNet on the fast path: per-layer GFLOP/s of forward,
  * backward-data and backward-weights convolutions, whole-network forward+backward
  * images/s (train mode, parameter and input gradients, as peer_torch.py --mode fwdbwd),
- * and one JEM++ iteration (PYLD-M-N) broken down into its parts.
+ * and one JEM++ iteration (PYLD-M-N) or one JEM iteration (SGLD-K, model in eval mode as
+ * JEM samples) broken down into sampling and training passes.
  * Prints medians. Never a test: timing assertions do not belong in tests.
  *
  *   bench_wrn [--depth 16] [--width 2] [--batch 64] [--size 32] [--channels 3]
- *             [--iters 7] [--layers] [--jempp M N] [--winograd] */
+ *             [--iters 7] [--layers] [--jempp M N | --sgld K] [--winograd] */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,7 @@ static void bench_layers(jp_wrn *m, int iters)
 int main(int argc, char **argv)
 {
     int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 0;
+    int K_sgld = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--depth") && i + 1 < argc) depth = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = atoi(argv[++i]);
@@ -76,6 +78,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (!strcmp(argv[i], "--winograd")) wino = 1;
+        else if (!strcmp(argv[i], "--sgld") && i + 1 < argc) K_sgld = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--jempp") && i + 2 < argc) {
             M = atoi(argv[++i]);
             N = atoi(argv[++i]);
@@ -120,12 +123,18 @@ int main(int argc, char **argv)
     double med = median(t, iters);
     printf("jempp WRN-%d-%d fwd+bwd batch %d %dx%dx%d: %.1f ms, %.1f images/s\n", depth, width, batch, channels,
            size, size, med * 1e3, batch / med);
-    if (M > 0) {
-        /* one JEM++ iteration as peer_torch.py: LSE(x_data) f+b, PYLD-M-N, LSE(x_q) f+b, CE f+b */
+    if (M > 0 || K_sgld > 0) {
+        /* one JEM++ iteration as peer_torch.py: LSE(x_data) f+b, PYLD-M-N, LSE(x_q) f+b, CE f+b
+         * (or the same with JEM's SGLD-K as the sampler) */
         jp_sampler_config sc;
-        jp_sampler_config_pyld(&sc);
-        sc.n_steps = M;
-        sc.in_steps = N;
+        if (K_sgld > 0) {
+            jp_sampler_config_sgld(&sc);
+            sc.n_steps = K_sgld;
+        } else {
+            jp_sampler_config_pyld(&sc);
+            sc.n_steps = M;
+            sc.in_steps = N;
+        }
         jp_sampler_work w;
         jp_sampler_work_init(&w, m, &err);
         float *xq = jp_alloc((size_t)batch * dim * 4), *ones = jp_alloc((size_t)batch * 4), *lse = jp_alloc((size_t)batch * 4);
@@ -152,8 +161,12 @@ int main(int argc, char **argv)
             if (it >= 2) tt[it - 2] = jp_now() - t0;
         }
         double mt = median(tt, iters), ms = median(ts, iters);
-        printf("jempp JEM++ iteration WRN-%d-%d PYLD-%d-%d batch %d: %.3f s/iter (sampling %.3f s = %.0f%%, "
-               "3 training passes %.3f s)\n", depth, width, M, N, batch, mt, ms, 100 * ms / mt, mt - ms);
+        char sname[32];
+        if (K_sgld > 0) snprintf(sname, sizeof sname, "SGLD-%d", K_sgld);
+        else snprintf(sname, sizeof sname, "PYLD-%d-%d", M, N);
+        printf("jempp %s iteration WRN-%d-%d %s batch %d: %.3f s/iter (sampling %.3f s = %.0f%%, "
+               "3 training passes %.3f s)\n", K_sgld > 0 ? "JEM" : "JEM++", depth, width, sname, batch, mt, ms,
+               100 * ms / mt, mt - ms);
         (void)lse;
         jp_sampler_work_free(&w);
     }
