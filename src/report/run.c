@@ -35,6 +35,13 @@ static void cfg_val(rp_buf *b, const jp_json *cfg, const char *key, const char *
     else rp_put(b, fallback);
 }
 
+/* text, then the config value of key (or "?") */
+static void put_val(rp_buf *b, const jp_json *cfg, const char *text, const char *key)
+{
+    rp_put(b, text);
+    cfg_val(b, cfg, key, "?");
+}
+
 static double cfg_num(const jp_json *cfg, const char *key) { return rp_jnum(cfg, key); }
 
 /* ---- loading ------------------------------------------------------------------------ */
@@ -79,22 +86,18 @@ static void summary_model(rp_buf *b, const jp_json *cfg)
         rp_json_text(b, shape);
     }
     if (jp_json_get(cfg, "n_classes")) {
-        rp_put(b, " &middot; ");
-        cfg_val(b, cfg, "n_classes", "?");
+        put_val(b, cfg, " &middot; ", "n_classes");
         rp_put(b, " classes");
     }
     kv_end(b);
     kv_begin(b, "Model");
-    rp_put(b, "WRN-");
-    cfg_val(b, cfg, "depth", "?");
-    rp_put(b, "-");
-    cfg_val(b, cfg, "width", "?");
+    put_val(b, cfg, "WRN-", "depth");
+    put_val(b, cfg, "-", "width");
     if (cfg_num(cfg, "dropout_rate") > 0) {
         rp_put(b, ", dropout ");
         cfg_val(b, cfg, "dropout_rate", "");
     }
-    rp_put(b, " &middot; norm ");
-    cfg_val(b, cfg, "norm", "?");
+    put_val(b, cfg, " &middot; norm ", "norm");
     kv_end(b);
 }
 
@@ -105,12 +108,10 @@ static void summary_sampler(rp_buf *b, const jp_json *cfg)
     if (clf_only) {
         rp_put(b, "classifier only (cross-entropy)");
     } else {
-        rp_put(b, "JEM: p(x) weight ");
-        cfg_val(b, cfg, "p_x_weight", "?");
-        rp_put(b, ", p(y|x) weight ");
-        cfg_val(b, cfg, "p_y_given_x_weight", "?");
-        rp_put(b, ", p(x,y) weight ");
-        cfg_val(b, cfg, "p_x_y_weight", "?");
+        put_val(b, cfg, "JEM: p(x) weight ", "p_x_weight");
+        put_val(b, cfg, ", p(y|x) weight ", "p_y_given_x_weight");
+        put_val(b, cfg, ", p(x,y) weight ", "p_x_y_weight");
+        if (cfg_num(cfg, "uncond") == 1) rp_put(b, "; log p(x) from the energy head (uncond)");
     }
     kv_end(b);
     kv_begin(b, "Sampler");
@@ -118,14 +119,10 @@ static void summary_sampler(rp_buf *b, const jp_json *cfg)
     if (clf_only) {
         rp_put(b, "none (classifier only)");
     } else if (s && !strcmp(s, "pyld")) {
-        rp_put(b, "PYLD-");
-        cfg_val(b, cfg, "n_steps", "?");
-        rp_put(b, "-");
-        cfg_val(b, cfg, "in_steps", "?");
-        rp_put(b, " (M = n_steps outer, N = in_steps inner; pyld_lr ");
-        cfg_val(b, cfg, "pyld_lr", "?");
-        rp_put(b, ", eps ");
-        cfg_val(b, cfg, "eps", "?");
+        put_val(b, cfg, "PYLD-", "n_steps");
+        put_val(b, cfg, "-", "in_steps");
+        put_val(b, cfg, " (M = n_steps outer, N = in_steps inner; pyld_lr ", "pyld_lr");
+        put_val(b, cfg, ", eps ", "eps");
         rp_put(b, ")");
     } else {
         rp_put(b, s && !strcmp(s, "proximal") ? "proximal SGLD-" : s && !strcmp(s, "sgld") ? "SGLD-" : "");
@@ -134,30 +131,23 @@ static void summary_sampler(rp_buf *b, const jp_json *cfg)
             rp_put(b, "-");
         }
         cfg_val(b, cfg, "n_steps", "?");
-        rp_put(b, " (K = n_steps; sgld_lr ");
-        cfg_val(b, cfg, "sgld_lr", "?");
-        rp_put(b, ", sgld_std ");
-        cfg_val(b, cfg, "sgld_std", "?");
+        put_val(b, cfg, " (K = n_steps; sgld_lr ", "sgld_lr");
+        put_val(b, cfg, ", sgld_std ", "sgld_std");
         rp_put(b, ")");
     }
     kv_end(b);
     if (!clf_only) {
         kv_begin(b, "Initialisation");
         cfg_val(b, cfg, "init", "?");
-        rp_put(b, " &middot; replay buffer ");
-        cfg_val(b, cfg, "buffer_size", "?");
-        rp_put(b, ", reinit_freq ");
-        cfg_val(b, cfg, "reinit_freq", "?");
+        put_val(b, cfg, " &middot; replay buffer ", "buffer_size");
+        put_val(b, cfg, ", reinit_freq ", "reinit_freq");
         kv_end(b);
     }
     kv_begin(b, "Optimiser");
     cfg_val(b, cfg, "optimizer", "?");
-    rp_put(b, ", lr ");
-    cfg_val(b, cfg, "lr", "?");
-    rp_put(b, ", batch ");
-    cfg_val(b, cfg, "batch_size", "?");
-    rp_put(b, ", epochs ");
-    cfg_val(b, cfg, "n_epochs", "?");
+    put_val(b, cfg, ", lr ", "lr");
+    put_val(b, cfg, ", batch ", "batch_size");
+    put_val(b, cfg, ", epochs ", "n_epochs");
     if (cfg_num(cfg, "max_iters") > 0) {
         rp_put(b, ", max_iters ");
         cfg_val(b, cfg, "max_iters", "");

@@ -1,0 +1,70 @@
+#!/bin/sh
+# The evaluation of issue 5, item 9: a JEM++ model against a softmax-only WRN of the same
+# size, with the same data and the same evaluation settings: accuracy, calibration (ECE,
+# NLL), OOD detection (AUROC of px, py, pxgrad against the built-in shifted sets),
+# robust accuracy under PGD (L-inf and L2), and a classifier-feature FID of samples.
+#
+#   scripts/compare-eval.sh JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK [MAX_N_CLF [N_FID]]]]
+#   (defaults: all 10000 test images for accuracy/calibration, 2000 for OOD, 500 for PGD,
+#   2000 chains from scratch for the softmax model's FID samples)
+#
+# Each model gets OUT_DIR/<jempp|softmax>/<mode>/ with the JSON and pictures of `jempp
+# eval`, and `jempp report` can show them (--eval). The FID features are those of the
+# softmax model (--feature_ckpt SOFTMAX_CKPT) for both models' samples: a
+# classifier-feature FID, NOT comparable to Inception FID. JEM++ samples: its replay
+# buffer (the reference's FID source); the softmax model has none, so its samples are
+# PYLD chains from scratch on its own LSE (what JEM says any classifier defines).
+# The summary table goes to OUT_DIR/summary.md.
+set -e
+cd "$(dirname "$0")/.."
+[ $# -ge 3 ] || { echo "usage: $0 JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK]]" >&2; exit 2; }
+JCK=$1; SCK=$2; OUT=$3; NOOD=${4:-2000}; NATT=${5:-500}; NCLF=${6:-0}; NFID=${7:-2000}
+J=${JEMPP:-build/jempp}
+for f in "$JCK" "$SCK"; do [ -f "$f" ] || { echo "$0: checkpoint $f not found" >&2; exit 2; }; done
+mkdir -p "$OUT"
+ev() { # tag ckpt mode extra...
+  tag=$1; ck=$2; mode=$3; shift 3
+  echo "== $tag $mode"
+  "$J" eval --ckpt "$ck" --mode "$mode" --out "$OUT/$tag/$mode" --quiet "$@"
+}
+for tag in jempp softmax; do
+  if [ $tag = jempp ]; then ck=$JCK; src="--fid_source auto"; else ck=$SCK; src="--fid_source scratch --n_fid $NFID --n_sample_steps 40"; fi
+  ev $tag "$ck" test_clf --max_n "$NCLF"
+  ev $tag "$ck" cali --max_n "$NCLF"
+  ev $tag "$ck" ood --max_n "$NOOD"
+  ev $tag "$ck" attack --norm both --max_n "$NATT" --eps_linf 0,1/255,2/255,4/255,8/255 --eps_l2 0,0.25,0.5,1
+  ev $tag "$ck" fid --feature_ckpt "$SCK" $src
+done
+
+# one number per line of the pretty-printed JSON: "key": value
+num() { grep -m1 "\"$2\":" "$1" | sed 's/.*: *\([-0-9.eE+]*\).*/\1/'; }
+# AUROC of one score on one shifted set (ood.json: sets[] { name, kind, n, px {auroc..}, py, pxgrad })
+auroc() { awk -v set="$2" -v sc="$3" '
+  /"name":/ { gsub(/[",]/, "", $2); cur = $2 }
+  $0 ~ "\"" sc "\": *\\{" { insc = 1 }
+  insc && /"auroc":/ { if (cur == set) { gsub(/,/, "", $2); print $2; exit } insc = 0 }' "$1"; }
+robust() { awk -v norm="$2" -v eps="$3" '
+  $0 ~ "\"" norm "\": *\\{" { inn = 1 }
+  inn && /"eps":/ { gsub(/,/, "", $2); e = $2 }
+  inn && /"robust_accuracy":/ { gsub(/,/, "", $2); if (e + 0 == eps + 0) { print $2; exit } }' "$1"; }
+{
+  echo "| | JEM++ | softmax WRN |"
+  echo "|---|---|---|"
+  row() { echo "| $1 | $2 | $3 |"; }
+  row "test accuracy" "$(num $OUT/jempp/test_clf/test_clf.json accuracy)" "$(num $OUT/softmax/test_clf/test_clf.json accuracy)"
+  row "ECE (20 bins)" "$(num $OUT/jempp/cali/cali.json ece)" "$(num $OUT/softmax/cali/cali.json ece)"
+  row "NLL" "$(num $OUT/jempp/cali/cali.json nll)" "$(num $OUT/softmax/cali/cali.json nll)"
+  for set in noise constant interp invert; do
+    for sc in px py pxgrad; do
+      row "AUROC $sc vs $set" "$(auroc $OUT/jempp/ood/ood.json $set $sc)" "$(auroc $OUT/softmax/ood/ood.json $set $sc)"
+    done
+  done
+  for e in 0.00392157 0.00784314 0.0156863 0.0313725; do
+    row "robust acc L-inf $e" "$(robust $OUT/jempp/attack/attack.json linf $e)" "$(robust $OUT/softmax/attack/attack.json linf $e)"
+  done
+  for e in 0.25 0.5 1; do
+    row "robust acc L2 $e" "$(robust $OUT/jempp/attack/attack.json l2 $e)" "$(robust $OUT/softmax/attack/attack.json l2 $e)"
+  done
+  row "classifier-feature FID of samples" "$(num $OUT/jempp/fid/fid.json fid)" "$(num $OUT/softmax/fid/fid.json fid)"
+} > "$OUT/summary.md"
+cat "$OUT/summary.md"
