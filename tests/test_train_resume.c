@@ -6,8 +6,9 @@
  *    B/last.safetensors must be equal tensor by tensor, bit for bit (model weights,
  *    running statistics, counters, optimizer state, replay buffer, RNG, position,
  *    learning-rate scale and best validation accuracy). Twice: stopping in the middle
- *    of the first epoch, and (4 labels per class: 2-iteration epochs) stopping at an
- *    epoch's end, the resumed run crossing into the next epochs.
+ *    of the first epoch, and (a 32-image training set: 2-iteration epochs) stopping at
+ *    an epoch's end, the resumed run crossing into the next epochs. With 4 labels per
+ *    class an epoch is still a pass over all training images, as in the reference.
  * b) divergence: inject_nan_iter = k poisons the loss once; the run rolls back, finishes,
  *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
  *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
@@ -45,11 +46,12 @@
 #define FASHION "/usr/share/datasets/fashion-mnist" /* JEMPP_TEST_FASHION overrides it */
 #define N_HALF 3 /* run B stops after N_HALF iterations, run A does 2 * N_HALF */
 #define N_TEST 100 /* test images: a run evaluates them at its end; 10000 would cost most of the time */
+#define N_SMALL 1032 /* the small training set: 1000 validation + 32 training images */
 
 static const char *const fashion_files[4] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                                              "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
 
-static char g_root[256], g_data[320];
+static char g_root[256], g_data[320], g_small[320];
 
 static int file_exists(const char *p)
 {
@@ -340,24 +342,24 @@ static char *metrics_lines(const char *path, int *nlines)
 }
 
 /* Run A: 2n iterations in dir a. Run B: n iterations in dir b, then resumed from b up to
- * 2n. The two last.safetensors must be equal bit for bit. labels_per_class > 0 makes the
- * labelled set (and so an epoch) small. */
-static void resume_case(tu_ctx *t, const char *da, const char *db, int n, int labels_per_class)
+ * 2n. The two last.safetensors must be equal bit for bit. data_root (NULL: the full
+ * training set) may name the small data folder, whose epochs are 2 iterations long. */
+static void resume_case(tu_ctx *t, const char *da, const char *db, int n, const char *data_root)
 {
     jp_train_config c;
     jp_train_result r;
     jp_error e;
     jp_status st;
     char pa[1400], pb[1400], label[96];
-    printf("-- a) exact resume: %s = %d iterations; %s = %d, then resumed to %d (labels per class %d)\n", da, 2 * n,
-           db, n, 2 * n, labels_per_class);
+    printf("-- a) exact resume: %s = %d iterations; %s = %d, then resumed to %d (%s training set)\n", da, 2 * n,
+           db, n, 2 * n, data_root ? "small" : "full");
     base_config(&c, da, 2 * n);
-    c.labels_per_class = labels_per_class;
+    if (data_root) snprintf(c.data_root, sizeof c.data_root, "%s", data_root);
     snprintf(label, sizeof label, "%s (2N)", da);
     st = run(&c, &r, &e, label, NULL);
     tu_check(t, st == JP_OK && r.iters == 2 * n, "run %s finishes %d iterations (%s)", da, 2 * n, jp_status_name(st));
     base_config(&c, db, n);
-    c.labels_per_class = labels_per_class;
+    if (data_root) snprintf(c.data_root, sizeof c.data_root, "%s", data_root);
     snprintf(label, sizeof label, "%s (N)", db);
     st = run(&c, &r, &e, label, NULL);
     tu_check(t, st == JP_OK && r.iters == n, "run %s finishes %d iterations", db, n);
@@ -365,7 +367,7 @@ static void resume_case(tu_ctx *t, const char *da, const char *db, int n, int la
     tu_check(t, position(pb, 1) == n, "%s/last.safetensors holds iteration %lld after the first part (epoch %lld)", db,
              (long long)position(pb, 1), (long long)position(pb, 0));
     base_config(&c, db, 2 * n);
-    c.labels_per_class = labels_per_class;
+    if (data_root) snprintf(c.data_root, sizeof c.data_root, "%s", data_root);
     snprintf(c.resume, sizeof c.resume, "%s/%s", g_root, db);
     snprintf(label, sizeof label, "%s resumed (N -> 2N)", db);
     st = run(&c, &r, &e, label, NULL);
@@ -447,6 +449,23 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s/t10k-labels-idx1-ubyte", g_data);
     snprintf(src, sizeof src, "%s/%s", fashion, fashion_files[3]);
     if (ok) ok = idx_head(src, p, 8, N_TEST, 1, msg, sizeof msg);
+    /* the small data folder: the first N_SMALL training images (N_VALID_SMALL of them
+     * split off for validation, 32 left: 2-iteration epochs at batch 16) and the same
+     * test subset */
+    snprintf(g_small, sizeof g_small, "%s/small", g_root);
+    mkdir(g_small, 0755);
+    static const struct {
+        int file, hdr, n, bytes;
+        const char *name;
+    } small[4] = {{0, 16, N_SMALL, 28 * 28, "train-images-idx3-ubyte"},
+                  {1, 8, N_SMALL, 1, "train-labels-idx1-ubyte"},
+                  {2, 16, N_TEST, 28 * 28, "t10k-images-idx3-ubyte"},
+                  {3, 8, N_TEST, 1, "t10k-labels-idx1-ubyte"}};
+    for (int i = 0; i < 4 && ok; i++) {
+        snprintf(p, sizeof p, "%s/%s", g_small, small[i].name);
+        snprintf(src, sizeof src, "%s/%s", fashion, fashion_files[small[i].file]);
+        ok = idx_head(src, p, small[i].hdr, small[i].n, small[i].bytes, msg, sizeof msg);
+    }
     if (!ok) {
         tu_check(&t, 0, "test subset: %s", msg);
         return tu_finish(&t);
@@ -461,12 +480,23 @@ int main(int argc, char **argv)
     char pb[1400];
 
     /* ---- a) exact resume */
-    resume_case(&t, "A", "B", N_HALF, -1); /* a stop in the middle of the first epoch */
+    resume_case(&t, "A", "B", N_HALF, NULL); /* a stop in the middle of the first epoch */
     snprintf(pb, sizeof pb, "%s/B/last.safetensors", g_root);
-    /* 4 labels per class: 40 labelled images, epochs of 2 iterations. B2 stops at the end
-     * of epoch 1 (evaluation, best.safetensors), the resumed run starts epoch 2 and
-     * crosses into epoch 3; every epoch end evaluates (eval_every 1) in both runs. */
-    resume_case(&t, "A2", "B2", 2, 4);
+    /* the small training set: epochs of 2 iterations. B2 stops at the end of epoch 1
+     * (evaluation, best.safetensors), the resumed run starts epoch 2 and crosses into
+     * epoch 3; every epoch end evaluates (eval_every 1) in both runs. */
+    resume_case(&t, "A2", "B2", 2, g_small);
+
+    /* Semi-supervised: an epoch is one pass over all training images (the p(x) stream),
+     * as the reference's loop over dload_train, however few images are labelled: with 4
+     * labels per class (40 images, 2.5 batches) 3 iterations stay in epoch 0. */
+    base_config(&c, "S", 3);
+    c.labels_per_class = 4;
+    st = run(&c, &r, &e, "S (4 labels per class)", NULL);
+    snprintf(p, sizeof p, "%s/S/last.safetensors", g_root);
+    tu_check(&t, st == JP_OK && position(p, 1) == 3 && position(p, 0) == 0,
+             "semi-supervised: 3 iterations are still epoch 0 (epoch %lld, iteration %lld)", (long long)position(p, 0),
+             (long long)position(p, 1));
 
     /* A run that dies right after a mid-epoch save (save_every), with half-written log
      * lines, continues from that save with its own config.json: the same weights and

@@ -148,7 +148,9 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
 
     jp_lr_schedule_init(&t->sched, cfg->lr);
     t->sched.warmup_iters = cfg->warmup_iters;
-    t->sched.iters_per_epoch = jp_loader_batches_per_epoch(t->lab);
+    /* An epoch is one pass over all training images (the p(x) stream), labelled or not,
+     * as the reference's loop over dload_train; the labelled stream cycles on its own. */
+    t->sched.iters_per_epoch = jp_loader_batches_per_epoch(t->px);
     t->sched.n_decay = cfg->n_decay;
     memcpy(t->sched.decay_epochs, cfg->decay_epochs, sizeof t->sched.decay_epochs);
     t->sched.decay_rate = cfg->decay_rate;
