@@ -4,9 +4,10 @@
 # NLL), OOD detection (AUROC of px, py, pxgrad against the built-in shifted sets),
 # robust accuracy under PGD (L-inf and L2), and a classifier-feature FID of samples.
 #
-#   scripts/compare-eval.sh JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK [MAX_N_CLF [N_FID]]]]
+#   scripts/compare-eval.sh JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK [MAX_N_CLF [N_FID [REF_N]]]]]
 #   (defaults: all 10000 test images for accuracy/calibration, 2000 for OOD, 500 for PGD,
-#   2000 chains from scratch for the softmax model's FID samples)
+#   2000 chains from scratch for the softmax model's FID samples, 10000 reference images
+#   (the test split) for the FID statistics)
 #
 # Each model gets OUT_DIR/<jempp|softmax>/<mode>/ with the JSON and pictures of `jempp
 # eval`, and `jempp report` can show them (--eval). The FID features are those of the
@@ -14,11 +15,12 @@
 # classifier-feature FID, NOT comparable to Inception FID. JEM++ samples: its replay
 # buffer (the reference's FID source); the softmax model has none, so its samples are
 # PYLD chains from scratch on its own LSE (what JEM says any classifier defines).
-# The summary table goes to OUT_DIR/summary.md.
+# The summary table goes to OUT_DIR/summary.md (SUMMARY_ONLY=1 rewrites it without
+# evaluating again).
 set -e
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { echo "usage: $0 JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK]]" >&2; exit 2; }
-JCK=$1; SCK=$2; OUT=$3; NOOD=${4:-2000}; NATT=${5:-500}; NCLF=${6:-0}; NFID=${7:-2000}
+JCK=$1; SCK=$2; OUT=$3; NOOD=${4:-2000}; NATT=${5:-500}; NCLF=${6:-0}; NFID=${7:-2000}; NREF=${8:-10000}
 J=${JEMPP:-build/jempp}
 for f in "$JCK" "$SCK"; do [ -f "$f" ] || { echo "$0: checkpoint $f not found" >&2; exit 2; }; done
 mkdir -p "$OUT"
@@ -28,25 +30,26 @@ ev() { # tag ckpt mode extra...
   "$J" eval --ckpt "$ck" --mode "$mode" --out "$OUT/$tag/$mode" --quiet "$@"
 }
 for tag in jempp softmax; do
+  [ -z "$SUMMARY_ONLY" ] || break # SUMMARY_ONLY=1: only the table, from evaluations already made
   if [ $tag = jempp ]; then ck=$JCK; src="--fid_source auto"; else ck=$SCK; src="--fid_source scratch --n_fid $NFID --n_sample_steps 40"; fi
   ev $tag "$ck" test_clf --max_n "$NCLF"
   ev $tag "$ck" cali --max_n "$NCLF"
   ev $tag "$ck" ood --max_n "$NOOD"
   ev $tag "$ck" attack --norm both --max_n "$NATT" --eps_linf 0,1/255,2/255,4/255,8/255 --eps_l2 0,0.25,0.5,1
-  ev $tag "$ck" fid --feature_ckpt "$SCK" $src
+  ev $tag "$ck" fid --feature_ckpt "$SCK" --ref_split test --ref_max_n "$NREF" $src
 done
 
 # one number per line of the pretty-printed JSON: "key": value
-num() { grep -m1 "\"$2\":" "$1" | sed 's/.*: *\([-0-9.eE+]*\).*/\1/'; }
+num() { grep -m1 "\"$2\":" "$1" | sed 's/.*: *\([-0-9.eE+]*\).*/\1/' | awk '{ printf "%.4f\n", $1 }'; }
 # AUROC of one score on one shifted set (ood.json: sets[] { name, kind, n, px {auroc..}, py, pxgrad })
 auroc() { awk -v set="$2" -v sc="$3" '
   /"name":/ { gsub(/[",]/, "", $2); cur = $2 }
   $0 ~ "\"" sc "\": *\\{" { insc = 1 }
-  insc && /"auroc":/ { if (cur == set) { gsub(/,/, "", $2); print $2; exit } insc = 0 }' "$1"; }
+  insc && /"auroc":/ { if (index(cur, set "(") == 1) { gsub(/,/, "", $2); printf "%.4f\n", $2; exit } insc = 0 }' "$1"; }
 robust() { awk -v norm="$2" -v eps="$3" '
   $0 ~ "\"" norm "\": *\\{" { inn = 1 }
   inn && /"eps":/ { gsub(/,/, "", $2); e = $2 }
-  inn && /"robust_accuracy":/ { gsub(/,/, "", $2); if (e + 0 == eps + 0) { print $2; exit } }' "$1"; }
+  inn && /"robust_accuracy":/ { gsub(/,/, "", $2); d = e - eps; if (d < 1e-6 && d > -1e-6) { printf "%.4f\n", $2; exit } }' "$1"; }
 {
   echo "| | JEM++ | softmax WRN |"
   echo "|---|---|---|"
@@ -59,8 +62,9 @@ robust() { awk -v norm="$2" -v eps="$3" '
       row "AUROC $sc vs $set" "$(auroc $OUT/jempp/ood/ood.json $set $sc)" "$(auroc $OUT/softmax/ood/ood.json $set $sc)"
     done
   done
-  for e in 0.00392157 0.00784314 0.0156863 0.0313725; do
-    row "robust acc L-inf $e" "$(robust $OUT/jempp/attack/attack.json linf $e)" "$(robust $OUT/softmax/attack/attack.json linf $e)"
+  for k in 1 2 4 8; do
+    e=$(awk -v k=$k 'BEGIN { printf "%.9f", k / 255 }')
+    row "robust acc L-inf $k/255" "$(robust $OUT/jempp/attack/attack.json linf $e)" "$(robust $OUT/softmax/attack/attack.json linf $e)"
   done
   for e in 0.25 0.5 1; do
     row "robust acc L2 $e" "$(robust $OUT/jempp/attack/attack.json l2 $e)" "$(robust $OUT/softmax/attack/attack.json l2 $e)"
