@@ -23,7 +23,8 @@ static void check_conv(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int cin, int h
     jp_error err;
     JP_CHECK(jp_conv_shape_init(&s, n, cin, h, h, cout, k, k, stride, stride, k / 2, k / 2, &err) == JP_OK);
     jp_conv_plan p;
-    if (jp_conv_plan_init(&p, ctx, &s, src_plain, residual, 1, algo, &err) != JP_OK) {
+    jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1, .algo = algo};
+    if (jp_conv_plan_init(&p, ctx, &s, &o, &err) != JP_OK) {
         tu_check(t, 0, "plan: %s", err.msg);
         return;
     }
@@ -54,6 +55,28 @@ static void check_conv(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int cin, int h
     char w2[200];
     snprintf(w2, sizeof w2, "%s fwd", what);
     tu_close(t, w2, got, ref, nout, tol, tol);
+
+    /* the forward-only plan with a fused ReLU (Inception): relu(conv(x) + b) */
+    if (!residual) {
+        jp_conv_plan pr;
+        jp_conv_opts orelu = {.src_plain = src_plain, .relu = 1, .algo = dnnl_convolution_direct};
+        if (jp_conv_plan_init(&pr, ctx, &s, &orelu, &err) != JP_OK) {
+            tu_check(t, 0, "relu plan: %s", err.msg);
+        } else {
+            JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
+            float *wr = jp_alloc(pr.w_bytes), *rref = jp_alloc(nout * 4);
+            jp_conv_prepare_weights(&pr, wr, NULL, w);
+            jp_conv_forward(&pr, yb, xb, wr, b);
+            jp_dnnl_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
+            for (size_t i = 0; i < nout; i++) rref[i] = ref[i] > 0 ? ref[i] : 0.0f;
+            snprintf(w2, sizeof w2, "%s fwd inference + relu", what);
+            tu_close(t, w2, got, rref, nout, tol, tol);
+            tu_check(t, pr.bwd_data == NULL && pr.bwd_w == NULL, "%s: a forward-only plan has no backward", what);
+            jp_free(wr);
+            jp_free(rref);
+            jp_conv_plan_free(&pr);
+        }
+    }
 
     /* backward data */
     float *dref = jp_alloc(nin * 4), *dgot = jp_alloc(nin * 4);

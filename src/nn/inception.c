@@ -314,7 +314,8 @@ static jp_status make_plans(jp_inception *m, jp_error *err)
             if (!memcmp(&m->plans[j].s, &s, sizeof s) && m->plans[j].src_plain == plain) c->plan = &m->plans[j];
         if (c->plan) continue;
         JP_CHECK(m->n_plans < JP_INC_MAX_PLANS);
-        st = jp_inc_plan_init(&m->plans[m->n_plans], &m->dnnl, &s, plain, err);
+        jp_conv_opts o = {.src_plain = plain, .relu = 1, .algo = dnnl_convolution_direct};
+        st = jp_conv_plan_init(&m->plans[m->n_plans], &m->dnnl, &s, &o, err);
         if (st) return st;
         c->plan = &m->plans[m->n_plans++];
     }
@@ -341,7 +342,7 @@ static void carve(jp_inception *m, jp_arena *wa, jp_arena *aa, const builder *b)
 
 /* w' = w * g / sqrt(v + eps),  b' = beta - mean * g / sqrt(v + eps), written into the
  * padded (cout_p, cin_p, kh, kw) weights (zeros outside) and reordered for the plan. */
-static jp_status fold_conv(jp_inception *m, const jp_st_file *f, jp_inc_conv *c, float *w, float *wp, float *bn,
+static jp_status fold_conv(const jp_st_file *f, jp_inc_conv *c, float *w, float *wp, float *bn,
                            jp_error *err)
 {
     char name[JP_ST_MAX_NAME];
@@ -363,7 +364,7 @@ static jp_status fold_conv(jp_inception *m, const jp_st_file *f, jp_inc_conv *c,
         for (size_t k = 0; k < per; k++) wp[o * per_p + k] = (float)((double)w[o * per + k] * s);
         c->bias[o] = (float)((double)bn[co + o] - (double)bn[2 * co + o] * s);
     }
-    jp_inc_plan_weights(&m->dnnl, c->plan, c->wfwd, wp);
+    jp_conv_prepare_weights(c->plan, c->wfwd, NULL, wp);
     return JP_OK;
 }
 
@@ -378,7 +379,7 @@ static jp_status load_weights(jp_inception *m, const jp_st_file *f, jp_error *er
     }
     float *w = malloc(2 * wmax * sizeof(float)), *bn = malloc(4 * cmax * sizeof(float));
     jp_status st = w && bn ? JP_OK : jp_fail(err, JP_ERR_NOMEM, "Inception weights: %zu floats", 2 * wmax);
-    for (int i = 0; i < m->n_convs && !st; i++) st = fold_conv(m, f, &m->convs[i], w, w + wmax, bn, err);
+    for (int i = 0; i < m->n_convs && !st; i++) st = fold_conv(f, &m->convs[i], w, w + wmax, bn, err);
     free(w);
     free(bn);
     if (st || !m->n_classes) return st;
@@ -438,7 +439,7 @@ jp_status jp_inception_load(jp_inception **out, const char *weights_path, int ba
 void jp_inception_free(jp_inception *m)
 {
     if (!m) return;
-    for (int i = 0; i < m->n_plans; i++) jp_inc_plan_free(&m->plans[i]);
+    for (int i = 0; i < m->n_plans; i++) jp_conv_plan_free(&m->plans[i]);
     jp_dnnl_free(&m->dnnl);
     jp_arena_free(&m->weight_arena);
     jp_arena_free(&m->act_arena);
@@ -459,7 +460,7 @@ void jp_inception_describe(const jp_inception *m, char *buf, size_t len)
                                "%zu MiB of activations, %zu MiB of weights\n", m->batch, m->n_convs, m->feat_dim,
                                m->n_classes, m->act_arena.size >> 20, m->weight_arena.size >> 20);
     for (int i = 0; i < m->n_plans && at < len; i++) {
-        const jp_inc_plan *p = &m->plans[i];
+        const jp_conv_plan *p = &m->plans[i];
         at += (size_t)snprintf(buf + at, len - at, "conv %dx%d %d->%d s%d %dx%d: %s\n", p->s.kh, p->s.kw,
                                p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w, jp_dnnl_impl(p->fwd));
     }

@@ -25,24 +25,6 @@
 #define JP_INC_MAX_CHAIN 5
 #define JP_INC_MAX_TAILS 2
 
-/* A forward-only oneDNN convolution with fused ReLU: dst = relu(conv(src) + b). The
- * source is blocked, or plain NCHW for the first layer; dst is blocked. */
-typedef struct {
-    jp_conv_shape s;
-    int src_plain;
-    size_t w_bytes; /* weights in the primitive's layout */
-    dnnl_primitive_t fwd, w_reorder;
-    dnnl_memory_t m_src, m_w, m_b, m_dst, m_scr, m_w_plain;
-} jp_inc_plan;
-
-jp_status jp_inc_plan_init(jp_inc_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, int src_plain,
-                           jp_error *err);
-void jp_inc_plan_free(jp_inc_plan *p);
-/* Reorders plain OIHW weights into wfwd (w_bytes). */
-void jp_inc_plan_weights(const jp_dnnl *ctx, const jp_inc_plan *p, float *wfwd, const float *w_oihw);
-void jp_inc_plan_forward(const jp_dnnl *ctx, const jp_inc_plan *p, float *dst, const float *src,
-                         const float *wfwd, const float *b);
-
 typedef struct {
     char name[64]; /* state_dict prefix, e.g. "Mixed_5b.branch5x5_2" */
     int cin, cout, kh, kw, sh, sw, ph, pw;
@@ -51,7 +33,7 @@ typedef struct {
      * oneDNN uses its JIT kernels for any channel count; the plain first layer keeps 3 */
     int cin_p, cout_p;
     int h, w, oh, ow; /* input and output resolution */
-    const jp_inc_plan *plan;
+    const jp_conv_plan *plan; /* forward-only, fused ReLU: dst = relu(conv(src) + b) */
     float *wfwd, *bias; /* folded weights in the plan's layout, folded bias (cout_p) */
 } jp_inc_conv;
 
@@ -78,7 +60,7 @@ struct jp_inception {
     jp_dnnl dnnl;
     jp_inc_conv convs[JP_INC_MAX_CONVS];
     int n_convs;
-    jp_inc_plan plans[JP_INC_MAX_PLANS];
+    jp_conv_plan plans[JP_INC_MAX_PLANS];
     int n_plans;
     int stem[5]; /* conv indices: 1a, 2a, 2b, 3b, 4a */
     jp_inc_block blocks[11];

@@ -25,7 +25,7 @@ static void conv(const jp_inception *m, int idx, float *dst, const float *src)
 {
     const jp_inc_conv *c = &m->convs[idx];
     check_fits(m, dst, jp_dnnl_act_bytes(&m->dnnl, m->batch, c->cout_p, c->oh, c->ow));
-    jp_inc_plan_forward(&m->dnnl, c->plan, dst, src, c->wfwd, c->bias);
+    jp_conv_forward(c->plan, dst, src, c->wfwd, c->bias);
 }
 
 static void pool(const jp_inception *m, float *dst, const float *src, jp_pool_kind kind, int c, int h, int w)

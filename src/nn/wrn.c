@@ -169,7 +169,8 @@ static jp_status conv_plan(jp_wrn *m, const jp_conv_plan **out, int cin, int h, 
     jp_conv_plan *p = &m->conv_plans[m->n_conv_plans];
     dnnl_alg_kind_t algo = m->cfg.winograd && k == 3 && stride == 1 ? dnnl_convolution_winograd
                                                                     : dnnl_convolution_direct;
-    st = jp_conv_plan_init(p, &m->dnnl, &s, src_plain, residual, 1, algo, err);
+    jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1, .algo = algo};
+    st = jp_conv_plan_init(p, &m->dnnl, &s, &o, err);
     if (st) return st;
     m->n_conv_plans++;
     *out = p;

@@ -26,7 +26,7 @@ jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_dnnl *ctx, const jp_bn_shape *
     jp_dnnl_act_md(ctx, &md, s->n, s->c, s->h, s->w);
     dnnl_dims_t cd = {s->c};
     JP_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cd, dnnl_f32, dnnl_x));
-    dnnl_primitive_attr_t attr = jp_dnnl_attr(0);
+    dnnl_primitive_attr_t attr = jp_dnnl_attr(0, 0);
 
     dnnl_eltwise_desc_t ed;
     dnnl_primitive_desc_t afpd, abpd;

@@ -13,7 +13,7 @@ static dnnl_primitive_t make_reorder(jp_dnnl *ctx, const dnnl_memory_desc_t *fro
                                      const dnnl_memory_desc_t *to, int accumulate,
                                      dnnl_memory_t *scr)
 {
-    dnnl_primitive_attr_t attr = jp_dnnl_attr(accumulate);
+    dnnl_primitive_attr_t attr = jp_dnnl_attr(accumulate, 0);
     dnnl_primitive_desc_t pd;
     JP_DNNL(dnnl_reorder_primitive_desc_create(&pd, from, ctx->eng, to, ctx->eng, attr));
     dnnl_primitive_t prim = jp_dnnl_primitive(ctx, pd, scr);
@@ -32,14 +32,18 @@ static dnnl_primitive_desc_t make_pd(const jp_dnnl *ctx, const void *d, dnnl_pri
     return pd;
 }
 
-jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, int src_plain,
-                            int residual, int need_backward, dnnl_alg_kind_t algo, jp_error *err)
+jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
+                            jp_error *err)
 {
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
     p->s = *s;
-    p->src_plain = src_plain;
-    p->residual = residual;
+    p->src_plain = o->src_plain;
+    p->residual = o->residual;
+    p->relu = o->relu;
+    int src_plain = o->src_plain, need_backward = o->need_backward;
+    dnnl_alg_kind_t algo = o->algo;
+    JP_CHECK(!(o->relu && need_backward)); /* the backward primitives know no fused ReLU */
 
     dnnl_memory_desc_t src_md, dst_md, w_any, w_plain, b_md;
     if (src_plain) {
@@ -58,10 +62,11 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     dnnl_alg_kind_t algs[2] = {algo, dnnl_convolution_direct};
     dnnl_primitive_desc_t fpd = NULL;
     dnnl_alg_kind_t used = algo;
-    dnnl_primitive_attr_t attr = jp_dnnl_attr(residual);
+    dnnl_primitive_attr_t attr = jp_dnnl_attr(o->residual, o->relu);
+    dnnl_prop_kind_t prop = need_backward ? dnnl_forward_training : dnnl_forward_inference;
     for (int i = 0; i < 2 && !fpd; i++) {
         dnnl_convolution_desc_t cd;
-        if (dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, algs[i], &src_md, &w_any,
+        if (dnnl_convolution_forward_desc_init(&cd, prop, algs[i], &src_md, &w_any,
                                                &b_md, &dst_md, strides, pad, pad) != dnnl_success)
             continue;
         fpd = make_pd(ctx, &cd, attr, NULL);
@@ -84,7 +89,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     p->w_reorder = make_reorder(ctx, &w_plain, &p->w_md, 0, NULL);
 
     if (need_backward) {
-        dnnl_primitive_attr_t battr = jp_dnnl_attr(0);
+        dnnl_primitive_attr_t battr = jp_dnnl_attr(0, 0);
         dnnl_convolution_desc_t cd;
         dnnl_primitive_desc_t bpd = NULL, wpd = NULL;
         dnnl_alg_kind_t balgs[2] = {used, dnnl_convolution_direct};

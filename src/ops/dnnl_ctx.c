@@ -126,15 +126,16 @@ dnnl_primitive_t jp_dnnl_primitive(jp_dnnl *ctx, dnnl_primitive_desc_t pd, dnnl_
     return prim;
 }
 
-dnnl_primitive_attr_t jp_dnnl_attr(int sum)
+dnnl_primitive_attr_t jp_dnnl_attr(int sum, int relu)
 {
     dnnl_primitive_attr_t attr;
     JP_DNNL(dnnl_primitive_attr_create(&attr));
     JP_DNNL(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user));
-    if (sum) {
+    if (sum || relu) {
         dnnl_post_ops_t po;
         JP_DNNL(dnnl_post_ops_create(&po));
-        JP_DNNL(dnnl_post_ops_append_sum(po, 1.0f));
+        if (sum) JP_DNNL(dnnl_post_ops_append_sum(po, 1.0f));
+        if (relu) JP_DNNL(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f));
         JP_DNNL(dnnl_primitive_attr_set_post_ops(attr, po));
         dnnl_post_ops_destroy(po);
     }

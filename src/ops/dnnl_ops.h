@@ -61,8 +61,9 @@ void jp_dnnl_exec(const jp_dnnl *ctx, dnnl_primitive_t prim, int nargs, const in
  * scratch_mem NULL the primitive must need no scratchpad (checked). */
 dnnl_primitive_t jp_dnnl_primitive(jp_dnnl *ctx, dnnl_primitive_desc_t pd,
                                    dnnl_memory_t *scratch_mem);
-/* An attribute with user scratchpad (and, when sum != 0, a sum post-op: dst += result). */
-dnnl_primitive_attr_t jp_dnnl_attr(int sum);
+/* An attribute with user scratchpad; post-ops: when sum != 0, dst += result; when
+ * relu != 0, then dst = max(dst, 0). */
+dnnl_primitive_attr_t jp_dnnl_attr(int sum, int relu);
 /* Name of the implementation oneDNN chose (for benchmarks and logs). */
 const char *jp_dnnl_impl(dnnl_primitive_t prim);
 
@@ -72,6 +73,7 @@ typedef struct {
     jp_conv_shape s;
     int src_plain;      /* source (and diff source) in plain NCHW (first layer: C = 1 or 3) */
     int residual;       /* forward adds into dst (dst += conv(src) + b): the residual sum */
+    int relu;           /* forward ends with a ReLU */
     size_t w_bytes;     /* weights in the forward primitive's layout */
     size_t wd_bytes;    /* weights in the backward-data layout; 0 when it is the forward one */
     size_t dw_bytes;    /* diff weights in the backward-weights layout */
@@ -84,10 +86,20 @@ typedef struct {
     float *dsrc_blocked; /* src_plain: backward-data output in the blocked layout */
 } jp_conv_plan;
 
-/* Plans a convolution on this context for the given shape. algo: dnnl_convolution_direct,
- * _winograd or _auto (falls back to direct where the algorithm is not available). */
-jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, int src_plain,
-                            int residual, int need_backward, dnnl_alg_kind_t algo, jp_error *err);
+/* What a convolution plan is for. */
+typedef struct {
+    int src_plain;          /* source (and diff source) in plain NCHW (a first layer) */
+    int residual;           /* forward adds into dst: dst += conv(src) + b */
+    int relu;               /* forward applies a ReLU to its result (inference only) */
+    int need_backward;      /* plan backward-data and backward-weights too (training) */
+    dnnl_alg_kind_t algo;   /* dnnl_convolution_direct, _winograd or _auto */
+} jp_conv_opts;
+
+/* Plans a convolution on this context for the given shape. An algorithm that is not
+ * available falls back to direct. Without backward the forward is an inference
+ * primitive. */
+jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
+                            jp_error *err);
 void jp_conv_plan_free(jp_conv_plan *p);
 /* Reorders plain OIHW weights into wfwd (w_bytes) and, when the backward-data
  * layout differs (wd_bytes > 0), into wbwd. */
