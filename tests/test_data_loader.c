@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/normal.h"
+#include "core/normal.h"
 #include "jempp/data.h"
 #include "testutil.h"
 
@@ -74,7 +74,7 @@ static void naive_augment(float *out, const float *in, int c, int h, int w, int 
                 out[(ch * h + i) * w + (mirror ? w - 1 - j : j)] = v;  /* then flip */
             }
     free(padded);
-    if (sigma > 0) jp_zig_add_normal(rng, out, (size_t)c * h * w, sigma);
+    if (sigma > 0) jp_rng_add_normal(rng, out, (size_t)c * h * w, sigma);
 }
 
 /* Standard normal CDF. */
@@ -95,7 +95,7 @@ static void test_normals(tu_ctx *t)
     double m1 = 0, m2 = 0, m4 = 0;
     long over2 = 0, over3 = 0, over4 = 0, bins[B] = {0};
     float *zs = calloc(N, sizeof(float));
-    jp_zig_add_normal(&rng, zs, N, 1.0f); /* the generator the augmentation uses */
+    jp_rng_add_normal(&rng, zs, N, 1.0f); /* the generator the augmentation uses */
     for (int i = 0; i < N; i++) {
         double z = zs[i];
         m1 += z, m2 += z * z, m4 += z * z * z * z;
@@ -124,11 +124,11 @@ static void test_normals(tu_ctx *t)
     /* the 53-bit single-value form */
     double s1 = 0, s2 = 0;
     for (int i = 0; i < 1000000; i++) {
-        double z = jp_zig_normal(&rng);
+        double z = jp_rng_normal(&rng);
         s1 += z, s2 += z * z;
     }
     tu_check(t, fabs(s1 / 1e6) < 5e-3 && fabs(s2 / 1e6 - 1) < 8e-3,
-             "jp_zig_normal: mean %.1e, var %.4f over 1M draws", s1 / 1e6, s2 / 1e6);
+             "jp_rng_normal: mean %.1e, var %.4f over 1M draws", s1 / 1e6, s2 / 1e6);
 }
 
 static void test_augment(tu_ctx *t)

@@ -58,12 +58,12 @@ void *jp_arena_take(jp_arena *a, size_t bytes); /* NULL in a measuring arena */
 void jp_arena_free(jp_arena *a);
 
 /* ---- random numbers --------------------------------------------------- */
-/* xoshiro256** seeded with splitmix64; normals by Box-Muller. The whole state
- * is plain data, so checkpoints save and restore it byte for byte. */
+/* xoshiro256** seeded with splitmix64; normals by a ziggurat on its stream
+ * (src/core/normal.c). The whole state is plain data, so checkpoints save and restore it
+ * byte for byte. */
 typedef struct {
     uint64_t s[4];
-    double spare;     /* the second Box-Muller normal */
-    int has_spare;
+    uint64_t reserved[2]; /* zero: keeps the 6-word layout of saved RNG states */
 } jp_rng;
 
 void jp_rng_seed(jp_rng *r, uint64_t seed);
@@ -82,10 +82,14 @@ static inline uint64_t jp_rng_u64(jp_rng *r)
     return result;
 }
 double jp_rng_uniform(jp_rng *r);          /* [0, 1) */
-double jp_rng_normal(jp_rng *r);           /* N(0, 1) */
+double jp_rng_normal(jp_rng *r);           /* N(0, 1), 53-bit resolution, one 64-bit draw or more */
 uint64_t jp_rng_below(jp_rng *r, uint64_t n); /* uniform on [0, n), unbiased */
 void jp_rng_fill_uniform(jp_rng *r, float *x, size_t n, float lo, float hi);
+/* x[k] = mean + std * N(0, 1) and x[k] += sigma * N(0, 1), k = 0..n-1 in order: two
+ * normals per 64-bit draw (25-bit resolution, ample for float), the same normals for
+ * the same state in both functions. */
 void jp_rng_fill_normal(jp_rng *r, float *x, size_t n, float mean, float std);
+void jp_rng_add_normal(jp_rng *r, float *x, size_t n, float sigma);
 /* An independent stream derived from r (for threads or sub-tasks). */
 void jp_rng_split(jp_rng *r, jp_rng *child);
 

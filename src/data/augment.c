@@ -1,7 +1,6 @@
 /* The training transform of the reference (torchvision RandomCrop(padding=pad,
  * padding_mode="reflect"), RandomHorizontalFlip, then + sigma * N(0, 1)), done in one
  * pass: every output value reads its source pixel through the reflection. */
-#include "data/normal.h"
 #include "jempp/data.h"
 
 /* Reflect-padding index (the edge is not repeated): -1 -> 1, n -> n-2. */
@@ -41,5 +40,5 @@ void jp_augment_image(float *out, const float *in, int c, int h, int w, int pad,
                     o[x] = row[reflect((mirror ? w - 1 - x : x) + left - pad, w)];
         }
     }
-    if (sigma > 0) jp_zig_add_normal(rng, out, (size_t)c * h * w, sigma);
+    if (sigma > 0) jp_rng_add_normal(rng, out, (size_t)c * h * w, sigma);
 }

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "data/gauss_internal.h"
-#include "data/normal.h"
 
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info);
 
@@ -189,7 +188,7 @@ void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n,
         const float *L = s->chol + (size_t)k * d * d, *mu = s->mean + (size_t)k * d;
         for (int b0 = 0; b0 < m; b0 += SAMPLE_BLOCK) {
             int rows = m - b0 < SAMPLE_BLOCK ? m - b0 : SAMPLE_BLOCK;
-            jp_zig_fill_normal(rng, blk, (size_t)rows * d);
+            jp_rng_fill_normal(rng, blk, (size_t)rows * d, 0.0f, 1.0f);
             /* blk := blk L^T, i.e. each row z becomes L z */
             cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, D,
                         1.0f, L, D, blk, D);

@@ -9,19 +9,19 @@
 #include "jempp/checkpoint.h"
 #include "jempp/plot.h"
 
-/* RNG state as 6 uint64: s[0..3], has_spare, the bits of spare. */
+/* RNG state as 6 uint64: s[0..3] and two reserved words (zero). */
 static void rng_pack(const jp_rng *r, uint64_t *o)
 {
     memcpy(o, r->s, 4 * sizeof(uint64_t));
-    o[4] = (uint64_t)r->has_spare;
-    memcpy(&o[5], &r->spare, sizeof(double));
+    o[4] = r->reserved[0];
+    o[5] = r->reserved[1];
 }
 
 static void rng_unpack(jp_rng *r, const uint64_t *o)
 {
     memcpy(r->s, o, 4 * sizeof(uint64_t));
-    r->has_spare = (int)o[4];
-    memcpy(&r->spare, &o[5], sizeof(double));
+    r->reserved[0] = o[4];
+    r->reserved[1] = o[5];
 }
 
 jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)

@@ -1,4 +1,5 @@
-/* Fast standard normals for the augmentation noise: Marsaglia and Tsang's ziggurat in
+/* Standard normals of jp_rng (augmentation noise, sampler noise, initialisation):
+ * Marsaglia and Tsang's ziggurat in
  * Doornik's formulation (J. A. Doornik, "An Improved Ziggurat Method to Generate Normal
  * Random Samples", 2005), 128 layers, on the xoshiro256** stream of jp_rng. For the
  * float noise of jp_zig_add_normal each 64-bit draw gives two values (per 32-bit half:
@@ -12,7 +13,8 @@
  * x[i] = sqrt(-2 log(V/x[i-1] + exp(-x[i-1]^2/2))), r[i] = x[i+1]/x[i]. */
 #include <math.h>
 
-#include "data/normal.h"
+#include "core/normal.h"
+#include "jempp/core.h"
 
 #define ZIG_R 3.442619855899
 #define ZIG_V 9.91256303526217e-3
@@ -178,9 +180,9 @@ static inline double zig_half(jp_rng *rng, uint32_t w)
     return zig_slow(rng, u, i);
 }
 
-double jp_zig_normal(jp_rng *rng) { return zig_normal(rng); }
+double jp_rng_normal(jp_rng *rng) { return zig_normal(rng); }
 
-void jp_zig_add_normal(jp_rng *rng, float *x, size_t n, float sigma)
+void jp_rng_add_normal(jp_rng *rng, float *x, size_t n, float sigma)
 {
     size_t k = 0;
     for (; k + 2 <= n; k += 2) {
@@ -191,13 +193,13 @@ void jp_zig_add_normal(jp_rng *rng, float *x, size_t n, float sigma)
     if (k < n) x[k] += sigma * (float)zig_half(rng, (uint32_t)jp_rng_u64(rng));
 }
 
-void jp_zig_fill_normal(jp_rng *rng, float *x, size_t n)
+void jp_rng_fill_normal(jp_rng *rng, float *x, size_t n, float mean, float std)
 {
     size_t k = 0;
     for (; k + 2 <= n; k += 2) {
         uint64_t b = jp_rng_u64(rng);
-        x[k] = (float)zig_half(rng, (uint32_t)b);
-        x[k + 1] = (float)zig_half(rng, (uint32_t)(b >> 32));
+        x[k] = mean + std * (float)zig_half(rng, (uint32_t)b);
+        x[k + 1] = mean + std * (float)zig_half(rng, (uint32_t)(b >> 32));
     }
-    if (k < n) x[k] = (float)zig_half(rng, (uint32_t)jp_rng_u64(rng));
+    if (k < n) x[k] = mean + std * (float)zig_half(rng, (uint32_t)jp_rng_u64(rng));
 }
