@@ -20,6 +20,7 @@ test: build
 # The main job: train on the built-in default dataset (Fashion-MNIST) and write results.
 train: build
 	$(BUILD)/jempp train --preset fashion --save_dir $(RUN)
+	$(BUILD)/jempp report $(RUN)
 
 # Regenerate the PyTorch reference files under tests/data (needs Debian's python3-torch).
 refdata:
