@@ -585,6 +585,23 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s/E/metrics.jsonl", g_root);
     tu_check(&t, file_contains(p, "\"event\":\"diverged\""), "metrics.jsonl records a \"diverged\" event");
 
+    /* the other detectors, made to fire at once by their thresholds: the run gives up
+     * (no recoveries) and says which one fired */
+    static const struct {
+        const char *dir, *needle;
+        float energy, range;
+    } det[2] = {{"H0", "energies ran away", 1e-3f, 100.0f}, {"H1", "samples left the valid range", 1e4f, 0.5f}};
+    for (int k = 0; k < 2; k++) {
+        base_config(&c, det[k].dir, 2);
+        c.diverge_energy = det[k].energy;
+        c.diverge_range = det[k].range;
+        c.max_recoveries = 0;
+        st = run(&c, &r, &e, det[k].dir, NULL);
+        tu_check(&t, st == JP_ERR_NUMERIC && strstr(e.msg, det[k].needle) && strstr(e.msg, "at iteration 1"),
+                 "--diverge_%s %g: the first iteration is refused, '%s' (%s)", k ? "range" : "energy",
+                 (double)(k ? det[k].range : det[k].energy), det[k].needle, e.msg);
+    }
+
     /* ---- c) bad input */
     printf("-- c) bad input\n");
     snprintf(p, sizeof p, "%s/F", g_root);

@@ -54,6 +54,8 @@ typedef struct {
     int quiet;
     /* divergence handling */
     float diverge_loss;  /* |loss| above this (or non-finite) is a divergence (1e8) */
+    float diverge_energy;/* |mean LSE| of data or samples above this: energies ran away (1e4) */
+    float diverge_range; /* a sample value with |x| above this left the valid range (100) */
     int max_recoveries;  /* rollbacks before giving up */
     int64_t inject_nan_iter; /* testing aid: poison the loss once at this iteration (0: never) */
 } jp_train_config;

@@ -41,6 +41,8 @@ void jp_train_config_defaults(jp_train_config *c)
     c->save_every = 500;
     c->n_sample_grid = 100;
     c->diverge_loss = 1e8f;
+    c->diverge_energy = 1e4f;
+    c->diverge_range = 100.0f;
     c->max_recoveries = 5;
 }
 
@@ -117,6 +119,8 @@ jp_status jp_train_config_check(const jp_train_config *c, jp_error *err)
     if (c->uncond && (c->class_cond_p_x_sample || c->p_x_y_weight != 0.0f))
         return jp_fail(err, JP_ERR_ARG, "--uncond: the energy head has no classes, so --class_cond_p_x_sample and "
                                         "--p_x_y_weight need the class-conditional model (drop --uncond)");
+    if (!(c->diverge_loss > 0) || !(c->diverge_energy > 0) || !(c->diverge_range > 0))
+        return jp_fail(err, JP_ERR_ARG, "--diverge_loss, --diverge_energy and --diverge_range must be positive");
     if (c->save_every < 0) return jp_fail(err, JP_ERR_ARG, "--save_every %d: must be >= 0", c->save_every);
     if (c->warmup_iters < 0) return jp_fail(err, JP_ERR_ARG, "--warmup_iters %d: must be >= 0", c->warmup_iters);
     if (c->buffer_size < 1) return jp_fail(err, JP_ERR_ARG, "--buffer_size %d: must be >= 1", c->buffer_size);

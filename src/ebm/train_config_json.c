@@ -75,6 +75,8 @@ static const field fields[] = {
     FIELD("print_every", F_INT, print_every),
     FIELD("n_sample_grid", F_INT, n_sample_grid),
     FIELD("diverge_loss", F_FLOAT, diverge_loss),
+    FIELD("diverge_energy", F_FLOAT, diverge_energy),
+    FIELD("diverge_range", F_FLOAT, diverge_range),
     FIELD("max_recoveries", F_INT, max_recoveries),
 };
 #define N_FIELDS (int)(sizeof fields / sizeof *fields)

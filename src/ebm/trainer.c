@@ -254,6 +254,44 @@ static int finite_all(const float *x, size_t n)
     return 1;
 }
 
+/* Finite samples, and their largest |x| into *absmax (the larger of it and what it holds). */
+static int samples_ok(const float *x, size_t n, double *absmax)
+{
+    float m = 0.0f;
+    int finite = 1;
+    for (size_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        if (!(a <= 3.4e38f)) finite = 0; /* NaN or infinity */
+        else if (a > m) m = a;
+    }
+    if (m > *absmax) *absmax = m;
+    return finite;
+}
+
+/* The divergence detectors, in the order they are reported: the step is refused (and
+ * the run rolled back) when one fires. */
+static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
+{
+    const jp_train_config *c = &t->cfg;
+    double e = fmax(fabs(s->lse_data), fabs(s->lse_sample));
+    if (!isfinite(loss) || fabs(loss) > c->diverge_loss)
+        snprintf(s->why, sizeof s->why, "loss %.4g (limit %g)", loss, (double)c->diverge_loss);
+    else if (!s->samples_finite)
+        snprintf(s->why, sizeof s->why, "non-finite samples");
+    else if (s->sample_absmax > c->diverge_range)
+        snprintf(s->why, sizeof s->why, "samples left the valid range: max |x| %.4g (limit %g)", s->sample_absmax,
+                 (double)c->diverge_range);
+    else if (!(e <= c->diverge_energy))
+        snprintf(s->why, sizeof s->why, "energies ran away: LSE data %.4g, samples %.4g (limit %g)", s->lse_data,
+                 s->lse_sample, (double)c->diverge_energy);
+    else if (!finite_all(jp_wrn_grads(t->m), t->n_opt))
+        snprintf(s->why, sizeof s->why, "non-finite gradients");
+    else
+        return 0;
+    return 1;
+}
+
+
 jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
 {
     const jp_train_config *c = &t->cfg;
@@ -275,7 +313,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         jp_sample(t->m, &t->sw, &c->sampler, t->x_q, yc, B, &t->rng);
         s->lse_sample = lse_term(t, t->x_q, c->p_x_weight, NULL, 0, NULL);
         loss += c->p_x_weight * (s->lse_sample - s->lse_data);
-        s->samples_finite = finite_all(t->x_q, (size_t)B * t->dim);
+        s->samples_finite = samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
     } else {
         s->samples_finite = 1;
     }
@@ -313,6 +351,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             jp_sample(t->m, &t->sw, &c->sampler, xq2, t->y_q, B, &t->rng);
             double fy_q;
             lse_term(t, xq2, 0.0f, t->y_q, c->p_x_y_weight, &fy_q);
+            s->samples_finite &= samples_ok(xq2, (size_t)B * t->dim, &s->sample_absmax);
             loss += c->p_x_y_weight * (fy_q - fy_data);
         }
     }
@@ -321,8 +360,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         loss = NAN;
     }
     s->loss = loss;
-    if (!isfinite(loss) || fabs(loss) > c->diverge_loss || !s->samples_finite ||
-        !finite_all(jp_wrn_grads(t->m), t->n_opt)) {
+    if (diverged(t, s, loss)) {
         s->diverged = 1;
         s->seconds = jp_now() - t0;
         return JP_OK;
@@ -470,9 +508,8 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
             st = jp_trainer_step(&t, &s);
             if (st) break;
             if (s.diverged) {
-                char why[200];
-                snprintf(why, sizeof why, "loss %.4g, samples %s at iteration %lld", s.loss,
-                         s.samples_finite ? "finite" : "non-finite", (long long)t.iter);
+                char why[220];
+                snprintf(why, sizeof why, "%s at iteration %lld", s.why, (long long)t.iter + 1);
                 if (t.recoveries >= cfg->max_recoveries) {
                     log_event(&t, "diverged", why);
                     char last[600];

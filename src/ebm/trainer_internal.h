@@ -13,7 +13,10 @@
 
 typedef struct {
     double lr, loss, ce, acc, lse_data, lse_sample, seconds;
-    int diverged, samples_finite;
+    double sample_absmax; /* largest |x| of the iteration's samples (0 without sampling) */
+    int samples_finite;
+    int diverged;         /* the step was refused; why says which detector fired */
+    char why[160];
 } jp_iter_stats;
 
 /* What a rollback restores: everything a step changes. */
