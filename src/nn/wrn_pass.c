@@ -142,10 +142,11 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
     const jp_wrn_config *c = &m->cfg;
     int N = m->batch, n = m->last_n, K = c->n_classes, D = m->last_c, H = c->image_size;
     const float *W = m->params + m->fc_w, *we = m->params + m->en_w;
-    /* rows past n (eval padding) stay zero */
-    memset(m->dfeat, 0, (size_t)N * D * sizeof(float));
+    /* rows past n (eval padding) are zero */
     if (dlogits)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
+    size_t from = dlogits ? (size_t)n * D : 0;
+    memset(m->dfeat + from, 0, ((size_t)N * D - from) * sizeof(float));
     if (denergy) cblas_sger(CblasRowMajor, n, D, 1.0f, denergy, 1, we, 1, m->dfeat, D);
     if (pgrad && dlogits) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, n, 1.0f, dlogits, K, m->feat, D, 1.0f,
