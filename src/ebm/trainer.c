@@ -261,7 +261,7 @@ static int samples_ok(const float *x, size_t n, double *absmax)
     int finite = 1;
     for (size_t i = 0; i < n; i++) {
         float a = fabsf(x[i]);
-        if (!(a <= 3.4e38f)) finite = 0; /* NaN or infinity */
+        if (!isfinite(a)) finite = 0;
         else if (a > m) m = a;
     }
     if (m > *absmax) *absmax = m;
@@ -290,7 +290,6 @@ static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
         return 0;
     return 1;
 }
-
 
 jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
 {
