@@ -101,7 +101,7 @@ static void test_scores(tu_ctx *t, jp_wrn *m, const jp_dataset *ds)
     jp_rng_seed(&rng, 3);
     jp_error err;
     tu_check(t, jp_ood_scores(m, ds->x, n, 0, px, py, pg, &rng, &err) == JP_OK, "jp_ood_scores");
-    jp_eval_logits(m, ds->x, n, NULL, logits, &rng, &err);
+    jp_eval_logits(m, ds->x, n, NULL, logits, NULL, &rng, &err);
     double dpx = 0, dpy = 0;
     for (int i = 0; i < n; i++) {
         const float *l = logits + (size_t)i * T_K;
@@ -228,7 +228,7 @@ static void test_attack(tu_ctx *t, jp_wrn *m, jp_dataset *ds)
     float *logits = malloc((size_t)ds->n * T_K * sizeof(float));
     jp_rng rng;
     jp_rng_seed(&rng, 5);
-    jp_eval_logits(m, ds->x, ds->n, NULL, logits, &rng, &err);
+    jp_eval_logits(m, ds->x, ds->n, NULL, logits, NULL, &rng, &err);
     int nt;
     const jp_tensor_info *ti = jp_wrn_tensors(m, &nt);
     for (int i = 0; i < nt; i++)
@@ -239,7 +239,7 @@ static void test_attack(tu_ctx *t, jp_wrn *m, jp_dataset *ds)
                 jp_wrn_params(m)[ti[i].offset + k] -= (float)(mean / ds->n);
             }
     jp_wrn_params_changed(m);
-    jp_eval_logits(m, ds->x, ds->n, NULL, logits, &rng, &err);
+    jp_eval_logits(m, ds->x, ds->n, NULL, logits, NULL, &rng, &err);
     int counts[T_K] = {0};
     for (int i = 0; i < ds->n; i++) counts[ds->y[i] = ev_argmax(logits + i * T_K, T_K)]++;
     printf("        predicted classes of the tiny set: %d %d %d\n", counts[0], counts[1], counts[2]);

@@ -30,9 +30,11 @@ typedef struct {
 
 void jp_input_opts_defaults(jp_input_opts *o);
 
-/* logits (n, K) of x (n, dim) prepared by o (NULL: as is). rng drives the noise. */
-jp_status jp_eval_logits(jp_wrn *m, const float *x, int n, const jp_input_opts *o, float *logits, jp_rng *rng,
-                         jp_error *err);
+/* logits (n, K) of x (n, dim) prepared by o (NULL: as is), and, when log_px is not NULL,
+ * the model's log p(x) (n) of the same pass (jp_wrn_log_px: LSE, or the energy head of an
+ * --uncond model). rng drives the noise. */
+jp_status jp_eval_logits(jp_wrn *m, const float *x, int n, const jp_input_opts *o, float *logits, float *log_px,
+                         jp_rng *rng, jp_error *err);
 /* Penultimate features (n, jp_wrn_feature_dim) of x: the pooled activations after the
  * final BN and LeakyReLU. */
 jp_status jp_eval_features(jp_wrn *m, const float *x, int n, float *feats, jp_error *err);

@@ -80,8 +80,8 @@ static void load_batch(batch_work *w, const float *x, int nb, float sigma, jp_rn
     }
 }
 
-jp_status jp_eval_logits(jp_wrn *m, const float *x, int n, const jp_input_opts *o, float *logits, jp_rng *rng,
-                         jp_error *err)
+jp_status jp_eval_logits(jp_wrn *m, const float *x, int n, const jp_input_opts *o, float *logits, float *log_px,
+                         jp_rng *rng, jp_error *err)
 {
     jp_input_opts plain;
     jp_input_opts_defaults(&plain);
@@ -110,6 +110,7 @@ jp_status jp_eval_logits(jp_wrn *m, const float *x, int n, const jp_input_opts *
         load_batch(&w, x + (size_t)at * w.dim, nb, o->sigma, rng);
         if (o->n_steps > 0) jp_sample(m, &sw, &sc, w.x, NULL, nb, rng);
         jp_wrn_forward(m, logits + (size_t)at * w.K, w.x, nb, 0);
+        if (log_px) jp_wrn_log_px(m, logits + (size_t)at * w.K, log_px + at, nb);
     }
     if (o->n_steps > 0) jp_sampler_work_free(&sw);
     work_free(&w);

@@ -12,16 +12,17 @@
 #include "jempp/metrics.h"
 #include "jempp/plot.h"
 
-/* logits (n, K) of the chosen split, inputs prepared by --sigma / --n_steps. */
+/* logits (n, K) of the chosen split, inputs prepared by --sigma / --n_steps, followed
+ * in the same allocation by the model's log p(x) (n): energy = -log p(x). */
 static jp_status split_logits(ev_ctx *c, float **logits, jp_error *err)
 {
     jp_status st = ev_open_data(c, 1, 0, err);
     if (st) return st;
-    *logits = malloc((size_t)c->n * c->K * sizeof(float));
+    *logits = malloc((size_t)c->n * (c->K + 1) * sizeof(float));
     if (!*logits) return jp_fail(err, JP_ERR_NOMEM, "logits of %d images", c->n);
     ev_log(c, "classifying %d images of %s (sigma %g, %d SGLD steps)\n", c->n, c->ds->name, (double)c->o.input.sigma,
            c->o.input.n_steps);
-    st = jp_eval_logits(c->m, c->ds->x, c->n, &c->o.input, *logits, &c->rng, err);
+    st = jp_eval_logits(c->m, c->ds->x, c->n, &c->o.input, *logits, *logits + (size_t)c->n * c->K, &c->rng, err);
     if (st) {
         free(*logits);
         *logits = NULL;
@@ -126,7 +127,7 @@ jp_status ev_test_clf(ev_ctx *c, jp_error *err)
         for (int k = 0; k < K; k++) s += exp((double)l[k] - l[p]);
         double lse = l[p] + log(s);
         loss += lse - l[y]; /* cross-entropy = LSE - f(x)[y] */
-        energy += -lse;
+        energy += -(double)logits[(size_t)n * K + i]; /* E = -log p(x) */
         correct += p == y;
         conf[(size_t)y * K + p]++;
     }
@@ -210,8 +211,9 @@ jp_status ev_predict(ev_ctx *c, jp_error *err)
         for (int k = 0; k < K; k++) s += exp((double)l[k] - l[p]);
         double lse = l[p] + log(s);
         correct += p == y;
-        /* energy E = -LSE; log p(y|x) = f(x)[y] - LSE for the true label y */
-        fprintf(f, "%d,%d,%d,%.9g,%.9g", i, y, p, -lse, l[y] - lse);
+        /* energy E = -log p(x) (-LSE, or the energy head of an --uncond model);
+         * log p(y|x) = f(x)[y] - LSE for the true label y */
+        fprintf(f, "%d,%d,%d,%.9g,%.9g", i, y, p, -(double)logits[(size_t)n * K + i], l[y] - lse);
         for (int k = 0; k < K; k++) fprintf(f, ",%.9g", (double)l[k]);
         fprintf(f, "\n");
     }

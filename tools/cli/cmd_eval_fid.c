@@ -131,7 +131,7 @@ static jp_status select_confident(ev_ctx *c, float *x, int *n, double r, jp_erro
         st = jp_fail(err, JP_ERR_NOMEM, "sample selection");
         goto done;
     }
-    st = jp_eval_logits(c->m, x, nn, NULL, logits, &c->rng, err);
+    st = jp_eval_logits(c->m, x, nn, NULL, logits, NULL, &c->rng, err);
     if (st) goto done;
     for (int i = 0; i < nn; i++) {
         const float *l = logits + (size_t)i * K;

@@ -162,7 +162,7 @@ static jp_status buffer_by_class(ev_ctx *c, const char *path, int per_class, int
         st = jp_fail(err, JP_ERR_NOMEM, "buffer classification");
         goto done;
     }
-    st = jp_eval_logits(c->m, c->buffer, n, NULL, logits, &c->rng, err);
+    st = jp_eval_logits(c->m, c->buffer, n, NULL, logits, NULL, &c->rng, err);
     if (st) goto done;
     for (int i = 0; i < K * per_class; i++) best[i] = -1, who[i] = -1;
     memset(counts, 0, (size_t)K * sizeof(int));
