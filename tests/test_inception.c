@@ -200,17 +200,6 @@ static double max_abs(const float *x, size_t n)
     return m;
 }
 
-static double max_abs_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (isnan(d)) d = INFINITY;
-        if (d > m) m = d;
-    }
-    return m;
-}
-
 /* Loads `weights`, runs the reference images, compares with `ref`. Returns 0 when the
  * network could not be loaded (already reported). */
 static int check_network(tu_ctx *t, const char *weights, const jp_st_file *ref, const char *tag, maxdiffs *md,
@@ -252,19 +241,19 @@ static int check_network(tu_ctx *t, const char *weights, const jp_st_file *ref, 
     if (debug) {
         snprintf(what, sizeof what, "%s: stem (after maxpool2)", tag);
         tu_close(t, what, stem, stem_want, ns, ACT_ATOL * max_abs(stem_want, ns), ACT_RTOL);
-        md->stem = max_abs_diff(stem, stem_want, ns);
+        md->stem = tu_max_abs_diff(stem, stem_want, ns);
         snprintf(what, sizeof what, "%s: Mixed_6e", tag);
         tu_close(t, what, m6e, m6e_want, n6, ACT_ATOL * max_abs(m6e_want, n6), ACT_RTOL);
-        md->m6e = max_abs_diff(m6e, m6e_want, n6);
+        md->m6e = tu_max_abs_diff(m6e, m6e_want, n6);
         m->debug_stem = m->debug_6e = NULL;
     }
     snprintf(what, sizeof what, "%s: pool3 features", tag);
     tu_close(t, what, feats, want, nf, FEAT_ATOL * max_abs(want, nf), FEAT_RTOL);
-    md->feats = max_abs_diff(feats, want, nf);
+    md->feats = tu_max_abs_diff(feats, want, nf);
     if (jp_st_find(ref, "feats64")) {
         float *f64 = tu_ref_f32(ref, "feats64", NULL);
-        md->c_vs_f64 = max_abs_diff(feats, f64, nf);
-        md->torch_vs_f64 = max_abs_diff(want, f64, nf);
+        md->c_vs_f64 = tu_max_abs_diff(feats, f64, nf);
+        md->torch_vs_f64 = tu_max_abs_diff(want, f64, nf);
         tu_check(t, md->c_vs_f64 <= 2 * md->torch_vs_f64 + 1e-6 * max_abs(f64, nf),
                  "%s: features vs float64 PyTorch: C %.3g, float32 PyTorch %.3g (max |feature| %.3g)", tag,
                  md->c_vs_f64, md->torch_vs_f64, max_abs(f64, nf));
@@ -275,7 +264,7 @@ static int check_network(tu_ctx *t, const char *weights, const jp_st_file *ref, 
     if (probs) {
         snprintf(what, sizeof what, "%s: softmax(fc(features))", tag);
         tu_close(t, what, probs, pwant, np, 1e-7, FEAT_RTOL);
-        md->probs = max_abs_diff(probs, pwant, np);
+        md->probs = tu_max_abs_diff(probs, pwant, np);
     }
     jp_inception_free(m);
     free(x), free(want), free(pwant), free(feats), free(stem_want), free(m6e_want), free(stem), free(m6e);
@@ -301,7 +290,7 @@ static void check_fewer_and_gray(tu_ctx *t, const char *weights, const jp_st_fil
     tu_check(t, st == JP_OK, "1 image in a batch of 3");
     tu_close(t, "1 of 3: features == PyTorch's second row", f1, want + F, (size_t)F,
              FEAT_ATOL * max_abs(want, nf), FEAT_RTOL);
-    md->fewer = max_abs_diff(f1, want + F, (size_t)F);
+    md->fewer = tu_max_abs_diff(f1, want + F, (size_t)F);
     /* gray: channel 0 of both images, vs the same repeated over 3 channels */
     size_t P = 32 * 32;
     float *g = malloc(2 * P * sizeof(float)), *g3 = malloc(6 * P * sizeof(float));
@@ -313,7 +302,7 @@ static void check_fewer_and_gray(tu_ctx *t, const char *weights, const jp_st_fil
     tu_check(t, st == JP_OK, "gray images (2x1x32x32)");
     st = jp_inception_features(m, f2, g3, 2, 3, 32, 32, &err);
     tu_close(t, "gray == repeated over 3 channels", f1, f2, 2 * (size_t)F, 1e-6, 1e-6);
-    md->gray = max_abs_diff(f1, f2, 2 * (size_t)F);
+    md->gray = tu_max_abs_diff(f1, f2, 2 * (size_t)F);
     /* bad arguments */
     st = jp_inception_features(m, f1, g3, 4, 3, 32, 32, &err);
     tu_check(t, st == JP_ERR_ARG, "4 images for a batch of 3 refused: %s", st ? err.msg : "accepted");

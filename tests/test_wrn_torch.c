@@ -64,17 +64,6 @@ typedef struct {
     char param_grad_worst[128], sgd5_worst[128];
 } maxdiffs;
 
-static double max_abs_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (isnan(d)) d = INFINITY;
-        if (d > m) m = d;
-    }
-    return m;
-}
-
 /* On a mismatch, what kind of mismatch: a scale (sign), a transposition of the first
  * two dimensions, a spatial flip of the last two. */
 static void diagnose(const char *name, const float *got, const float *ref, int ndim,
@@ -146,7 +135,7 @@ static int check_tensor_x(tu_ctx *t, const jp_st_file *f, const char *name, cons
         free(ref);
         return 0;
     }
-    double d = max_abs_diff(got, ref, n);
+    double d = tu_max_abs_diff(got, ref, n);
     if (maxd && d > *maxd) {
         *maxd = d;
         if (worst) snprintf(worst, worst_len, "%s", name);
@@ -479,7 +468,7 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
         int h = n / 2 > 0 ? n / 2 : 1;
         float *ref = tu_ref_f32(&f, "eval.logits", NULL);
         jp_wrn_forward(m, logits, x, h, 0);
-        md->eval_small = max_abs_diff(logits, ref, (size_t)h * C);
+        md->eval_small = tu_max_abs_diff(logits, ref, (size_t)h * C);
         tu_close(t, "eval.logits, first half of the batch", logits, ref, (size_t)h * C, tl->fwd_atol,
                  tl->fwd_rtol);
         float *gref = tu_ref_f32(&f, "eval.grad.x", NULL);
@@ -488,7 +477,7 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
         jp_logsumexp_backward(dlogits, ones, logits, h, C);
         jp_wrn_backward(m, dlogits, dx, NULL, 0);
         size_t nh = (size_t)h * cfg.in_channels * HW;
-        double d = max_abs_diff(dx, gref, nh);
+        double d = tu_max_abs_diff(dx, gref, nh);
         if (d > md->eval_small) md->eval_small = d;
         tu_close(t, "eval.grad.x, first half of the batch", dx, gref, nh,
                  scaled_atol(gref, nh, tl->grad_atol), tl->grad_rtol);
@@ -538,7 +527,7 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
             got[k] = jp_wrn_params(m)[ti[i].offset + k] - p0[ti[i].offset + k];
             ref[k] -= p0[ti[i].offset + k];
         }
-        double d = max_abs_diff(got, ref, ti[i].count);
+        double d = tu_max_abs_diff(got, ref, ti[i].count);
         if (d > md->sgd5_delta) md->sgd5_delta = d;
         snprintf(full, sizeof full, "update sgd5-init %s", ti[i].name);
         tu_close(t, full, got, ref, ti[i].count, scaled_atol(ref, ti[i].count, tl->grad_atol),

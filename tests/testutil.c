@@ -61,6 +61,17 @@ int tu_close_d(tu_ctx *t, const char *what, const double *got, const double *ref
     TU_CLOSE_BODY
 }
 
+double tu_max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        if (isnan(d)) d = INFINITY;
+        if (d > m) m = d;
+    }
+    return m;
+}
+
 const char *tu_src_path(char *buf, size_t len, const char *rel)
 {
     const char *root = getenv("JEMPP_SRC");

@@ -23,6 +23,8 @@ int tu_close(tu_ctx *t, const char *what, const float *got, const float *ref, si
              double atol, double rtol);
 int tu_close_d(tu_ctx *t, const char *what, const double *got, const double *ref, size_t n,
                double atol, double rtol);
+/* max |a[i] - b[i]|; a NaN on either side counts as infinity. */
+double tu_max_abs_diff(const float *a, const float *b, size_t n);
 /* Path of a file under the source tree (JEMPP_SRC or the working directory). */
 const char *tu_src_path(char *buf, size_t len, const char *rel);
 /* A fresh empty temporary folder for this test (under JEMPP_BIN or /tmp). */

@@ -230,7 +230,8 @@ jp_status ev_predict(ev_ctx *c, jp_error *err)
     jp_jw_key(&w, "csv");
     jp_jw_string(&w, "predict.csv");
     jp_jw_key(&w, "columns");
-    jp_jw_string(&w, "index (in the split), label, pred (argmax), energy (-logsumexp of the logits), "
+    jp_jw_string(&w, "index (in the split), label, pred (argmax), energy (-log p(x): -logsumexp of the logits, "
+                     "or minus the energy head of an --uncond model), "
                      "logp_y_given_x (log softmax of the true label), logit_0..logit_{K-1}");
     st = ev_json_save(c, &w, "predict.json", err);
     if (!st) printf("predict %s: %d rows written to %s (accuracy %.4f)\n", c->ds->name, n, path, (double)correct / n);
