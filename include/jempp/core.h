@@ -93,6 +93,11 @@ void jp_rng_add_normal(jp_rng *r, float *x, size_t n, float sigma);
 /* An independent stream derived from r (for threads or sub-tasks). */
 void jp_rng_split(jp_rng *r, jp_rng *child);
 
+/* ---- folders ---------------------------------------------------------- */
+/* mkdir -p (mode 0755); JP_ERR_IO naming the folder that could not be made, or the path
+ * when it exists as something other than a folder. */
+jp_status jp_mkdirs(const char *path, jp_error *err);
+
 /* ---- time ------------------------------------------------------------- */
 double jp_now(void); /* monotonic seconds */
 

@@ -155,19 +155,6 @@ jp_status jp_gauss_stats_load_or_compute(jp_gauss_stats *s, const jp_dataset *ds
     return JP_OK;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 const char *jp_gauss_stats_cache_path(char *buf, size_t len, const jp_data *d,
                                       const jp_dataset *ds)
 {
@@ -182,7 +169,8 @@ const char *jp_gauss_stats_cache_path(char *buf, size_t len, const jp_data *d,
         if (xdg && xdg[0]) snprintf(dir, sizeof dir, "%s/jempp", xdg);
         else if (home && home[0]) snprintf(dir, sizeof dir, "%s/.cache/jempp", home);
         else snprintf(dir, sizeof dir, "/tmp/jempp-cache");
-        mkdir_p(dir);
+        jp_error ignored; /* if it cannot be made, the cache is not written: said then */
+        (void)jp_mkdirs(dir, &ignored);
     }
     char name[JP_DATA_NAME_MAX];
     snprintf(name, sizeof name, "%s", ds->name[0] ? ds->name : "data");

@@ -28,23 +28,6 @@ static void informative_init(void *ctx, float *x, int n, int fixed_class, jp_rng
     jp_gauss_stats_sample((const jp_gauss_stats *)ctx, x, NULL, n, fixed_class, rng);
 }
 
-static jp_status mkdirs(const char *path, jp_error *err)
-{
-    char buf[600];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; ; p++) {
-        if (*p == '/' || *p == '\0') {
-            char save = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return jp_fail(err, JP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
-            *p = save;
-            if (!save) break;
-        }
-    }
-    return JP_OK;
-}
-
 static void tr_log(const jp_trainer *t, const char *fmt, ...)
 {
     if (t->cfg.quiet) return;
@@ -468,7 +451,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
 {
     memset(res, 0, sizeof *res);
     jp_trainer t;
-    jp_status st = mkdirs(cfg->save_dir, err);
+    jp_status st = jp_mkdirs(cfg->save_dir, err);
     if (st) return st;
     st = jp_trainer_init(&t, cfg, err);
     if (!st && cfg->resume[0]) st = jp_trainer_resume(&t, cfg->resume, err);

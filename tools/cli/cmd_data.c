@@ -146,19 +146,6 @@ static int parse_args(int argc, char **argv, data_opts *o)
     return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 static void print_summary(const jp_data *d)
 {
     const jp_dataset *tr = &d->train;
@@ -516,9 +503,9 @@ int jp_cmd_data(int argc, char **argv)
         char dir[1024], path[1200];
         if (o.out) snprintf(dir, sizeof dir, "%s", o.out);
         else snprintf(dir, sizeof dir, "data-%s", d.dataset);
-        if (mkdir_p(dir) != 0) {
-            fprintf(stderr, "jempp data: error: cannot create the folder %s: %s\n", dir,
-                    strerror(errno));
+        jp_error err;
+        if (jp_mkdirs(dir, &err) != JP_OK) {
+            fprintf(stderr, "jempp data: error: %s\n", err.msg);
             jp_data_close(&d);
             return 1;
         }

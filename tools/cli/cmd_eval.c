@@ -31,24 +31,6 @@ const char *ev_path(const ev_ctx *c, char *buf, size_t len, const char *file)
     return buf;
 }
 
-jp_status ev_mkdirs(const char *path, jp_error *err)
-{
-    char buf[1100];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return jp_fail(err, JP_ERR_ARG, "folder name too long: %s", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p == '/' || *p == '\0') {
-            char save = *p;
-            *p = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-                return jp_fail(err, JP_ERR_IO, "cannot create folder %s: %s", buf, strerror(errno));
-            *p = save;
-            if (!save) break;
-        }
-    }
-    return JP_OK;
-}
-
 jp_status ev_open_other(jp_data *d, const char *dataset, const char *root, int n_valid, jp_error *err)
 {
     jp_data_config dc = jp_data_config_defaults();
@@ -301,7 +283,7 @@ int jp_cmd_eval(int argc, char **argv)
     c.ckpt_name = o->ckpt;
     jp_rng_seed(&c.rng, o->seed);
     jp_status st = load_checkpoint(&c, &err);
-    if (!st) st = ev_mkdirs(o->out, &err);
+    if (!st) st = jp_mkdirs(o->out, &err);
     if (!st) {
         double t0 = jp_now();
         switch ((ev_mode)o->mode) {

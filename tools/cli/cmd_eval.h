@@ -56,7 +56,6 @@ typedef struct {
 void ev_log(const ev_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "<out>/<file>" into buf. */
 const char *ev_path(const ev_ctx *c, char *buf, size_t len, const char *file);
-jp_status ev_mkdirs(const char *path, jp_error *err);
 /* Opens --dataset (split --split) and checks that it fits the checkpoint (labels too when
  * need_labels); sets c->ds and c->n. The validation images are split off the training
  * set (--n_valid, as in training) when the split is valid or train, or need_train. */

@@ -222,7 +222,7 @@ jp_status ev_samples(ev_ctx *c, jp_error *err)
     int *y = malloc((size_t)nc * sizeof(int)), *counts = calloc((size_t)K, sizeof(int));
     char path[1100], anim[1100];
     if (!x || !tu || !tc || !y || !counts) st = jp_fail(err, JP_ERR_NOMEM, "sample buffers");
-    if (!st && o->frames > 0) st = ev_mkdirs(ev_path(c, anim, sizeof anim, "animation"), err);
+    if (!st && o->frames > 0) st = jp_mkdirs(ev_path(c, anim, sizeof anim, "animation"), err);
     if (!st) {
         ev_log(c, "%d unconditional chains from scratch, %d steps\n", o->n_samples, S);
         st = ev_chains_run(&ch, c, x, NULL, o->n_samples, tu, o->frames > 0 ? anim : NULL, o->frames, err);

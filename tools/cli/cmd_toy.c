@@ -35,19 +35,6 @@ typedef struct {
     double e_data, e_uniform, seconds;
 } toy_result;
 
-static int mkdir_p(const char *path)
-{
-    char tmp[1024];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++)
-        if (*p == '/') {
-            *p = 0;
-            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
-            *p = '/';
-        }
-    return mkdir(tmp, 0755) == 0 || errno == EEXIST ? 0 : -1;
-}
-
 /* A viridis-like ramp for v in [0, 1]. */
 static jp_rgb ramp(double v)
 {
@@ -243,9 +230,10 @@ static jp_status run(const toy_opts *o, toy_result *r, jp_error *err)
 static jp_status write_outputs(const toy_opts *o, const toy_result *r, jp_error *err)
 {
     char path[640];
-    if (mkdir_p(o->save_dir)) return jp_fail(err, JP_ERR_IO, "cannot create %s: %s", o->save_dir, strerror(errno));
+    jp_status st = jp_mkdirs(o->save_dir, err);
+    if (st) return st;
     snprintf(path, sizeof path, "%s/toy.png", o->save_dir);
-    jp_status st = write_image(o, r, path, err);
+    st = write_image(o, r, path, err);
     if (!st) {
         snprintf(path, sizeof path, "%s/curve.png", o->save_dir);
         jp_series s[2] = {{"f(data)", NULL, r->curve_fd, o->iters}, {"f(samples)", NULL, r->curve_fq, o->iters}};
