@@ -21,6 +21,7 @@ typedef struct {
     char dataset[32];
     char data_root[512];
     int n_valid, labels_per_class, flip;
+    int pad;             /* reflect-pad + random crop back (4); 0: no crop */
     float sigma;
     /* model */
     int depth, width;
@@ -40,6 +41,8 @@ typedef struct {
     jp_optim_kind optimizer;
     float lr, momentum, weight_decay, decay_rate;
     int warmup_iters, n_decay, decay_epochs[16];
+    jp_lr_kind lr_schedule; /* step decays at decay_epochs (the reference), or cosine over n_epochs */
+    float final_lr;      /* cosine: the lr at the end of the last epoch */
     int n_epochs, batch_size;
     int64_t max_iters;   /* stop after this many iterations in total (0: no limit) */
     /* run */

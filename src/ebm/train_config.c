@@ -12,6 +12,7 @@ void jp_train_config_defaults(jp_train_config *c)
     c->n_valid = 5000;
     c->labels_per_class = -1;
     c->flip = -1;
+    c->pad = 4;
     c->sigma = 0.03f;
     c->depth = 28;
     c->width = 10;
@@ -122,6 +123,11 @@ jp_status jp_train_config_check(const jp_train_config *c, jp_error *err)
     if (!(c->diverge_loss > 0) || !(c->diverge_energy > 0) || !(c->diverge_range > 0))
         return jp_fail(err, JP_ERR_ARG, "--diverge_loss, --diverge_energy and --diverge_range must be positive");
     if (c->save_every < 0) return jp_fail(err, JP_ERR_ARG, "--save_every %d: must be >= 0", c->save_every);
+    if (c->pad < 0) return jp_fail(err, JP_ERR_ARG, "--pad %d: must be >= 0", c->pad);
+    if (c->lr_schedule != JP_LR_STEP && c->lr_schedule != JP_LR_COSINE)
+        return jp_fail(err, JP_ERR_ARG, "lr_schedule %d: must be step or cosine", (int)c->lr_schedule);
+    if (!(c->final_lr >= 0) || !isfinite(c->final_lr))
+        return jp_fail(err, JP_ERR_ARG, "--final_lr %g: must be >= 0", (double)c->final_lr);
     if (c->warmup_iters < 0) return jp_fail(err, JP_ERR_ARG, "--warmup_iters %d: must be >= 0", c->warmup_iters);
     if (c->buffer_size < 1) return jp_fail(err, JP_ERR_ARG, "--buffer_size %d: must be >= 1", c->buffer_size);
     if (!(c->diverge_loss > 0)) return jp_fail(err, JP_ERR_ARG, "--diverge_loss must be positive");

@@ -78,6 +78,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     dc.labels_per_class = cfg->labels_per_class;
     dc.seed = cfg->seed;
     dc.flip = cfg->flip;
+    dc.pad = cfg->pad;
     dc.sigma = cfg->sigma;
     st = jp_data_open(&t->data, &dc, err);
     if (st) return st;
@@ -137,6 +138,10 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     t->sched.n_decay = cfg->n_decay;
     memcpy(t->sched.decay_epochs, cfg->decay_epochs, sizeof t->sched.decay_epochs);
     t->sched.decay_rate = cfg->decay_rate;
+    /* the cosine spans the whole schedule (n_epochs), not a --max_iters cut of it */
+    t->sched.kind = cfg->lr_schedule;
+    t->sched.total_iters = (int64_t)cfg->n_epochs * t->sched.iters_per_epoch;
+    t->sched.final_lr = cfg->final_lr;
     st = jp_lr_schedule_check(&t->sched, err);
     if (st) return st;
 

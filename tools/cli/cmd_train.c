@@ -33,6 +33,7 @@ int jp_cmd_train(int argc, char **argv)
         }
     }
     int sampler = (int)c.sampler.kind, init = (int)c.init, norm = (int)c.norm, opt = (int)c.optimizer;
+    int sched = (int)c.lr_schedule;
     int eval_sampling = !c.sampler.train_mode;
     jp_flag flags[] = {
         {"preset", FLAG_STR, preset_buf, sizeof preset_buf, NULL, NULL, "configuration to start from: jempp, jem, clf, fashion"},
@@ -41,6 +42,7 @@ int jp_cmd_train(int argc, char **argv)
         {"n_valid", FLAG_INT, &c.n_valid, 0, NULL, NULL, "validation images split off the training set"},
         {"labels_per_class", FLAG_INT, &c.labels_per_class, 0, NULL, NULL, "labelled images per class (-1: all; semi-supervised otherwise)"},
         {"flip", FLAG_INT, &c.flip, 0, NULL, NULL, "horizontal flips: -1 data-set default, 0 off, 1 on"},
+        {"pad", FLAG_INT, &c.pad, 0, NULL, NULL, "reflect-pad by this many pixels, then crop randomly back (0: no crop)"},
         {"sigma", FLAG_FLOAT, &c.sigma, 0, NULL, NULL, "std of the Gaussian noise added to training images"},
         {"depth", FLAG_INT, &c.depth, 0, NULL, NULL, "Wide-ResNet depth (6n+4)"},
         {"width", FLAG_INT, &c.width, 0, NULL, NULL, "Wide-ResNet width factor k"},
@@ -71,6 +73,8 @@ int jp_cmd_train(int argc, char **argv)
         {"warmup_iters", FLAG_INT, &c.warmup_iters, 0, NULL, NULL, "linear learning-rate warmup iterations"},
         {"decay_epochs", FLAG_INTLIST, c.decay_epochs, 16, &c.n_decay, NULL, "epochs at whose start lr *= decay_rate"},
         {"decay_rate", FLAG_FLOAT, &c.decay_rate, 0, NULL, NULL, "learning-rate decay factor"},
+        {"lr_schedule", FLAG_CHOICE, &sched, 0, NULL, "step|cosine", "step: lr *= decay_rate at --decay_epochs (the reference); cosine: from lr down to --final_lr over --n_epochs (after the warmup; decay epochs ignored)"},
+        {"final_lr", FLAG_FLOAT, &c.final_lr, 0, NULL, NULL, "cosine: learning rate at the end of the last epoch"},
         {"n_epochs", FLAG_INT, &c.n_epochs, 0, NULL, NULL, "epochs"},
         {"batch_size", FLAG_INT, &c.batch_size, 0, NULL, NULL, "batch size"},
         {"max_iters", FLAG_I64, &c.max_iters, 0, NULL, NULL, "stop after this many iterations (0: no limit)"},
@@ -103,6 +107,7 @@ int jp_cmd_train(int argc, char **argv)
     c.init = (jp_init_kind)init;
     c.norm = (jp_norm)norm;
     c.optimizer = (jp_optim_kind)opt;
+    c.lr_schedule = (jp_lr_kind)sched;
     c.sampler.train_mode = !eval_sampling;
     if (c.clf_only) c.p_x_weight = 0.0f;
     if (jp_train_config_check(&c, &err)) {
