@@ -16,6 +16,8 @@
  *    And a run that dies (an injected NaN, no recoveries allowed) right after a
  *    mid-epoch save (save_every) with torn lines at the end of its logs resumes from
  *    its config.json to the same weights and the same per-iteration log as A.
+ * a4) a stop on request (cfg.stop, what jempp train's Ctrl-C handler raises) saves after
+ *    the iteration in progress; the resumed run ends bit-identical to A.
  * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
@@ -545,6 +547,30 @@ int main(int argc, char **argv)
         free(mk);
         snprintf(p, sizeof p, "%s/K/metrics.csv", g_root);
         tu_check(&t, !file_contains(p, "99,0,0.1,2.3"), "the torn metrics.csv line is gone");
+    }
+
+    /* A stop on request (what Ctrl-C does in jempp train): the run finishes the
+     * iteration in progress, saves and returns JP_ERR_INTERRUPTED; resumed, it ends
+     * where run A ends. */
+    printf("-- a4) a stop on request after the first iteration, then --resume\n");
+    {
+        static volatile sig_atomic_t stop = 1; /* raised before the run starts */
+        base_config(&c, "I", 2 * N_HALF);
+        c.stop = &stop;
+        st = run(&c, &r, &e, "I (stop requested)", NULL);
+        snprintf(pb, sizeof pb, "%s/I/last.safetensors", g_root);
+        tu_check(&t, st == JP_ERR_INTERRUPTED && position(pb, 1) == 1 && strstr(e.msg, "--resume"),
+                 "the run stops after iteration 1 with JP_ERR_INTERRUPTED and last.safetensors of iteration %lld (%s)",
+                 (long long)position(pb, 1), e.msg);
+        snprintf(p, sizeof p, "%s/I/metrics.jsonl", g_root);
+        tu_check(&t, file_contains(p, "\"event\":\"interrupted\""), "metrics.jsonl records an \"interrupted\" event");
+        base_config(&c, "I", 2 * N_HALF);
+        snprintf(c.resume, sizeof c.resume, "%s/I", g_root);
+        st = run(&c, &r, &e, "I resumed", NULL);
+        tu_check(&t, st == JP_OK && r.iters == 2 * N_HALF, "resumed run I reaches %d iterations", 2 * N_HALF);
+        char pa[1400];
+        snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
+        compare_ckpt(&t, pa, pb);
     }
 
     /* ---- b) divergence injection and recovery */

@@ -17,7 +17,8 @@ typedef enum {
     JP_ERR_ARG,     /* a nonsense argument or flag */
     JP_ERR_NOMEM,   /* an allocation failed */
     JP_ERR_NUMERIC, /* NaN/Inf or divergence */
-    JP_ERR_BACKEND  /* oneDNN/BLAS refused an operation */
+    JP_ERR_BACKEND, /* oneDNN/BLAS refused an operation */
+    JP_ERR_INTERRUPTED /* stopped on request (a signal), state saved where the function says */
 } jp_status;
 
 /* Filled by functions that touch files, memory or user input. The message says

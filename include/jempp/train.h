@@ -7,6 +7,7 @@
 #ifndef JEMPP_TRAIN_H
 #define JEMPP_TRAIN_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "jempp/core.h"
@@ -60,6 +61,11 @@ typedef struct {
     float diverge_energy;/* |mean LSE| of data or samples above this: energies ran away (1e4) */
     float diverge_range; /* a sample value with |x| above this left the valid range (100) */
     int max_recoveries;  /* rollbacks before giving up */
+    /* When *stop becomes non-zero (a signal handler sets it), the run finishes the
+     * iteration in progress (and the epoch-end evaluation if that iteration ended an
+     * epoch), writes last.safetensors and returns JP_ERR_INTERRUPTED; --resume then
+     * continues exactly. NULL: never. Not part of config.json. */
+    const volatile sig_atomic_t *stop;
     int64_t inject_nan_iter; /* testing aid: poison the loss once at this iteration (0: never) */
 } jp_train_config;
 

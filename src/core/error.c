@@ -26,6 +26,7 @@ const char *jp_status_name(jp_status s)
     case JP_ERR_NOMEM: return "out of memory";
     case JP_ERR_NUMERIC: return "numerical error";
     case JP_ERR_BACKEND: return "backend error";
+    case JP_ERR_INTERRUPTED: return "interrupted";
     }
     return "unknown error";
 }

@@ -442,6 +442,19 @@ static jp_status evaluate(jp_trainer *t, jp_clf_metrics *valid, jp_clf_metrics *
     return st;
 }
 
+static int stop_requested(const jp_train_config *c) { return c->stop && *c->stop; }
+
+/* The run was asked to stop (cfg->stop) and last.safetensors holds its state. */
+static jp_status interrupted(jp_trainer *t, jp_error *err)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "stopped on request after iteration %lld", (long long)t->iter);
+    log_event(t, "interrupted", msg);
+    fflush(t->metrics_jsonl);
+    return jp_fail(err, JP_ERR_INTERRUPTED, "%s; %s/last.safetensors holds it: continue with --resume %s", msg,
+                   t->cfg.save_dir, t->cfg.save_dir);
+}
+
 static void progress(jp_trainer *t, const jp_iter_stats *s, double elapsed, int64_t done, int64_t total)
 {
     double rate = done > 0 ? done / elapsed : 0;
@@ -537,9 +550,18 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                 st = jp_trainer_save(&t, "last.safetensors", err);
                 if (st) break;
             }
+            if (stop_requested(cfg)) break;
         }
         if (st) break;
         int epoch_done = t.iter >= epoch_end;
+        int stopping = stop_requested(cfg) && t.iter < total;
+        if (stopping && !epoch_done) { /* mid-epoch: save and go */
+            fflush(t.metrics_jsonl);
+            fflush(t.metrics_csv);
+            st = jp_trainer_save(&t, "last.safetensors", err);
+            if (!st) st = interrupted(&t, err);
+            break;
+        }
         if (epoch_done) t.epoch++;
         /* The best model is chosen at scheduled evaluations only (every eval_every epochs
          * and the last epoch of the schedule), so that where a run was stopped and
@@ -578,6 +600,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
             st = jp_trainer_save(&t, name, err);
         }
         if (!st) st = jp_trainer_save(&t, "last.safetensors", err);
+        if (!st && stopping) st = interrupted(&t, err); /* after the epoch's evaluation and save */
     }
     if (!st && t.iter >= total && (res->test_acc == 0 && t.data.test.n > 0)) {
         /* a run that stopped mid-epoch (max_iters): evaluate once at the end */

@@ -1,10 +1,27 @@
 /* jempp train: flags named as the reference's train script, presets, the run. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "flags.h"
 #include "jempp/train.h"
+
+/* Ctrl-C or SIGTERM: the run stops after the iteration in progress and saves
+ * last.safetensors; a second one kills at once (the default action is restored). A
+ * signal handler can only reach file-scope state: this flag is the one such variable. */
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop_signal(int sig)
+{
+    static const char msg[] = "\njempp train: stopping after this iteration and saving last.safetensors "
+                              "(again to kill at once)\n";
+    stop_flag = 1;
+    signal(sig, SIG_DFL);
+    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+}
 
 int jp_cmd_train(int argc, char **argv)
 {
@@ -115,10 +132,17 @@ int jp_cmd_train(int argc, char **argv)
         return 2;
     }
     jp_train_result r;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    c.stop = &stop_flag;
     jp_status st = jp_train_run(&c, &r, &err);
     if (st) {
         fprintf(stderr, "jempp train: %s\n", err.msg);
-        return 1;
+        return st == JP_ERR_INTERRUPTED ? 130 : 1;
     }
     char best[32] = "none scheduled";
     if (r.best_valid_acc >= 0) snprintf(best, sizeof best, "%.4f", r.best_valid_acc);
