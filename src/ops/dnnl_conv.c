@@ -32,6 +32,14 @@ static dnnl_primitive_desc_t make_pd(const jp_dnnl *ctx, const void *d, dnnl_pri
     return pd;
 }
 
+/* Whether oneDNN fell back to its reference (naive loop) implementation. */
+static int is_reference(const_dnnl_primitive_desc_t pd)
+{
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return 0;
+    return strncmp(impl, "ref", 3) == 0;
+}
+
 jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
                             jp_error *err)
 {
@@ -106,6 +114,25 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
             if (dnnl_convolution_backward_weights_desc_init(&cd, balgs[i], &src_md, &w_any, &b_md,
                                                             &dst_md, strides, pad, pad) == dnnl_success)
                 wpd = make_pd(ctx, &cd, battr, fpd);
+        /* Likewise backward-weights from a plain 1-channel source gets only the reference
+         * kernel (650 ms instead of ~1 ms for 64x1x28x28 -> 16 channels, one thread):
+         * when oneDNN offers nothing better, read a blocked copy of the source. */
+        dnnl_memory_desc_t wsrc_md = src_md;
+        if (src_plain && wpd && is_reference(wpd)) {
+            dnnl_primitive_desc_t alt = NULL;
+            jp_dnnl_act_md(ctx, &wsrc_md, s->n, s->cin, s->h, s->w);
+            if (dnnl_convolution_backward_weights_desc_init(&cd, used, &wsrc_md, &w_any, &b_md, &dst_md,
+                                                            strides, pad, pad) == dnnl_success)
+                alt = make_pd(ctx, &cd, battr, fpd);
+            if (alt && !is_reference(alt)) {
+                dnnl_primitive_desc_destroy(wpd);
+                wpd = alt;
+                p->wsrc_blocked = 1;
+            } else {
+                if (alt) dnnl_primitive_desc_destroy(alt);
+                wsrc_md = src_md;
+            }
+        }
         dnnl_primitive_attr_destroy(battr);
         if (!bpd || !wpd) {
             if (bpd) dnnl_primitive_desc_destroy(bpd);
@@ -126,9 +153,10 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
         p->dw_acc = make_reorder(ctx, &p->dw_md, &w_plain, 1, NULL);
         p->m_wd = jp_dnnl_mem(ctx, &p->wd_md);
         p->m_dsrc = jp_dnnl_mem(ctx, &dsrc_md);
+        p->m_wsrc = jp_dnnl_mem(ctx, &wsrc_md);
         if (src_plain) {
-            p->dsrc_blocked = jp_alloc(jp_dnnl_act_bytes(ctx, s->n, s->cin, s->h, s->w));
-            if (!p->dsrc_blocked) {
+            p->blocked = jp_alloc(jp_dnnl_act_bytes(ctx, s->n, s->cin, s->h, s->w));
+            if (!p->blocked) {
                 dnnl_primitive_desc_destroy(bpd);
                 dnnl_primitive_desc_destroy(wpd);
                 dnnl_primitive_desc_destroy(fpd);
@@ -151,12 +179,12 @@ void jp_conv_plan_free(jp_conv_plan *p)
     dnnl_primitive_t prims[] = {p->fwd, p->bwd_data, p->bwd_w, p->w_reorder, p->wd_reorder, p->dw_acc};
     for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
         if (prims[i]) dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {p->m_src, p->m_dst, p->m_w, p->m_b, p->m_wd, p->m_dsrc, p->m_ddst,
+    dnnl_memory_t mems[] = {p->m_src, p->m_dst, p->m_w, p->m_b, p->m_wd, p->m_dsrc, p->m_ddst, p->m_wsrc,
                             p->m_dw, p->m_db, p->m_w_plain, p->m_dw_plain,
                             p->m_scr_fwd, p->m_scr_bd, p->m_scr_bw};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
-    jp_free(p->dsrc_blocked);
+    jp_free(p->blocked);
     memset(p, 0, sizeof *p);
 }
 
@@ -187,9 +215,9 @@ void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst
 {
     int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_ddst, p->m_wd, p->m_dsrc, p->m_scr_bd};
-    void *ptr[] = {(void *)ddst, (void *)wbwd, p->src_plain ? p->dsrc_blocked : dsrc, NULL};
+    void *ptr[] = {(void *)ddst, (void *)wbwd, p->src_plain ? p->blocked : dsrc, NULL};
     jp_dnnl_exec(p->ctx, p->bwd_data, 4, ids, m, ptr);
-    if (p->src_plain) jp_dnnl_from_blocked(p->ctx, dsrc, p->dsrc_blocked, p->s.n, p->s.cin, p->s.h, p->s.w);
+    if (p->src_plain) jp_dnnl_from_blocked(p->ctx, dsrc, p->blocked, p->s.n, p->s.cin, p->s.h, p->s.w);
 }
 
 void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
@@ -197,8 +225,12 @@ void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, 
 {
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS,
                  DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[] = {p->m_src, p->m_ddst, p->m_dw, p->m_db, p->m_scr_bw};
+    dnnl_memory_t m[] = {p->m_wsrc, p->m_ddst, p->m_dw, p->m_db, p->m_scr_bw};
     void *ptr[] = {(void *)src, (void *)ddst, dw_scratch, db_scratch, NULL};
+    if (p->wsrc_blocked) {
+        jp_dnnl_to_blocked(p->ctx, p->blocked, src, p->s.n, p->s.cin, p->s.h, p->s.w);
+        ptr[0] = p->blocked;
+    }
     jp_dnnl_exec(p->ctx, p->bwd_w, 5, ids, m, ptr);
     if (dw_oihw) {
         int rids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};

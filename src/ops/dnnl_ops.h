@@ -80,10 +80,12 @@ typedef struct {
     dnnl_memory_desc_t w_md, wd_md, dw_md; /* fwd weights, bwd-data weights, diff weights */
     dnnl_primitive_t fwd, bwd_data, bwd_w;
     dnnl_primitive_t w_reorder, wd_reorder, dw_acc; /* plain->fwd, fwd->bwd-data, diff->plain (+=) */
-    dnnl_memory_t m_src, m_dst, m_w, m_b, m_wd, m_dsrc, m_ddst, m_dw, m_db;
+    dnnl_memory_t m_src, m_dst, m_w, m_b, m_wd, m_dsrc, m_ddst, m_dw, m_db, m_wsrc;
     dnnl_memory_t m_w_plain, m_dw_plain;
     dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_bw;
-    float *dsrc_blocked; /* src_plain: backward-data output in the blocked layout */
+    int wsrc_blocked;    /* src_plain: backward-weights reads a blocked copy of the source */
+    float *blocked;      /* src_plain: the blocked layout of the source's shape, scratch for
+                          * backward-data's output and backward-weights' source copy */
 } jp_conv_plan;
 
 /* What a convolution plan is for. */
