@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jempp/ops.h"
+#include "jempp/wrn.h"
 #include "ops/dnnl_ops.h"
 #include "testutil.h"
 
@@ -42,6 +43,13 @@ static void check_conv(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int cin, int h
     snprintf(what, sizeof what, "conv %d->%d k%d s%d %dx%d%s%s%s", cin, cout, k, stride, h, h,
              src_plain ? " plain-src" : "", residual ? " residual" : "",
              algo == dnnl_convolution_winograd ? " winograd" : "");
+    /* oneDNN's reference kernels are 10-1000x slower: the plan must avoid them (the
+     * 1-channel plain first layer's backward-weights gets one unless it reads a
+     * blocked copy of its source) */
+    const char *impl[3] = {jp_dnnl_impl(p.fwd), jp_dnnl_impl(p.bwd_data), jp_dnnl_impl(p.bwd_w)};
+    tu_check(t, strncmp(impl[0], "ref", 3) && strncmp(impl[1], "ref", 3) && strncmp(impl[2], "ref", 3),
+             "%s: JIT kernels (fwd %s, bwd-data %s, bwd-weights %s%s)", what, impl[0], impl[1], impl[2],
+             p.wsrc_blocked ? " from a blocked copy of the source" : "");
 
     jp_ref_conv2d_forward(ref, x, w, b, &s);
     if (residual)
@@ -192,5 +200,27 @@ int main(void)
         check_bnact(&t, &ctx, &r, 3, 16, 5, 0, train);
     }
     jp_dnnl_free(&ctx);
+
+    /* every primitive of the WRNs jempp trains runs a JIT kernel */
+    static const struct {
+        int ch, size;
+        jp_norm norm;
+    } nets[3] = {{1, 28, JP_NORM_BATCH}, {3, 32, JP_NORM_BATCH}, {1, 28, JP_NORM_NONE}};
+    for (int i = 0; i < 3; i++) {
+        jp_wrn_config c;
+        jp_wrn_config_defaults(&c);
+        c.depth = 10, c.width = 2, c.in_channels = nets[i].ch, c.image_size = nets[i].size, c.norm = nets[i].norm;
+        jp_wrn *m = NULL;
+        if (jp_wrn_create(&m, &c, 16, &err) != JP_OK) {
+            tu_check(&t, 0, "WRN-10-2 %dx%dx%d: %s", nets[i].ch, nets[i].size, nets[i].size, err.msg);
+            continue;
+        }
+        char slow[600];
+        int n = jp_wrn_reference_kernels(m, slow, sizeof slow);
+        tu_check(&t, n == 0, "WRN-10-2 on %dx%dx%d (%s), batch 16: %d primitives on reference kernels%s%s",
+                 nets[i].ch, nets[i].size, nets[i].size, nets[i].norm == JP_NORM_BATCH ? "BN" : "no norm", n,
+                 n ? ": " : "", slow);
+        jp_wrn_free(m);
+    }
     return tu_finish(&t);
 }

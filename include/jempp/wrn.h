@@ -121,7 +121,12 @@ void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n);
 /* Features (n, 64k) of the last forward (after the final BN, activation and pooling). */
 const float *jp_wrn_features(const jp_wrn *m);
 int jp_wrn_feature_dim(const jp_wrn *m);
-/* Names of the oneDNN implementations used (for benchmarks); writes into buf. */
+/* Names of the oneDNN implementations used, one line per planned layer (for
+ * benchmarks); writes into buf. */
 void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len);
+/* How many of the model's oneDNN primitives run oneDNN's reference (naive loop)
+ * kernels, 10-1000x slower than its JIT ones; the first few are named in buf (may be
+ * NULL). 0 on a machine with AVX2 or better for the WRNs jempp trains. */
+int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len);
 
 #endif

@@ -101,6 +101,11 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     int B = cfg->batch_size;
     st = jp_wrn_create(&t->m, &mc, B, err);
     if (st) return st;
+    char slow[400];
+    int n_slow = jp_wrn_reference_kernels(t->m, slow, sizeof slow);
+    if (n_slow)
+        tr_log(t, "warning: oneDNN runs %d layer(s) with its reference kernels on this CPU (10-1000x slower): %s\n",
+               n_slow, slow);
     jp_rng init_rng;
     jp_rng_split(&t->rng, &init_rng);
     jp_wrn_init_params(t->m, &init_rng);

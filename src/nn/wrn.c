@@ -390,13 +390,68 @@ jp_rng *jp_wrn_rng(jp_wrn *m) { return &m->rng; }
 const float *jp_wrn_features(const jp_wrn *m) { return m->feat; }
 int jp_wrn_feature_dim(const jp_wrn *m) { return m->last_c; }
 
+/* The primitives of the model's plans with what they do, NULL where a plan has none. */
+typedef struct {
+    const char *what;
+    dnnl_primitive_t prim;
+    char layer[64];
+} named_prim;
+
+static int model_prims(const jp_wrn *m, named_prim *out, int cap)
+{
+    int n = 0;
+    for (int i = 0; i < m->n_conv_plans; i++) {
+        const jp_conv_plan *p = &m->conv_plans[i];
+        const char *what[3] = {"fwd", "bwd_data", "bwd_w"};
+        dnnl_primitive_t prim[3] = {p->fwd, p->bwd_data, p->bwd_w};
+        for (int k = 0; k < 3 && n < cap; k++, n++) {
+            out[n] = (named_prim){what[k], prim[k], ""};
+            snprintf(out[n].layer, sizeof out[n].layer, "conv %dx%d %d->%d s%d %dx%d%s%s", p->s.kh, p->s.kw,
+                     p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w, p->residual ? " (+= residual)" : "",
+                     p->src_plain ? " (plain input)" : "");
+        }
+    }
+    for (int i = 0; i < m->n_bn_plans; i++) {
+        const jp_bnact_plan *p = &m->bn_plans[i];
+        const char *what[6] = {"fwd_train", "fwd_eval", "bwd_train", "bwd_eval", "act_fwd", "act_bwd"};
+        dnnl_primitive_t prim[6] = {p->fwd_train, p->fwd_eval, p->bwd_train, p->bwd_eval, p->act_fwd, p->act_bwd};
+        for (int k = 0; k < 6 && n < cap; k++, n++) {
+            out[n] = (named_prim){what[k], prim[k], ""};
+            snprintf(out[n].layer, sizeof out[n].layer, "bn+act %d %dx%d", p->s.c, p->s.h, p->s.w);
+        }
+    }
+    return n;
+}
+
+#define MAX_NAMED (JP_WRN_MAX_PLANS * 9)
+
 void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len)
 {
+    named_prim p[MAX_NAMED];
+    int n = model_prims(m, p, MAX_NAMED);
     size_t at = 0;
-    for (int i = 0; i < m->n_conv_plans && at < len; i++) {
-        const jp_conv_plan *p = &m->conv_plans[i];
-        at += (size_t)snprintf(buf + at, len - at, "conv %dx%d %d->%d s%d %dx%d: fwd %s, bwd_data %s, bwd_w %s\n",
-                               p->s.kh, p->s.kw, p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w,
-                               jp_dnnl_impl(p->fwd), jp_dnnl_impl(p->bwd_data), jp_dnnl_impl(p->bwd_w));
+    if (len) buf[0] = 0;
+    for (int i = 0; i < n && at < len; i++) { /* one line per layer */
+        if (i == 0 || strcmp(p[i].layer, p[i - 1].layer) != 0)
+            at += (size_t)snprintf(buf + at, len - at, "%s%s:", i ? "\n" : "", p[i].layer);
+        if (at < len && p[i].prim)
+            at += (size_t)snprintf(buf + at, len - at, " %s %s", p[i].what, jp_dnnl_impl(p[i].prim));
     }
+    if (at < len) snprintf(buf + at, len - at, "\n");
+}
+
+int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len)
+{
+    named_prim p[MAX_NAMED];
+    int n = model_prims(m, p, MAX_NAMED), count = 0;
+    size_t at = 0;
+    if (buf && len) buf[0] = 0;
+    for (int i = 0; i < n; i++) {
+        if (!p[i].prim || strncmp(jp_dnnl_impl(p[i].prim), "ref", 3) != 0) continue;
+        if (buf && at < len)
+            at += (size_t)snprintf(buf + at, len - at, "%s%s %s (%s)", count ? "; " : "", p[i].layer, p[i].what,
+                                   jp_dnnl_impl(p[i].prim));
+        count++;
+    }
+    return count;
 }
