@@ -18,6 +18,7 @@
  *    its config.json to the same weights and the same per-iteration log as A.
  * a4) a stop on request (cfg.stop, what jempp train's Ctrl-C handler raises) saves after
  *    the iteration in progress; the resumed run ends bit-identical to A.
+ *    A checkpoint of the format before the gap detector (2 training scalars) resumes.
  * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
@@ -271,8 +272,8 @@ static double scalar(const char *path, int k)
 {
     jp_st_file f;
     jp_error e;
-    double v[2] = {NAN, NAN};
-    int64_t shape[1] = {2};
+    double v[3] = {NAN, NAN, NAN}; /* lr scale, best validation accuracy, the LSE gap's mean */
+    int64_t shape[1] = {3};
     if (jp_st_read(&f, path, &e)) return NAN;
     jp_st_get(&f, "train.scalars", JP_F64, 1, shape, v, &e);
     jp_st_close(&f);
@@ -305,6 +306,29 @@ static int all_finite(const char *path, size_t *nfloats, char *bad, size_t badle
         }
         *nfloats += (x->end - x->begin) / 4;
     }
+    jp_st_close(&f);
+    return ok;
+}
+
+/* Copies checkpoint src to dst with train.scalars cut to its first 2 values (the
+ * format before the gap detector). */
+static int rewrite_with_two_scalars(const char *src, const char *dst)
+{
+    jp_st_file f;
+    jp_error e;
+    if (jp_st_read(&f, src, &e) != JP_OK) return 0;
+    jp_st_writer w;
+    jp_st_writer_init(&w);
+    for (int i = 0; i < f.count; i++) {
+        const jp_st_entry *x = &f.entries[i];
+        int64_t shape[JP_ST_MAX_DIMS];
+        memcpy(shape, x->shape, sizeof shape);
+        if (!strcmp(x->name, "train.scalars")) shape[0] = 2;
+        jp_st_writer_add(&w, x->name, x->dtype, x->ndim, shape, jp_st_data(&f, x));
+    }
+    for (int i = 0; i < f.meta_count; i++) jp_st_writer_meta(&w, f.meta_keys[i], f.meta_vals[i]);
+    int ok = jp_st_writer_save(&w, dst, &e) == JP_OK;
+    jp_st_writer_free(&w);
     jp_st_close(&f);
     return ok;
 }
@@ -614,18 +638,41 @@ int main(int argc, char **argv)
     /* the other detectors, made to fire at once by their thresholds: the run gives up
      * (no recoveries) and says which one fired */
     static const struct {
-        const char *dir, *needle;
-        float energy, range;
-    } det[2] = {{"H0", "energies ran away", 1e-3f, 100.0f}, {"H1", "samples left the valid range", 1e4f, 0.5f}};
-    for (int k = 0; k < 2; k++) {
+        const char *dir, *needle, *flag;
+        float energy, range, gap;
+    } det[3] = {{"H0", "energies ran away", "energy", 1e-3f, 100.0f, 10.0f},
+                {"H1", "samples left the valid range", "range", 1e4f, 0.5f, 10.0f},
+                {"H2", "the sampler lost the data", "gap", 1e4f, 100.0f, 1e-6f}};
+    for (int k = 0; k < 3; k++) {
         base_config(&c, det[k].dir, 2);
         c.diverge_energy = det[k].energy;
         c.diverge_range = det[k].range;
+        c.diverge_gap = det[k].gap;
         c.max_recoveries = 0;
         st = run(&c, &r, &e, det[k].dir, NULL);
         tu_check(&t, st == JP_ERR_NUMERIC && strstr(e.msg, det[k].needle) && strstr(e.msg, "at iteration 1"),
-                 "--diverge_%s %g: the first iteration is refused, '%s' (%s)", k ? "range" : "energy",
-                 (double)(k ? det[k].range : det[k].energy), det[k].needle, e.msg);
+                 "--diverge_%s: the first iteration is refused, '%s' (%s)", det[k].flag, det[k].needle, e.msg);
+    }
+
+    /* A checkpoint written before the gap detector holds 2 training scalars (lr scale,
+     * best validation accuracy): it still resumes, with the gap's running mean at 0. */
+    {
+        snprintf(p, sizeof p, "%s/O", g_root);
+        mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s/O/last.safetensors", g_root);
+        int ok = rewrite_with_two_scalars(pb, p);
+        tu_check(&t, ok, "O/last.safetensors: K's checkpoint with train.scalars cut to 2 values");
+        snprintf(p, sizeof p, "%s/K/config.json", g_root);
+        jp_train_config o;
+        jp_train_config_defaults(&o);
+        st = jp_train_config_read_json(&o, p, &e);
+        snprintf(o.resume, sizeof o.resume, "%s/O", g_root);
+        snprintf(o.save_dir, sizeof o.save_dir, "%s/O", g_root);
+        o.max_iters = 2 * N_HALF + 1;
+        o.quiet = c.quiet;
+        if (!st) st = run(&o, &r, &e, "O (old checkpoint) resumed", NULL);
+        tu_check(&t, st == JP_OK && r.iters == 2 * N_HALF + 1, "an old-format checkpoint resumes (%s)",
+                 st ? e.msg : "ok");
     }
 
     /* ---- c) bad input */

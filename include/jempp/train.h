@@ -60,6 +60,8 @@ typedef struct {
     float diverge_loss;  /* |loss| above this (or non-finite) is a divergence (1e8) */
     float diverge_energy;/* |mean LSE| of data or samples above this: energies ran away (1e4) */
     float diverge_range; /* a sample value with |x| above this left the valid range (100) */
+    float diverge_gap;   /* the sampler lost the data: a running mean (over ~20 iterations) of
+                          * |mean LSE(data) - mean LSE(samples)| above this (10; 0: off) */
     int max_recoveries;  /* rollbacks before giving up */
     /* When *stop becomes non-zero (a signal handler sets it), the run finishes the
      * iteration in progress (and the epoch-end evaluation if that iteration ended an

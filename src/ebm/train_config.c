@@ -44,6 +44,7 @@ void jp_train_config_defaults(jp_train_config *c)
     c->diverge_loss = 1e8f;
     c->diverge_energy = 1e4f;
     c->diverge_range = 100.0f;
+    c->diverge_gap = 10.0f;
     c->max_recoveries = 5;
 }
 
@@ -122,6 +123,8 @@ jp_status jp_train_config_check(const jp_train_config *c, jp_error *err)
                                         "--p_x_y_weight need the class-conditional model (drop --uncond)");
     if (!(c->diverge_loss > 0) || !(c->diverge_energy > 0) || !(c->diverge_range > 0))
         return jp_fail(err, JP_ERR_ARG, "--diverge_loss, --diverge_energy and --diverge_range must be positive");
+    if (!(c->diverge_gap >= 0) || !isfinite(c->diverge_gap))
+        return jp_fail(err, JP_ERR_ARG, "--diverge_gap %g: must be >= 0 (0: off)", (double)c->diverge_gap);
     if (c->save_every < 0) return jp_fail(err, JP_ERR_ARG, "--save_every %d: must be >= 0", c->save_every);
     if (c->pad < 0) return jp_fail(err, JP_ERR_ARG, "--pad %d: must be >= 0", c->pad);
     if (c->lr_schedule != JP_LR_STEP && c->lr_schedule != JP_LR_COSINE)

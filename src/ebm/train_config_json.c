@@ -80,6 +80,7 @@ static const field fields[] = {
     FIELD("diverge_loss", F_FLOAT, diverge_loss),
     FIELD("diverge_energy", F_FLOAT, diverge_energy),
     FIELD("diverge_range", F_FLOAT, diverge_range),
+    FIELD("diverge_gap", F_FLOAT, diverge_gap),
     FIELD("max_recoveries", F_INT, max_recoveries),
 };
 #define N_FIELDS (int)(sizeof fields / sizeof *fields)

@@ -277,6 +277,10 @@ static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
     else if (!(e <= c->diverge_energy))
         snprintf(s->why, sizeof s->why, "energies ran away: LSE data %.4g, samples %.4g (limit %g)", s->lse_data,
                  s->lse_sample, (double)c->diverge_energy);
+    else if (c->diverge_gap > 0 && !(s->gap_mean <= c->diverge_gap))
+        snprintf(s->why, sizeof s->why, "the sampler lost the data: |LSE data - LSE samples| averages %.4g "
+                 "(limit %g; this iteration: data %.4g, samples %.4g)", s->gap_mean, (double)c->diverge_gap,
+                 s->lse_data, s->lse_sample);
     else if (!finite_all(jp_wrn_grads(t->m), t->n_opt))
         snprintf(s->why, sizeof s->why, "non-finite gradients");
     else
@@ -306,6 +310,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         s->lse_sample = lse_term(t, t->x_q, c->p_x_weight, NULL, 0, NULL);
         loss += c->p_x_weight * (s->lse_sample - s->lse_data);
         s->samples_finite = samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
+        s->gap_mean = (1 - JP_GAP_ALPHA) * t->gap_mean + JP_GAP_ALPHA * fabs(s->lse_data - s->lse_sample);
     } else {
         s->samples_finite = 1;
     }
@@ -359,6 +364,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     }
     jp_optim_step(&t->opt, jp_wrn_params(t->m), jp_wrn_grads(t->m), t->n_opt, s->lr);
     jp_wrn_params_changed(t->m);
+    if (t->use_px) t->gap_mean = s->gap_mean; /* the accepted step's gap joins the running mean */
     if (t->use_px || t->use_pxy) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
     t->iter++;
     s->seconds = jp_now() - t0;
@@ -544,10 +550,11 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                     int n = cfg->n_sample_grid < cfg->batch_size ? cfg->n_sample_grid : cfg->batch_size;
                     write_grid(&t, name, t.x_q, n, (int)ceil(sqrt((double)n)));
                 }
-                jp_trainer_snapshot_take(&t);
                 fflush(t.metrics_jsonl);
                 fflush(t.metrics_csv);
             }
+            if (t.iter % JP_SNAPSHOT_EVERY == 0 && !(cfg->diverge_gap > 0 && t.gap_mean > 0.5 * cfg->diverge_gap))
+                jp_trainer_snapshot_take(&t);
             /* within an epoch too, so that a killed run loses at most save_every iterations */
             if (cfg->save_every > 0 && t.iter % cfg->save_every == 0 && t.iter < epoch_end) {
                 fflush(t.metrics_jsonl);

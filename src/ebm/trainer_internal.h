@@ -14,6 +14,7 @@
 typedef struct {
     double lr, loss, ce, acc, lse_data, lse_sample, seconds;
     double sample_absmax; /* largest |x| of the iteration's samples (0 without sampling) */
+    double gap_mean;      /* the running mean of |LSE gap| including this iteration */
     int samples_finite;
     int diverged;         /* the step was refused; why says which detector fired */
     char why[160];
@@ -25,6 +26,7 @@ typedef struct {
     int64_t *counters;
     size_t optim_floats;
     int64_t optim_step, iter, epoch, px_pos[2], lab_pos[2];
+    double gap_mean;
     jp_rng rng, model_rng;
 } jp_snapshot;
 
@@ -49,6 +51,7 @@ typedef struct {
     int *y_lab, *y_p, *y_q, *idx;
     int64_t iter, epoch;
     double lr_scale, best_valid;
+    double gap_mean; /* running mean of |mean LSE(data) - mean LSE(samples)| (diverge_gap) */
     int recoveries, injected;
     jp_snapshot snap;
     FILE *metrics_jsonl, *metrics_csv, *epochs_jsonl, *epochs_csv;
@@ -69,6 +72,12 @@ jp_status jp_log_keep_until(const char *path, const char *key, long long limit, 
 jp_status jp_trainer_snapshot_init(jp_trainer *t, jp_error *err);
 void jp_trainer_snapshot_free(jp_trainer *t);
 void jp_trainer_snapshot_take(jp_trainer *t);
+/* Weight of the newest iteration in the running mean of the LSE gap (~20 iterations). */
+#define JP_GAP_ALPHA 0.05
+/* Rollback snapshots are taken every this many iterations while the run looks healthy
+ * (the gap's running mean under half its limit), so that a rollback lands before the
+ * trouble began. */
+#define JP_SNAPSHOT_EVERY 50
 /* Rolls back to the snapshot and applies the remedy: lr halved, fresh buffer chains,
  * new sampling noise. */
 void jp_trainer_recover(jp_trainer *t);

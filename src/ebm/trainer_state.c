@@ -40,13 +40,13 @@ jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)
     uint64_t rngs[12];
     rng_pack(&t->rng, rngs);
     rng_pack(jp_wrn_rng(t->m), rngs + 6);
-    int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {2};
+    int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {3};
     jp_st_writer_add(&w, "train.rng", JP_U64, 1, rshape, rngs);
     int64_t pos[8] = {t->epoch, t->iter, 0, 0, 0, 0, t->recoveries, 0};
     jp_loader_tell(t->px, &pos[2], &pos[3]);
     jp_loader_tell(t->lab, &pos[4], &pos[5]);
     jp_st_writer_add(&w, "train.position", JP_I64, 1, pshape, pos);
-    double scalars[2] = {t->lr_scale, t->best_valid};
+    double scalars[3] = {t->lr_scale, t->best_valid, t->gap_mean};
     jp_st_writer_add(&w, "train.scalars", JP_F64, 1, sshape, scalars);
     jp_st_writer_meta(&w, "dataset", t->cfg.dataset);
     jp_status st = jp_st_writer_save(&w, path, err);
@@ -76,10 +76,15 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     }
     uint64_t rngs[12];
     int64_t pos[8];
-    double scalars[2];
+    double scalars[3] = {0, 0, 0};
     if (!st) st = get_exact(&f, "train.rng", JP_U64, 12, rngs, err);
     if (!st) st = get_exact(&f, "train.position", JP_I64, 8, pos, err);
-    if (!st) st = get_exact(&f, "train.scalars", JP_F64, 2, scalars, err);
+    if (!st) { /* 3 scalars: lr scale, best validation accuracy, the LSE gap's running mean;
+                * checkpoints written before the gap detector hold the first 2 (gap 0) */
+        const jp_st_entry *e = jp_st_find(&f, "train.scalars");
+        int n = e && e->ndim == 1 && e->shape[0] == 2 ? 2 : 3;
+        st = get_exact(&f, "train.scalars", JP_F64, n, scalars, err);
+    }
     jp_st_close(&f);
     if (st) return st;
     if (pos[0] < 0 || pos[1] < 0)
@@ -93,6 +98,7 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     jp_loader_seek(t->lab, pos[4], pos[5]);
     t->lr_scale = scalars[0];
     t->best_valid = scalars[1];
+    t->gap_mean = scalars[2];
     return JP_OK;
 }
 
@@ -151,6 +157,7 @@ void jp_trainer_snapshot_take(jp_trainer *t)
     if (s->replay) memcpy(s->replay, t->buf.x, (size_t)t->buf.size * t->buf.dim * sizeof(float));
     s->iter = t->iter;
     s->epoch = t->epoch;
+    s->gap_mean = t->gap_mean;
     jp_loader_tell(t->px, &s->px_pos[0], &s->px_pos[1]);
     jp_loader_tell(t->lab, &s->lab_pos[0], &s->lab_pos[1]);
     s->rng = t->rng;
@@ -168,6 +175,7 @@ void jp_trainer_recover(jp_trainer *t)
     t->opt.step = s->optim_step;
     t->iter = s->iter;
     t->epoch = s->epoch;
+    t->gap_mean = s->gap_mean;
     jp_loader_seek(t->px, s->px_pos[0], s->px_pos[1]);
     jp_loader_seek(t->lab, s->lab_pos[0], s->lab_pos[1]);
     /* remedy: smaller steps, fresh chains, different noise */

@@ -104,6 +104,7 @@ int jp_cmd_train(int argc, char **argv)
         {"print_every", FLAG_INT, &c.print_every, 0, NULL, NULL, "iterations between progress lines and sample grids"},
         {"diverge_loss", FLAG_FLOAT, &c.diverge_loss, 0, NULL, NULL, "|loss| above this counts as divergence"},
         {"diverge_energy", FLAG_FLOAT, &c.diverge_energy, 0, NULL, NULL, "|mean LSE| of data or samples above this counts as divergence (energies running away)"},
+        {"diverge_gap", FLAG_FLOAT, &c.diverge_gap, 0, NULL, NULL, "a running mean (~20 iterations) of |LSE(data) - LSE(samples)| above this counts as divergence: the sampler lost the data (0: off)"},
         {"diverge_range", FLAG_FLOAT, &c.diverge_range, 0, NULL, NULL, "a sample value |x| above this counts as divergence (samples leaving the valid range)"},
         {"max_recoveries", FLAG_INT, &c.max_recoveries, 0, NULL, NULL, "automatic rollbacks before giving up"},
         {"inject_nan_iter", FLAG_I64, &c.inject_nan_iter, 0, NULL, NULL, "testing aid: make the loss NaN once at this iteration"},
