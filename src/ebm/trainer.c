@@ -277,11 +277,12 @@ static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
     else if (!(e <= c->diverge_energy))
         snprintf(s->why, sizeof s->why, "energies ran away: LSE data %.4g, samples %.4g (limit %g)", s->lse_data,
                  s->lse_sample, (double)c->diverge_energy);
-    else if (c->diverge_gap > 0 && !(s->gap_mean <= c->diverge_gap))
+    else if (c->diverge_gap > 0 && !(s->gap_mean <= c->diverge_gap)) {
+        s->lost_data = 1;
         snprintf(s->why, sizeof s->why, "the sampler lost the data: |LSE data - LSE samples| averages %.4g "
                  "(limit %g; this iteration: data %.4g, samples %.4g)", s->gap_mean, (double)c->diverge_gap,
                  s->lse_data, s->lse_sample);
-    else if (!finite_all(jp_wrn_grads(t->m), t->n_opt))
+    } else if (!finite_all(jp_wrn_grads(t->m), t->n_opt))
         snprintf(s->why, sizeof s->why, "non-finite gradients");
     else
         return 0;
@@ -532,10 +533,11 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                                  "yet (checkpoints are written at epoch ends and every --save_every iterations): ", probe ? last : "start again");
                     break;
                 }
-                jp_trainer_recover(&t);
+                jp_trainer_recover(&t, !s.lost_data);
                 char msg[300];
-                snprintf(msg, sizeof msg, "%s: rolled back to iteration %lld, lr scale %.3g, fresh buffer chains",
-                         why, (long long)t.iter, t.lr_scale);
+                snprintf(msg, sizeof msg, "%s: rolled back to iteration %lld, lr scale %.3g, %s", why,
+                         (long long)t.iter, t.lr_scale,
+                         s.lost_data ? "the snapshot's buffer chains" : "fresh buffer chains");
                 log_event(&t, "recovered", msg);
                 continue;
             }

@@ -17,6 +17,7 @@ typedef struct {
     double gap_mean;      /* the running mean of |LSE gap| including this iteration */
     int samples_finite;
     int diverged;         /* the step was refused; why says which detector fired */
+    int lost_data;        /* it was the gap detector (the sampler lost the data) */
     char why[160];
 } jp_iter_stats;
 
@@ -78,9 +79,11 @@ void jp_trainer_snapshot_take(jp_trainer *t);
  * (the gap's running mean under half its limit), so that a rollback lands before the
  * trouble began. */
 #define JP_SNAPSHOT_EVERY 50
-/* Rolls back to the snapshot and applies the remedy: lr halved, fresh buffer chains,
- * new sampling noise. */
-void jp_trainer_recover(jp_trainer *t);
+/* Rolls back to the snapshot and applies the remedy: lr halved, new sampling noise,
+ * and fresh buffer chains when fresh_chains (not after the gap detector: chains started
+ * afresh are further from the data than the snapshot's, so they would widen the very
+ * gap it measures). */
+void jp_trainer_recover(jp_trainer *t, int fresh_chains);
 /* curves.png from epochs.csv and metrics.csv (best effort: warns on failure). */
 void jp_trainer_plot_curves(jp_trainer *t);
 jp_status jp_trainer_conditional_grid(jp_trainer *t, const char *name, int per_class, jp_error *err);

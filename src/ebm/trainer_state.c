@@ -164,7 +164,7 @@ void jp_trainer_snapshot_take(jp_trainer *t)
     s->model_rng = *jp_wrn_rng(t->m);
 }
 
-void jp_trainer_recover(jp_trainer *t)
+void jp_trainer_recover(jp_trainer *t, int fresh_chains)
 {
     jp_snapshot *s = &t->snap;
     memcpy(jp_wrn_params(t->m), s->params, jp_wrn_param_count(t->m) * sizeof(float));
@@ -178,13 +178,16 @@ void jp_trainer_recover(jp_trainer *t)
     t->gap_mean = s->gap_mean;
     jp_loader_seek(t->px, s->px_pos[0], s->px_pos[1]);
     jp_loader_seek(t->lab, s->lab_pos[0], s->lab_pos[1]);
-    /* remedy: smaller steps, fresh chains, different noise */
+    /* remedy: smaller steps, different noise, fresh chains or the snapshot's */
     t->recoveries++;
     t->lr_scale *= 0.5;
     t->rng = s->rng;
     for (int i = 0; i < t->recoveries; i++) jp_rng_u64(&t->rng);
     jp_rng_split(&t->rng, jp_wrn_rng(t->m));
-    if (t->buf.x) jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
+    if (t->buf.x && fresh_chains)
+        jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
+    else if (t->buf.x)
+        memcpy(t->buf.x, s->replay, (size_t)t->buf.size * t->buf.dim * sizeof(float));
 }
 
 /* ---- curves ------------------------------------------------------------------ */
