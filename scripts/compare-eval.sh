@@ -16,7 +16,7 @@
 # buffer (the reference's FID source); the softmax model has none, so its samples are
 # PYLD chains from scratch on its own LSE (what JEM says any classifier defines).
 # The summary table goes to OUT_DIR/summary.md (SUMMARY_ONLY=1 rewrites it without
-# evaluating again).
+# evaluating again; ONLY=jempp or ONLY=softmax evaluates one model).
 set -e
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { echo "usage: $0 JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK]]" >&2; exit 2; }
@@ -29,7 +29,7 @@ ev() { # tag ckpt mode extra...
   echo "== $tag $mode"
   "$J" eval --ckpt "$ck" --mode "$mode" --out "$OUT/$tag/$mode" --quiet "$@"
 }
-for tag in jempp softmax; do
+for tag in ${ONLY:-jempp softmax}; do
   [ -z "$SUMMARY_ONLY" ] || break # SUMMARY_ONLY=1: only the table, from evaluations already made
   if [ $tag = jempp ]; then ck=$JCK; src="--fid_source auto"; else ck=$SCK; src="--fid_source scratch --n_fid $NFID --n_sample_steps 40"; fi
   ev $tag "$ck" test_clf --max_n "$NCLF"

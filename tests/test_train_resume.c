@@ -648,11 +648,16 @@ int main(int argc, char **argv)
         c.diverge_energy = det[k].energy;
         c.diverge_range = det[k].range;
         c.diverge_gap = det[k].gap;
-        c.max_recoveries = 0;
+        c.max_recoveries = k == 2; /* the gap detector: one rollback, then it fires again */
         st = run(&c, &r, &e, det[k].dir, NULL);
         tu_check(&t, st == JP_ERR_NUMERIC && strstr(e.msg, det[k].needle) && strstr(e.msg, "at iteration 1"),
                  "--diverge_%s: the first iteration is refused, '%s' (%s)", det[k].flag, det[k].needle, e.msg);
     }
+    snprintf(p, sizeof p, "%s/H2/metrics.jsonl", g_root);
+    tu_check(&t, file_contains(p, "the snapshot's buffer chains") && !file_contains(p, "fresh buffer chains"),
+             "the gap detector's rollback keeps the snapshot's buffer chains");
+    snprintf(p, sizeof p, "%s/D/metrics.jsonl", g_root);
+    tu_check(&t, file_contains(p, "fresh buffer chains"), "the NaN's rollback (run D) refills the buffer");
 
     /* A checkpoint written before the gap detector holds 2 training scalars (lr scale,
      * best validation accuracy): it still resumes, with the gap's running mean at 0. */
