@@ -29,6 +29,9 @@ double tu_max_abs_diff(const float *a, const float *b, size_t n);
 const char *tu_src_path(char *buf, size_t len, const char *rel);
 /* A fresh empty temporary folder for this test (under JEMPP_BIN or /tmp). */
 const char *tu_tmpdir(char *buf, size_t len, const char *tag);
+/* Writes src to dst with tensor `name` cut to its first dim0 entries along dimension 0
+ * (dim0 no larger than it was; metadata kept): an old or wrong-shaped file for tests. */
+jp_status tu_st_copy_shrunk(const jp_st_file *src, const char *dst, const char *name, int64_t dim0, jp_error *err);
 /* Loads tensor `name` from a reference file into a new buffer (float32); aborts the
  * test with a message if absent. *count receives the element count when not NULL. */
 float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count);
