@@ -528,9 +528,12 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                     snprintf(last, sizeof last, "%s/last.safetensors", cfg->save_dir);
                     FILE *probe = fopen(last, "rb");
                     if (probe) fclose(probe);
-                    st = jp_fail(err, JP_ERR_NUMERIC, "training diverged (%s) after %d recoveries; %s%s", why,
+                    st = jp_fail(err, JP_ERR_NUMERIC, "training diverged (%s) after %d recoveries; %s%s%s", why,
                                  t.recoveries, probe ? "the last good checkpoint is " : "no checkpoint was written "
-                                 "yet (checkpoints are written at epoch ends and every --save_every iterations): ", probe ? last : "start again");
+                                 "yet (checkpoints are written at epoch ends and every --save_every iterations): ", probe ? last : "start again",
+                                 s.lost_data ? ". The chains cannot follow the data: more sampler steps (--n_steps), "
+                                               "a smaller --lr or the random crop (--pad 4) may let them (see "
+                                               "docs/results.md: Fashion-MNIST without the crop)" : "");
                     break;
                 }
                 jp_trainer_recover(&t, !s.lost_data);
