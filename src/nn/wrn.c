@@ -447,7 +447,7 @@ int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len)
     size_t at = 0;
     if (buf && len) buf[0] = 0;
     for (int i = 0; i < n; i++) {
-        if (!p[i].prim || strncmp(jp_dnnl_impl(p[i].prim), "ref", 3) != 0) continue;
+        if (!p[i].prim || !jp_dnnl_is_reference(jp_dnnl_impl(p[i].prim))) continue;
         if (buf && at < len)
             at += (size_t)snprintf(buf + at, len - at, "%s%s %s (%s)", count ? "; " : "", p[i].layer, p[i].what,
                                    jp_dnnl_impl(p[i].prim));

@@ -36,8 +36,8 @@ static dnnl_primitive_desc_t make_pd(const jp_dnnl *ctx, const void *d, dnnl_pri
 static int is_reference(const_dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
-    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success || !impl) return 0;
-    return strncmp(impl, "ref", 3) == 0;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success) return 0;
+    return jp_dnnl_is_reference(impl);
 }
 
 jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,

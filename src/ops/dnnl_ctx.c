@@ -142,6 +142,8 @@ dnnl_primitive_attr_t jp_dnnl_attr(int sum, int relu)
     return attr;
 }
 
+int jp_dnnl_is_reference(const char *impl) { return impl && strncmp(impl, "ref", 3) == 0; }
+
 const char *jp_dnnl_impl(dnnl_primitive_t prim)
 {
     const_dnnl_primitive_desc_t pd;

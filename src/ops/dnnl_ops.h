@@ -66,6 +66,9 @@ dnnl_primitive_t jp_dnnl_primitive(jp_dnnl *ctx, dnnl_primitive_desc_t pd,
 dnnl_primitive_attr_t jp_dnnl_attr(int sum, int relu);
 /* Name of the implementation oneDNN chose (for benchmarks and logs). */
 const char *jp_dnnl_impl(dnnl_primitive_t prim);
+/* Whether an implementation name is one of oneDNN's reference (naive loop) kernels,
+ * 10-1000x slower than its JIT ones. */
+int jp_dnnl_is_reference(const char *impl);
 
 /* ---- convolution plan: forward, backward-data, backward-weights ---------------- */
 typedef struct {
