@@ -15,15 +15,16 @@
 # classifier-feature FID, NOT comparable to Inception FID. JEM++ samples: its replay
 # buffer (the reference's FID source); the softmax model has none, so its samples are
 # PYLD chains from scratch on its own LSE (what JEM says any classifier defines).
-# The summary table goes to OUT_DIR/summary.md (SUMMARY_ONLY=1 rewrites it without
-# evaluating again; ONLY=jempp or ONLY=softmax evaluates one model).
+# The summary table goes to OUT_DIR/summary.md, made by `jempp compare` (SUMMARY_ONLY=1
+# rewrites it without evaluating again; ONLY=jempp or ONLY=softmax evaluates one model,
+# the other column stays empty where it has no results).
 set -e
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { echo "usage: $0 JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK]]" >&2; exit 2; }
 JCK=$1; SCK=$2; OUT=$3; NOOD=${4:-2000}; NATT=${5:-500}; NCLF=${6:-0}; NFID=${7:-2000}; NREF=${8:-10000}
 J=${JEMPP:-build/jempp}
 for f in "$JCK" "$SCK"; do [ -f "$f" ] || { echo "$0: checkpoint $f not found" >&2; exit 2; }; done
-mkdir -p "$OUT"
+mkdir -p "$OUT/jempp" "$OUT/softmax" # both columns exist even when ONLY= evaluated one model
 ev() { # tag ckpt mode extra...
   tag=$1; ck=$2; mode=$3; shift 3
   echo "== $tag $mode"
@@ -39,36 +40,5 @@ for tag in ${ONLY:-jempp softmax}; do
   ev $tag "$ck" fid --feature_ckpt "$SCK" --ref_split test --ref_max_n "$NREF" $src
 done
 
-# one number per line of the pretty-printed JSON: "key": value
-num() { grep -m1 "\"$2\":" "$1" | sed 's/.*: *\([-0-9.eE+]*\).*/\1/' | awk '{ printf "%.4f\n", $1 }'; }
-# AUROC of one score on one shifted set (ood.json: sets[] { name, kind, n, px {auroc..}, py, pxgrad })
-auroc() { awk -v set="$2" -v sc="$3" '
-  /"name":/ { gsub(/[",]/, "", $2); cur = $2 }
-  $0 ~ "\"" sc "\": *\\{" { insc = 1 }
-  insc && /"auroc":/ { if (index(cur, set "(") == 1) { gsub(/,/, "", $2); printf "%.4f\n", $2; exit } insc = 0 }' "$1"; }
-robust() { awk -v norm="$2" -v eps="$3" '
-  $0 ~ "\"" norm "\": *\\{" { inn = 1 }
-  inn && /"eps":/ { gsub(/,/, "", $2); e = $2 }
-  inn && /"robust_accuracy":/ { gsub(/,/, "", $2); d = e - eps; if (d < 1e-6 && d > -1e-6) { printf "%.4f\n", $2; exit } }' "$1"; }
-{
-  echo "| | JEM++ | softmax WRN |"
-  echo "|---|---|---|"
-  row() { echo "| $1 | $2 | $3 |"; }
-  row "test accuracy" "$(num $OUT/jempp/test_clf/test_clf.json accuracy)" "$(num $OUT/softmax/test_clf/test_clf.json accuracy)"
-  row "ECE (20 bins)" "$(num $OUT/jempp/cali/cali.json ece)" "$(num $OUT/softmax/cali/cali.json ece)"
-  row "NLL" "$(num $OUT/jempp/cali/cali.json nll)" "$(num $OUT/softmax/cali/cali.json nll)"
-  for set in noise constant interp invert; do
-    for sc in px py pxgrad; do
-      row "AUROC $sc vs $set" "$(auroc $OUT/jempp/ood/ood.json $set $sc)" "$(auroc $OUT/softmax/ood/ood.json $set $sc)"
-    done
-  done
-  for k in 1 2 4 8; do
-    e=$(awk -v k=$k 'BEGIN { printf "%.9f", k / 255 }')
-    row "robust acc L-inf $k/255" "$(robust $OUT/jempp/attack/attack.json linf $e)" "$(robust $OUT/softmax/attack/attack.json linf $e)"
-  done
-  for e in 0.25 0.5 1; do
-    row "robust acc L2 $e" "$(robust $OUT/jempp/attack/attack.json l2 $e)" "$(robust $OUT/softmax/attack/attack.json l2 $e)"
-  done
-  row "classifier-feature FID of samples" "$(num $OUT/jempp/fid/fid.json fid)" "$(num $OUT/softmax/fid/fid.json fid)"
-} > "$OUT/summary.md"
-cat "$OUT/summary.md"
+# the table: jempp compare reads the JSON of both folders (a missing mode is an empty cell)
+"$J" compare "$OUT/jempp" "$OUT/softmax" --names "JEM++,softmax WRN" --out "$OUT/summary.md" && cat "$OUT/summary.md"

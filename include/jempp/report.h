@@ -1,4 +1,5 @@
-/* Run reports: one self-contained HTML page per training run (jempp report).
+/* Run reports: one self-contained HTML page per training run (jempp report), and a
+ * Markdown table comparing evaluation folders side by side (jempp compare, at the end).
  *
  * The page gathers what `jempp train` wrote into a run folder (config.json,
  * result.json, metrics.csv / metrics.jsonl, epochs.csv, curve and sample PNGs) and what
@@ -49,5 +50,35 @@ void jp_report_opts_defaults(jp_report_opts *o);
  * result.json, or when an eval_dirs entry is not a folder; JP_ERR_IO when the page
  * cannot be written; JP_ERR_NOMEM. info may be NULL. */
 jp_status jp_report_write(const jp_report_opts *o, jp_report_info *info, jp_error *err);
+
+/* ---- comparison table (jempp compare) ------------------------------------------------ */
+/* One GitHub Markdown table, one column per evaluation folder, from the JSON that
+ * `jempp eval --out DIR/<mode>` (or --out DIR) wrote: test accuracy, ECE (with the bin
+ * count), NLL; AUROC per OOD set (keyed by its kind, or its name for a data set) and
+ * score px, py, pxgrad; robust accuracy per norm and eps > 0 (L-inf radii as k/255); the
+ * FID of samples per feature set. Sets, radii and feature sets are the union over the
+ * folders (sets and feature sets in file order, radii ascending). Each mode's file is
+ * DIR/<mode>/<mode>.json, else DIR/<mode>.json. Numbers have 4 decimals; a JSON null
+ * is "n/a"; a missing file or entry is an empty cell. */
+typedef struct {
+    const char *const *dirs;  /* the evaluation folders, one column each */
+    const char *const *names; /* column headers; NULL (or a NULL or "" entry): the folder's name */
+    int n_dirs;
+    FILE *log;                /* warnings ("jempp compare: warning: ...") or NULL */
+} jp_compare_opts;
+
+typedef struct {
+    int rows;     /* table rows below the header and its rule */
+    int cols;     /* value columns (= n_dirs) */
+    int warnings; /* one per file: absent, unreadable or corrupt, or lacking entries */
+    int corrupt;  /* files that exist but could not be read or parsed */
+} jp_compare_info;
+
+/* Builds the table into *text (malloc'd, NUL-terminated; the caller frees it). A
+ * missing, unreadable or corrupt file is a warning on o->log (once per file: for a
+ * corrupt one the file and the parser's message), never an error; info->corrupt says
+ * whether any file was corrupt. JP_ERR_ARG when there is no folder or one is not a
+ * folder (naming it); JP_ERR_NOMEM. info may be NULL. */
+jp_status jp_compare_table(const jp_compare_opts *o, char **text, jp_compare_info *info, jp_error *err);
 
 #endif

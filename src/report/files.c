@@ -37,6 +37,17 @@ int rp_is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+const char *rp_base_name(char *out, size_t len, const char *path)
+{
+    char tmp[RP_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = '\0';
+    const char *slash = strrchr(tmp, '/');
+    snprintf(out, len, "%s", slash && slash[1] ? slash + 1 : tmp);
+    return out;
+}
+
 int rp_has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);
@@ -86,25 +97,28 @@ jp_status rp_read_file(const char *path, size_t max, char **data, size_t *len, j
     return JP_OK;
 }
 
-int rp_load_json(rp_ctx *c, const char *dir, const char *name, jp_json_doc *doc)
+int rp_read_json(const char *path, jp_json_doc *doc, jp_error *err)
 {
     memset(doc, 0, sizeof *doc);
-    char path[RP_PATH_MAX];
-    rp_path(path, sizeof path, dir, name);
     if (!rp_is_file(path, NULL)) return 0;
     char *text;
     size_t len;
-    jp_error err = {0};
-    jp_status st = rp_read_file(path, RP_TEXT_MAX, &text, &len, &err);
+    jp_status st = rp_read_file(path, RP_TEXT_MAX, &text, &len, err);
     if (!st) {
-        st = jp_json_parse(doc, text, len, &err);
+        st = jp_json_parse(doc, text, len, err);
         free(text);
     }
-    if (st) {
-        rp_warn(c, "%s could not be read: %s", path, err.msg);
-        return -1;
-    }
-    return 1;
+    return st ? -1 : 1;
+}
+
+int rp_load_json(rp_ctx *c, const char *dir, const char *name, jp_json_doc *doc)
+{
+    char path[RP_PATH_MAX];
+    rp_path(path, sizeof path, dir, name);
+    jp_error err = {0};
+    int got = rp_read_json(path, doc, &err);
+    if (got < 0) rp_warn(c, "%s could not be read: %s", path, err.msg);
+    return got;
 }
 
 double rp_jnum(const jp_json *obj, const char *key)

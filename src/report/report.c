@@ -102,17 +102,6 @@ static void subtitle(rp_buf *b, const char *run_dir)
     rp_printf(b, "</code> &middot; made by <code>jempp report</code> on %s</p>\n", when);
 }
 
-/* The run folder's name, for the default title: "runs/x/" -> "x". */
-static void base_name(char *out, size_t len, const char *path)
-{
-    char tmp[RP_PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    size_t n = strlen(tmp);
-    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = '\0';
-    const char *slash = strrchr(tmp, '/');
-    snprintf(out, len, "%s", slash && slash[1] ? slash + 1 : tmp);
-}
-
 static jp_status check_args(const jp_report_opts *o, jp_error *err)
 {
     if (!o || !o->run_dir || !o->run_dir[0]) return jp_fail(err, JP_ERR_ARG, "no run folder given");
@@ -173,7 +162,7 @@ jp_status jp_report_write(const jp_report_opts *o, jp_report_info *info, jp_erro
     if (o->out && o->out[0]) snprintf(out, sizeof out, "%s", o->out);
     else rp_path(out, sizeof out, o->run_dir, "report.html");
     if (o->title && o->title[0]) snprintf(title, sizeof title, "%s", o->title);
-    else base_name(title, sizeof title, o->run_dir);
+    else rp_base_name(title, sizeof title, o->run_dir);
 
     size_t after_summary = rp_run_sections(&c);
     rp_eval_sections(&c, o->eval_dirs, o->n_eval_dirs);

@@ -5,6 +5,7 @@
  *   svg.c     inline SVG line charts
  *   run.c     the run's own sections (summary, configuration, epochs, curves, events, samples)
  *   evals.c   the evaluation folders' sections
+ *   compare.c the Markdown table comparing evaluation folders (jp_compare_table)
  *   report.c  the entry point: checks, page assembly, the atomic write. */
 #ifndef JEMPP_REPORT_INTERNAL_H
 #define JEMPP_REPORT_INTERNAL_H
@@ -69,11 +70,15 @@ void rp_section(rp_ctx *c, const char *id, const char *title);
 const char *rp_path(char *buf, size_t len, const char *dir, const char *name);
 int rp_is_file(const char *path, size_t *size); /* size may be NULL */
 int rp_is_dir(const char *path);
+/* The last component of path, trailing slashes ignored: "runs/x/" -> "x". */
+const char *rp_base_name(char *out, size_t len, const char *path);
 /* The whole file plus a NUL; JP_ERR_FORMAT when larger than max bytes. */
 jp_status rp_read_file(const char *path, size_t max, char **data, size_t *len, jp_error *err);
 
-/* 1: dir/name parsed into doc (free it with jp_json_free); 0: absent; -1: unreadable
- * or corrupt, warned with the file name and the parse error. */
+/* 1: the file at path parsed into doc (free it with jp_json_free); 0: absent; -1:
+ * unreadable or corrupt, err naming the file's problem (the parser's message). */
+int rp_read_json(const char *path, jp_json_doc *doc, jp_error *err);
+/* rp_read_json of dir/name, with a -1 warned (file name and parse error). */
 int rp_load_json(rp_ctx *c, const char *dir, const char *name, jp_json_doc *doc);
 /* Member key of obj as a number (NaN when absent, null or not a number) or a string
  * (NULL when absent or not a string). */

@@ -2,9 +2,9 @@
  * HTML page of a training run and its evaluations (include/jempp/report.h).
  *
  * The flag table parser takes neither positional arguments nor repeated flags, so a
- * first pass takes RUN_DIR and every --eval out of argv and hands the rest to it. */
+ * first pass (jp_args_split, flags.h) takes RUN_DIR and every --eval out of argv and
+ * hands the rest to it. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
@@ -24,48 +24,6 @@ static void usage_head(void)
            "found in RUN_DIR's subfolders or in the --eval folders (jempp eval --out DIR). Default output:\n"
            "RUN_DIR/report.html, replaced atomically. Absent pieces are said in the page; corrupt files are\n"
            "named there and on stderr. See docs/evaluation.md.\n\n");
-}
-
-/* 1 when flag `a` (the "--name" form, no "=value") takes the next argument as its value. */
-static int takes_value(const jp_flag *flags, int nf, const char *a)
-{
-    if (strchr(a, '=')) return 0;
-    for (int i = 0; i < nf; i++)
-        if (!strcmp(a + 2, flags[i].name)) return flags[i].type != FLAG_BOOL;
-    return 0;
-}
-
-/* Splits argv into RUN_DIR, the --eval folders and the rest (rest[0] = argv[0]).
- * Returns 0, or 2 with a message on stderr. */
-static int split_args(int argc, char **argv, const jp_flag *flags, int nf, const char **run_dir,
-                      const char **evals, int *n_evals, char **rest, int *n_rest)
-{
-    *run_dir = NULL;
-    *n_evals = 0;
-    rest[0] = argv[0];
-    *n_rest = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--eval")) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "jempp report: --eval needs a folder\n");
-                return 2;
-            }
-            evals[(*n_evals)++] = argv[++i];
-        } else if (!strncmp(a, "--eval=", 7)) {
-            evals[(*n_evals)++] = a + 7;
-        } else if (!strncmp(a, "--", 2)) {
-            rest[(*n_rest)++] = argv[i];
-            if (takes_value(flags, nf, a) && i + 1 < argc) rest[(*n_rest)++] = argv[++i];
-        } else if (!*run_dir) {
-            *run_dir = a;
-        } else {
-            fprintf(stderr, "jempp report: one run folder only ('%s' and '%s'); more evaluation folders go with "
-                    "--eval\n", *run_dir, a);
-            return 2;
-        }
-    }
-    return 0;
 }
 
 static int run(const report_flags *f, const char *run_dir, const char *const *evals, int n_evals)
@@ -120,19 +78,20 @@ int jp_cmd_report(int argc, char **argv)
         jp_flags_help(flags, nf, stdout);
         return 0;
     }
-    const char **evals = malloc((size_t)argc * sizeof *evals);
-    char **rest = malloc((size_t)argc * sizeof *rest);
-    const char *run_dir = NULL;
-    int n_evals = 0, n_rest = 0, rc = !evals || !rest ? 1 : 0;
+    jp_args a;
     jp_error err = {0};
-    if (!rc) rc = split_args(argc, argv, flags, nf, &run_dir, evals, &n_evals, rest, &n_rest);
-    if (!rc && jp_flags_parse(flags, nf, n_rest, rest, 1, &err)) {
-        fprintf(stderr, "jempp report: %s\n", err.msg);
-        rc = 2;
-    }
-    if (!rc && !run_dir) {
+    jp_status st = jp_args_split(&a, flags, nf, argc, argv, "eval", &err);
+    if (!st) st = jp_flags_parse(flags, nf, a.n_rest, a.rest, 1, &err);
+    int rc = st == JP_ERR_NOMEM ? 1 : st ? 2 : 0;
+    if (rc) fprintf(stderr, "jempp report: %s\n", err.msg);
+    if (!rc && a.n_pos == 0) {
         fprintf(stderr, "jempp report: which run? usage: jempp report RUN_DIR [--out FILE] [--eval DIR]... (see "
                 "--help)\n");
+        rc = 2;
+    }
+    if (!rc && a.n_pos > 1) {
+        fprintf(stderr, "jempp report: one run folder only ('%s' and '%s'); more evaluation folders go with "
+                "--eval\n", a.pos[0], a.pos[1]);
         rc = 2;
     }
     if (!rc && (f.max_grids < 0 || f.max_frames < 0 || f.max_image_mb < 1 || f.max_total_mb < 1 ||
@@ -141,8 +100,7 @@ int jp_cmd_report(int argc, char **argv)
                 "--max_total_mb between 1 and 4096\n");
         rc = 2;
     }
-    if (!rc) rc = run(&f, run_dir, evals, n_evals);
-    free(evals);
-    free(rest);
+    if (!rc) rc = run(&f, a.pos[0], a.reps, a.n_reps);
+    jp_args_free(&a);
     return rc;
 }

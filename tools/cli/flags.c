@@ -1,3 +1,4 @@
+/* The flag tables of flags.h: parsing, help, and the split of positional arguments. */
 #include "flags.h"
 
 #include <errno.h>
@@ -191,4 +192,54 @@ const char *jp_flags_peek(int argc, char **argv, const char *name)
         if (a[2 + len] == '\0' && i + 1 < argc) return argv[i + 1];
     }
     return NULL;
+}
+
+/* 1 when flag `a` (the "--name" form, no "=value") takes the next argument as its value. */
+static int takes_value(const jp_flag *flags, int n, const char *a)
+{
+    if (strchr(a, '=')) return 0;
+    const jp_flag *f = find(flags, n, a + 2, strlen(a + 2));
+    return f && f->type != FLAG_BOOL;
+}
+
+/* 1 when a is "--repeat" (the value follows) or "--repeat=value" (*value set). */
+static int is_repeat(const char *a, const char *repeat, const char **value)
+{
+    size_t len = repeat ? strlen(repeat) : 0;
+    if (!repeat || strncmp(a, "--", 2) || strncmp(a + 2, repeat, len)) return 0;
+    *value = a[2 + len] == '=' ? a + 3 + len : NULL;
+    return a[2 + len] == '=' || a[2 + len] == '\0';
+}
+
+jp_status jp_args_split(jp_args *a, const jp_flag *flags, int n, int argc, char **argv, const char *repeat,
+                        jp_error *err)
+{
+    memset(a, 0, sizeof *a);
+    size_t slots = (size_t)(argc > 1 ? argc : 1);
+    a->pos = malloc(slots * sizeof *a->pos);
+    a->reps = malloc(slots * sizeof *a->reps);
+    a->rest = malloc(slots * sizeof *a->rest);
+    if (!a->pos || !a->reps || !a->rest) return jp_fail(err, JP_ERR_NOMEM, "command-line arguments");
+    a->rest[a->n_rest++] = argc > 0 ? argv[0] : NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *value;
+        if (is_repeat(arg, repeat, &value)) {
+            if (!value && i + 1 >= argc) return jp_fail(err, JP_ERR_ARG, "--%s needs a value", repeat);
+            a->reps[a->n_reps++] = value ? value : argv[++i];
+        } else if (!strncmp(arg, "--", 2)) {
+            a->rest[a->n_rest++] = argv[i];
+            if (takes_value(flags, n, arg) && i + 1 < argc) a->rest[a->n_rest++] = argv[++i];
+        } else {
+            a->pos[a->n_pos++] = arg;
+        }
+    }
+    return JP_OK;
+}
+
+void jp_args_free(jp_args *a)
+{
+    free(a->pos);
+    free(a->reps);
+    free(a->rest);
+    memset(a, 0, sizeof *a);
 }

@@ -14,6 +14,7 @@ static const struct {
     {"data", jp_cmd_data, "describe a data set and write example and class-mean grids"},
     {"toy", jp_cmd_toy, "train an MLP energy model on a 2-D toy density"},
     {"report", jp_cmd_report, "one self-contained HTML page of a run and its evaluations"},
+    {"compare", jp_cmd_compare, "a Markdown table comparing evaluation folders side by side"},
 };
 
 static void usage(FILE *out)
