@@ -13,33 +13,6 @@
 #include "jempp/report.h"
 #include "testutil.h"
 
-static void write_text(const char *dir, const char *name, const char *text)
-{
-    char p[1200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", p);
-        exit(2);
-    }
-}
-
-static char *read_all(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) p[n] = '\0';
-    return p;
-}
 
 static int count(const char *hay, const char *needle)
 {
@@ -72,7 +45,7 @@ static void write_mode(const char *dir, const char *mode, const char *text)
     snprintf(sub, sizeof sub, "%s/%s", dir, mode);
     mkdir(sub, 0755);
     snprintf(name, sizeof name, "%s.json", mode);
-    write_text(sub, name, text);
+    tu_write_text(sub, name, text);
 }
 
 /* Model A: the subfolder layout, every mode; sets noise and constant; L-inf 0, 1/255,
@@ -119,9 +92,9 @@ static void write_a(const char *a)
 static void write_b(const char *b)
 {
     mkdir(b, 0755);
-    write_text(b, "test_clf.json", "{\"mode\": \"test_clf\", \"accuracy\": 0.85, \"loss\": 0.4}");
-    write_text(b, "cali.json", "{\"mode\": \"cali\", \"ece\": 0.02, \"nll\": 0.41, \"n_bins\": 20}");
-    write_text(b, "ood.json",
+    tu_write_text(b, "test_clf.json", "{\"mode\": \"test_clf\", \"accuracy\": 0.85, \"loss\": 0.4}");
+    tu_write_text(b, "cali.json", "{\"mode\": \"cali\", \"ece\": 0.02, \"nll\": 0.41, \"n_bins\": 20}");
+    tu_write_text(b, "ood.json",
                "{\"mode\": \"ood\", \"sets\": ["
                "{\"name\": \"noise(fashionmnist/test)\", \"kind\": \"noise\", \"n\": 20,"
                " \"px\": {\"auroc\": 0.5}, \"py\": {\"auroc\": null}, \"pxgrad\": {\"auroc\": 0.25}},"
@@ -129,7 +102,7 @@ static void write_b(const char *b)
                " \"px\": {\"auroc\": 0.75}, \"py\": {\"auroc\": 0.7}, \"pxgrad\": {\"auroc\": 0.6}},"
                "{\"name\": \"mnist/test\", \"kind\": \"dataset\", \"n\": 20,"
                " \"px\": {\"auroc\": 0.99}, \"py\": {\"auroc\": 0.98}, \"pxgrad\": {\"auroc\": 0.97}}]}");
-    write_text(b, "attack.json",
+    tu_write_text(b, "attack.json",
                "{\"mode\": \"attack\", \"linf\": {\"clean_accuracy\": 0.9, \"points\": ["
                "{\"eps\": 0, \"robust_accuracy\": 0.9},"
                "{\"eps\": 0.00784313725490196, \"robust_accuracy\": 0.7},"
@@ -220,7 +193,7 @@ static void check_corrupt(tu_ctx *t, const char *a, const char *b)
 {
     char path[1200];
     snprintf(path, sizeof path, "%s/cali.json", b);
-    write_text(b, "cali.json", "{\"ece\": 0.02,, \"nll\": 0.41}");
+    tu_write_text(b, "cali.json", "{\"ece\": 0.02,, \"nll\": 0.41}");
     const char *dirs[] = {a, b};
     char *text = NULL, *log = NULL;
     jp_compare_info info = {0};
@@ -288,23 +261,23 @@ static void check_cli(tu_ctx *t, const char *a, const char *b, const char *tmp)
     tu_check(t, cli(bin, args, out, errf) == 2, "a path that is not a folder: exit 2");
     snprintf(args, sizeof args, "'%s' --names 'A|x'", a);
     int rc = cli(bin, args, out, errf);
-    char *text = read_all(out);
+    char *text = tu_read_file(out, NULL);
     tu_check(t, rc == 0 && starts_with(text, "| | A\\|x |\n") && strstr(text, "| test accuracy | 0.9000 |\n"),
              "one good folder: exit 0, the table on stdout, '|' in a name escaped");
     free(text);
     snprintf(args, sizeof args, "'%s' '%s' --names 'JEM++,softmax WRN' --out '%s'", a, b, md);
     rc = cli(bin, args, out, errf);
-    text = read_all(out);
+    text = tu_read_file(out, NULL);
     char line[1000];
     snprintf(line, sizeof line, "compare: %s (22 rows, 2 columns)\n", md);
     tu_check(t, rc == 1, "a corrupt cali.json: exit 1 (%d)", rc);
     tu_check(t, text && !strcmp(text, line), "--out: one line on stdout (%s)", text ? text : "(none)");
     free(text);
-    text = read_all(md);
+    text = tu_read_file(md, NULL);
     tu_check(t, starts_with(text, "| | JEM++ | softmax WRN |\n|---|---|---|\n| test accuracy | 0.9000 | 0.8500 |\n") && strstr(text, "| NLL | 0.3000 |  |\n"),
              "--out: the table is written, the corrupt file's cells empty");
     free(text);
-    text = read_all(errf);
+    text = tu_read_file(errf, NULL);
     tu_check(t, text && strstr(text, "jempp compare: warning: ") && strstr(text, "cali.json could not be read"),
              "the corrupt file is warned on stderr");
     free(text);

@@ -68,23 +68,6 @@ static int raw_png(const char *path, int w, int h, int depth, int color, int int
     return 0;
 }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(2);
-    }
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    rewind(f);
-    unsigned char *b = malloc((size_t)len);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
 static void test_roundtrip(tu_ctx *t)
 {
     jp_error e = {0};
@@ -210,7 +193,11 @@ static void test_bad(tu_ctx *t)
     for (int i = 0; i < (int)sizeof px; i++) px[i] = (unsigned char)(i * 31);
     jp_png_write_rgb(P("ok.png"), px, 16, 16, 3, &e);
     size_t n;
-    unsigned char *b = slurp(P("ok.png"), &n);
+    unsigned char *b = (unsigned char *)tu_read_file(P("ok.png"), &n);
+    if (!b) {
+        fprintf(stderr, "cannot read %s\n", P("ok.png"));
+        exit(2);
+    }
     jp_status s = jp_png_decode(&img, b, n / 2, "half.png", &e);
     tu_check(t, s == JP_ERR_FORMAT && strstr(e.msg, "half.png"), "truncated PNG: %s", e.msg);
     s = jp_png_decode(&img, b, 20, "tiny.png", &e);

@@ -12,34 +12,6 @@
 #include "jempp/report.h"
 #include "testutil.h"
 
-static void write_text(const char *dir, const char *name, const char *text)
-{
-    char p[1200];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "wb");
-    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
-        fprintf(stderr, "cannot write %s\n", p);
-        exit(2);
-    }
-}
-
-static char *read_all(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *p = malloc((size_t)n + 1);
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    if (p) p[n] = '\0';
-    if (len) *len = (size_t)n;
-    return p;
-}
 
 /* A small RGB picture whose bytes depend on seed, written with the project's writer. */
 static void write_png(tu_ctx *t, const char *dir, const char *name, int w, int h, int seed)
@@ -85,7 +57,7 @@ static size_t b64_decode(const char *s, unsigned char *out, size_t cap)
 static int page_embeds(const char *page, const char *file)
 {
     size_t flen;
-    char *want = read_all(file, &flen);
+    char *want = tu_read_file(file, &flen);
     if (!want) return 0;
     unsigned char *got = malloc(flen + 16);
     int found = 0;
@@ -109,12 +81,12 @@ static int count(const char *hay, const char *needle)
 static void make_run(tu_ctx *t, const char *run)
 {
     mkdir(run, 0755);
-    write_text(run, "config.json",
+    tu_write_text(run, "config.json",
                "{\n  \"dataset\": \"<script>alert('x')</script> & co\",\n  \"depth\": 10,\n  \"width\": 2,\n"
                "  \"norm\": \"batch\",\n  \"clf_only\": 0,\n  \"sampler\": \"pyld\",\n  \"n_steps\": 5,\n"
                "  \"in_steps\": 7,\n  \"init\": \"informative\",\n  \"decay_epochs\": [3, 4],\n"
                "  \"image_shape\": [1, 28, 28],\n  \"n_classes\": 10\n}\n");
-    write_text(run, "result.json",
+    tu_write_text(run, "result.json",
                "{\"test_acc\": 0.8765, \"test_loss\": 0.35123, \"valid_acc\": 0.8812, \"best_valid_acc\": 0.8899, "
                "\"iters\": 120, \"seconds\": 240.5, \"seconds_per_iter\": 2.0042, \"recoveries\": 1}\n");
     char csv[20000] = "iter,epoch,lr,loss,ce,acc,lse_data,lse_sample,sec_per_iter\n";
@@ -131,9 +103,9 @@ static void make_run(tu_ctx *t, const char *run)
                           "rolled back to iteration 50 & lr scale 0.5\"}\n");
     }
     strcat(csv, "121,2,0.1,1.1"); /* a line still being written */
-    write_text(run, "metrics.csv", csv);
-    write_text(run, "metrics.jsonl", jsonl);
-    write_text(run, "epochs.csv", "epoch,iter,lr,train_acc,valid_acc,valid_loss,test_acc,test_loss,lse_valid,seconds\n"
+    tu_write_text(run, "metrics.csv", csv);
+    tu_write_text(run, "metrics.jsonl", jsonl);
+    tu_write_text(run, "epochs.csv", "epoch,iter,lr,train_acc,valid_acc,valid_loss,test_acc,test_loss,lse_valid,seconds\n"
                                   "1,60,0.1,0.7011,0.7522,0.61,0.7499,0.62,7.1,120.0\n"
                                   "2,120,0.1,0.8433,0.8812,0.36,0.8765,0.35,7.9,120.5\n");
     write_png(t, run, "curves_accuracy.png", 40, 30, 1);
@@ -159,7 +131,7 @@ static void make_evals(tu_ctx *t, const char *run, const char *extra)
              "    {\"index\": 1, \"name\": \"Trouser\", \"n\": 100, \"accuracy\": 0.8046}\n  ],\n"
              "  \"confusion\": [[90, 10], [19, 81]],\n"
              "  \"confusion_rows\": \"true class; columns: predicted class\"\n}\n", head);
-    write_text(dir, "test_clf.json", buf);
+    tu_write_text(dir, "test_clf.json", buf);
     snprintf(buf, sizeof buf,
              "{\n  \"mode\": \"cali\",\n%s  \"ece\": 0.0321,\n  \"nll\": 0.4012,\n  \"accuracy\": 0.8523,\n"
              "  \"mean_confidence\": 0.8844,\n  \"n_bins\": 2,\n  \"bins\": [\n"
@@ -167,7 +139,7 @@ static void make_evals(tu_ctx *t, const char *run, const char *extra)
              "    {\"lower\": 0.5, \"upper\": 1, \"count\": 200, \"accuracy\": 0.8523, "
              "\"confidence\": 0.8844}\n  ]\n}\n",
              head);
-    write_text(dir, "cali.json", buf);
+    tu_write_text(dir, "cali.json", buf);
     snprintf(buf, sizeof buf,
              "{\n  \"mode\": \"ood\",\n  \"checkpoint\": \"run/best.safetensors\",\n  \"seed\": 1,\n"
              "  \"dataset\": \"fashionmnist\",\n  \"split\": \"test\",\n  \"n\": 200,\n  \"sigma\": 0,\n"
@@ -179,15 +151,15 @@ static void make_evals(tu_ctx *t, const char *run, const char *extra)
              "     \"px\": {\"auroc\": 0.9512, \"aupr\": 0.9433, \"fpr95\": 0.2211},\n"
              "     \"py\": {\"auroc\": 0.8123, \"aupr\": 0.8011, \"fpr95\": 0.5544},\n"
              "     \"pxgrad\": {\"auroc\": 0.7012, \"aupr\": 0.6999, \"fpr95\": 0.6677}}\n  ]\n}\n");
-    write_text(dir, "ood.json", buf);
+    tu_write_text(dir, "ood.json", buf);
     write_png(t, dir, "confusion.png", 20, 20, 7);
     /* a second evaluation folder with a corrupt result file */
     snprintf(dir, sizeof dir, "%s/eval-bad", run);
     mkdir(dir, 0755);
-    write_text(dir, "attack.json", "{\"mode\": \"attack\", \"linf\": {\"points\": [1, 2");
+    tu_write_text(dir, "attack.json", "{\"mode\": \"attack\", \"linf\": {\"points\": [1, 2");
     /* a folder outside the run, given as --eval */
     mkdir(extra, 0755);
-    write_text(extra, "fid.json",
+    tu_write_text(extra, "fid.json",
                "{\n  \"mode\": \"fid\",\n  \"checkpoint\": \"run/last.safetensors\",\n  \"seed\": 1,\n"
                "  \"samples\": {\"source\": \"replay_buffer\", \"n\": 10000, \"select\": 0},\n"
                "  \"reference\": {\"name\": \"fashionmnist/all\", \"n\": 70000},\n  \"kid_subsets\": 100,\n"
@@ -216,7 +188,7 @@ static void check_full(tu_ctx *t, const char *tmp)
     tu_check(t, st == JP_OK, "report of a full run: %s", st ? err.msg : "ok");
     snprintf(path, sizeof path, "%s/report.html", run);
     size_t len = 0;
-    char *page = read_all(path, &len);
+    char *page = tu_read_file(path, &len);
     tu_check(t, page && !strcmp(info.path, path) && info.bytes == len, "written to RUN_DIR/report.html (%zu bytes)",
              len);
     if (!page) return;
@@ -272,7 +244,7 @@ static void check_full(tu_ctx *t, const char *tmp)
     o.out = path;
     o.title = "My <run>";
     st = jp_report_write(&o, &info, &err);
-    page = read_all(path, NULL);
+    page = tu_read_file(path, NULL);
     tu_check(t, st == JP_OK && page && strstr(page, "<h1>My &lt;run&gt;</h1>"), "--out and an escaped --title");
     free(page);
 }
@@ -284,10 +256,10 @@ static void check_partial(tu_ctx *t, const char *tmp)
     char run[700], path[1200];
     snprintf(run, sizeof run, "%s/partial", tmp);
     mkdir(run, 0755);
-    write_text(run, "metrics.csv", "iter,epoch,lr,loss,ce,acc,lse_data,lse_sample,sec_per_iter\n"
+    tu_write_text(run, "metrics.csv", "iter,epoch,lr,loss,ce,acc,lse_data,lse_sample,sec_per_iter\n"
                                    "1,0,0.1,2.3,2.3,0.1,0,0,1.5\n2,0,0.1,2.2,2.2,0.2,0,0,2.5\n");
-    write_text(run, "result.json", "{\"test_acc\": 0.9,");
-    write_text(run, "buffer.png", "not a picture");
+    tu_write_text(run, "result.json", "{\"test_acc\": 0.9,");
+    tu_write_text(run, "buffer.png", "not a picture");
     write_png(t, run, "curves_energy.png", 64, 64, 3);
     jp_report_opts o;
     jp_report_opts_defaults(&o);
@@ -299,7 +271,7 @@ static void check_partial(tu_ctx *t, const char *tmp)
     jp_error err = {0};
     jp_status st = jp_report_write(&o, &info, &err);
     snprintf(path, sizeof path, "%s/report.html", run);
-    char *page = read_all(path, NULL);
+    char *page = tu_read_file(path, NULL);
     tu_check(t, st == JP_OK && page, "a partial run still gives a page: %s", st ? err.msg : "ok");
     if (!page) return;
     tu_check(t, strstr(page, "result.json could not be read") != NULL, "corrupt result.json named in the page");

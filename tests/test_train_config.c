@@ -9,25 +9,6 @@
 #include "jempp/train.h"
 #include "testutil.h"
 
-static int write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    int ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok;
-}
-
-static char *slurp(const char *path)
-{
-    static char buf[1 << 16];
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return buf;
-}
-
 int main(void)
 {
     tu_ctx t;
@@ -64,22 +45,22 @@ int main(void)
     snprintf(b.save_dir, sizeof b.save_dir, "%s", a.save_dir);
     snprintf(path2, sizeof path2, "%s/config2.json", dir);
     jp_train_config_write_json(&b, shape, 100, path2, &e);
-    char first[1 << 16];
-    snprintf(first, sizeof first, "%s", slurp(path) ? slurp(path) : "");
-    char *second = slurp(path2);
-    tu_check(&t, second && first[0] && !strcmp(first, second), "written, read and written again: the same text");
+    char *first = tu_read_file(path, NULL), *second = tu_read_file(path2, NULL);
+    tu_check(&t, first && second && first[0] && !strcmp(first, second), "written, read and written again: the same text");
     tu_check(&t, b.seed == a.seed && b.max_iters == a.max_iters && b.sampler.kind == JP_SAMPLER_PROXIMAL &&
                  b.norm == JP_NORM_NONE && b.optimizer == JP_OPTIM_ADAM && b.n_decay == 3 && b.decay_epochs[2] == 9 &&
                  b.sampler.eps == 0.01f && b.sigma == 0.07f && b.pad == 2 &&
                  b.lr_schedule == JP_LR_COSINE && b.final_lr == 1e-3f && !strcmp(b.data_root, a.data_root),
              "seed, max_iters, choices, the decay list, floats and strings exact");
-    tu_check(&t, strstr(first, "\"sigma\": 0.07,") != NULL, "floats written in their shortest form (sigma 0.07)");
+    tu_check(&t, first && strstr(first, "\"sigma\": 0.07,") != NULL, "floats written in their shortest form (sigma 0.07)");
+    free(first);
+    free(second);
 
     /* a file with only some settings: the others stay */
     jp_train_config c;
     jp_train_config_defaults(&c);
     snprintf(path2, sizeof path2, "%s/partial.json", dir);
-    write_text(path2, "{\"n_epochs\": 8, \"decay_epochs\": [4, 6, 7], \"image_shape\": [1, 28, 28]}");
+    tu_write_text(NULL, path2, "{\"n_epochs\": 8, \"decay_epochs\": [4, 6, 7], \"image_shape\": [1, 28, 28]}");
     st = jp_train_config_read_json(&c, path2, &e);
     tu_check(&t, st == JP_OK && c.n_epochs == 8 && c.n_decay == 3 && c.decay_epochs[1] == 6 && c.depth == 28 &&
                  c.lr == 0.1f,
@@ -103,7 +84,7 @@ int main(void)
         jp_train_config d;
         jp_train_config_defaults(&d);
         jp_train_config before = d;
-        write_text(path2, bad[i].text);
+        tu_write_text(NULL, path2, bad[i].text);
         memset(&e, 0, sizeof e);
         st = jp_train_config_read_json(&d, path2, &e);
         tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, path2) && strstr(e.msg, bad[i].needle) &&

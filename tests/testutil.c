@@ -90,6 +90,36 @@ const char *tu_tmpdir(char *buf, size_t len, const char *tag)
     return buf;
 }
 
+void tu_write_text(const char *dir, const char *name, const char *text)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+    FILE *f = fopen(p, "wb");
+    int ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) {
+        fprintf(stderr, "cannot write %s\n", p);
+        exit(2);
+    }
+}
+
+char *tu_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *p = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (p = malloc((size_t)n + 1)) && fread(p, 1, (size_t)n, f) != (size_t)n) {
+        free(p);
+        p = NULL;
+    }
+    fclose(f);
+    if (!p) return NULL;
+    p[n] = '\0';
+    if (len) *len = (size_t)n;
+    return p;
+}
+
 float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count)
 {
     const jp_st_entry *e = jp_st_find(f, name);

@@ -32,6 +32,12 @@ const char *tu_tmpdir(char *buf, size_t len, const char *tag);
 /* Writes src to dst with tensor `name` cut to its first dim0 entries along dimension 0
  * (dim0 no larger than it was; metadata kept): an old or wrong-shaped file for tests. */
 jp_status tu_st_copy_shrunk(const jp_st_file *src, const char *dst, const char *name, int64_t dim0, jp_error *err);
+/* Writes text to dir/name (name alone when dir is NULL); a failure ends the test (exit 2)
+ * with a message naming the file. */
+void tu_write_text(const char *dir, const char *name, const char *text);
+/* The whole file, NUL-terminated (malloc'd; the caller frees it); NULL when it cannot be
+ * read. *len (may be NULL) receives its size. */
+char *tu_read_file(const char *path, size_t *len);
 /* Loads tensor `name` from a reference file into a new buffer (float32); aborts the
  * test with a message if absent. *count receives the element count when not NULL. */
 float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count);

@@ -88,8 +88,7 @@ int jp_cmd_compare(int argc, char **argv)
     }
     jp_args a;
     jp_error err = {0};
-    jp_status st = jp_args_split(&a, flags, nf, argc, argv, NULL, &err);
-    if (!st) st = jp_flags_parse(flags, nf, a.n_rest, a.rest, 1, &err);
+    jp_status st = jp_args_parse(&a, flags, nf, argc, argv, NULL, &err);
     int rc = st == JP_ERR_NOMEM ? 1 : st ? 2 : 0;
     if (rc) fprintf(stderr, "jempp compare: %s\n", err.msg);
     if (!rc && a.n_pos == 0) {

@@ -2,7 +2,7 @@
  * HTML page of a training run and its evaluations (include/jempp/report.h).
  *
  * The flag table parser takes neither positional arguments nor repeated flags, so a
- * first pass (jp_args_split, flags.h) takes RUN_DIR and every --eval out of argv and
+ * first pass (jp_args_parse, flags.h) takes RUN_DIR and every --eval out of argv and
  * hands the rest to it. */
 #include <stdio.h>
 #include <string.h>
@@ -80,8 +80,7 @@ int jp_cmd_report(int argc, char **argv)
     }
     jp_args a;
     jp_error err = {0};
-    jp_status st = jp_args_split(&a, flags, nf, argc, argv, "eval", &err);
-    if (!st) st = jp_flags_parse(flags, nf, a.n_rest, a.rest, 1, &err);
+    jp_status st = jp_args_parse(&a, flags, nf, argc, argv, "eval", &err);
     int rc = st == JP_ERR_NOMEM ? 1 : st ? 2 : 0;
     if (rc) fprintf(stderr, "jempp report: %s\n", err.msg);
     if (!rc && a.n_pos == 0) {

@@ -211,7 +211,7 @@ static int is_repeat(const char *a, const char *repeat, const char **value)
     return a[2 + len] == '=' || a[2 + len] == '\0';
 }
 
-jp_status jp_args_split(jp_args *a, const jp_flag *flags, int n, int argc, char **argv, const char *repeat,
+jp_status jp_args_parse(jp_args *a, const jp_flag *flags, int n, int argc, char **argv, const char *repeat,
                         jp_error *err)
 {
     memset(a, 0, sizeof *a);
@@ -233,7 +233,7 @@ jp_status jp_args_split(jp_args *a, const jp_flag *flags, int n, int argc, char 
             a->pos[a->n_pos++] = arg;
         }
     }
-    return JP_OK;
+    return jp_flags_parse(flags, n, a->n_rest, a->rest, 1, err);
 }
 
 void jp_args_free(jp_args *a)

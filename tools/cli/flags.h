@@ -36,20 +36,22 @@ const char *jp_flags_peek(int argc, char **argv, const char *name);
 /* Commands with positional arguments (jempp report, jempp compare): jp_flags_parse takes
  * neither positional arguments nor repeated flags, so argv[1..argc) is first split into
  * the positional arguments, the values of one repeatable flag, and the other flags,
- * each with its value when the table says it takes one ("--name value"). */
+ * each with its value when the table says it takes one ("--name value"); the other flags
+ * are then parsed into the table (jp_flags_parse). */
 typedef struct {
     const char **pos;  /* positional arguments, in order */
     int n_pos;
     const char **reps; /* values of the repeatable flag, in order */
     int n_reps;
-    char **rest;       /* argv[0], then the other flags: for jp_flags_parse(.., n_rest, rest, 1, ..) */
+    char **rest;       /* argv[0], then the other flags (as given to jp_flags_parse) */
     int n_rest;
 } jp_args;
 
 /* repeat: the name of the flag that may be given several times ("--name value" or
- * "--name=value"), or NULL. JP_ERR_ARG when it lacks its value, JP_ERR_NOMEM. Call
+ * "--name=value"), or NULL. JP_ERR_ARG when it lacks its value or a flag is wrong (the
+ * message of jp_flags_parse), JP_ERR_NOMEM. Call
  * jp_args_free afterwards, also after a failure. */
-jp_status jp_args_split(jp_args *a, const jp_flag *flags, int n, int argc, char **argv, const char *repeat,
+jp_status jp_args_parse(jp_args *a, const jp_flag *flags, int n, int argc, char **argv, const char *repeat,
                         jp_error *err);
 void jp_args_free(jp_args *a);
 
