@@ -23,27 +23,6 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)n + 1);
-    *size = fread(b, 1, (size_t)n, fp);
-    fclose(fp);
-    return b;
-}
-
-static int write_all(const char *path, const void *p, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return 0;
-    int ok = fwrite(p, 1, n, fp) == n;
-    return fclose(fp) == 0 && ok;
-}
-
 /* Number of directory entries whose name contains `part`. */
 static int count_files(const char *dir, const char *part)
 {
@@ -365,7 +344,7 @@ static void test_round_trip(tu_ctx *t, const char *dir)
     tu_check(t, count_files(dir, ".tmp.") == 0, "round trip: no temporary left behind");
 
     size_t fsize = 0;
-    unsigned char *bytes = read_all(path, &fsize), *mem = NULL;
+    unsigned char *bytes = (unsigned char *)tu_read_file(path, &fsize), *mem = NULL;
     size_t msize = 0;
     st = jp_st_writer_to_memory(&w, &mem, &msize, &err);
     tu_check(t, st == JP_OK && bytes && msize == fsize && !memcmp(mem, bytes, fsize),
@@ -667,7 +646,7 @@ static void test_mutations(tu_ctx *t, const char *dir)
             if (bad++ < 5) printf("        cut at %zu: %s %s\n", len, jp_status_name(st), err.msg);
         }
         jp_st_close(&f);
-        if (!write_all(path, img, len)) bad++;
+        if (!tu_write_file(path, img, len)) bad++;
         st = jp_st_read(&f, path, &err);
         if (st != JP_ERR_FORMAT || !strstr(err.msg, path)) {
             if (bad++ < 5) printf("        file cut at %zu: %s %s\n", len, jp_status_name(st), err.msg);
@@ -751,7 +730,7 @@ static void test_atomic(tu_ctx *t, const char *dir)
     snprintf(path, sizeof path, "%s/keep.safetensors", dir);
     st = jp_st_writer_save(&w, path, &err);
     size_t n0 = 0, n1 = 0;
-    unsigned char *orig = read_all(path, &n0);
+    unsigned char *orig = (unsigned char *)tu_read_file(path, &n0);
     tu_check(t, st == JP_OK && orig && n0 > 1024, "atomic: first save %zu bytes", n0);
 
     float y[4096];
@@ -771,8 +750,8 @@ static void test_atomic(tu_ctx *t, const char *dir)
     st = jp_st_writer_save(&w2, path, &err);
     setrlimit(RLIMIT_FSIZE, &old);
     signal(SIGXFSZ, prev);
-    unsigned char *now = read_all(path, &n1);
-    tu_check(t, limited && st == JP_ERR_IO && strstr(err.msg, path) && n1 == n0 &&
+    unsigned char *now = (unsigned char *)tu_read_file(path, &n1);
+    tu_check(t, limited && st == JP_ERR_IO && strstr(err.msg, path) && now && n1 == n0 &&
                     !memcmp(now, orig, n0) && count_files(dir, ".tmp.") == 0,
              "atomic: a save failing mid-write leaves the old file and no temporary: %s", err.msg);
     free(now);
@@ -780,8 +759,8 @@ static void test_atomic(tu_ctx *t, const char *dir)
     /* duplicate names are refused before anything is written */
     jp_st_writer_add(&w2, "y", JP_F32, 1, sy, y);
     st = jp_st_writer_save(&w2, path, &err);
-    now = read_all(path, &n1);
-    tu_check(t, st == JP_ERR_ARG && strstr(err.msg, "'y'") && n1 == n0 && !memcmp(now, orig, n0) &&
+    now = (unsigned char *)tu_read_file(path, &n1);
+    tu_check(t, st == JP_ERR_ARG && strstr(err.msg, "'y'") && now && n1 == n0 && !memcmp(now, orig, n0) &&
                     count_files(dir, ".tmp.") == 0,
              "atomic: duplicate names refused, old file kept: %s", err.msg);
     free(now);
@@ -791,7 +770,7 @@ static void test_atomic(tu_ctx *t, const char *dir)
     snprintf(sub, sizeof sub, "%s/a-folder", dir);
     mkdir(sub, 0755);
     snprintf(path, sizeof path, "%s/inside", sub);
-    write_all(path, "x", 1);
+    tu_write_file(path, "x", 1);
     st = jp_st_writer_save(&w, sub, &err);
     tu_check(t, st == JP_ERR_IO && strstr(err.msg, sub) && stat(path, &sb) == 0 &&
                     count_files(dir, ".tmp.") == 0,

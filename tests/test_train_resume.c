@@ -92,27 +92,6 @@ static int idx_head(const char *src, const char *dst, int hdr, int n, int item_b
     return ok;
 }
 
-static unsigned char *read_all(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(len > 0 ? (size_t)len : 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
-static int write_all(const char *path, const unsigned char *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    int ok = fwrite(b, 1, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
-
 static void base_config(jp_train_config *c, const char *dir, int64_t max_iters)
 {
     jp_train_config_defaults(c);
@@ -312,11 +291,8 @@ static int all_finite(const char *path, size_t *nfloats, char *bad, size_t badle
 
 static int file_contains(const char *path, const char *needle)
 {
-    size_t n;
-    unsigned char *b = read_all(path, &n);
-    if (!b) return 0;
-    char *s = realloc(b, n + 1);
-    s[n] = 0;
+    char *s = tu_read_file(path, NULL);
+    if (!s) return 0;
     int found = strstr(s, needle) != NULL;
     free(s);
     return found;
@@ -327,11 +303,10 @@ static int file_contains(const char *path, const char *needle)
 static char *metrics_lines(const char *path, int *nlines)
 {
     size_t n;
-    unsigned char *b = read_all(path, &n);
+    char *s = tu_read_file(path, &n);
     *nlines = 0;
-    if (!b) return NULL;
-    char *s = realloc(b, n + 1), *out = malloc(n + 1), *o = out;
-    s[n] = 0;
+    if (!s) return NULL;
+    char *out = malloc(n + 1), *o = out;
     for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
         if (strstr(line, "\"event\"")) continue;
         char *cut = strstr(line, ",\"sec_per_iter\"");
@@ -674,7 +649,7 @@ int main(int argc, char **argv)
     tu_check(&t, strstr(e.msg, p) != NULL, "the message names %s", p);
 
     size_t full_n = 0;
-    unsigned char *full = read_all(pb, &full_n);
+    unsigned char *full = (unsigned char *)tu_read_file(pb, &full_n);
     tu_check(&t, full && full_n > 1000, "read B/last.safetensors (%zu bytes)", full_n);
     /* cut inside the header, and inside the data */
     const size_t cuts[2] = {100, full_n * 3 / 5};
@@ -684,7 +659,7 @@ int main(int argc, char **argv)
         snprintf(p, sizeof p, "%s/%s", g_root, dir);
         mkdir(p, 0755);
         snprintf(p, sizeof p, "%s/%s/last.safetensors", g_root, dir);
-        write_all(p, full, cuts[k]);
+        tu_write_file(p, full, cuts[k]);
         base_config(&c, dir, 2 * N_HALF + 2);
         snprintf(c.resume, sizeof c.resume, "%s/%s", g_root, dir);
         char label[96];
@@ -694,7 +669,7 @@ int main(int argc, char **argv)
                  full_n, jp_status_name(st));
         tu_check(&t, strstr(e.msg, p) != NULL, "the message names %s", p);
         size_t n2 = 0;
-        unsigned char *after = read_all(p, &n2);
+        unsigned char *after = (unsigned char *)tu_read_file(p, &n2);
         tu_check(&t, after && n2 == cuts[k] && memcmp(after, full, cuts[k]) == 0,
                  "the truncated file is left as it was (%zu bytes)", n2);
         free(after);

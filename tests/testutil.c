@@ -90,14 +90,19 @@ const char *tu_tmpdir(char *buf, size_t len, const char *tag)
     return buf;
 }
 
+int tu_write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
 void tu_write_text(const char *dir, const char *name, const char *text)
 {
     char p[1200];
     snprintf(p, sizeof p, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
-    FILE *f = fopen(p, "wb");
-    int ok = f && fputs(text, f) >= 0;
-    if (f && fclose(f) != 0) ok = 0;
-    if (!ok) {
+    if (!tu_write_file(p, text, strlen(text))) {
         fprintf(stderr, "cannot write %s\n", p);
         exit(2);
     }

@@ -32,6 +32,8 @@ const char *tu_tmpdir(char *buf, size_t len, const char *tag);
 /* Writes src to dst with tensor `name` cut to its first dim0 entries along dimension 0
  * (dim0 no larger than it was; metadata kept): an old or wrong-shaped file for tests. */
 jp_status tu_st_copy_shrunk(const jp_st_file *src, const char *dst, const char *name, int64_t dim0, jp_error *err);
+/* Writes n bytes to path; 1 on success, 0 (errno set) when it cannot. */
+int tu_write_file(const char *path, const void *p, size_t n);
 /* Writes text to dir/name (name alone when dir is NULL); a failure ends the test (exit 2)
  * with a message naming the file. */
 void tu_write_text(const char *dir, const char *name, const char *text);
