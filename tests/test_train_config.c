@@ -29,7 +29,7 @@ int main(void)
     a.sampler.sgld_lr = 0.5f, a.sampler.sgld_std = 0.005f, a.sampler.train_mode = 1, a.sampler.clamp = 0;
     a.buffer_size = 777, a.reinit_freq = 0.1f, a.momentum = 0.8f, a.weight_decay = 5e-5f, a.warmup_iters = 33;
     a.n_decay = 3, a.decay_epochs[0] = 2, a.decay_epochs[1] = 5, a.decay_epochs[2] = 9, a.decay_rate = 0.3f;
-    a.pad = 2, a.lr_schedule = JP_LR_COSINE, a.final_lr = 1e-3f;
+    a.pad = 2, a.lr_schedule = JP_LR_COSINE, a.final_lr = 1e-3f, a.cosine_iters = 77;
     a.n_epochs = 11, a.batch_size = 48, a.max_iters = 5000000000LL, a.seed = 18446744073709551615ULL;
     a.ckpt_every = 2, a.save_every = 77, a.eval_every = 3, a.print_every = 9, a.n_sample_grid = 36;
     a.diverge_loss = 1e6f, a.max_recoveries = 2, a.diverge_energy = 321.5f, a.diverge_range = 7.25f, a.diverge_gap = 3.5f;
@@ -50,7 +50,7 @@ int main(void)
     tu_check(&t, b.seed == a.seed && b.max_iters == a.max_iters && b.sampler.kind == JP_SAMPLER_PROXIMAL &&
                  b.norm == JP_NORM_NONE && b.optimizer == JP_OPTIM_ADAM && b.n_decay == 3 && b.decay_epochs[2] == 9 &&
                  b.sampler.eps == 0.01f && b.sigma == 0.07f && b.pad == 2 &&
-                 b.lr_schedule == JP_LR_COSINE && b.final_lr == 1e-3f && !strcmp(b.data_root, a.data_root),
+                 b.lr_schedule == JP_LR_COSINE && b.final_lr == 1e-3f && b.cosine_iters == 77 && !strcmp(b.data_root, a.data_root),
              "seed, max_iters, choices, the decay list, floats and strings exact");
     tu_check(&t, first && strstr(first, "\"sigma\": 0.07,") != NULL, "floats written in their shortest form (sigma 0.07)");
     free(first);

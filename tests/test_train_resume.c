@@ -319,6 +319,44 @@ static char *metrics_lines(const char *path, int *nlines)
     return out;
 }
 
+/* A 4-iteration run with a cosine to final_lr over `horizon` iterations, the length that
+ * cosine_iters gives: every lr in its metrics.csv (row k: the k-th iteration done,
+ * iteration i = k - 1) against the closed form
+ * final + (base - final) (1 + cos(pi min(i, T) / T)) / 2 of iteration i. */
+static void cosine_case(tu_ctx *t, const char *dir, int64_t cosine_iters, int64_t horizon)
+{
+    jp_train_config c;
+    jp_train_result r;
+    jp_error e;
+    base_config(&c, dir, 4);
+    c.lr_schedule = JP_LR_COSINE;
+    c.cosine_iters = cosine_iters;
+    c.warmup_iters = 0;
+    c.lr = 0.1f;
+    c.final_lr = 0.01f;
+    char label[64], p[1400];
+    snprintf(label, sizeof label, "%s (cosine_iters %lld)", dir, (long long)cosine_iters);
+    jp_status st = run(&c, &r, &e, label, NULL);
+    snprintf(p, sizeof p, "%s/%s/metrics.csv", g_root, dir);
+    char *csv = st == JP_OK ? tu_read_file(p, NULL) : NULL;
+    int rows = 0, good = 0;
+    for (char *line = csv ? strchr(csv, '\n') : NULL; line && line[1]; line = strchr(line + 1, '\n')) {
+        long long it;
+        int epoch;
+        double lr;
+        if (sscanf(line + 1, "%lld,%d,%lf", &it, &epoch, &lr) != 3) continue;
+        long long i = it - 1; /* the log counts iterations done; the lr is that of iteration i */
+        double u = (double)(i < horizon ? i : horizon) / (double)horizon;
+        double want = 0.01 + (0.1 - 0.01) * (1.0 + cos(acos(-1.0) * u)) / 2.0;
+        rows++;
+        good += fabs(lr - want) <= 1e-5 * want;
+        if (fabs(lr - want) > 1e-5 * want) printf("  iteration %lld: lr %.7g, expected %.7g\n", it, lr, want);
+    }
+    tu_check(t, st == JP_OK && rows == 4 && good == rows, "cosine_iters %lld: the lr of %d/%d iterations follows a cosine over %lld",
+             (long long)cosine_iters, good, rows, (long long)horizon);
+    free(csv);
+}
+
 /* Run A: 2n iterations in dir a. Run B: n iterations in dir b, then resumed from b up to
  * 2n. The two last.safetensors must be equal bit for bit. data_root (NULL: the full
  * training set) may name the small data folder, whose epochs are 2 iterations long. */
@@ -475,6 +513,9 @@ int main(int argc, char **argv)
     tu_check(&t, st == JP_OK && position(p, 1) == 3 && position(p, 0) == 0,
              "semi-supervised: 3 iterations are still epoch 0 (epoch %lld, iteration %lld)", (long long)position(p, 0),
              (long long)position(p, 1));
+
+    cosine_case(&t, "CS", 3, 3);  /* an explicit length, shorter than the run */
+    cosine_case(&t, "CR", -1, 4); /* -1: the run's length, max_iters */
 
     /* A run that dies right after a mid-epoch save (save_every), with half-written log
      * lines, continues from that save with its own config.json: the same weights and

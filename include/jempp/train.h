@@ -44,6 +44,8 @@ typedef struct {
     int warmup_iters, n_decay, decay_epochs[16];
     jp_lr_kind lr_schedule; /* step decays at decay_epochs (the reference), or cosine over n_epochs */
     float final_lr;      /* cosine: the lr at the end of the last epoch */
+    int64_t cosine_iters; /* cosine: its length in iterations; 0: n_epochs epochs; -1: the run's
+                             length (max_iters, or n_epochs epochs when max_iters is 0) */
     int n_epochs, batch_size;
     int64_t max_iters;   /* stop after this many iterations in total (0: no limit) */
     /* run */

@@ -90,6 +90,9 @@ jp_status jp_train_preset(jp_train_config *c, const char *name, jp_error *err)
         c->max_iters = 400; /* ~2.2 s each on 2 AVX2 cores (3 training + 5 sampling passes): ~15 min */
         c->warmup_iters = 100;
         c->n_decay = 0;
+        c->lr_schedule = JP_LR_COSINE; /* down to 0 at the last iteration: the short run ends settled */
+        c->cosine_iters = -1; /* follows --max_iters */
+        c->final_lr = 0.0f;
         c->buffer_size = 10000;
         c->print_every = 100;
         snprintf(c->save_dir, sizeof c->save_dir, "runs/fashion-jempp");
@@ -131,6 +134,9 @@ jp_status jp_train_config_check(const jp_train_config *c, jp_error *err)
         return jp_fail(err, JP_ERR_ARG, "lr_schedule %d: must be step or cosine", (int)c->lr_schedule);
     if (!(c->final_lr >= 0) || !isfinite(c->final_lr))
         return jp_fail(err, JP_ERR_ARG, "--final_lr %g: must be >= 0", (double)c->final_lr);
+    if (c->cosine_iters < -1)
+        return jp_fail(err, JP_ERR_ARG, "--cosine_iters %lld: must be >= 0 (0: --n_epochs epochs) or -1 (--max_iters)",
+                       (long long)c->cosine_iters);
     if (c->warmup_iters < 0) return jp_fail(err, JP_ERR_ARG, "--warmup_iters %d: must be >= 0", c->warmup_iters);
     if (c->buffer_size < 1) return jp_fail(err, JP_ERR_ARG, "--buffer_size %d: must be >= 1", c->buffer_size);
     if (!(c->diverge_loss > 0)) return jp_fail(err, JP_ERR_ARG, "--diverge_loss must be positive");

@@ -68,6 +68,7 @@ static const field fields[] = {
     FIELD("decay_rate", F_FLOAT, decay_rate),
     CHOICE("lr_schedule", lr_schedule, "step|cosine"),
     FIELD("final_lr", F_FLOAT, final_lr),
+    FIELD("cosine_iters", F_I64, cosine_iters),
     FIELD("n_epochs", F_INT, n_epochs),
     FIELD("batch_size", F_INT, batch_size),
     FIELD("max_iters", F_I64, max_iters),

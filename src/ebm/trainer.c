@@ -143,9 +143,13 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     t->sched.n_decay = cfg->n_decay;
     memcpy(t->sched.decay_epochs, cfg->decay_epochs, sizeof t->sched.decay_epochs);
     t->sched.decay_rate = cfg->decay_rate;
-    /* the cosine spans the whole schedule (n_epochs), not a --max_iters cut of it */
+    /* The cosine spans n_epochs epochs, or cosine_iters, or (-1) max_iters. Only with -1
+     * does a --max_iters cut move it: N iterations + resume + N iterations follow the same
+     * lr as 2N uninterrupted ones otherwise. */
     t->sched.kind = cfg->lr_schedule;
     t->sched.total_iters = (int64_t)cfg->n_epochs * t->sched.iters_per_epoch;
+    if (cfg->cosine_iters > 0) t->sched.total_iters = cfg->cosine_iters;
+    if (cfg->cosine_iters < 0 && cfg->max_iters > 0) t->sched.total_iters = cfg->max_iters;
     t->sched.final_lr = cfg->final_lr;
     st = jp_lr_schedule_check(&t->sched, err);
     if (st) return st;
