@@ -521,6 +521,21 @@ static void test_cli(tu_ctx *t)
              "--n_fid 20 --init uniform --sampler sgld --n_sample_steps 2 --kid_subset_size 10 --kid_subsets 2", ckpt,
              out, data, common, ckpt);
     tu_check(t, run_eval(args, msg, sizeof msg) == 0, "eval fid from scratch chains %s", msg);
+    /* --fid_source data: real images as the samples. The same images as the reference give
+     * a FID of ~0 (the arithmetic's floor); training images against test images more. */
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid --feature_ckpt %s --fid_source data "
+             "--split test --n_fid 16 --ref_split test --ref_max_n 16 --kid_subset_size 10 --kid_subsets 2", ckpt, out,
+             data, common, ckpt);
+    rc = run_eval(args, msg, sizeof msg);
+    double fid_same = json_num(out, "fid.json", "classifier_features", "fid");
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode fid --feature_ckpt %s --fid_source data "
+             "--split train --n_valid 2 --n_fid 16 --ref_split test --ref_max_n 16 --kid_subset_size 10 --kid_subsets 2", ckpt, out,
+             data, common, ckpt);
+    int rc2 = run_eval(args, msg, sizeof msg);
+    double fid_other = json_num(out, "fid.json", "classifier_features", "fid");
+    tu_check(t, rc == 0 && rc2 == 0 && fabs(fid_same) < 1e-3 && fid_other > 100 * fabs(fid_same) + 1e-3,
+             "eval fid of real images: the reference's own 16 images %.3g, 16 training images %.4f %s", fid_same,
+             fid_other, msg);
 
     /* Inception path with the tests' scaled random Inception (tools/gen_inception_ref.py) */
     char incw[1000];

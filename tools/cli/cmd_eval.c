@@ -253,7 +253,7 @@ int jp_cmd_eval(int argc, char **argv)
         {"ref_data_root", FLAG_STR, o->ref_data_root, sizeof o->ref_data_root, NULL, NULL, "fid: folder of the reference data set"},
         {"ref_split", FLAG_CHOICE, &o->ref_split, 0, NULL, "test|valid|train|all", "fid: reference images (all = train + valid + test, as the reference)"},
         {"ref_max_n", FLAG_INT, &o->ref_max_n, 0, NULL, NULL, "fid: at most this many reference images (0: all)"},
-        {"fid_source", FLAG_CHOICE, &o->fid_source, 0, NULL, "auto|buffer|scratch", "fid: samples from the replay buffer or chains from scratch (auto: buffer if present)"},
+        {"fid_source", FLAG_CHOICE, &o->fid_source, 0, NULL, "auto|buffer|scratch|data", "fid: samples from the replay buffer or chains from scratch (auto: buffer if present); data: --n_fid real images of --split, the floor to read a model's FID against"},
         {"n_fid", FLAG_INT, &o->n_fid, 0, NULL, NULL, "fid: chains from scratch"},
         {"select", FLAG_FLOAT, &o->select, 0, NULL, NULL, "fid: keep the most confident per predicted class: <1 a fraction, >=1 a count (0: all)"},
         {"inception_weights", FLAG_STR, o->inception_weights, sizeof o->inception_weights, NULL, NULL, "fid: Inception-v3 FID weights (safetensors; docs/evaluation.md)"},

@@ -166,7 +166,8 @@ done:
     return st;
 }
 
-/* Samples: the replay buffer or fresh chains, clamped to [-1, 1], selected. */
+/* Samples: the replay buffer, fresh chains, or (the floor to read the others against)
+ * real images of --dataset's --split; clamped to [-1, 1], selected. */
 static jp_status get_samples(ev_ctx *c, float **xs, int *ns, const char **source, jp_error *err)
 {
     const ev_opts *o = &c->o;
@@ -174,7 +175,16 @@ static jp_status get_samples(ev_ctx *c, float **xs, int *ns, const char **source
     if (o->fid_source == 1 && !c->buffer)
         return jp_fail(err, JP_ERR_ARG, "%s has no replay_buffer tensor: use --fid_source scratch", c->ckpt_name);
     jp_status st = JP_OK;
-    if (from_buffer) {
+    if (o->fid_source == 3) {
+        *source = "data";
+        st = ev_open_data(c, 0, 0, err);
+        if (st) return st;
+        *ns = c->n < o->n_fid ? c->n : o->n_fid;
+        if (*ns < 2) return jp_fail(err, JP_ERR_ARG, "--fid_source data: %d images (--n_fid, --max_n): need 2", *ns);
+        *xs = jp_alloc((size_t)*ns * c->dim * sizeof(float));
+        if (!*xs) return jp_fail(err, JP_ERR_NOMEM, "samples");
+        memcpy(*xs, c->ds->x, (size_t)*ns * c->dim * sizeof(float));
+    } else if (from_buffer) {
         *source = "replay_buffer";
         *ns = c->buffer_n;
         *xs = jp_alloc((size_t)*ns * c->dim * sizeof(float));
@@ -304,6 +314,10 @@ jp_status ev_fid(ev_ctx *c, jp_error *err)
         jp_jw_begin_object(&w);
         jp_jw_key(&w, "source");
         jp_jw_string(&w, source);
+        if (c->ds) {
+            jp_jw_key(&w, "images");
+            jp_jw_string(&w, c->ds->name);
+        }
         jp_jw_key(&w, "n");
         jp_jw_int(&w, ns);
         jp_jw_key(&w, "select");
