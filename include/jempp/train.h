@@ -42,8 +42,8 @@ typedef struct {
     jp_optim_kind optimizer;
     float lr, momentum, weight_decay, decay_rate;
     int warmup_iters, n_decay, decay_epochs[16];
-    jp_lr_kind lr_schedule; /* step decays at decay_epochs (the reference), or cosine over n_epochs */
-    float final_lr;      /* cosine: the lr at the end of the last epoch */
+    jp_lr_kind lr_schedule; /* step decays at decay_epochs (the reference), or a cosine (cosine_iters) */
+    float final_lr;      /* cosine: the lr at its end */
     int64_t cosine_iters; /* cosine: its length in iterations; 0: n_epochs epochs; -1: the run's
                              length (max_iters, or n_epochs epochs when max_iters is 0) */
     int n_epochs, batch_size;

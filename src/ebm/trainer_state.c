@@ -184,10 +184,9 @@ void jp_trainer_recover(jp_trainer *t, int fresh_chains)
     t->rng = s->rng;
     for (int i = 0; i < t->recoveries; i++) jp_rng_u64(&t->rng);
     jp_rng_split(&t->rng, jp_wrn_rng(t->m));
-    if (t->buf.x && fresh_chains)
-        jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
-    else if (t->buf.x)
-        memcpy(t->buf.x, s->replay, (size_t)t->buf.size * t->buf.dim * sizeof(float));
+    if (!t->buf.x) return;
+    if (fresh_chains) jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
+    else memcpy(t->buf.x, s->replay, (size_t)t->buf.size * t->buf.dim * sizeof(float));
 }
 
 /* ---- curves ------------------------------------------------------------------ */

@@ -14,6 +14,8 @@
 typedef enum { EV_TEST_CLF, EV_PREDICT, EV_CALI, EV_OOD, EV_SAMPLES, EV_ATTACK, EV_FID } ev_mode;
 #define EV_MODE_CHOICES "test_clf|predict|cali|ood|samples|attack|fid"
 #define EV_SPLIT_CHOICES "test|valid|train"
+/* --fid_source, in the order of its choices "auto|buffer|scratch|data" */
+typedef enum { EV_FID_AUTO, EV_FID_BUFFER, EV_FID_SCRATCH, EV_FID_DATA } ev_fid_source;
 
 typedef struct {
     char ckpt[512], out[512], dataset[32], data_root[512];

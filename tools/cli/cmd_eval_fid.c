@@ -171,11 +171,11 @@ done:
 static jp_status get_samples(ev_ctx *c, float **xs, int *ns, const char **source, jp_error *err)
 {
     const ev_opts *o = &c->o;
-    int from_buffer = o->fid_source == 1 || (o->fid_source == 0 && c->buffer);
-    if (o->fid_source == 1 && !c->buffer)
+    int from_buffer = o->fid_source == EV_FID_BUFFER || (o->fid_source == EV_FID_AUTO && c->buffer);
+    if (o->fid_source == EV_FID_BUFFER && !c->buffer)
         return jp_fail(err, JP_ERR_ARG, "%s has no replay_buffer tensor: use --fid_source scratch", c->ckpt_name);
     jp_status st = JP_OK;
-    if (o->fid_source == 3) {
+    if (o->fid_source == EV_FID_DATA) {
         *source = "data";
         st = ev_open_data(c, 0, 0, err);
         if (st) return st;
