@@ -33,6 +33,7 @@ int main(void)
     a.n_epochs = 11, a.batch_size = 48, a.max_iters = 5000000000LL, a.seed = 18446744073709551615ULL;
     a.ckpt_every = 2, a.save_every = 77, a.eval_every = 3, a.print_every = 9, a.n_sample_grid = 36;
     a.diverge_loss = 1e6f, a.max_recoveries = 2, a.diverge_energy = 321.5f, a.diverge_range = 7.25f, a.diverge_gap = 3.5f;
+    a.gap_max_steps = 12;
     int shape[3] = {3, 32, 32};
     snprintf(path, sizeof path, "%s/config.json", dir);
     tu_check(&t, jp_train_config_write_json(&a, shape, 100, path, &e) == JP_OK, "write %s (%s)", path, e.msg);

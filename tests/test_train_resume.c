@@ -13,6 +13,10 @@
  *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
  *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
  *    last.safetensors.
+ *    The gap detector's remedy (inject_gap_iter): the rollback doubles the sampler's outer
+ *    steps and keeps the lr (event, checkpoint's steps scale); 3 + resume + 1 iterations
+ *    equal 4 uninterrupted ones, so the doubled steps survive a resume; at gap_max_steps
+ *    the remedy halves the lr instead.
  *    And a run that dies (an injected NaN, no recoveries allowed) right after a
  *    mid-epoch save (save_every) with torn lines at the end of its logs resumes from
  *    its config.json to the same weights and the same per-iteration log as A.
@@ -251,8 +255,8 @@ static double scalar(const char *path, int k)
 {
     jp_st_file f;
     jp_error e;
-    double v[3] = {NAN, NAN, NAN}; /* lr scale, best validation accuracy, the LSE gap's mean */
-    int64_t shape[1] = {3};
+    double v[4] = {NAN, NAN, NAN, NAN}; /* lr scale, best validation accuracy, the LSE gap's mean, steps scale */
+    int64_t shape[1] = {4};
     if (jp_st_read(&f, path, &e)) return NAN;
     jp_st_get(&f, "train.scalars", JP_F64, 1, shape, v, &e);
     jp_st_close(&f);
@@ -653,19 +657,51 @@ int main(int argc, char **argv)
     snprintf(p, sizeof p, "%s/D/metrics.jsonl", g_root);
     tu_check(&t, file_contains(p, "fresh buffer chains"), "the NaN's rollback (run D) refills the buffer");
 
-    /* A checkpoint written before the gap detector holds 2 training scalars (lr scale,
-     * best validation accuracy): it still resumes, with the gap's running mean at 0. */
-    {
+    /* the gap detector's remedy: longer chains, the lr kept, exact across a resume */
+    printf("-- b2) the gap detector fires at iteration 2 (inject_gap_iter): its remedy\n");
+    char sa[1400], sb[1400];
+    base_config(&c, "S", 4);
+    c.inject_gap_iter = 2;
+    st = run(&c, &r, &e, "S (gap at 2)", NULL);
+    tu_check(&t, st == JP_OK && r.iters == 4 && r.recoveries == 1, "the run recovers once and finishes (%s)",
+             st ? e.msg : "ok");
+    snprintf(p, sizeof p, "%s/S/metrics.jsonl", g_root);
+    tu_check(&t, file_contains(p, "sampler steps 2 -> 4, lr scale 1, the snapshot's buffer chains"),
+             "the event says: sampler steps 2 -> 4, lr kept, the snapshot's chains");
+    snprintf(sa, sizeof sa, "%s/S/last.safetensors", g_root);
+    tu_check(&t, scalar(sa, 3) == 2 && scalar(sa, 0) == 1, "the checkpoint holds steps scale 2 (%g), lr scale 1 (%g)",
+             scalar(sa, 3), scalar(sa, 0));
+    base_config(&c, "S2", 3);
+    c.inject_gap_iter = 2;
+    st = run(&c, &r, &e, "S2 (gap at 2, 3 iterations)", NULL);
+    base_config(&c, "S2", 4);
+    snprintf(c.resume, sizeof c.resume, "%s/S2", g_root);
+    if (!st) st = run(&c, &r, &e, "S2 resumed (3 -> 4)", NULL);
+    tu_check(&t, st == JP_OK && r.iters == 4, "S2: 3 iterations, resumed to 4 (%s)", st ? e.msg : "ok");
+    snprintf(sb, sizeof sb, "%s/S2/last.safetensors", g_root);
+    compare_ckpt(&t, sa, sb);
+    base_config(&c, "S3", 3);
+    c.inject_gap_iter = 2;
+    c.gap_max_steps = 3; /* 2 x 2 steps would pass it: the lr is halved instead */
+    st = run(&c, &r, &e, "S3 (gap at 2, gap_max_steps 3)", NULL);
+    snprintf(p, sizeof p, "%s/S3/last.safetensors", g_root);
+    tu_check(&t, st == JP_OK && scalar(p, 3) == 1 && scalar(p, 0) == 0.5,
+             "at gap_max_steps the remedy halves the lr: steps scale %g, lr scale %g", scalar(p, 3), scalar(p, 0));
+
+    /* Checkpoints written before the gap detector hold 2 training scalars (lr scale, best
+     * validation accuracy), before its steps remedy 3 (+ the gap's running mean): they
+     * still resume, with the gap's running mean at 0 and the steps scale at 1. */
+    for (int nsc = 2; nsc <= 3; nsc++) {
         snprintf(p, sizeof p, "%s/O", g_root);
         mkdir(p, 0755);
         snprintf(p, sizeof p, "%s/O/last.safetensors", g_root);
         jp_st_file old;
         int ok = jp_st_read(&old, pb, &e) == JP_OK;
         if (ok) {
-            ok = tu_st_copy_shrunk(&old, p, "train.scalars", 2, &e) == JP_OK;
+            ok = tu_st_copy_shrunk(&old, p, "train.scalars", nsc, &e) == JP_OK;
             jp_st_close(&old);
         }
-        tu_check(&t, ok, "O/last.safetensors: K's checkpoint with train.scalars cut to 2 values");
+        tu_check(&t, ok, "O/last.safetensors: K's checkpoint with train.scalars cut to %d values", nsc);
         snprintf(p, sizeof p, "%s/K/config.json", g_root);
         jp_train_config o;
         jp_train_config_defaults(&o);
@@ -677,6 +713,8 @@ int main(int argc, char **argv)
         if (!st) st = run(&o, &r, &e, "O (old checkpoint) resumed", NULL);
         tu_check(&t, st == JP_OK && r.iters == 2 * N_HALF + 1, "an old-format checkpoint resumes (%s)",
                  st ? e.msg : "ok");
+        snprintf(p, sizeof p, "%s/O/last.safetensors", g_root);
+        tu_check(&t, scalar(p, 3) == 1, "... and runs its chains at the configured steps (scale %g)", scalar(p, 3));
     }
 
     /* ---- c) bad input */

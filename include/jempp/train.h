@@ -65,12 +65,15 @@ typedef struct {
     float diverge_gap;   /* the sampler lost the data: a running mean (over ~20 iterations) of
                           * |mean LSE(data) - mean LSE(samples)| above this (10; 0: off) */
     int max_recoveries;  /* rollbacks before giving up */
+    int gap_max_steps;   /* the gap detector's remedy doubles the sampler's outer steps (n_steps)
+                          * up to this many; once there, it halves the lr instead (0: 4 x n_steps) */
     /* When *stop becomes non-zero (a signal handler sets it), the run finishes the
      * iteration in progress (and the epoch-end evaluation if that iteration ended an
      * epoch), writes last.safetensors and returns JP_ERR_INTERRUPTED; --resume then
      * continues exactly. NULL: never. Not part of config.json. */
     const volatile sig_atomic_t *stop;
     int64_t inject_nan_iter; /* testing aid: poison the loss once at this iteration (0: never) */
+    int64_t inject_gap_iter; /* testing aid: the gap detector fires once at this iteration (0: never) */
 } jp_train_config;
 
 /* The reference JEM++ defaults (../shared/REFERENCE.md), on Fashion-MNIST. */

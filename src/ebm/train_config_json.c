@@ -27,7 +27,7 @@ typedef struct {
 #define CHOICE(n, member, words) {n, F_CHOICE, offsetof(jp_train_config, member), 0, words, 0}
 
 /* Every field that decides what a run computes; save_dir, resume, quiet and the
- * testing aid inject_nan_iter are not part of a run's identity and are left out. */
+ * testing aids inject_nan_iter and inject_gap_iter are not part of a run's identity and are left out. */
 static const field fields[] = {
     STR("dataset", dataset),
     STR("data_root", data_root),
@@ -83,6 +83,7 @@ static const field fields[] = {
     FIELD("diverge_range", F_FLOAT, diverge_range),
     FIELD("diverge_gap", F_FLOAT, diverge_gap),
     FIELD("max_recoveries", F_INT, max_recoveries),
+    FIELD("gap_max_steps", F_INT, gap_max_steps),
 };
 #define N_FIELDS (int)(sizeof fields / sizeof *fields)
 

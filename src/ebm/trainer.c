@@ -194,6 +194,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
         !t->y_p || !t->y_q || !t->idx)
         return jp_fail(err, JP_ERR_NOMEM, "training batches");
     t->lr_scale = 1.0;
+    t->steps_scale = 1;
     t->best_valid = -1.0;
     return jp_trainer_snapshot_init(t, err);
 }
@@ -302,6 +303,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     s->lr = jp_lr_at(&t->sched, (int)t->epoch, t->iter) * t->lr_scale;
     jp_wrn_zero_grads(t->m);
     double loss = 0;
+    jp_sampler_config chains = jp_trainer_chain_sampler(t);
     if (t->use_px) {
         jp_loader_next(t->px, t->x_p, t->y_p);
         s->lse_data = lse_term(t, t->x_p, -c->p_x_weight, NULL, 0, NULL);
@@ -311,11 +313,15 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             yc = t->y_q;
         }
         jp_buffer_sample(&t->buf, t->x_q, t->idx, B, yc, c->reinit_freq, t->init_fn, t->init_ctx, &t->rng);
-        jp_sample(t->m, &t->sw, &c->sampler, t->x_q, yc, B, &t->rng);
+        jp_sample(t->m, &t->sw, &chains, t->x_q, yc, B, &t->rng);
         s->lse_sample = lse_term(t, t->x_q, c->p_x_weight, NULL, 0, NULL);
         loss += c->p_x_weight * (s->lse_sample - s->lse_data);
         s->samples_finite = samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
         s->gap_mean = (1 - JP_GAP_ALPHA) * t->gap_mean + JP_GAP_ALPHA * fabs(s->lse_data - s->lse_sample);
+        if (c->inject_gap_iter > 0 && t->iter + 1 == c->inject_gap_iter && !(t->injected & 2)) {
+            t->injected |= 2; /* the gap detector fires on demand, to test its remedy */
+            s->gap_mean = INFINITY;
+        }
     } else {
         s->samples_finite = 1;
     }
@@ -350,15 +356,15 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             float *xq2 = t->x_q;
             if (t->use_px) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
             jp_buffer_sample(&t->buf, xq2, idx2, B, t->y_q, c->reinit_freq, t->init_fn, t->init_ctx, &t->rng);
-            jp_sample(t->m, &t->sw, &c->sampler, xq2, t->y_q, B, &t->rng);
+            jp_sample(t->m, &t->sw, &chains, xq2, t->y_q, B, &t->rng);
             double fy_q;
             lse_term(t, xq2, 0.0f, t->y_q, c->p_x_y_weight, &fy_q);
             s->samples_finite &= samples_ok(xq2, (size_t)B * t->dim, &s->sample_absmax);
             loss += c->p_x_y_weight * (fy_q - fy_data);
         }
     }
-    if (c->inject_nan_iter > 0 && t->iter + 1 == c->inject_nan_iter && !t->injected) {
-        t->injected = 1; /* a divergence on demand, to test the recovery path */
+    if (c->inject_nan_iter > 0 && t->iter + 1 == c->inject_nan_iter && !(t->injected & 1)) {
+        t->injected |= 1; /* a divergence on demand, to test the recovery path */
         loss = NAN;
     }
     s->loss = loss;
@@ -540,11 +546,9 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                                                "docs/results.md: Fashion-MNIST without the crop)" : "");
                     break;
                 }
-                jp_trainer_recover(&t, !s.lost_data);
-                char msg[300];
-                snprintf(msg, sizeof msg, "%s: rolled back to iteration %lld, lr scale %.3g, %s", why,
-                         (long long)t.iter, t.lr_scale,
-                         s.lost_data ? "the snapshot's buffer chains" : "fresh buffer chains");
+                char remedy[160], msg[420];
+                jp_trainer_recover(&t, s.lost_data, remedy, sizeof remedy);
+                snprintf(msg, sizeof msg, "%s: rolled back to iteration %lld, %s", why, (long long)t.iter, remedy);
                 log_event(&t, "recovered", msg);
                 continue;
             }

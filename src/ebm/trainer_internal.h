@@ -52,8 +52,9 @@ typedef struct {
     int *y_lab, *y_p, *y_q, *idx;
     int64_t iter, epoch;
     double lr_scale, best_valid;
+    int steps_scale; /* the sampler runs steps_scale x --n_steps outer steps (the gap remedy doubles it) */
     double gap_mean; /* running mean of |mean LSE(data) - mean LSE(samples)| (diverge_gap) */
-    int recoveries, injected;
+    int recoveries, injected; /* injected: 1 the NaN, 2 the gap (testing aids) done */
     jp_snapshot snap;
     FILE *metrics_jsonl, *metrics_csv, *epochs_jsonl, *epochs_csv;
 } jp_trainer;
@@ -79,11 +80,15 @@ void jp_trainer_snapshot_take(jp_trainer *t);
  * (the gap's running mean under half its limit), so that a rollback lands before the
  * trouble began. */
 #define JP_SNAPSHOT_EVERY 50
-/* Rolls back to the snapshot and applies the remedy: lr halved, new sampling noise,
- * and fresh buffer chains when fresh_chains (not after the gap detector: chains started
- * afresh are further from the data than the snapshot's, so they would widen the very
- * gap it measures). */
-void jp_trainer_recover(jp_trainer *t, int fresh_chains);
+/* Rolls back to the snapshot and applies a remedy, with new sampling noise each time.
+ * After the other detectors: lr halved and fresh buffer chains. After the gap detector
+ * (lost_data): the sampler's outer steps doubled while that stays within gap_max_steps,
+ * else the lr halved; the snapshot's chains kept either way (chains started afresh are
+ * further from the data, so they would widen the very gap it measures). Writes what it
+ * did into remedy. */
+void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len);
+/* The sampler as the chains run it now: the configured one with steps_scale x n_steps. */
+jp_sampler_config jp_trainer_chain_sampler(const jp_trainer *t);
 /* curves.png from epochs.csv and metrics.csv (best effort: warns on failure). */
 void jp_trainer_plot_curves(jp_trainer *t);
 jp_status jp_trainer_conditional_grid(jp_trainer *t, const char *name, int per_class, jp_error *err);

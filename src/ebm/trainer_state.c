@@ -40,13 +40,13 @@ jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)
     uint64_t rngs[12];
     rng_pack(&t->rng, rngs);
     rng_pack(jp_wrn_rng(t->m), rngs + 6);
-    int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {3};
+    int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {4};
     jp_st_writer_add(&w, "train.rng", JP_U64, 1, rshape, rngs);
     int64_t pos[8] = {t->epoch, t->iter, 0, 0, 0, 0, t->recoveries, 0};
     jp_loader_tell(t->px, &pos[2], &pos[3]);
     jp_loader_tell(t->lab, &pos[4], &pos[5]);
     jp_st_writer_add(&w, "train.position", JP_I64, 1, pshape, pos);
-    double scalars[3] = {t->lr_scale, t->best_valid, t->gap_mean};
+    double scalars[4] = {t->lr_scale, t->best_valid, t->gap_mean, t->steps_scale};
     jp_st_writer_add(&w, "train.scalars", JP_F64, 1, sshape, scalars);
     jp_st_writer_meta(&w, "dataset", t->cfg.dataset);
     jp_status st = jp_st_writer_save(&w, path, err);
@@ -76,13 +76,14 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     }
     uint64_t rngs[12];
     int64_t pos[8];
-    double scalars[3] = {0, 0, 0};
+    double scalars[4] = {0, 0, 0, 1};
     if (!st) st = get_exact(&f, "train.rng", JP_U64, 12, rngs, err);
     if (!st) st = get_exact(&f, "train.position", JP_I64, 8, pos, err);
-    if (!st) { /* 3 scalars: lr scale, best validation accuracy, the LSE gap's running mean;
-                * checkpoints written before the gap detector hold the first 2 (gap 0) */
+    if (!st) { /* 4 scalars: lr scale, best validation accuracy, the LSE gap's running mean,
+                * the sampler's steps scale. Older checkpoints hold the first 2 (before the
+                * gap detector: gap 0) or 3 (before the steps remedy: scale 1). */
         const jp_st_entry *e = jp_st_find(&f, "train.scalars");
-        int n = e && e->ndim == 1 && e->shape[0] == 2 ? 2 : 3;
+        int n = e && e->ndim == 1 && (e->shape[0] == 2 || e->shape[0] == 3) ? (int)e->shape[0] : 4;
         st = get_exact(&f, "train.scalars", JP_F64, n, scalars, err);
     }
     jp_st_close(&f);
@@ -99,6 +100,10 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     t->lr_scale = scalars[0];
     t->best_valid = scalars[1];
     t->gap_mean = scalars[2];
+    if (!(scalars[3] >= 1 && scalars[3] <= 100000 && scalars[3] == floor(scalars[3])))
+        return jp_fail(err, JP_ERR_FORMAT, "%s: train.scalars[3] (the sampler's steps scale) is %g, expected a "
+                       "whole number >= 1", path, scalars[3]);
+    t->steps_scale = (int)scalars[3];
     return JP_OK;
 }
 
@@ -164,7 +169,20 @@ void jp_trainer_snapshot_take(jp_trainer *t)
     s->model_rng = *jp_wrn_rng(t->m);
 }
 
-void jp_trainer_recover(jp_trainer *t, int fresh_chains)
+jp_sampler_config jp_trainer_chain_sampler(const jp_trainer *t)
+{
+    jp_sampler_config c = t->cfg.sampler;
+    c.n_steps *= t->steps_scale;
+    return c;
+}
+
+/* The most outer steps the gap remedy may give the chains. */
+static int gap_max_steps(const jp_train_config *c)
+{
+    return c->gap_max_steps > 0 ? c->gap_max_steps : 4 * c->sampler.n_steps;
+}
+
+void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len)
 {
     jp_snapshot *s = &t->snap;
     memcpy(jp_wrn_params(t->m), s->params, jp_wrn_param_count(t->m) * sizeof(float));
@@ -178,14 +196,23 @@ void jp_trainer_recover(jp_trainer *t, int fresh_chains)
     t->gap_mean = s->gap_mean;
     jp_loader_seek(t->px, s->px_pos[0], s->px_pos[1]);
     jp_loader_seek(t->lab, s->lab_pos[0], s->lab_pos[1]);
-    /* remedy: smaller steps, different noise, fresh chains or the snapshot's */
+    /* the remedy: longer chains or a smaller lr; new noise; the snapshot's chains or fresh ones */
     t->recoveries++;
-    t->lr_scale *= 0.5;
+    int steps = t->cfg.sampler.n_steps * t->steps_scale;
+    if (lost_data && steps > 0 && 2 * steps <= gap_max_steps(&t->cfg)) {
+        t->steps_scale *= 2;
+        snprintf(remedy, len, "sampler steps %d -> %d, lr scale %.3g", steps, 2 * steps, t->lr_scale);
+    } else {
+        t->lr_scale *= 0.5;
+        snprintf(remedy, len, "lr scale %.3g, sampler steps %d", t->lr_scale, steps);
+    }
     t->rng = s->rng;
     for (int i = 0; i < t->recoveries; i++) jp_rng_u64(&t->rng);
     jp_rng_split(&t->rng, jp_wrn_rng(t->m));
     if (!t->buf.x) return;
-    if (fresh_chains) jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
+    size_t at = strlen(remedy);
+    snprintf(remedy + at, len - at, ", %s", lost_data ? "the snapshot's buffer chains" : "fresh buffer chains");
+    if (!lost_data) jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
     else memcpy(t->buf.x, s->replay, (size_t)t->buf.size * t->buf.dim * sizeof(float));
 }
 
