@@ -13,10 +13,10 @@
  *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
  *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
  *    last.safetensors.
- *    The gap detector's remedy (inject_gap_iter): the rollback doubles the sampler's outer
- *    steps and keeps the lr (event, checkpoint's steps scale); 3 + resume + 1 iterations
- *    equal 4 uninterrupted ones, so the doubled steps survive a resume; at gap_max_steps
- *    the remedy halves the lr instead.
+ *    The gap detector's remedy (inject_gap_iter) with gap_max_steps 4: the rollback doubles
+ *    the sampler's outer steps and keeps the lr (event, checkpoint's steps scale);
+ *    3 + resume + 1 iterations equal 4 uninterrupted ones, so the doubled steps survive a
+ *    resume; past gap_max_steps the remedy halves the lr instead.
  *    And a run that dies (an injected NaN, no recoveries allowed) right after a
  *    mid-epoch save (save_every) with torn lines at the end of its logs resumes from
  *    its config.json to the same weights and the same per-iteration log as A.
@@ -662,6 +662,7 @@ int main(int argc, char **argv)
     char sa[1400], sb[1400];
     base_config(&c, "S", 4);
     c.inject_gap_iter = 2;
+    c.gap_max_steps = 4;
     st = run(&c, &r, &e, "S (gap at 2)", NULL);
     tu_check(&t, st == JP_OK && r.iters == 4 && r.recoveries == 1, "the run recovers once and finishes (%s)",
              st ? e.msg : "ok");
@@ -673,6 +674,7 @@ int main(int argc, char **argv)
              scalar(sa, 3), scalar(sa, 0));
     base_config(&c, "S2", 3);
     c.inject_gap_iter = 2;
+    c.gap_max_steps = 4;
     st = run(&c, &r, &e, "S2 (gap at 2, 3 iterations)", NULL);
     base_config(&c, "S2", 4);
     snprintf(c.resume, sizeof c.resume, "%s/S2", g_root);
@@ -682,7 +684,7 @@ int main(int argc, char **argv)
     compare_ckpt(&t, sa, sb);
     base_config(&c, "S3", 3);
     c.inject_gap_iter = 2;
-    c.gap_max_steps = 3; /* 2 x 2 steps would pass it: the lr is halved instead */
+    c.gap_max_steps = 3; /* 2 x 2 steps would pass it (and the default 0 is off): the lr is halved */
     st = run(&c, &r, &e, "S3 (gap at 2, gap_max_steps 3)", NULL);
     snprintf(p, sizeof p, "%s/S3/last.safetensors", g_root);
     tu_check(&t, st == JP_OK && scalar(p, 3) == 1 && scalar(p, 0) == 0.5,

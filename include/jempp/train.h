@@ -66,7 +66,7 @@ typedef struct {
                           * |mean LSE(data) - mean LSE(samples)| above this (10; 0: off) */
     int max_recoveries;  /* rollbacks before giving up */
     int gap_max_steps;   /* the gap detector's remedy doubles the sampler's outer steps (n_steps)
-                          * up to this many; once there, it halves the lr instead (0: 4 x n_steps) */
+                          * up to this many; once there (and with 0, the default) it halves the lr */
     /* When *stop becomes non-zero (a signal handler sets it), the run finishes the
      * iteration in progress (and the epoch-end evaluation if that iteration ended an
      * epoch), writes last.safetensors and returns JP_ERR_INTERRUPTED; --resume then

@@ -142,7 +142,7 @@ jp_status jp_train_config_check(const jp_train_config *c, jp_error *err)
     if (!(c->diverge_loss > 0)) return jp_fail(err, JP_ERR_ARG, "--diverge_loss must be positive");
     if (c->max_recoveries < 0) return jp_fail(err, JP_ERR_ARG, "--max_recoveries must be >= 0");
     if (c->gap_max_steps < 0 || c->gap_max_steps > 100000)
-        return jp_fail(err, JP_ERR_ARG, "--gap_max_steps %d: must be between 0 (4 x --n_steps) and 100000",
+        return jp_fail(err, JP_ERR_ARG, "--gap_max_steps %d: must be between 0 (off) and 100000",
                        c->gap_max_steps);
     if (c->save_dir[0] == '\0') return jp_fail(err, JP_ERR_ARG, "--save_dir must not be empty");
     return jp_sampler_config_check(&c->sampler, err);

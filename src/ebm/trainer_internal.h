@@ -82,8 +82,8 @@ void jp_trainer_snapshot_take(jp_trainer *t);
 #define JP_SNAPSHOT_EVERY 50
 /* Rolls back to the snapshot and applies a remedy, with new sampling noise each time.
  * After the other detectors: lr halved and fresh buffer chains. After the gap detector
- * (lost_data): the sampler's outer steps doubled while that stays within gap_max_steps,
- * else the lr halved; the snapshot's chains kept either way (chains started afresh are
+ * (lost_data): the sampler's outer steps doubled while that stays within gap_max_steps
+ * (0 by default: never), else the lr halved; the snapshot's chains kept either way (chains started afresh are
  * further from the data, so they would widen the very gap it measures). Writes what it
  * did into remedy. */
 void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len);

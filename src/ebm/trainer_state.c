@@ -176,12 +176,6 @@ jp_sampler_config jp_trainer_chain_sampler(const jp_trainer *t)
     return c;
 }
 
-/* The most outer steps the gap remedy may give the chains. */
-static int gap_max_steps(const jp_train_config *c)
-{
-    return c->gap_max_steps > 0 ? c->gap_max_steps : 4 * c->sampler.n_steps;
-}
-
 void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len)
 {
     jp_snapshot *s = &t->snap;
@@ -199,7 +193,7 @@ void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len)
     /* the remedy: longer chains or a smaller lr; new noise; the snapshot's chains or fresh ones */
     t->recoveries++;
     int steps = t->cfg.sampler.n_steps * t->steps_scale;
-    if (lost_data && steps > 0 && 2 * steps <= gap_max_steps(&t->cfg)) {
+    if (lost_data && steps > 0 && 2 * steps <= t->cfg.gap_max_steps) {
         t->steps_scale *= 2;
         snprintf(remedy, len, "sampler steps %d -> %d, lr scale %.3g", steps, 2 * steps, t->lr_scale);
     } else {

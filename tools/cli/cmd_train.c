@@ -108,7 +108,7 @@ int jp_cmd_train(int argc, char **argv)
         {"diverge_gap", FLAG_FLOAT, &c.diverge_gap, 0, NULL, NULL, "a running mean (~20 iterations) of |LSE(data) - LSE(samples)| above this counts as divergence: the sampler lost the data (0: off)"},
         {"diverge_range", FLAG_FLOAT, &c.diverge_range, 0, NULL, NULL, "a sample value |x| above this counts as divergence (samples leaving the valid range)"},
         {"max_recoveries", FLAG_INT, &c.max_recoveries, 0, NULL, NULL, "automatic rollbacks before giving up"},
-        {"gap_max_steps", FLAG_INT, &c.gap_max_steps, 0, NULL, NULL, "after the gap detector fires the run rolls back and doubles the sampler's outer steps (--n_steps), up to this many; beyond it, it halves the lr instead (0: 4 x --n_steps)"},
+        {"gap_max_steps", FLAG_INT, &c.gap_max_steps, 0, NULL, NULL, "after the gap detector fires the run rolls back and doubles the sampler's outer steps (--n_steps), up to this many; beyond it (and with 0) it halves the lr instead"},
         {"inject_nan_iter", FLAG_I64, &c.inject_nan_iter, 0, NULL, NULL, "testing aid: make the loss NaN once at this iteration"},
         {"inject_gap_iter", FLAG_I64, &c.inject_gap_iter, 0, NULL, NULL, "testing aid: make the gap detector fire once at this iteration"},
         {"quiet", FLAG_BOOL, &c.quiet, 0, NULL, NULL, "no progress output"},
