@@ -83,9 +83,9 @@ void jp_trainer_snapshot_take(jp_trainer *t);
 /* Rolls back to the snapshot and applies a remedy, with new sampling noise each time.
  * After the other detectors: lr halved and fresh buffer chains. After the gap detector
  * (lost_data): the sampler's outer steps doubled while that stays within gap_max_steps
- * (0 by default: never), else the lr halved; the snapshot's chains kept either way (chains started afresh are
- * further from the data, so they would widen the very gap it measures). Writes what it
- * did into remedy. */
+ * (0 by default: never), else the lr halved; the snapshot's chains kept either way
+ * (chains started afresh are further from the data, so they would widen the very gap
+ * it measures). Writes what it did into remedy. */
 void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len);
 /* The sampler as the chains run it now: the configured one with steps_scale x n_steps. */
 jp_sampler_config jp_trainer_chain_sampler(const jp_trainer *t);
