@@ -23,6 +23,10 @@
  * a4) a stop on request (cfg.stop, what jempp train's Ctrl-C handler raises) saves after
  *    the iteration in progress; the resumed run ends bit-identical to A.
  *    A checkpoint of the format before the gap detector (2 training scalars) resumes.
+ * d) --load_path: a run (lr 1e-30) from A's checkpoint starts at iteration 0 with A's
+ *    weights and A's buffer chains (all but those one iteration writes back); a
+ *    softmax-only checkpoint (no buffer) loads with fresh chains; another width, another
+ *    buffer size or a missing file fail naming the tensor or the file, writing nothing.
  * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
@@ -291,6 +295,34 @@ static int all_finite(const char *path, size_t *nfloats, char *bad, size_t badle
     }
     jp_st_close(&f);
     return ok;
+}
+
+/* How many of the first `rows` rows of tensor `name` are bitwise equal in checkpoints a
+ * and b (rows of equal size; -1 if either lacks it or the sizes differ). *nrows: the
+ * rows compared. */
+static int tensor_rows_equal(const char *pa, const char *pb, const char *name, int rows, int *nrows)
+{
+    jp_st_file a, b;
+    jp_error e;
+    int same = -1;
+    if (nrows) *nrows = 0;
+    if (jp_st_read(&a, pa, &e)) return -1;
+    if (jp_st_read(&b, pb, &e)) {
+        jp_st_close(&a);
+        return -1;
+    }
+    const jp_st_entry *ea = jp_st_find(&a, name), *eb = jp_st_find(&b, name);
+    size_t n = ea ? ea->end - ea->begin : 0;
+    if (ea && eb && n == eb->end - eb->begin && n % (size_t)rows == 0) {
+        size_t row = n / (size_t)rows;
+        const unsigned char *da = jp_st_data(&a, ea), *db = jp_st_data(&b, eb);
+        same = 0;
+        for (int i = 0; i < rows; i++) same += memcmp(da + i * row, db + i * row, row) == 0;
+        if (nrows) *nrows = rows;
+    }
+    jp_st_close(&a);
+    jp_st_close(&b);
+    return same;
 }
 
 static int file_contains(const char *path, const char *needle)
@@ -717,6 +749,71 @@ int main(int argc, char **argv)
                  st ? e.msg : "ok");
         snprintf(p, sizeof p, "%s/O/last.safetensors", g_root);
         tu_check(&t, scalar(p, 3) == 1, "... and runs its chains at the configured steps (scale %g)", scalar(p, 3));
+    }
+
+    /* ---- d) --load_path: a run starts from another run's model (and buffer) */
+    printf("-- d) --load_path\n");
+    {
+        char pa[1400], pl[1400];
+        snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
+        /* lr 1e-30: one update leaves the loaded (non-zero) weights as they are */
+        base_config(&c, "L", 1);
+        c.seed = 6; /* not A's: fresh chains and weights would differ from A's */
+        snprintf(c.load_path, sizeof c.load_path, "%.500s", pa);
+        c.lr = 1e-30f;
+        st = run(&c, &r, &e, "L (--load_path A, lr 1e-30)", NULL);
+        snprintf(pl, sizeof pl, "%s/L/last.safetensors", g_root);
+        tu_check(&t, st == JP_OK && position(pl, 1) == 1 && position(pl, 0) == 0 && scalar(pl, 0) == 1,
+                 "L starts afresh at iteration 0: iteration %lld, epoch %lld, lr scale %g (%s)",
+                 (long long)position(pl, 1), (long long)position(pl, 0), scalar(pl, 0), st ? e.msg : "ok");
+        snprintf(p, sizeof p, "%s/L/metrics.jsonl", g_root);
+        tu_check(&t, file_contains(p, "\"event\":\"loaded\",\"detail\":\"model and replay buffer from "),
+                 "metrics.jsonl records what was loaded");
+        int same_w = tensor_rows_equal(pa, pl, "f.layer1.0.conv1.weight", 1, NULL);
+        int same_b = 0, rows_b = 0;
+        same_b = tensor_rows_equal(pa, pl, "replay_buffer", 200, &rows_b);
+        tu_check(&t, same_w == 1, "a conv weight is A's (lr 1e-30)");
+        /* one iteration of batch 16 writes back at most 16 of the 200 chains */
+        tu_check(&t, rows_b == 200 && same_b >= 200 - 16, "%d of %d buffer chains are A's (>= 184)", same_b, rows_b);
+        base_config(&c, "L0", 1);
+        c.seed = 6;
+        c.lr = 1e-30f;
+        st = run(&c, &r, &e, "L0 (the same, no --load_path)", NULL);
+        snprintf(p, sizeof p, "%s/L0/last.safetensors", g_root);
+        tu_check(&t, st == JP_OK && tensor_rows_equal(pa, p, "f.layer1.0.conv1.weight", 1, NULL) == 0 &&
+                 tensor_rows_equal(pa, p, "replay_buffer", 200, NULL) == 0,
+                 "without --load_path the weights and chains are not A's");
+
+        /* a softmax-only checkpoint has no buffer: the JEM run starts fresh chains */
+        base_config(&c, "L1", 1);
+        c.clf_only = 1;
+        st = run(&c, &r, &e, "L1 (softmax only)", NULL);
+        base_config(&c, "L2", 1);
+        snprintf(c.load_path, sizeof c.load_path, "%s/L1/last.safetensors", g_root);
+        if (!st) st = run(&c, &r, &e, "L2 (--load_path L1)", NULL);
+        snprintf(p, sizeof p, "%s/L2/metrics.jsonl", g_root);
+        tu_check(&t, st == JP_OK && file_contains(p, "no replay buffer in the file: a fresh one"),
+                 "a checkpoint without a buffer loads; the event says the chains are fresh (%s)", st ? e.msg : "ok");
+
+        /* bad input: another shape of model or buffer, a missing file; nothing written */
+        static const struct {
+            const char *dir, *label, *needle;
+            int width, buffer;
+            jp_status want;
+        } bad[3] = {{"L3", "L3 (width 2 from width 1)", "f.layer1.0.conv1.weight", 2, 200, JP_ERR_SHAPE},
+                    {"L4", "L4 (buffer 100 from 200)", "replay_buffer", 1, 100, JP_ERR_SHAPE},
+                    {"L5", "L5 (missing file)", "/nonexistent.safetensors", 1, 200, JP_ERR_IO}};
+        for (int k = 0; k < 3; k++) {
+            base_config(&c, bad[k].dir, 1);
+            c.width = bad[k].width;
+            c.buffer_size = bad[k].buffer;
+            snprintf(c.load_path, sizeof c.load_path, "%.500s", k == 2 ? "/nonexistent.safetensors" : pa);
+            st = run(&c, &r, &e, bad[k].label, NULL);
+            snprintf(p, sizeof p, "%s/%s/last.safetensors", g_root, bad[k].dir);
+            tu_check(&t, st == bad[k].want && strstr(e.msg, bad[k].needle) && strstr(e.msg, c.load_path) &&
+                     !file_exists(p), "%s: %s naming %s and the file, no checkpoint written (%s)", bad[k].label,
+                     jp_status_name(bad[k].want), bad[k].needle, e.msg);
+        }
     }
 
     /* ---- c) bad input */

@@ -31,6 +31,7 @@ typedef struct {
 static const field fields[] = {
     STR("dataset", dataset),
     STR("data_root", data_root),
+    STR("load_path", load_path),
     FIELD("n_valid", F_INT, n_valid),
     FIELD("labels_per_class", F_INT, labels_per_class),
     FIELD("flip", F_INT, flip),

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "ebm/trainer_internal.h"
+#include "io/json.h"
 #include "jempp/checkpoint.h"
 #include "jempp/eval.h"
 #include "jempp/ops.h"
@@ -437,9 +438,22 @@ static void log_iter(jp_trainer *t, const jp_iter_stats *s)
 
 static void log_event(jp_trainer *t, const char *event, const char *detail)
 {
-    if (t->metrics_jsonl)
-        fprintf(t->metrics_jsonl, "{\"iter\":%lld,\"epoch\":%lld,\"event\":\"%s\",\"detail\":\"%s\"}\n",
-                (long long)t->iter, (long long)t->epoch, event, detail);
+    if (t->metrics_jsonl) { /* a line of JSON; detail may name a file, so it is escaped */
+        jp_jw w;
+        jp_jw_init(&w, 0);
+        jp_jw_begin_object(&w);
+        jp_jw_key(&w, "iter");
+        jp_jw_int(&w, t->iter);
+        jp_jw_key(&w, "epoch");
+        jp_jw_int(&w, t->epoch);
+        jp_jw_key(&w, "event");
+        jp_jw_string(&w, event);
+        jp_jw_key(&w, "detail");
+        jp_jw_string(&w, detail);
+        jp_jw_end_object(&w);
+        if (w.buf) fprintf(t->metrics_jsonl, "%s\n", w.buf);
+        jp_jw_free(&w);
+    }
     tr_log(t, "[%s] %s\n", event, detail);
 }
 
@@ -494,7 +508,9 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
     jp_status st = jp_mkdirs(cfg->save_dir, err);
     if (st) return st;
     st = jp_trainer_init(&t, cfg, err);
+    char loaded[700] = "";
     if (!st && cfg->resume[0]) st = jp_trainer_resume(&t, cfg->resume, err);
+    else if (!st && cfg->load_path[0]) st = jp_trainer_load_start(&t, cfg->load_path, loaded, sizeof loaded, err);
     if (st) {
         jp_trainer_free(&t);
         return st;
@@ -517,6 +533,9 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
            t.data.dataset, t.data.train.n, t.data.valid.n, t.data.test.n, cfg->depth, cfg->width,
            cfg->norm == JP_NORM_BATCH ? "batch norm" : "no norm", jp_wrn_param_count(t.m), (long long)total,
            (long long)per_epoch);
+    if (loaded[0]) {
+        log_event(&t, "loaded", loaded);
+    }
     double start = jp_now();
     int64_t start_iter = t.iter;
     jp_iter_stats s;

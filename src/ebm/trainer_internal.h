@@ -67,6 +67,11 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s);
 jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err);
 /* Restores the full training state from <dir>/last.safetensors. */
 jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err);
+/* --load_path: the model of the checkpoint at path (names, dtypes and shapes checked) and
+ * its replay_buffer when the file holds one and this run samples; a buffer of another
+ * shape is an error naming it. Everything else starts fresh. Says what it loaded in
+ * what (at least 80 bytes). */
+jp_status jp_trainer_load_start(jp_trainer *t, const char *path, char *what, size_t len, jp_error *err);
 /* Rewrites the log at path (JSON lines or CSV) without the lines whose counter `key`
  * ("iter" or "epoch"; for CSV the first field) exceeds limit, and without a last line
  * that has no newline. A missing file is fine. */

@@ -107,6 +107,26 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     return JP_OK;
 }
 
+jp_status jp_trainer_load_start(jp_trainer *t, const char *path, char *what, size_t len, jp_error *err)
+{
+    jp_st_file f;
+    jp_status st = jp_st_read(&f, path, err);
+    if (st) return st;
+    st = jp_ckpt_load_model(&f, t->m, err);
+    const jp_st_entry *e = jp_st_find(&f, "replay_buffer");
+    int with_buffer = !st && e && t->buf.x;
+    if (with_buffer) {
+        const jp_dataset *tr = &t->data.train;
+        int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
+        st = jp_st_get(&f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
+    }
+    jp_st_close(&f);
+    if (st) return st;
+    snprintf(what, len, "model%s from %s", with_buffer ? " and replay buffer"
+                                           : t->buf.x ? " (no replay buffer in the file: a fresh one)" : "", path);
+    return JP_OK;
+}
+
 /* ---- snapshots and recovery ------------------------------------------------- */
 
 jp_status jp_trainer_snapshot_init(jp_trainer *t, jp_error *err)
