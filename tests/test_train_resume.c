@@ -22,7 +22,8 @@
  *    its config.json to the same weights and the same per-iteration log as A.
  * a4) a stop on request (cfg.stop, what jempp train's Ctrl-C handler raises) saves after
  *    the iteration in progress; the resumed run ends bit-identical to A.
- *    A checkpoint of the format before the gap detector (2 training scalars) resumes.
+ *    Checkpoints of the formats before the gap detector (2 training scalars) and before
+ *    its steps remedy (3) resume; a steps scale that is not a whole number >= 1 is refused.
  * d) --load_path: a run (lr 1e-30) from A's checkpoint starts at iteration 0 with A's
  *    weights and A's buffer chains (all but those one iteration writes back); a
  *    softmax-only checkpoint (no buffer) loads with fresh chains; another width, another
@@ -732,7 +733,7 @@ int main(int argc, char **argv)
         jp_st_file old;
         int ok = jp_st_read(&old, pb, &e) == JP_OK;
         if (ok) {
-            ok = tu_st_copy_shrunk(&old, p, "train.scalars", nsc, &e) == JP_OK;
+            ok = tu_st_copy_edited(&old, p, "train.scalars", nsc, NULL, &e) == JP_OK;
             jp_st_close(&old);
         }
         tu_check(&t, ok, "O/last.safetensors: K's checkpoint with train.scalars cut to %d values", nsc);
@@ -749,6 +750,32 @@ int main(int argc, char **argv)
                  st ? e.msg : "ok");
         snprintf(p, sizeof p, "%s/O/last.safetensors", g_root);
         tu_check(&t, scalar(p, 3) == 1, "... and runs its chains at the configured steps (scale %g)", scalar(p, 3));
+    }
+
+    /* A corrupt steps scale (not a whole number >= 1) is refused, naming the file. */
+    {
+        static const double bad_scale[3] = {1.5, 0.0, NAN};
+        for (int k = 0; k < 3; k++) {
+            double v[4] = {scalar(pb, 0), scalar(pb, 1), scalar(pb, 2), bad_scale[k]};
+            snprintf(p, sizeof p, "%s/O/last.safetensors", g_root);
+            jp_st_file kf;
+            int ok = jp_st_read(&kf, pb, &e) == JP_OK;
+            if (ok) {
+                ok = tu_st_copy_edited(&kf, p, "train.scalars", -1, v, &e) == JP_OK;
+                jp_st_close(&kf);
+            }
+            jp_train_config o;
+            jp_train_config_defaults(&o);
+            char cj[1400];
+            snprintf(cj, sizeof cj, "%s/K/config.json", g_root);
+            st = ok ? jp_train_config_read_json(&o, cj, &e) : JP_ERR_IO;
+            snprintf(o.resume, sizeof o.resume, "%s/O", g_root);
+            snprintf(o.save_dir, sizeof o.save_dir, "%s/O", g_root);
+            o.quiet = c.quiet;
+            if (!st) st = run(&o, &r, &e, "O (steps scale corrupt)", NULL);
+            tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, p) && strstr(e.msg, "train.scalars[3]"),
+                     "a steps scale of %g is refused naming the file and train.scalars[3] (%s)", bad_scale[k], e.msg);
+        }
     }
 
     /* ---- d) --load_path: a run starts from another run's model (and buffer) */

@@ -144,7 +144,8 @@ float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count)
     return p;
 }
 
-jp_status tu_st_copy_shrunk(const jp_st_file *src, const char *dst, const char *name, int64_t dim0, jp_error *err)
+jp_status tu_st_copy_edited(const jp_st_file *src, const char *dst, const char *name, int64_t dim0, const void *data,
+                            jp_error *err)
 {
     jp_st_writer w;
     jp_st_writer_init(&w);
@@ -152,8 +153,9 @@ jp_status tu_st_copy_shrunk(const jp_st_file *src, const char *dst, const char *
         const jp_st_entry *x = &src->entries[i];
         int64_t shape[JP_ST_MAX_DIMS];
         memcpy(shape, x->shape, sizeof shape);
-        if (!strcmp(x->name, name) && dim0 <= shape[0]) shape[0] = dim0;
-        jp_st_writer_add(&w, x->name, x->dtype, x->ndim, shape, jp_st_data(src, x));
+        int edit = !strcmp(x->name, name);
+        if (edit && dim0 >= 0 && dim0 <= shape[0]) shape[0] = dim0;
+        jp_st_writer_add(&w, x->name, x->dtype, x->ndim, shape, edit && data ? data : jp_st_data(src, x));
     }
     for (int i = 0; i < src->meta_count; i++) jp_st_writer_meta(&w, src->meta_keys[i], src->meta_vals[i]);
     jp_status st = jp_st_writer_save(&w, dst, err);

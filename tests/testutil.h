@@ -30,8 +30,11 @@ const char *tu_src_path(char *buf, size_t len, const char *rel);
 /* A fresh empty temporary folder for this test (under JEMPP_BIN or /tmp). */
 const char *tu_tmpdir(char *buf, size_t len, const char *tag);
 /* Writes src to dst with tensor `name` cut to its first dim0 entries along dimension 0
- * (dim0 no larger than it was; metadata kept): an old or wrong-shaped file for tests. */
-jp_status tu_st_copy_shrunk(const jp_st_file *src, const char *dst, const char *name, int64_t dim0, jp_error *err);
+ * (dim0 no larger than it was; -1 keeps the shape) and, when data is not NULL, holding
+ * data (as many bytes as the edited shape needs) instead of its own; metadata kept:
+ * an old, wrong-shaped or corrupt file for tests. */
+jp_status tu_st_copy_edited(const jp_st_file *src, const char *dst, const char *name, int64_t dim0, const void *data,
+                            jp_error *err);
 /* Writes n bytes to path; 1 on success, 0 (errno set) when it cannot. */
 int tu_write_file(const char *path, const void *p, size_t n);
 /* Writes text to dir/name (name alone when dir is NULL); a failure ends the test (exit 2)
