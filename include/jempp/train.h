@@ -53,9 +53,10 @@ typedef struct {
     char save_dir[512];
     char resume[512];
     char load_path[512]; /* start from this checkpoint's model (and replay buffer, when it
-                          * holds one that fits): the reference's --load_path, e.g. to
-                          * fine-tune a softmax classifier as a JEM; a fresh optimizer and
-                          * schedule. Ignored on --resume (the run's own state wins). */
+                          * holds one that fits): the reference's --load_path, e.g. a
+                          * converted reference checkpoint or a run's weights under a new
+                          * configuration; a fresh optimizer, schedule and RNG. Ignored
+                          * on --resume (the run's own state wins). */
     int ckpt_every;      /* epochs between numbered checkpoints (0: only last/best) */
     int save_every;      /* iterations between rewrites of last.safetensors inside an epoch (0: epoch ends only) */
     int eval_every;      /* epochs between validation/test evaluations */

@@ -533,9 +533,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
            t.data.dataset, t.data.train.n, t.data.valid.n, t.data.test.n, cfg->depth, cfg->width,
            cfg->norm == JP_NORM_BATCH ? "batch norm" : "no norm", jp_wrn_param_count(t.m), (long long)total,
            (long long)per_epoch);
-    if (loaded[0]) {
-        log_event(&t, "loaded", loaded);
-    }
+    if (loaded[0]) log_event(&t, "loaded", loaded);
     double start = jp_now();
     int64_t start_iter = t.iter;
     jp_iter_stats s;

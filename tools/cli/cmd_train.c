@@ -98,7 +98,7 @@ int jp_cmd_train(int argc, char **argv)
         {"max_iters", FLAG_I64, &c.max_iters, 0, NULL, NULL, "stop after this many iterations (0: no limit)"},
         {"seed", FLAG_U64, &c.seed, 0, NULL, NULL, "random seed"},
         {"save_dir", FLAG_STR, c.save_dir, sizeof c.save_dir, NULL, NULL, "run directory"},
-        {"load_path", FLAG_STR, c.load_path, sizeof c.load_path, NULL, NULL, "start from this checkpoint's model weights (and its replay buffer when it holds one of this run's shape), with a fresh optimizer and schedule: e.g. a softmax classifier to fine-tune as a JEM, or a converted reference checkpoint"},
+        {"load_path", FLAG_STR, c.load_path, sizeof c.load_path, NULL, NULL, "start from this checkpoint's model weights (and its replay buffer when it holds one of this run's shape), with a fresh optimizer and schedule: e.g. a converted reference checkpoint, or a run's weights under new settings"},
         {"resume", FLAG_STR, c.resume, sizeof c.resume, NULL, NULL, "continue the run in this directory exactly, with its config.json (flags given override it)"},
         {"ckpt_every", FLAG_INT, &c.ckpt_every, 0, NULL, NULL, "epochs between numbered checkpoints (0: none)"},
         {"save_every", FLAG_INT, &c.save_every, 0, NULL, NULL, "iterations between rewrites of last.safetensors within an epoch (0: epoch ends only)"},
