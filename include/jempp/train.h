@@ -104,7 +104,8 @@ jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_err
 typedef struct {
     double test_acc, valid_acc, best_valid_acc, test_loss;
     int64_t iters;
-    double seconds, seconds_per_iter;
+    double seconds;          /* the whole run: evaluations, sample grids and checkpoints too */
+    double seconds_per_iter; /* the training steps alone (refused ones included) per iteration done */
     int recoveries;
 } jp_train_result;
 

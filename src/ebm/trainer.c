@@ -536,6 +536,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
     if (loaded[0]) log_event(&t, "loaded", loaded);
     double start = jp_now();
     int64_t start_iter = t.iter;
+    double step_seconds = 0; /* time in training steps, without evaluations, grids, saves */
     jp_iter_stats s;
     memset(&s, 0, sizeof s);
     jp_trainer_snapshot_take(&t);
@@ -544,7 +545,9 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
         double epoch_t0 = jp_now(), acc_sum = 0;
         int64_t acc_n = 0;
         while (t.iter < epoch_end && t.iter < total) {
+            double step_t0 = jp_now();
             st = jp_trainer_step(&t, &s);
+            step_seconds += jp_now() - step_t0;
             if (st) break;
             if (s.diverged) {
                 char why[220];
@@ -666,7 +669,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
     }
     res->iters = t.iter;
     res->seconds = jp_now() - start;
-    res->seconds_per_iter = t.iter > start_iter ? res->seconds / (double)(t.iter - start_iter) : 0;
+    res->seconds_per_iter = t.iter > start_iter ? step_seconds / (double)(t.iter - start_iter) : 0;
     res->best_valid_acc = t.best_valid;
     res->recoveries = t.recoveries;
     if (!st) {

@@ -151,7 +151,8 @@ int jp_cmd_train(int argc, char **argv)
     }
     char best[32] = "none scheduled";
     if (r.best_valid_acc >= 0) snprintf(best, sizeof best, "%.4f", r.best_valid_acc);
-    printf("test accuracy %.4f (best valid %s), %lld iterations in %.1f s (%.3f s/iter), %d recoveries; results in %s\n",
+    printf("test accuracy %.4f (best valid %s), %lld iterations in %.1f s (%.3f s per training step; the rest: "
+           "evaluation, samples, checkpoints), %d recoveries; results in %s\n",
            r.test_acc, best, (long long)r.iters, r.seconds, r.seconds_per_iter, r.recoveries, c.save_dir);
     return 0;
 }
