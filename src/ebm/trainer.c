@@ -545,10 +545,9 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
         double epoch_t0 = jp_now(), acc_sum = 0;
         int64_t acc_n = 0;
         while (t.iter < epoch_end && t.iter < total) {
-            double step_t0 = jp_now();
             st = jp_trainer_step(&t, &s);
-            step_seconds += jp_now() - step_t0;
             if (st) break;
+            step_seconds += s.seconds;
             if (s.diverged) {
                 char why[220];
                 snprintf(why, sizeof why, "%s at iteration %lld", s.why, (long long)t.iter + 1);

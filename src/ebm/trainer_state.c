@@ -60,6 +60,14 @@ static jp_status get_exact(const jp_st_file *f, const char *name, jp_dtype dt, i
     return jp_st_get(f, name, dt, 1, shape, dst, err);
 }
 
+/* The checkpoint's replay_buffer into the run's buffer; its shape must be the run's. */
+static jp_status load_buffer(jp_trainer *t, const jp_st_file *f, jp_error *err)
+{
+    const jp_dataset *tr = &t->data.train;
+    int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
+    return jp_st_get(f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
+}
+
 jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
 {
     char path[700];
@@ -69,11 +77,7 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     if (st) return st;
     st = jp_ckpt_load_model(&f, t->m, err);
     if (!st) st = jp_optim_state_load(&t->opt, &f, err);
-    if (!st && t->buf.x) {
-        const jp_dataset *tr = &t->data.train;
-        int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
-        st = jp_st_get(&f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
-    }
+    if (!st && t->buf.x) st = load_buffer(t, &f, err);
     uint64_t rngs[12];
     int64_t pos[8];
     double scalars[4] = {0, 0, 0, 1};
@@ -115,11 +119,7 @@ jp_status jp_trainer_load_start(jp_trainer *t, const char *path, char *what, siz
     st = jp_ckpt_load_model(&f, t->m, err);
     const jp_st_entry *e = jp_st_find(&f, "replay_buffer");
     int with_buffer = !st && e && t->buf.x;
-    if (with_buffer) {
-        const jp_dataset *tr = &t->data.train;
-        int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
-        st = jp_st_get(&f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
-    }
+    if (with_buffer) st = load_buffer(t, &f, err);
     jp_st_close(&f);
     if (st) return st;
     snprintf(what, len, "model%s from %s", with_buffer ? " and replay buffer"
