@@ -12,7 +12,9 @@
  * b) divergence: inject_nan_iter = k poisons the loss once; the run rolls back, finishes,
  *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
  *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
- *    last.safetensors.
+ *    last.safetensors. A rollback across two epoch ends (NaN at iteration 4 of
+ *    2-iteration epochs) counts the epochs again; metrics.csv and epochs.csv keep one
+ *    row per iteration and epoch, metrics.jsonl the undone ones too.
  *    The gap detector's remedy (inject_gap_iter) with gap_max_steps 4: the rollback doubles
  *    the sampler's outer steps and keeps the lr (event, checkpoint's steps scale);
  *    3 + resume + 1 iterations equal 4 uninterrupted ones, so the doubled steps survive a
@@ -335,6 +337,32 @@ static int file_contains(const char *path, const char *needle)
     return found;
 }
 
+/* The first field of each data line of a CSV log (its header skipped): iter in
+ * metrics.csv, epoch in epochs.csv. Returns how many, at most max. */
+static int csv_first_fields(const char *path, long long *v, int max)
+{
+    char *s = tu_read_file(path, NULL);
+    int n = 0;
+    if (!s) return 0;
+    const char *line = strchr(s, '\n');
+    while (line && line[1] && n < max) {
+        v[n++] = strtoll(line + 1, NULL, 10);
+        line = strchr(line + 1, '\n');
+    }
+    free(s);
+    return n;
+}
+
+/* How many lines of a file hold needle. */
+static int lines_containing(const char *path, const char *needle)
+{
+    char *s = tu_read_file(path, NULL);
+    int n = 0;
+    for (const char *at = s; at && (at = strstr(at, needle)); at++) n++;
+    free(s);
+    return n;
+}
+
 /* The per-iteration lines of a metrics.jsonl without their timing, one string ('\n'
  * separated). */
 static char *metrics_lines(const char *path, int *nlines)
@@ -649,6 +677,37 @@ int main(int argc, char **argv)
         tu_check(&t, position(p, 6) == 1, "checkpoint counts the recovery (train.position[6] = %lld)",
                  (long long)position(p, 6));
         tu_check(&t, scalar(p, 0) == 0.5, "checkpoint holds the halved learning-rate scale (%g)", scalar(p, 0));
+    }
+
+    /* A rollback across epoch ends (the small set: 2-iteration epochs; the snapshot is
+     * that of iteration 0, the NaN comes at iteration 4): the run goes back to epoch 0
+     * and counts its epochs again. metrics.csv and epochs.csv read as one run (each
+     * iteration and epoch once, in order); metrics.jsonl keeps the undone iterations
+     * before the "recovered" event. */
+    base_config(&c, "D2", 6);
+    snprintf(c.data_root, sizeof c.data_root, "%s", g_small);
+    c.inject_nan_iter = 4;
+    st = run(&c, &r, &e, "D2 (NaN at 4, 2-iteration epochs)", NULL);
+    tu_check(&t, st == JP_OK && r.iters == 6 && r.recoveries == 1, "D2 recovers once and finishes (%s)",
+             st ? e.msg : "ok");
+    {
+        long long it[16], ep[16];
+        snprintf(p, sizeof p, "%s/D2/metrics.csv", g_root);
+        int ni = csv_first_fields(p, it, 16), in_order = ni == 6;
+        for (int i = 0; i < ni; i++) in_order &= it[i] == i + 1;
+        tu_check(&t, in_order, "D2/metrics.csv: iterations 1..6, each once (%d rows, first %lld, last %lld)", ni,
+                 ni ? it[0] : -1, ni ? it[ni - 1] : -1);
+        snprintf(p, sizeof p, "%s/D2/epochs.csv", g_root);
+        int ne = csv_first_fields(p, ep, 16);
+        tu_check(&t, ne == 3 && file_contains(p, "\n1,2,") && file_contains(p, "\n2,4,") && file_contains(p, "\n3,6,"),
+                 "D2/epochs.csv: epochs 1, 2, 3 ending at iterations 2, 4, 6 (%d rows)", ne);
+        snprintf(p, sizeof p, "%s/D2/last.safetensors", g_root);
+        tu_check(&t, position(p, 0) == 3 && position(p, 1) == 6, "D2 ends at epoch 3, iteration 6 (%lld, %lld)",
+                 (long long)position(p, 0), (long long)position(p, 1));
+        snprintf(p, sizeof p, "%s/D2/metrics.jsonl", g_root);
+        tu_check(&t, lines_containing(p, "{\"iter\":3,\"epoch\":1,") == 2,
+                 "D2/metrics.jsonl keeps the undone iteration 3 beside its redo (%d lines)",
+                 lines_containing(p, "{\"iter\":3,\"epoch\":1,"));
     }
 
     base_config(&c, "E", 4);

@@ -436,6 +436,20 @@ static void log_iter(jp_trainer *t, const jp_iter_stats *s)
                 (long long)t->epoch, s->lr, s->loss, s->ce, s->acc, s->lse_data, s->lse_sample, s->seconds);
 }
 
+/* After a rollback the CSV logs hold the run's trajectory again: the rows of the
+ * iterations (and epochs) that the rollback undid go, as on resume. metrics.jsonl and
+ * epochs.jsonl keep them, after them the "recovered" event: the record of what
+ * happened before the detector fired. */
+static jp_status drop_undone_rows(jp_trainer *t, jp_error *err)
+{
+    fclose(t->metrics_csv);
+    fclose(t->epochs_csv);
+    t->epochs_csv = NULL;
+    if (!(t->metrics_csv = open_log(t, "metrics.csv", ITER_CSV, 1, err))) return err->code;
+    if (!(t->epochs_csv = open_log(t, "epochs.csv", EPOCH_CSV, 1, err))) return err->code;
+    return JP_OK;
+}
+
 static void log_event(jp_trainer *t, const char *event, const char *detail)
 {
     if (t->metrics_jsonl) { /* a line of JSON; detail may name a file, so it is escaped */
@@ -569,6 +583,13 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                 jp_trainer_recover(&t, s.lost_data, remedy, sizeof remedy);
                 snprintf(msg, sizeof msg, "%s: rolled back to iteration %lld, %s", why, (long long)t.iter, remedy);
                 log_event(&t, "recovered", msg);
+                st = drop_undone_rows(&t, err);
+                if (st) break;
+                if ((t.epoch + 1) * per_epoch != epoch_end) { /* the snapshot lay in an earlier epoch */
+                    epoch_end = (t.epoch + 1) * per_epoch;
+                    acc_sum = 0; /* the epoch's train accuracy: the iterations after the rollback */
+                    acc_n = 0;
+                }
                 continue;
             }
             log_iter(&t, &s);
