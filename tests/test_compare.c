@@ -14,12 +14,6 @@
 #include "testutil.h"
 
 
-static int count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle)) n++;
-    return n;
-}
 
 /* Lines of text holding needle. */
 static int count_lines(const char *text, const char *needle)
@@ -170,10 +164,10 @@ static void check_table(tu_ctx *t, const char *a, const char *b)
     tu_check(t, info.rows == 22 && info.cols == 2 && info.corrupt == 0, "22 rows, 2 columns, no corrupt file (%d, %d, %d)",
              info.rows, info.cols, info.corrupt);
     tu_check(t, count_lines(log, "fid.json") == 1 && strstr(log, "no fid.json"), "B's missing fid.json is warned once");
-    tu_check(t, count(log, "/ood.json has no value for:") == 2 && strstr(log, "AUROC px vs constant") &&
+    tu_check(t, tu_count(log, "/ood.json has no value for:") == 2 && strstr(log, "AUROC px vs constant") &&
                  strstr(log, "AUROC px vs interp"),
              "each ood.json is warned once, naming the rows it lacks");
-    tu_check(t, count(log, "\n") == info.warnings && info.warnings == 5,
+    tu_check(t, tu_count(log, "\n") == info.warnings && info.warnings == 5,
              "5 warnings: B's fid.json, both ood.json and attack.json (%d):\n%s", info.warnings, log);
     tu_check(t, !strstr(log, "test_clf.json") && !strstr(log, "cali.json"), "complete files are not warned about");
     free(text);

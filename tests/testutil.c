@@ -125,6 +125,13 @@ char *tu_read_file(const char *path, size_t *len)
     return p;
 }
 
+int tu_count(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; p && (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
 float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count)
 {
     const jp_st_entry *e = jp_st_find(f, name);

@@ -43,6 +43,8 @@ void tu_write_text(const char *dir, const char *name, const char *text);
 /* The whole file, NUL-terminated (malloc'd; the caller frees it); NULL when it cannot be
  * read. *len (may be NULL) receives its size. */
 char *tu_read_file(const char *path, size_t *len);
+/* How many times needle occurs in text (not overlapping); 0 when text is NULL. */
+int tu_count(const char *text, const char *needle);
 /* Loads tensor `name` from a reference file into a new buffer (float32); aborts the
  * test with a message if absent. *count receives the element count when not NULL. */
 float *tu_ref_f32(const jp_st_file *f, const char *name, size_t *count);

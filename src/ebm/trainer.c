@@ -444,7 +444,7 @@ static jp_status drop_undone_rows(jp_trainer *t, jp_error *err)
 {
     fclose(t->metrics_csv);
     fclose(t->epochs_csv);
-    t->epochs_csv = NULL;
+    t->metrics_csv = t->epochs_csv = NULL; /* neither is left dangling if a reopen fails */
     if (!(t->metrics_csv = open_log(t, "metrics.csv", ITER_CSV, 1, err))) return err->code;
     if (!(t->epochs_csv = open_log(t, "epochs.csv", EPOCH_CSV, 1, err))) return err->code;
     return JP_OK;
