@@ -46,7 +46,7 @@ static void check_conv(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int cin, int h
     /* oneDNN's reference kernels are 10-1000x slower: the plan must avoid them (the
      * 1-channel plain first layer's backward-weights gets one unless it reads a
      * blocked copy of its source) */
-    const char *impl[3] = {jp_dnnl_impl(p.fwd), jp_dnnl_impl(p.bwd_data), jp_dnnl_impl(p.bwd_w)};
+    const char *impl[3] = {jp_conv_impl(&p, 0), jp_conv_impl(&p, 1), jp_conv_impl(&p, 2)};
     tu_check(t, !jp_dnnl_is_reference(impl[0]) && !jp_dnnl_is_reference(impl[1]) && !jp_dnnl_is_reference(impl[2]),
              "%s: JIT kernels (fwd %s, bwd-data %s, bwd-weights %s%s)", what, impl[0], impl[1], impl[2],
              p.wsrc_blocked ? " from a blocked copy of the source" : "");

@@ -390,10 +390,11 @@ jp_rng *jp_wrn_rng(jp_wrn *m) { return &m->rng; }
 const float *jp_wrn_features(const jp_wrn *m) { return m->feat; }
 int jp_wrn_feature_dim(const jp_wrn *m) { return m->last_c; }
 
-/* The primitives of the model's plans with what they do, NULL where a plan has none. */
+/* The kernels of the model's plans with what they do: the implementation's name,
+ * NULL where a plan has no such primitive. */
 typedef struct {
     const char *what;
-    dnnl_primitive_t prim;
+    const char *impl;
     char layer[64];
 } named_prim;
 
@@ -405,7 +406,7 @@ static int model_prims(const jp_wrn *m, named_prim *out, int cap)
         const char *what[3] = {"fwd", "bwd_data", "bwd_w"};
         dnnl_primitive_t prim[3] = {p->fwd, p->bwd_data, p->bwd_w};
         for (int k = 0; k < 3 && n < cap; k++, n++) {
-            out[n] = (named_prim){what[k], prim[k], ""};
+            out[n] = (named_prim){what[k], prim[k] ? jp_conv_impl(p, k) : NULL, ""};
             snprintf(out[n].layer, sizeof out[n].layer, "conv %dx%d %d->%d s%d %dx%d%s%s", p->s.kh, p->s.kw,
                      p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w, p->residual ? " (+= residual)" : "",
                      p->src_plain ? " (plain input)" : "");
@@ -416,7 +417,7 @@ static int model_prims(const jp_wrn *m, named_prim *out, int cap)
         const char *what[6] = {"fwd_train", "fwd_eval", "bwd_train", "bwd_eval", "act_fwd", "act_bwd"};
         dnnl_primitive_t prim[6] = {p->fwd_train, p->fwd_eval, p->bwd_train, p->bwd_eval, p->act_fwd, p->act_bwd};
         for (int k = 0; k < 6 && n < cap; k++, n++) {
-            out[n] = (named_prim){what[k], prim[k], ""};
+            out[n] = (named_prim){what[k], prim[k] ? jp_dnnl_impl(prim[k]) : NULL, ""};
             snprintf(out[n].layer, sizeof out[n].layer, "bn+act %d %dx%d", p->s.c, p->s.h, p->s.w);
         }
     }
@@ -434,8 +435,7 @@ void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len)
     for (int i = 0; i < n && at < len; i++) { /* one line per layer */
         if (i == 0 || strcmp(p[i].layer, p[i - 1].layer) != 0)
             at += (size_t)snprintf(buf + at, len - at, "%s%s:", i ? "\n" : "", p[i].layer);
-        if (at < len && p[i].prim)
-            at += (size_t)snprintf(buf + at, len - at, " %s %s", p[i].what, jp_dnnl_impl(p[i].prim));
+        if (at < len && p[i].impl) at += (size_t)snprintf(buf + at, len - at, " %s %s", p[i].what, p[i].impl);
     }
     if (at < len) snprintf(buf + at, len - at, "\n");
 }
@@ -447,10 +447,10 @@ int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len)
     size_t at = 0;
     if (buf && len) buf[0] = 0;
     for (int i = 0; i < n; i++) {
-        if (!p[i].prim || !jp_dnnl_is_reference(jp_dnnl_impl(p[i].prim))) continue;
+        if (!p[i].impl || !jp_dnnl_is_reference(p[i].impl)) continue;
         if (buf && at < len)
             at += (size_t)snprintf(buf + at, len - at, "%s%s %s (%s)", count ? "; " : "", p[i].layer, p[i].what,
-                                   jp_dnnl_impl(p[i].prim));
+                                   p[i].impl);
         count++;
     }
     return count;

@@ -88,6 +88,17 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
                        s->n, s->cin, s->h, s->w, s->cout, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw);
     p->w_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     p->w_bytes = dnnl_memory_desc_get_size(&p->w_md);
+    if (algo == dnnl_convolution_winograd && used != algo && !src_plain && ctx->act_block == 8 &&
+        jp_wino_supported(s->cin, s->cout, s->kh, s->kw, s->sh == s->sw ? s->sh : 0,
+                          s->ph == s->pw ? s->ph : -1)) {
+        jp_status st = jp_wino_plan_init(&p->wp, s->n, s->cin, s->cout, s->h, s->w, err);
+        if (st) {
+            dnnl_primitive_desc_destroy(fpd);
+            return st;
+        }
+        p->wino = 1;
+        p->w_bytes = jp_wino_weight_floats(&p->wp) * sizeof(float);
+    }
     p->fwd = jp_dnnl_primitive(ctx, fpd, &p->m_scr_fwd);
     p->m_src = jp_dnnl_mem(ctx, &src_md);
     p->m_dst = jp_dnnl_mem(ctx, &dst_md);
@@ -145,7 +156,9 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
         p->dw_md = *dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
         p->bwd_data = jp_dnnl_primitive(ctx, bpd, &p->m_scr_bd);
         p->bwd_w = jp_dnnl_primitive(ctx, wpd, &p->m_scr_bw);
-        if (!dnnl_memory_desc_equal(&p->wd_md, &p->w_md)) {
+        if (p->wino) {
+            p->wd_bytes = p->w_bytes;
+        } else if (!dnnl_memory_desc_equal(&p->wd_md, &p->w_md)) {
             p->wd_bytes = dnnl_memory_desc_get_size(&p->wd_md);
             p->wd_reorder = make_reorder(ctx, &w_plain, &p->wd_md, 0, NULL);
         }
@@ -185,11 +198,27 @@ void jp_conv_plan_free(jp_conv_plan *p)
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     jp_free(p->blocked);
+    if (p->wino) jp_wino_plan_free(&p->wp);
     memset(p, 0, sizeof *p);
+}
+
+const char *jp_conv_impl(const jp_conv_plan *p, int pass)
+{
+    if (p->wino && pass < 2) return "jempp:winograd_4x4_3x3:avx2";
+    dnnl_primitive_t prim = pass == 0 ? p->fwd : pass == 1 ? p->bwd_data : p->bwd_w;
+    return prim ? jp_dnnl_impl(prim) : "none";
 }
 
 void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
 {
+    if (p->wino) {
+        jp_wino_weights_forward(&p->wp, wfwd, w_oihw);
+        if (p->wd_bytes) {
+            JP_CHECK(wbwd != NULL);
+            jp_wino_weights_backward_data(&p->wp, wbwd, w_oihw);
+        }
+        return;
+    }
     int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
     dnnl_memory_t m[2] = {p->m_w_plain, p->m_w};
     void *ptr[2] = {(void *)w_oihw, wfwd};
@@ -205,6 +234,10 @@ void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, co
 void jp_conv_forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd,
                      const float *b)
 {
+    if (p->wino) {
+        jp_wino_forward(&p->wp, dst, src, wfwd, b, p->residual, p->relu);
+        return;
+    }
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_src, p->m_w, p->m_b, p->m_dst, p->m_scr_fwd};
     void *ptr[] = {(void *)src, (void *)wfwd, (void *)b, dst, NULL};
@@ -213,6 +246,10 @@ void jp_conv_forward(const jp_conv_plan *p, float *dst, const float *src, const 
 
 void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
 {
+    if (p->wino) {
+        jp_wino_backward_data(&p->wp, dsrc, ddst, wbwd);
+        return;
+    }
     int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_ddst, p->m_wd, p->m_dsrc, p->m_scr_bd};
     void *ptr[] = {(void *)ddst, (void *)wbwd, p->src_plain ? p->blocked : dsrc, NULL};

@@ -14,6 +14,7 @@
 
 #include "jempp/core.h"
 #include "jempp/ops.h"
+#include "ops/winograd.h"
 
 /* Engine, stream, the blocked activation tag, and one scratchpad shared by all
  * primitives of a context (they run one at a time on one stream). */
@@ -87,6 +88,10 @@ typedef struct {
     dnnl_memory_t m_w_plain, m_dw_plain;
     dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_bw;
     int wsrc_blocked;    /* src_plain: backward-weights reads a blocked copy of the source */
+    int wino;            /* forward and backward-data run jempp's Winograd (ops/winograd.h):
+                          * Winograd was asked for and oneDNN has none on this CPU; the
+                          * weights are then its transformed kernels (w_bytes, wd_bytes) */
+    jp_wino_plan wp;
     float *blocked;      /* src_plain: the blocked layout of the source's shape, scratch for
                           * backward-data's output and backward-weights' source copy */
 } jp_conv_plan;
@@ -100,12 +105,17 @@ typedef struct {
     dnnl_alg_kind_t algo;   /* dnnl_convolution_direct, _winograd or _auto */
 } jp_conv_opts;
 
-/* Plans a convolution on this context for the given shape. An algorithm that is not
- * available falls back to direct. Without backward the forward is an inference
- * primitive. */
+/* Plans a convolution on this context for the given shape. Winograd asked for where
+ * oneDNN has none (no AVX-512) runs jempp's own F(4x4,3x3) for the forward and
+ * backward-data passes when the shape allows (ops/winograd.h); otherwise an algorithm
+ * that is not available falls back to direct. Without backward the forward is an
+ * inference primitive. */
 jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
                             jp_error *err);
 void jp_conv_plan_free(jp_conv_plan *p);
+/* Name of the kernel that runs pass 0 (forward), 1 (backward-data) or 2
+ * (backward-weights): oneDNN's implementation name or jempp's. */
+const char *jp_conv_impl(const jp_conv_plan *p, int pass);
 /* Reorders plain OIHW weights into wfwd (w_bytes) and, when the backward-data
  * layout differs (wd_bytes > 0), into wbwd. */
 void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw);

@@ -1,0 +1,311 @@
+/* Winograd F(4x4, 3x3) on nChw8c with AVX2 + FMA: see winograd.h for the method.
+ *
+ * The three matrices (points 0, 1, -1, 2, -2, inf):
+ *   B^T = [4  0 -5  0 1 0]   G = [ 1/4     0     0 ]   A^T = [1 1  1 1  1 0]
+ *         [0 -4 -4  1 1 0]       [-1/6  -1/6  -1/6 ]         [0 1 -1 2 -2 0]
+ *         [0  4 -4 -1 1 0]       [-1/6   1/6  -1/6 ]         [0 1  1 4  4 0]
+ *         [0 -2 -1  2 1 0]       [ 1/24  1/12  1/6 ]         [0 1 -1 8 -8 1]
+ *         [0  2 -1 -2 1 0]       [ 1/24 -1/12  1/6 ]
+ *         [0  4  0 -5 0 1]       [ 0     0     1   ]
+ * Every vector below holds the 8 channels of one nChw8c block, so each transform runs
+ * on 8 channels at once. Per block of tiles: (1) input transform into V[t][xi][ci],
+ * (2) for each xi, M[t][xi][co] = sum_ci V[t][xi][ci] U[xi][ci][co] with a 6x16
+ * register kernel, (3) output transform of M into the 4x4 tiles of dst. */
+#include "ops/winograd.h"
+
+#include <omp.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define JP_WINO_SIMD 1
+#else
+#define JP_WINO_SIMD 0
+#endif
+
+enum { ALPHA = 6, NPTS = 36, KROWS = 6, L2_BUDGET = 256 * 1024 };
+
+int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad)
+{
+    return JP_WINO_SIMD && cin % 8 == 0 && cout % 8 == 0 && cin > 0 && cout > 0 && kh == 3 &&
+           kw == 3 && stride == 1 && pad == 1;
+}
+
+jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, jp_error *err)
+{
+    memset(p, 0, sizeof *p);
+    if (!jp_wino_supported(cin, cout, 3, 3, 1, 1) || n <= 0 || h <= 0 || w <= 0)
+        return jp_fail(err, JP_ERR_SHAPE, "Winograd F(4x4,3x3) needs AVX2/FMA and channels in "
+                       "multiples of 8 (got %d -> %d)", cin, cout);
+    p->n = n, p->cin = cin, p->cout = cout, p->h = h, p->w = w;
+    p->th = (h + 3) / 4, p->tw = (w + 3) / 4;
+    p->tiles = n * p->th * p->tw;
+    /* V and M of a block (in either direction: Cin and Cout exchange) within the budget. */
+    int cmax = cin > cout ? cin : cout;
+    int block = L2_BUDGET / (NPTS * 2 * cmax * (int)sizeof(float));
+    block = block / KROWS * KROWS;
+    if (block < KROWS) block = KROWS;
+    p->block = block;
+    p->nthreads = omp_get_max_threads();
+    p->scratch_floats = (size_t)block * NPTS * 2 * cmax;
+    p->scratch = jp_alloc(p->scratch_floats * p->nthreads * sizeof(float));
+    if (!p->scratch) return jp_fail(err, JP_ERR_NOMEM, "Winograd scratch");
+    return JP_OK;
+}
+
+void jp_wino_plan_free(jp_wino_plan *p)
+{
+    jp_free(p->scratch);
+    memset(p, 0, sizeof *p);
+}
+
+size_t jp_wino_weight_floats(const jp_wino_plan *p) { return (size_t)NPTS * p->cin * p->cout; }
+
+/* (G g G^T) for one 3x3 kernel g (row-major), in double: 36 values, row-major 6x6. */
+static void kernel_transform(double out[NPTS], const double g[9])
+{
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
+    double t[6][3];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) out[i * 6 + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+}
+
+/* u[xi][a][b] (a: the convolution's input channel, b: its output channel) from
+ * w[co][ci]; backward-data takes a = co, b = ci and the kernel rotated by 180 degrees. */
+static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
+{
+    int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout;
+    for (int co = 0; co < p->cout; co++)
+        for (int ci = 0; ci < p->cin; ci++) {
+            const float *k = w + ((size_t)co * p->cin + ci) * 9;
+            double g[9], t[NPTS];
+            for (int i = 0; i < 9; i++) g[i] = bwd ? k[8 - i] : k[i];
+            kernel_transform(t, g);
+            int a = bwd ? co : ci, b = bwd ? ci : co;
+            for (int x = 0; x < NPTS; x++) u[((size_t)x * na + a) * nb + b] = (float)t[x];
+        }
+}
+
+void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw)
+{
+    weights(p, u, w_oihw, 0);
+}
+
+void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float *w_oihw)
+{
+    weights(p, u, w_oihw, 1);
+}
+
+#if JP_WINO_SIMD
+
+/* One convolution's geometry for the routine below (forward or backward-data). */
+typedef struct {
+    int ci, co;   /* input / output channels of this convolution */
+    int h, w, th, tw;
+} geom;
+
+/* B^T x for 6 vectors (a row or a column of the tile). */
+static inline void bt6(__m256 o[6], const __m256 d[6])
+{
+    const __m256 c4 = _mm256_set1_ps(4.f), c5 = _mm256_set1_ps(-5.f), c2 = _mm256_set1_ps(2.f),
+                 cm4 = _mm256_set1_ps(-4.f);
+    o[0] = _mm256_fmadd_ps(c4, d[0], _mm256_fmadd_ps(c5, d[2], d[4]));
+    o[1] = _mm256_fmadd_ps(cm4, _mm256_add_ps(d[1], d[2]), _mm256_add_ps(d[3], d[4]));
+    o[2] = _mm256_fmadd_ps(c4, _mm256_sub_ps(d[1], d[2]), _mm256_sub_ps(d[4], d[3]));
+    o[3] = _mm256_fmadd_ps(c2, _mm256_sub_ps(d[3], d[1]), _mm256_sub_ps(d[4], d[2]));
+    o[4] = _mm256_fmadd_ps(c2, _mm256_sub_ps(d[1], d[3]), _mm256_sub_ps(d[4], d[2]));
+    o[5] = _mm256_fmadd_ps(c4, d[1], _mm256_fmadd_ps(c5, d[3], d[5]));
+}
+
+/* A^T m for 6 vectors: 4 outputs. */
+static inline void at6(__m256 o[4], const __m256 m[6])
+{
+    __m256 s12 = _mm256_add_ps(m[1], m[2]), d12 = _mm256_sub_ps(m[1], m[2]);
+    __m256 s34 = _mm256_add_ps(m[3], m[4]), d34 = _mm256_sub_ps(m[3], m[4]);
+    o[0] = _mm256_add_ps(_mm256_add_ps(m[0], s12), s34);
+    o[1] = _mm256_fmadd_ps(_mm256_set1_ps(2.f), d34, d12);
+    o[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.f), s34, s12);
+    o[3] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(8.f), d34, d12), m[5]);
+}
+
+/* Tile number -> image, top-left output pixel. */
+static inline void tile_at(const geom *g, int t, int *img, int *y0, int *x0)
+{
+    int per = g->th * g->tw, r = t % per;
+    *img = t / per;
+    *y0 = r / g->tw * 4;
+    *x0 = r % g->tw * 4;
+}
+
+/* V[t][xi][c] = (B^T d B)[xi] for the tiles [t0, t0 + nt) of src. */
+static void input_transform(const geom *g, float *V, const float *src, int t0, int nt)
+{
+    int cb_n = g->ci / 8;
+    for (int t = 0; t < nt; t++) {
+        int img, y0, x0;
+        tile_at(g, t0 + t, &img, &y0, &x0);
+        for (int cb = 0; cb < cb_n; cb++) {
+            const float *plane = src + ((size_t)img * cb_n + cb) * g->h * g->w * 8;
+            __m256 rows[6][6];
+            for (int i = 0; i < 6; i++) {
+                int y = y0 - 1 + i;
+                __m256 d[6];
+                for (int j = 0; j < 6; j++) {
+                    int x = x0 - 1 + j;
+                    d[j] = (y >= 0 && y < g->h && x >= 0 && x < g->w)
+                               ? _mm256_loadu_ps(plane + ((size_t)y * g->w + x) * 8)
+                               : _mm256_setzero_ps();
+                }
+                bt6(rows[i], d); /* rows[i][j] = (d B)[i][j] */
+            }
+            float *v = V + (size_t)t * NPTS * g->ci + cb * 8;
+            for (int j = 0; j < 6; j++) {
+                __m256 col[6], o[6];
+                for (int i = 0; i < 6; i++) col[i] = rows[i][j];
+                bt6(o, col);
+                for (int i = 0; i < 6; i++) _mm256_storeu_ps(v + (size_t)(i * 6 + j) * g->ci, o[i]);
+            }
+        }
+    }
+}
+
+/* C (R rows x NV*8) = A (R x K, row stride lda) . B (K x NV*8, row stride ldb). */
+static inline __attribute__((always_inline)) void gemm_kernel(int R, int NV, int K, const float *a,
+                                                             size_t lda, const float *b, size_t ldb,
+                                                             float *c, size_t ldc)
+{
+    __m256 acc[KROWS][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < KROWS; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int k = 0; k < K; k++) {
+        __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb);
+        __m256 b1 = NV > 1 ? _mm256_loadu_ps(b + (size_t)k * ldb + 8) : b0;
+#pragma GCC unroll 6
+        for (int r = 0; r < KROWS; r++) {
+            if (r >= R) break;
+            __m256 x = _mm256_broadcast_ss(a + r * lda + k);
+            acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
+            if (NV > 1) acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < KROWS; r++) {
+        if (r >= R) break;
+        _mm256_storeu_ps(c + r * ldc, acc[r][0]);
+        if (NV > 1) _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+    }
+}
+
+/* M[t][xi][:] = V[t][xi][:] . U[xi] for nt tiles. */
+static void multiply(const geom *g, float *M, const float *V, const float *U, int nt)
+{
+    size_t lda = (size_t)NPTS * g->ci, ldc = (size_t)NPTS * g->co;
+    for (int x = 0; x < NPTS; x++) {
+        const float *u = U + (size_t)x * g->ci * g->co;
+        for (int c0 = 0; c0 < g->co; c0 += 16) {
+            int nv = g->co - c0 >= 16 ? 2 : 1;
+            for (int r0 = 0; r0 < nt; r0 += KROWS) {
+                const float *a = V + (size_t)r0 * lda + (size_t)x * g->ci;
+                float *c = M + (size_t)r0 * ldc + (size_t)x * g->co + c0;
+                int rows = nt - r0 < KROWS ? nt - r0 : KROWS;
+                if (rows == KROWS && nv == 2)
+                    gemm_kernel(KROWS, 2, g->ci, a, lda, u + c0, g->co, c, ldc);
+                else if (nv == 2)
+                    gemm_kernel(rows, 2, g->ci, a, lda, u + c0, g->co, c, ldc);
+                else
+                    gemm_kernel(rows, 1, g->ci, a, lda, u + c0, g->co, c, ldc);
+            }
+        }
+    }
+}
+
+/* dst tiles = A^T M A (+ b) for the tiles [t0, t0 + nt); accumulate adds into dst,
+ * relu then clamps at 0. */
+static void output_transform(const geom *g, float *dst, const float *M, const float *b, int accumulate,
+                             int relu, int t0, int nt)
+{
+    int cb_n = g->co / 8;
+    for (int t = 0; t < nt; t++) {
+        int img, y0, x0;
+        tile_at(g, t0 + t, &img, &y0, &x0);
+        for (int cb = 0; cb < cb_n; cb++) {
+            const float *m = M + (size_t)t * NPTS * g->co + cb * 8;
+            __m256 rows[6][4];
+            for (int i = 0; i < 6; i++) {
+                __m256 r[6];
+                for (int j = 0; j < 6; j++) r[j] = _mm256_loadu_ps(m + (size_t)(i * 6 + j) * g->co);
+                at6(rows[i], r); /* rows[i][j] = (m A)[i][j] */
+            }
+            __m256 bias = b ? _mm256_loadu_ps(b + cb * 8) : _mm256_setzero_ps();
+            float *plane = dst + ((size_t)img * cb_n + cb) * g->h * g->w * 8;
+            for (int j = 0; j < 4; j++) {
+                int x = x0 + j;
+                if (x >= g->w) break;
+                __m256 col[6], o[4];
+                for (int i = 0; i < 6; i++) col[i] = rows[i][j];
+                at6(o, col);
+                for (int i = 0; i < 4; i++) {
+                    int y = y0 + i;
+                    if (y >= g->h) break;
+                    float *q = plane + ((size_t)y * g->w + x) * 8;
+                    __m256 v = _mm256_add_ps(o[i], bias);
+                    if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(q));
+                    if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+                    _mm256_storeu_ps(q, v);
+                }
+            }
+        }
+    }
+}
+
+static void convolve(const jp_wino_plan *p, const geom *g, float *dst, const float *src, const float *U,
+                     const float *b, int accumulate, int relu)
+{
+    int nblocks = (p->tiles + p->block - 1) / p->block;
+#pragma omp parallel for schedule(static) num_threads(p->nthreads)
+    for (int k = 0; k < nblocks; k++) {
+        float *V = p->scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
+        float *M = V + (size_t)p->block * NPTS * g->ci;
+        int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
+        input_transform(g, V, src, t0, nt);
+        multiply(g, M, V, U, nt);
+        output_transform(g, dst, M, b, accumulate, relu, t0, nt);
+    }
+}
+
+void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
+                     const float *b, int accumulate, int relu)
+{
+    geom g = {p->cin, p->cout, p->h, p->w, p->th, p->tw};
+    convolve(p, &g, dst, src, u, b, accumulate, relu);
+}
+
+void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u)
+{
+    geom g = {p->cout, p->cin, p->h, p->w, p->th, p->tw};
+    convolve(p, &g, dsrc, ddst, u, NULL, 0, 0);
+}
+
+#else /* no AVX2/FMA: jp_wino_supported() is 0 and no plan can be made */
+
+void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
+                     const float *b, int accumulate, int relu)
+{
+    (void)p, (void)dst, (void)src, (void)u, (void)b, (void)accumulate, (void)relu;
+    JP_CHECK(!"Winograd without AVX2");
+}
+
+void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u)
+{
+    (void)p, (void)dsrc, (void)ddst, (void)u;
+    JP_CHECK(!"Winograd without AVX2");
+}
+
+#endif

@@ -1,0 +1,60 @@
+/* Winograd F(4x4, 3x3) convolution on the nChw8c layout, for machines where oneDNN has
+ * none (its Winograd kernels need AVX-512; this file needs AVX2 + FMA).
+ *
+ * A 3x3, stride-1, pad-1 convolution computes each 4x4 output tile from a 6x6 input
+ * tile with 36 element-wise products per (input, output) channel pair instead of
+ * 144 (Lavin & Gray 2016, points 0, +-1, +-2, inf):
+ *     Y = A^T [ sum_ci (G g G^T) . (B^T d B) ] A
+ * d: the 6x6 input tile, g: the 3x3 kernel, G (6x3), B^T (6x6), A^T (4x6) below. The
+ * sum over ci is, for each of the 36 points, one matrix product
+ *     M[xi] (tiles x Cout) = V[xi] (tiles x Cin) . U[xi] (Cin x Cout)
+ * done block by block of tiles so that V and M stay in the core's L2 cache.
+ *
+ * Backward-data of the same convolution is again such a convolution: the transposed
+ * convolution with pad 1 equals a correlation with the kernel rotated by 180 degrees
+ * and Cin and Cout exchanged, so it uses the same routine with U built from
+ * w'[ci][co][i][j] = w[co][ci][2-i][2-j].
+ *
+ * Internal header. */
+#ifndef JEMPP_WINOGRAD_H
+#define JEMPP_WINOGRAD_H
+
+#include <stddef.h>
+
+#include "jempp/core.h"
+
+typedef struct {
+    int n, cin, cout, h, w; /* the forward convolution's shape (3x3, stride 1, pad 1) */
+    int th, tw;             /* 4x4 tiles per image: ceil(h / 4), ceil(w / 4) */
+    int tiles;              /* n * th * tw */
+    int block;              /* tiles per block (a multiple of 6, the kernel's rows) */
+    int nthreads;
+    size_t scratch_floats;  /* per thread: V and M of one block */
+    float *scratch;         /* nthreads * scratch_floats */
+} jp_wino_plan;
+
+/* Whether this build and shape can use it: AVX2 + FMA compiled in, Cin and Cout
+ * multiples of 8, a 3x3 kernel with stride 1 and padding 1. */
+int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad);
+/* Allocates the per-thread scratch (for omp_get_max_threads() threads). */
+jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, jp_error *err);
+void jp_wino_plan_free(jp_wino_plan *p);
+
+/* Floats of a transformed kernel: 36 * Cin * Cout. */
+size_t jp_wino_weight_floats(const jp_wino_plan *p);
+/* u[xi][ci][co] = (G g G^T)[xi] for g = w[co][ci] (OIHW), the forward kernel. */
+void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw);
+/* u[xi][co][ci] = (G g' G^T)[xi] for g' = w[co][ci] rotated by 180 degrees: the kernel
+ * of backward-data (Cout input channels, Cin output channels). */
+void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float *w_oihw);
+
+/* dst (N, Cout, H, W) = conv(src (N, Cin, H, W)) + b, both nChw8c; accumulate: dst +=
+ * instead of dst =; relu: then dst = max(dst, 0); b may be NULL. u from
+ * jp_wino_weights_forward. */
+void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
+                     const float *b, int accumulate, int relu);
+/* dsrc (N, Cin, H, W) = conv^T(ddst (N, Cout, H, W)), nChw8c; u from
+ * jp_wino_weights_backward_data. */
+void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u);
+
+#endif
