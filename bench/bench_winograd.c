@@ -1,5 +1,6 @@
 /* Our Winograd F(4x4,3x3) (src/ops/winograd.c) against oneDNN's direct convolution on
- * the Wide-ResNet's stride-1 3x3 layers, nChw8c, forward and backward-data: GFLOP/s
+ * the Wide-ResNet's stride-1 3x3 layers, nChw8c, forward, backward-data and
+ * backward-weights: GFLOP/s
  * counted as the direct convolution's flops (2 N Cout H W Cin 9), medians, and the
  * largest difference between the two relative to the largest output.
  *
@@ -67,17 +68,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    printf("%-22s %9s %9s %9s %9s %10s %10s  (GFLOP/s-equivalent, median of %d, batch %d)\n", "3x3 conv",
-           "dnnl fwd", "wino fwd", "dnnl bwd", "wino bwd", "diff fwd", "diff bwd", iters, batch);
+    printf("%-16s %8s %8s %8s %8s %8s %8s %9s %9s %9s  (GFLOP/s-equivalent, median of %d, batch %d)\n",
+           "3x3 conv", "dnnl fwd", "wino fwd", "dnnl bd", "wino bd", "dnnl bw", "wino bw", "diff fwd", "diff bd",
+           "diff bw", iters, batch);
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         int cin = shapes[k][0], cout = shapes[k][1], hw = shapes[k][2];
+        if (!jp_wino_supported(cin, cout, 3, 3, 1, 1)) {
+            printf("%d->%d %dx%d: not offered (over 256 channels, or no AVX2)\n", cin, cout, hw, hw);
+            continue;
+        }
         jp_conv_shape s;
         if (jp_conv_shape_init(&s, batch, cin, hw, hw, cout, 3, 3, 1, 1, 1, 1, &err) != JP_OK) return 1;
         jp_conv_plan p;
         jp_conv_opts o = {0, 0, 0, 1, dnnl_convolution_direct};
         jp_wino_plan wp;
         if (jp_conv_plan_init(&p, &ctx, &s, &o, &err) != JP_OK || jp_dnnl_finalize(&ctx, &err) != JP_OK ||
-            jp_wino_plan_init(&wp, batch, cin, cout, hw, hw, &err) != JP_OK) {
+            jp_wino_plan_init(&wp, batch, cin, cout, hw, hw, 1, &err) != JP_OK) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
         }
@@ -87,13 +93,17 @@ int main(int argc, char **argv)
         float *w = jp_alloc((size_t)cout * cin * 9 * 4), *b = jp_alloc((size_t)cout * 4);
         float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
         float *uf = jp_alloc(jp_wino_weight_floats(&wp) * 4), *ub = jp_alloc(jp_wino_weight_floats(&wp) * 4);
+        size_t nw = (size_t)cout * cin * 9;
+        float *dws = jp_alloc(p.dw_bytes), *dbs = jp_alloc((size_t)cout * 4);
+        float *dw = jp_alloc(nw * 4), *dw2 = jp_alloc(nw * 4), *dbias = jp_alloc((size_t)cout * 4);
         unsigned seed = 1;
         fill(x, nin, &seed), fill(dy, nout, &seed), fill(w, (size_t)cout * cin * 9, &seed), fill(b, cout, &seed);
         jp_conv_prepare_weights(&p, wf, wb, w);
         jp_wino_weights_forward(&wp, uf, w);
         jp_wino_weights_backward_data(&wp, ub, w);
-        double t[4][100];
+        double t[6][100];
         for (int it = 0; it <= iters; it++) {
+            memset(dw, 0, nw * 4), memset(dw2, 0, nw * 4);
             double t0 = jp_now();
             jp_conv_forward(&p, y, x, wf, b);
             double t1 = jp_now();
@@ -103,17 +113,22 @@ int main(int argc, char **argv)
             double t3 = jp_now();
             jp_wino_backward_data(&wp, dx2, dy, ub);
             double t4 = jp_now();
-            if (it) t[0][it - 1] = t1 - t0, t[1][it - 1] = t2 - t1, t[2][it - 1] = t3 - t2, t[3][it - 1] = t4 - t3;
+            jp_conv_backward_weights(&p, dw, NULL, dy, x, dws, dbs);
+            double t5 = jp_now();
+            jp_wino_backward_weights(&wp, dw2, NULL, dy, x);
+            double t6 = jp_now();
+            double dt[6] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5};
+            for (int j = 0; it && j < 6; j++) t[j][it - 1] = dt[j];
         }
         double flops = 2.0 * batch * cout * hw * hw * (double)cin * 9 * 1e-9;
         char name[40];
         snprintf(name, sizeof name, "%d->%d %dx%d", cin, cout, hw, hw);
-        printf("%-22s %9.1f %9.1f %9.1f %9.1f %10.2e %10.2e\n", name, flops / median(t[0], iters),
-               flops / median(t[1], iters), flops / median(t[2], iters), flops / median(t[3], iters),
-               rel_diff(y2, y, nout), rel_diff(dx2, dx, nin));
+        printf("%-16s", name);
+        for (int j = 0; j < 6; j++) printf(" %8.1f", flops / median(t[j], iters));
+        printf(" %9.2e %9.2e %9.2e\n", rel_diff(y2, y, nout), rel_diff(dx2, dx, nin), rel_diff(dw2, dw, nw));
         fflush(stdout);
         jp_free(x), jp_free(dx), jp_free(dx2), jp_free(y), jp_free(y2), jp_free(dy), jp_free(w), jp_free(b);
-        jp_free(wf), jp_free(uf), jp_free(ub);
+        jp_free(wf), jp_free(uf), jp_free(ub), jp_free(dws), jp_free(dbs), jp_free(dw), jp_free(dw2), jp_free(dbias);
         if (wb != wf) jp_free(wb);
         jp_wino_plan_free(&wp);
         jp_conv_plan_free(&p);

@@ -91,7 +91,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     if (algo == dnnl_convolution_winograd && used != algo && !src_plain && ctx->act_block == 8 &&
         jp_wino_supported(s->cin, s->cout, s->kh, s->kw, s->sh == s->sw ? s->sh : 0,
                           s->ph == s->pw ? s->ph : -1)) {
-        jp_status st = jp_wino_plan_init(&p->wp, s->n, s->cin, s->cout, s->h, s->w, err);
+        jp_status st = jp_wino_plan_init(&p->wp, s->n, s->cin, s->cout, s->h, s->w, need_backward, err);
         if (st) {
             dnnl_primitive_desc_destroy(fpd);
             return st;
@@ -204,7 +204,7 @@ void jp_conv_plan_free(jp_conv_plan *p)
 
 const char *jp_conv_impl(const jp_conv_plan *p, int pass)
 {
-    if (p->wino && pass < 2) return "jempp:winograd_4x4_3x3:avx2";
+    if (p->wino) return "jempp:winograd_4x4_3x3:avx2";
     dnnl_primitive_t prim = pass == 0 ? p->fwd : pass == 1 ? p->bwd_data : p->bwd_w;
     return prim ? jp_dnnl_impl(prim) : "none";
 }
@@ -260,6 +260,10 @@ void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst
 void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
                               const float *src, float *dw_scratch, float *db_scratch)
 {
+    if (p->wino) {
+        jp_wino_backward_weights(&p->wp, dw_oihw, db, ddst, src);
+        return;
+    }
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS,
                  DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_wsrc, p->m_ddst, p->m_dw, p->m_db, p->m_scr_bw};

@@ -88,7 +88,7 @@ typedef struct {
     dnnl_memory_t m_w_plain, m_dw_plain;
     dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_bw;
     int wsrc_blocked;    /* src_plain: backward-weights reads a blocked copy of the source */
-    int wino;            /* forward and backward-data run jempp's Winograd (ops/winograd.h):
+    int wino;            /* the three passes run jempp's Winograd (ops/winograd.h):
                           * Winograd was asked for and oneDNN has none on this CPU; the
                           * weights are then its transformed kernels (w_bytes, wd_bytes) */
     jp_wino_plan wp;
@@ -106,8 +106,8 @@ typedef struct {
 } jp_conv_opts;
 
 /* Plans a convolution on this context for the given shape. Winograd asked for where
- * oneDNN has none (no AVX-512) runs jempp's own F(4x4,3x3) for the forward and
- * backward-data passes when the shape allows (ops/winograd.h); otherwise an algorithm
+ * oneDNN has none (no AVX-512) runs jempp's own F(4x4,3x3) for all three passes
+ * when the shape allows (ops/winograd.h); otherwise an algorithm
  * that is not available falls back to direct. Without backward the forward is an
  * inference primitive. */
 jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,

@@ -23,15 +23,21 @@
 #define JP_WINO_SIMD 0
 #endif
 
-enum { ALPHA = 6, NPTS = 36, KROWS = 6, L2_BUDGET = 256 * 1024 };
+/* NPTS: points of a 6x6 tile; KROWS: rows of the GEMM's register tile; L2_BUDGET: V
+ * and M of a block of tiles; MAX_CHANNELS: above it a block is a single row of the
+ * register tile and the 36 transformed kernels (36 Cin Cout floats, 14.7 MB at 320)
+ * stream from memory for every 6 tiles: slower than oneDNN's direct kernels there
+ * (bench_winograd: 320->320 16x16 38 vs 58 GFLOP/s, 640->640 8x8 41 vs 52). */
+enum { NPTS = 36, KROWS = 6, L2_BUDGET = 256 * 1024, MIN_BLOCK_W = 32, MAX_CHANNELS = 256 };
 
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad)
 {
-    return JP_WINO_SIMD && cin % 8 == 0 && cout % 8 == 0 && cin > 0 && cout > 0 && kh == 3 &&
-           kw == 3 && stride == 1 && pad == 1;
+    return JP_WINO_SIMD && cin % 8 == 0 && cout % 8 == 0 && cin > 0 && cout > 0 && cin <= MAX_CHANNELS &&
+           cout <= MAX_CHANNELS && kh == 3 && kw == 3 && stride == 1 && pad == 1;
 }
 
-jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, jp_error *err)
+jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad,
+                            jp_error *err)
 {
     memset(p, 0, sizeof *p);
     if (!jp_wino_supported(cin, cout, 3, 3, 1, 1) || n <= 0 || h <= 0 || w <= 0)
@@ -46,30 +52,44 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
     block = block / KROWS * KROWS;
     if (block < KROWS) block = KROWS;
     p->block = block;
+    /* backward-weights adds each block's product into the per-thread dU (36 Cin Cout
+     * floats, beyond L2 for wide layers): a deeper block reads and writes it less often */
+    p->block_w = block < MIN_BLOCK_W ? MIN_BLOCK_W : block;
     p->nthreads = omp_get_max_threads();
-    p->scratch_floats = (size_t)block * NPTS * 2 * cmax;
+    p->scratch_floats = (size_t)p->block_w * NPTS * 2 * cmax;
     p->scratch = jp_alloc(p->scratch_floats * p->nthreads * sizeof(float));
     if (!p->scratch) return jp_fail(err, JP_ERR_NOMEM, "Winograd scratch");
+    if (wgrad) {
+        p->wgrad_floats = (size_t)NPTS * cin * cout + cout;
+        p->wgrad = jp_alloc(p->wgrad_floats * p->nthreads * sizeof(float));
+        if (!p->wgrad) {
+            jp_wino_plan_free(p);
+            return jp_fail(err, JP_ERR_NOMEM, "Winograd weight-gradient accumulators");
+        }
+    }
     return JP_OK;
 }
 
 void jp_wino_plan_free(jp_wino_plan *p)
 {
     jp_free(p->scratch);
+    jp_free(p->wgrad);
     memset(p, 0, sizeof *p);
 }
 
 size_t jp_wino_weight_floats(const jp_wino_plan *p) { return (size_t)NPTS * p->cin * p->cout; }
 
+/* G of the kernel transform (6x3), see the top of the file. */
+static const double G[6][3] = {{1.0 / 4, 0, 0},
+                               {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                               {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                               {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                               {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                               {0, 0, 1}};
+
 /* (G g G^T) for one 3x3 kernel g (row-major), in double: 36 values, row-major 6x6. */
 static void kernel_transform(double out[NPTS], const double g[9])
 {
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
     double t[6][3];
     for (int i = 0; i < 6; i++)
         for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
@@ -176,10 +196,12 @@ static void input_transform(const geom *g, float *V, const float *src, int t0, i
     }
 }
 
-/* C (R rows x NV*8) = A (R x K, row stride lda) . B (K x NV*8, row stride ldb). */
+/* C (R rows x NV*8) = A (R x K) . B (K x NV*8), or C += with accumulate. A's element
+ * (r, k) is a[r * a_rs + k * a_ks] (a row-major A, or a transposed one), B's row k
+ * starts at b + k * ldb. Constant R and NV unroll into a 6x16 register tile. */
 static inline __attribute__((always_inline)) void gemm_kernel(int R, int NV, int K, const float *a,
-                                                             size_t lda, const float *b, size_t ldb,
-                                                             float *c, size_t ldc)
+                                                             size_t a_rs, size_t a_ks, const float *b,
+                                                             size_t ldb, float *c, size_t ldc, int accumulate)
 {
     __m256 acc[KROWS][2];
 #pragma GCC unroll 6
@@ -187,10 +209,11 @@ static inline __attribute__((always_inline)) void gemm_kernel(int R, int NV, int
     for (int k = 0; k < K; k++) {
         __m256 b0 = _mm256_loadu_ps(b + (size_t)k * ldb);
         __m256 b1 = NV > 1 ? _mm256_loadu_ps(b + (size_t)k * ldb + 8) : b0;
+        const float *ak = a + (size_t)k * a_ks;
 #pragma GCC unroll 6
         for (int r = 0; r < KROWS; r++) {
             if (r >= R) break;
-            __m256 x = _mm256_broadcast_ss(a + r * lda + k);
+            __m256 x = _mm256_broadcast_ss(ak + r * a_rs);
             acc[r][0] = _mm256_fmadd_ps(x, b0, acc[r][0]);
             if (NV > 1) acc[r][1] = _mm256_fmadd_ps(x, b1, acc[r][1]);
         }
@@ -198,8 +221,35 @@ static inline __attribute__((always_inline)) void gemm_kernel(int R, int NV, int
 #pragma GCC unroll 6
     for (int r = 0; r < KROWS; r++) {
         if (r >= R) break;
-        _mm256_storeu_ps(c + r * ldc, acc[r][0]);
-        if (NV > 1) _mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+        float *cr = c + r * ldc;
+        if (accumulate) {
+            acc[r][0] = _mm256_add_ps(acc[r][0], _mm256_loadu_ps(cr));
+            if (NV > 1) acc[r][1] = _mm256_add_ps(acc[r][1], _mm256_loadu_ps(cr + 8));
+        }
+        _mm256_storeu_ps(cr, acc[r][0]);
+        if (NV > 1) _mm256_storeu_ps(cr + 8, acc[r][1]);
+    }
+}
+
+/* C (rows x ncol) (+)= A . B with every row and column block through gemm_kernel:
+ * A's element (r, k) at a[r * a_rs + k * a_ks], B's row k at b + k * ldb (ncol a
+ * multiple of 8). */
+static void gemm(int rows, int ncol, int K, const float *a, size_t a_rs, size_t a_ks, const float *b,
+                 size_t ldb, float *c, size_t ldc, int accumulate)
+{
+    for (int c0 = 0; c0 < ncol; c0 += 16) {
+        int nv = ncol - c0 >= 16 ? 2 : 1;
+        for (int r0 = 0; r0 < rows; r0 += KROWS) {
+            const float *ar = a + (size_t)r0 * a_rs;
+            float *cr = c + (size_t)r0 * ldc + c0;
+            int R = rows - r0 < KROWS ? rows - r0 : KROWS;
+            if (R == KROWS && nv == 2)
+                gemm_kernel(KROWS, 2, K, ar, a_rs, a_ks, b + c0, ldb, cr, ldc, accumulate);
+            else if (nv == 2)
+                gemm_kernel(R, 2, K, ar, a_rs, a_ks, b + c0, ldb, cr, ldc, accumulate);
+            else
+                gemm_kernel(R, 1, K, ar, a_rs, a_ks, b + c0, ldb, cr, ldc, accumulate);
+        }
     }
 }
 
@@ -207,23 +257,9 @@ static inline __attribute__((always_inline)) void gemm_kernel(int R, int NV, int
 static void multiply(const geom *g, float *M, const float *V, const float *U, int nt)
 {
     size_t lda = (size_t)NPTS * g->ci, ldc = (size_t)NPTS * g->co;
-    for (int x = 0; x < NPTS; x++) {
-        const float *u = U + (size_t)x * g->ci * g->co;
-        for (int c0 = 0; c0 < g->co; c0 += 16) {
-            int nv = g->co - c0 >= 16 ? 2 : 1;
-            for (int r0 = 0; r0 < nt; r0 += KROWS) {
-                const float *a = V + (size_t)r0 * lda + (size_t)x * g->ci;
-                float *c = M + (size_t)r0 * ldc + (size_t)x * g->co + c0;
-                int rows = nt - r0 < KROWS ? nt - r0 : KROWS;
-                if (rows == KROWS && nv == 2)
-                    gemm_kernel(KROWS, 2, g->ci, a, lda, u + c0, g->co, c, ldc);
-                else if (nv == 2)
-                    gemm_kernel(rows, 2, g->ci, a, lda, u + c0, g->co, c, ldc);
-                else
-                    gemm_kernel(rows, 1, g->ci, a, lda, u + c0, g->co, c, ldc);
-            }
-        }
-    }
+    for (int x = 0; x < NPTS; x++)
+        gemm(nt, g->co, g->ci, V + (size_t)x * g->ci, lda, 1, U + (size_t)x * g->ci * g->co, g->co,
+             M + (size_t)x * g->co, ldc, 0);
 }
 
 /* dst tiles = A^T M A (+ b) for the tiles [t0, t0 + nt); accumulate adds into dst,
@@ -293,6 +329,118 @@ void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst
     convolve(p, &g, dsrc, ddst, u, NULL, 0, 0);
 }
 
+/* A y for 4 vectors (A = (A^T)^T, 6x4): 6 outputs. */
+static inline void a4(__m256 o[6], const __m256 y[4])
+{
+    __m256 s02 = _mm256_add_ps(y[0], y[2]), s13 = _mm256_add_ps(y[1], y[3]);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(4.f), y[2], y[0]);
+    __m256 q = _mm256_mul_ps(_mm256_set1_ps(2.f), _mm256_fmadd_ps(_mm256_set1_ps(4.f), y[3], y[1]));
+    o[0] = y[0];
+    o[1] = _mm256_add_ps(s02, s13);
+    o[2] = _mm256_sub_ps(s02, s13);
+    o[3] = _mm256_add_ps(p, q);
+    o[4] = _mm256_sub_ps(p, q);
+    o[5] = y[3];
+}
+
+/* Mb[t][xi][c] = (A dY A^T)[xi] for the 4x4 tiles [t0, t0 + nt) of ddst (zero outside
+ * the image), and dbias[c] += the tiles' sums. */
+static void grad_transform(const geom *g, float *Mb, float *dbias, const float *ddst, int t0, int nt)
+{
+    int cb_n = g->co / 8;
+    for (int t = 0; t < nt; t++) {
+        int img, y0, x0;
+        tile_at(g, t0 + t, &img, &y0, &x0);
+        for (int cb = 0; cb < cb_n; cb++) {
+            const float *plane = ddst + ((size_t)img * cb_n + cb) * g->h * g->w * 8;
+            __m256 rows[4][6], sum = _mm256_setzero_ps();
+            for (int i = 0; i < 4; i++) {
+                int y = y0 + i;
+                __m256 d[4];
+                for (int j = 0; j < 4; j++) {
+                    int x = x0 + j;
+                    d[j] = (y < g->h && x < g->w) ? _mm256_loadu_ps(plane + ((size_t)y * g->w + x) * 8)
+                                                  : _mm256_setzero_ps();
+                    sum = _mm256_add_ps(sum, d[j]);
+                }
+                a4(rows[i], d); /* rows[i][j] = (dY A^T)[i][j] */
+            }
+            _mm256_storeu_ps(dbias + cb * 8, _mm256_add_ps(sum, _mm256_loadu_ps(dbias + cb * 8)));
+            float *m = Mb + (size_t)t * NPTS * g->co + cb * 8;
+            for (int j = 0; j < 6; j++) {
+                __m256 col[4], o[6];
+                for (int i = 0; i < 4; i++) col[i] = rows[i][j];
+                a4(o, col);
+                for (int i = 0; i < 6; i++) _mm256_storeu_ps(m + (size_t)(i * 6 + j) * g->co, o[i]);
+            }
+        }
+    }
+}
+
+/* 3x3 = G^T x G for a 6x6 x (row-major), in double. */
+static void kernel_transform_t(double out[9], const double x[NPTS])
+{
+    double t[3][6];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 6; j++) {
+            double a = 0;
+            for (int k = 0; k < 6; k++) a += G[k][i] * x[k * 6 + j];
+            t[i][j] = a;
+        }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) {
+            double a = 0;
+            for (int k = 0; k < 6; k++) a += t[i][k] * G[k][j];
+            out[i * 3 + j] = a;
+        }
+}
+
+void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
+                              const float *src)
+{
+    JP_CHECK(p->wgrad != NULL);
+    geom g = {p->cin, p->cout, p->h, p->w, p->th, p->tw};
+    size_t nu = (size_t)NPTS * g.ci * g.co;
+    int nblocks = (p->tiles + p->block_w - 1) / p->block_w, team = 1;
+#pragma omp parallel num_threads(p->nthreads)
+    {
+#pragma omp single
+        team = omp_get_num_threads();
+        float *dU = p->wgrad + (size_t)omp_get_thread_num() * p->wgrad_floats;
+        float *V = p->scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
+        float *Mb = V + (size_t)p->block_w * NPTS * g.ci;
+        memset(dU, 0, p->wgrad_floats * sizeof(float));
+#pragma omp for schedule(static)
+        for (int k = 0; k < nblocks; k++) {
+            int t0 = k * p->block_w, nt = p->tiles - t0 < p->block_w ? p->tiles - t0 : p->block_w;
+            input_transform(&g, V, src, t0, nt);
+            grad_transform(&g, Mb, dU + nu, ddst, t0, nt);
+            /* dU[xi] (ci x co) += V[.][xi][.]^T . Mb[.][xi][.]: A's (r, k) = V[k][xi][r] */
+            for (int x = 0; x < NPTS; x++)
+                gemm(g.ci, g.co, nt, V + (size_t)x * g.ci, 1, (size_t)NPTS * g.ci, Mb + (size_t)x * g.co,
+                     (size_t)NPTS * g.co, dU + (size_t)x * g.ci * g.co, g.co, 1);
+        }
+    }
+    /* the threads' sums into the first, then dw += G^T dU G per (co, ci) */
+    float *sum = p->wgrad;
+    for (int th = 1; th < team; th++) {
+        const float *o = p->wgrad + (size_t)th * p->wgrad_floats;
+        for (size_t i = 0; i < p->wgrad_floats; i++) sum[i] += o[i];
+    }
+    if (db)
+        for (int c = 0; c < g.co; c++) db[c] += sum[nu + c];
+    if (!dw_oihw) return;
+#pragma omp parallel for schedule(static) num_threads(p->nthreads)
+    for (int ci = 0; ci < g.ci; ci++)
+        for (int co = 0; co < g.co; co++) { /* co innermost: dU[xi][ci][co] read in order */
+            double x[NPTS], k[9];
+            for (int i = 0; i < NPTS; i++) x[i] = sum[((size_t)i * g.ci + ci) * g.co + co];
+            kernel_transform_t(k, x);
+            float *w = dw_oihw + ((size_t)co * g.ci + ci) * 9;
+            for (int i = 0; i < 9; i++) w[i] += (float)k[i];
+        }
+}
+
 #else /* no AVX2/FMA: jp_wino_supported() is 0 and no plan can be made */
 
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
@@ -305,6 +453,13 @@ void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const 
 void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u)
 {
     (void)p, (void)dsrc, (void)ddst, (void)u;
+    JP_CHECK(!"Winograd without AVX2");
+}
+
+void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
+                              const float *src)
+{
+    (void)p, (void)dw_oihw, (void)db, (void)ddst, (void)src;
     JP_CHECK(!"Winograd without AVX2");
 }
 

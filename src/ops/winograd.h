@@ -28,16 +28,22 @@ typedef struct {
     int th, tw;             /* 4x4 tiles per image: ceil(h / 4), ceil(w / 4) */
     int tiles;              /* n * th * tw */
     int block;              /* tiles per block (a multiple of 6, the kernel's rows) */
+    int block_w;            /* tiles per block of backward-weights (its GEMM's depth) */
     int nthreads;
     size_t scratch_floats;  /* per thread: V and M of one block */
     float *scratch;         /* nthreads * scratch_floats */
+    size_t wgrad_floats;    /* per thread: the transformed weight gradient and the bias's */
+    float *wgrad;           /* nthreads * wgrad_floats; NULL without backward-weights */
 } jp_wino_plan;
 
 /* Whether this build and shape can use it: AVX2 + FMA compiled in, Cin and Cout
- * multiples of 8, a 3x3 kernel with stride 1 and padding 1. */
+ * multiples of 8 up to 256 (wider layers run faster on oneDNN's direct kernels), a
+ * 3x3 kernel with stride 1 and padding 1. */
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad);
-/* Allocates the per-thread scratch (for omp_get_max_threads() threads). */
-jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, jp_error *err);
+/* Allocates the per-thread scratch (for omp_get_max_threads() threads); wgrad: also
+ * the per-thread accumulators of backward-weights (36 Cin Cout + Cout floats). */
+jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad,
+                            jp_error *err);
 void jp_wino_plan_free(jp_wino_plan *p);
 
 /* Floats of a transformed kernel: 36 * Cin * Cout. */
@@ -56,5 +62,12 @@ void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const 
 /* dsrc (N, Cin, H, W) = conv^T(ddst (N, Cout, H, W)), nChw8c; u from
  * jp_wino_weights_backward_data. */
 void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u);
+/* dw_oihw += dL/dw and db += sum ddst (either may be NULL) from src and ddst (nChw8c),
+ * on a plan made with wgrad. Y = A^T [U . V] A is linear in U = G g G^T, so
+ *     dL/dg = G^T [ sum_tiles (A dY A^T) . (B^T d B) ] G
+ * the sum over tiles being, for each of the 36 points, dU[xi] (Cin x Cout) += V[xi]^T
+ * (Cin x tiles) . (A dY A^T)[xi] (tiles x Cout), accumulated per thread. */
+void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
+                              const float *src);
 
 #endif
