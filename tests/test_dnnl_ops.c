@@ -67,7 +67,7 @@ static void check_conv(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int cin, int h
     /* the forward-only plan with a fused ReLU (Inception): relu(conv(x) + b) */
     if (!residual) {
         jp_conv_plan pr;
-        jp_conv_opts orelu = {.src_plain = src_plain, .relu = 1, .algo = dnnl_convolution_direct};
+        jp_conv_opts orelu = {.src_plain = src_plain, .relu = 1, .algo = algo};
         if (jp_conv_plan_init(&pr, ctx, &s, &orelu, &err) != JP_OK) {
             tu_check(t, 0, "relu plan: %s", err.msg);
         } else {
@@ -195,6 +195,11 @@ int main(void)
     check_conv(&t, &ctx, &r, 3, 16, 9, 32, 1, 2, 0, 0, direct, 1e-4);  /* 1x1 shortcut, odd size */
     check_conv(&t, &ctx, &r, 2, 24, 7, 40, 3, 1, 0, 1, direct, 1e-4);  /* channels not a block multiple */
     check_conv(&t, &ctx, &r, 4, 32, 8, 32, 3, 1, 0, 1, wino, 1e-3);    /* Winograd (or its fallback) */
+    /* Winograd (jempp's F(4x4,3x3) where oneDNN has none): partial tiles (7x7), a
+     * channel count that is not a multiple of 16, Cin != Cout, more tiles than one block
+     * (80 tiles: blocks of 24 and 32 with tails), residual */
+    check_conv(&t, &ctx, &r, 3, 24, 7, 40, 3, 1, 0, 0, wino, 1e-3);
+    check_conv(&t, &ctx, &r, 5, 16, 14, 32, 3, 1, 0, 1, wino, 1e-3);
     for (int train = 0; train < 2; train++) {
         check_bnact(&t, &ctx, &r, 4, 32, 6, 1, train);
         check_bnact(&t, &ctx, &r, 3, 16, 5, 0, train);

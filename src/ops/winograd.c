@@ -8,8 +8,8 @@
  *         [0  2 -1 -2 1 0]       [ 1/24 -1/12  1/6 ]
  *         [0  4  0 -5 0 1]       [ 0     0     1   ]
  * Every vector below holds the 8 channels of one nChw8c block, so each transform runs
- * on 8 channels at once. Per block of tiles: (1) input transform into V[t][xi][ci],
- * (2) for each xi, M[t][xi][co] = sum_ci V[t][xi][ci] U[xi][ci][co] with a 6x16
+ * on 8 channels at once. Per block of tiles: (1) input transform into V[xi][t][ci],
+ * (2) for each xi, M[xi][t][co] = sum_ci V[xi][t][ci] U[xi][ci][co] with a 6x16
  * register kernel, (3) output transform of M into the 4x4 tiles of dst. */
 #include "ops/winograd.h"
 
@@ -164,7 +164,7 @@ static inline void tile_at(const geom *g, int t, int *img, int *y0, int *x0)
     *x0 = r % g->tw * 4;
 }
 
-/* V[t][xi][c] = (B^T d B)[xi] for the tiles [t0, t0 + nt) of src. */
+/* V[xi][t][c] = (B^T d B)[xi] for the tiles [t0, t0 + nt) of src (t counted from t0). */
 static void input_transform(const geom *g, float *V, const float *src, int t0, int nt)
 {
     int cb_n = g->ci / 8;
@@ -185,12 +185,12 @@ static void input_transform(const geom *g, float *V, const float *src, int t0, i
                 }
                 bt6(rows[i], d); /* rows[i][j] = (d B)[i][j] */
             }
-            float *v = V + (size_t)t * NPTS * g->ci + cb * 8;
+            float *v = V + (size_t)t * g->ci + cb * 8;
             for (int j = 0; j < 6; j++) {
                 __m256 col[6], o[6];
                 for (int i = 0; i < 6; i++) col[i] = rows[i][j];
                 bt6(o, col);
-                for (int i = 0; i < 6; i++) _mm256_storeu_ps(v + (size_t)(i * 6 + j) * g->ci, o[i]);
+                for (int i = 0; i < 6; i++) _mm256_storeu_ps(v + (size_t)(i * 6 + j) * nt * g->ci, o[i]);
             }
         }
     }
@@ -253,13 +253,12 @@ static void gemm(int rows, int ncol, int K, const float *a, size_t a_rs, size_t 
     }
 }
 
-/* M[t][xi][:] = V[t][xi][:] . U[xi] for nt tiles. */
+/* M[xi] (nt x co) = V[xi] (nt x ci) . U[xi] (ci x co). */
 static void multiply(const geom *g, float *M, const float *V, const float *U, int nt)
 {
-    size_t lda = (size_t)NPTS * g->ci, ldc = (size_t)NPTS * g->co;
     for (int x = 0; x < NPTS; x++)
-        gemm(nt, g->co, g->ci, V + (size_t)x * g->ci, lda, 1, U + (size_t)x * g->ci * g->co, g->co,
-             M + (size_t)x * g->co, ldc, 0);
+        gemm(nt, g->co, g->ci, V + (size_t)x * nt * g->ci, g->ci, 1, U + (size_t)x * g->ci * g->co, g->co,
+             M + (size_t)x * nt * g->co, g->co, 0);
 }
 
 /* dst tiles = A^T M A (+ b) for the tiles [t0, t0 + nt); accumulate adds into dst,
@@ -272,11 +271,11 @@ static void output_transform(const geom *g, float *dst, const float *M, const fl
         int img, y0, x0;
         tile_at(g, t0 + t, &img, &y0, &x0);
         for (int cb = 0; cb < cb_n; cb++) {
-            const float *m = M + (size_t)t * NPTS * g->co + cb * 8;
+            const float *m = M + (size_t)t * g->co + cb * 8;
             __m256 rows[6][4];
             for (int i = 0; i < 6; i++) {
                 __m256 r[6];
-                for (int j = 0; j < 6; j++) r[j] = _mm256_loadu_ps(m + (size_t)(i * 6 + j) * g->co);
+                for (int j = 0; j < 6; j++) r[j] = _mm256_loadu_ps(m + (size_t)(i * 6 + j) * nt * g->co);
                 at6(rows[i], r); /* rows[i][j] = (m A)[i][j] */
             }
             __m256 bias = b ? _mm256_loadu_ps(b + cb * 8) : _mm256_setzero_ps();
@@ -343,7 +342,7 @@ static inline void a4(__m256 o[6], const __m256 y[4])
     o[5] = y[3];
 }
 
-/* Mb[t][xi][c] = (A dY A^T)[xi] for the 4x4 tiles [t0, t0 + nt) of ddst (zero outside
+/* Mb[xi][t][c] = (A dY A^T)[xi] for the 4x4 tiles [t0, t0 + nt) of ddst (zero outside
  * the image), and dbias[c] += the tiles' sums. */
 static void grad_transform(const geom *g, float *Mb, float *dbias, const float *ddst, int t0, int nt)
 {
@@ -366,33 +365,46 @@ static void grad_transform(const geom *g, float *Mb, float *dbias, const float *
                 a4(rows[i], d); /* rows[i][j] = (dY A^T)[i][j] */
             }
             _mm256_storeu_ps(dbias + cb * 8, _mm256_add_ps(sum, _mm256_loadu_ps(dbias + cb * 8)));
-            float *m = Mb + (size_t)t * NPTS * g->co + cb * 8;
+            float *m = Mb + (size_t)t * g->co + cb * 8;
             for (int j = 0; j < 6; j++) {
                 __m256 col[4], o[6];
                 for (int i = 0; i < 4; i++) col[i] = rows[i][j];
                 a4(o, col);
-                for (int i = 0; i < 6; i++) _mm256_storeu_ps(m + (size_t)(i * 6 + j) * g->co, o[i]);
+                for (int i = 0; i < 6; i++) _mm256_storeu_ps(m + (size_t)(i * 6 + j) * nt * g->co, o[i]);
             }
         }
     }
 }
 
-/* 3x3 = G^T x G for a 6x6 x (row-major), in double. */
-static void kernel_transform_t(double out[9], const double x[NPTS])
+/* G^T x for 6 vectors: 3 outputs. */
+static inline void gt6(__m256 o[3], const __m256 x[6])
 {
-    double t[3][6];
+    const __m256 c4 = _mm256_set1_ps(1.f / 4), c6 = _mm256_set1_ps(1.f / 6), c12 = _mm256_set1_ps(1.f / 12),
+                 c24 = _mm256_set1_ps(1.f / 24);
+    __m256 s12 = _mm256_add_ps(x[1], x[2]), s34 = _mm256_add_ps(x[3], x[4]);
+    o[0] = _mm256_fmadd_ps(c4, x[0], _mm256_fmsub_ps(c24, s34, _mm256_mul_ps(c6, s12)));
+    o[1] = _mm256_fmadd_ps(c6, _mm256_sub_ps(x[2], x[1]), _mm256_mul_ps(c12, _mm256_sub_ps(x[3], x[4])));
+    o[2] = _mm256_fmadd_ps(c6, _mm256_sub_ps(s34, s12), x[5]);
+}
+
+/* dw[co][ci] += G^T dU[.][ci][co] G for 8 output channels co0.. at once. */
+static void weight_grad_out(const geom *g, float *dw, const float *dU, int ci, int co0)
+{
+    __m256 t[3][6], o[3][3];
+    for (int j = 0; j < 6; j++) { /* t = G^T X, one column of X at a time */
+        __m256 col[6], r[3];
+        for (int k = 0; k < 6; k++) col[k] = _mm256_loadu_ps(dU + ((size_t)(k * 6 + j) * g->ci + ci) * g->co + co0);
+        gt6(r, col);
+        for (int i = 0; i < 3; i++) t[i][j] = r[i];
+    }
+    for (int i = 0; i < 3; i++) gt6(o[i], t[i]); /* (G^T X) G = rows of t through G^T */
+    float v[9][8];
     for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 6; j++) {
-            double a = 0;
-            for (int k = 0; k < 6; k++) a += G[k][i] * x[k * 6 + j];
-            t[i][j] = a;
-        }
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) {
-            double a = 0;
-            for (int k = 0; k < 6; k++) a += t[i][k] * G[k][j];
-            out[i * 3 + j] = a;
-        }
+        for (int j = 0; j < 3; j++) _mm256_storeu_ps(v[i * 3 + j], o[i][j]);
+    for (int l = 0; l < 8; l++) {
+        float *w = dw + ((size_t)(co0 + l) * g->ci + ci) * 9;
+        for (int k = 0; k < 9; k++) w[k] += v[k][l];
+    }
 }
 
 void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
@@ -415,10 +427,10 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
             int t0 = k * p->block_w, nt = p->tiles - t0 < p->block_w ? p->tiles - t0 : p->block_w;
             input_transform(&g, V, src, t0, nt);
             grad_transform(&g, Mb, dU + nu, ddst, t0, nt);
-            /* dU[xi] (ci x co) += V[.][xi][.]^T . Mb[.][xi][.]: A's (r, k) = V[k][xi][r] */
+            /* dU[xi] (ci x co) += V[xi]^T (ci x nt) . Mb[xi] (nt x co): A's (r, k) = V[xi][k][r] */
             for (int x = 0; x < NPTS; x++)
-                gemm(g.ci, g.co, nt, V + (size_t)x * g.ci, 1, (size_t)NPTS * g.ci, Mb + (size_t)x * g.co,
-                     (size_t)NPTS * g.co, dU + (size_t)x * g.ci * g.co, g.co, 1);
+                gemm(g.ci, g.co, nt, V + (size_t)x * nt * g.ci, 1, g.ci, Mb + (size_t)x * nt * g.co, g.co,
+                     dU + (size_t)x * g.ci * g.co, g.co, 1);
         }
     }
     /* the threads' sums into the first, then dw += G^T dU G per (co, ci) */
@@ -432,13 +444,7 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
     if (!dw_oihw) return;
 #pragma omp parallel for schedule(static) num_threads(p->nthreads)
     for (int ci = 0; ci < g.ci; ci++)
-        for (int co = 0; co < g.co; co++) { /* co innermost: dU[xi][ci][co] read in order */
-            double x[NPTS], k[9];
-            for (int i = 0; i < NPTS; i++) x[i] = sum[((size_t)i * g.ci + ci) * g.co + co];
-            kernel_transform_t(k, x);
-            float *w = dw_oihw + ((size_t)co * g.ci + ci) * 9;
-            for (int i = 0; i < 9; i++) w[i] += (float)k[i];
-        }
+        for (int co0 = 0; co0 < g.co; co0 += 8) weight_grad_out(&g, dw_oihw, sum, ci, co0);
 }
 
 #else /* no AVX2/FMA: jp_wino_supported() is 0 and no plan can be made */
