@@ -6,7 +6,8 @@
  * Prints medians. Never a test: timing assertions do not belong in tests.
  *
  *   bench_wrn [--depth 16] [--width 2] [--batch 64] [--size 32] [--channels 3]
- *             [--iters 7] [--layers] [--jempp M N | --sgld K] [--winograd] */
+ *             [--iters 7] [--layers] [--jempp M N | --sgld K] [--winograd 1|0]
+ * (--winograd 0: oneDNN's direct convolutions instead of the default Winograd) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,7 @@ static void bench_layers(jp_wrn *m, int iters)
 
 int main(int argc, char **argv)
 {
-    int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 0;
+    int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 1;
     int K_sgld = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--depth") && i + 1 < argc) depth = atoi(argv[++i]);
@@ -77,7 +78,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--channels") && i + 1 < argc) channels = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--layers")) layers = 1;
-        else if (!strcmp(argv[i], "--winograd")) wino = 1;
+        else if (!strcmp(argv[i], "--winograd") && i + 1 < argc) wino = atoi(argv[++i]) != 0;
         else if (!strcmp(argv[i], "--sgld") && i + 1 < argc) K_sgld = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--jempp") && i + 2 < argc) {
             M = atoi(argv[++i]);

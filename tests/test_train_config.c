@@ -23,7 +23,7 @@ int main(void)
     snprintf(a.dataset, sizeof a.dataset, "cifar100");
     snprintf(a.data_root, sizeof a.data_root, "/data/with \"quotes\" and \\ slash");
     a.n_valid = 123, a.labels_per_class = 40, a.flip = 0, a.sigma = 0.07f, a.depth = 16, a.width = 3;
-    a.dropout_rate = 0.3f, a.winograd = 1, a.uncond = 1, a.p_x_weight = 0.5f, a.p_y_given_x_weight = 2.0f;
+    a.dropout_rate = 0.3f, a.winograd = 0, a.uncond = 1, a.p_x_weight = 0.5f, a.p_y_given_x_weight = 2.0f;
     a.p_x_y_weight = 0.25f, a.class_cond_p_x_sample = 1, a.sampler.kind = JP_SAMPLER_PROXIMAL;
     a.sampler.n_steps = 7, a.sampler.in_steps = 3, a.sampler.pyld_lr = 0.15f, a.sampler.eps = 0.01f;
     a.sampler.sgld_lr = 0.5f, a.sampler.sgld_std = 0.005f, a.sampler.train_mode = 1, a.sampler.clamp = 0;

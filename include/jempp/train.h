@@ -28,7 +28,7 @@ typedef struct {
     int depth, width;
     jp_norm norm;
     float dropout_rate;
-    int winograd;
+    int winograd;        /* 1 (default): Winograd 3x3 convolutions (jp_wrn_config) */
     /* objective */
     float p_x_weight, p_y_given_x_weight, p_x_y_weight;
     int clf_only, class_cond_p_x_sample;

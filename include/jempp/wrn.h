@@ -35,7 +35,8 @@ typedef struct {
     float bn_momentum;/* default 0.9, as the reference */
     float bn_eps;     /* 1e-5 */
     float slope;      /* LeakyReLU slope, 0.2 */
-    int winograd;     /* let oneDNN use Winograd for 3x3 stride-1 convolutions */
+    int winograd;     /* Winograd F(4x4,3x3) for 3x3 stride-1 convolutions (default 1): oneDNN's
+                       * on AVX-512, jempp's own (ops/winograd.h) on AVX2; 0: direct */
     int uncond;       /* 1: log p(x) is the energy head (JEM's --uncond); 0: LSE of the logits */
 } jp_wrn_config;
 

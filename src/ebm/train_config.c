@@ -17,6 +17,7 @@ void jp_train_config_defaults(jp_train_config *c)
     c->depth = 28;
     c->width = 10;
     c->norm = JP_NORM_BATCH;
+    c->winograd = 1;
     c->p_x_weight = 1.0f;
     c->p_y_given_x_weight = 1.0f;
     jp_sampler_config_pyld(&c->sampler);

@@ -18,7 +18,7 @@ void jp_wrn_config_defaults(jp_wrn_config *cfg)
     cfg->bn_momentum = 0.9f;
     cfg->bn_eps = 1e-5f;
     cfg->slope = 0.2f;
-    cfg->winograd = 0;
+    cfg->winograd = 1;
 }
 
 jp_status jp_wrn_config_check(const jp_wrn_config *c, jp_error *err)

@@ -98,6 +98,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
         }
         p->wino = 1;
         p->w_bytes = jp_wino_weight_floats(&p->wp) * sizeof(float);
+        if (p->wp.scratch_bytes > ctx->scratch_need) ctx->scratch_need = p->wp.scratch_bytes;
     }
     p->fwd = jp_dnnl_primitive(ctx, fpd, &p->m_scr_fwd);
     p->m_src = jp_dnnl_mem(ctx, &src_md);
@@ -198,7 +199,6 @@ void jp_conv_plan_free(jp_conv_plan *p)
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     jp_free(p->blocked);
-    if (p->wino) jp_wino_plan_free(&p->wp);
     memset(p, 0, sizeof *p);
 }
 
@@ -235,7 +235,7 @@ void jp_conv_forward(const jp_conv_plan *p, float *dst, const float *src, const 
                      const float *b)
 {
     if (p->wino) {
-        jp_wino_forward(&p->wp, dst, src, wfwd, b, p->residual, p->relu);
+        jp_wino_forward(&p->wp, dst, src, wfwd, b, p->residual, p->relu, p->ctx->scratch);
         return;
     }
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
@@ -247,7 +247,7 @@ void jp_conv_forward(const jp_conv_plan *p, float *dst, const float *src, const 
 void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
 {
     if (p->wino) {
-        jp_wino_backward_data(&p->wp, dsrc, ddst, wbwd);
+        jp_wino_backward_data(&p->wp, dsrc, ddst, wbwd, p->ctx->scratch);
         return;
     }
     int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
@@ -261,7 +261,7 @@ void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, 
                               const float *src, float *dw_scratch, float *db_scratch)
 {
     if (p->wino) {
-        jp_wino_backward_weights(&p->wp, dw_oihw, db, ddst, src);
+        jp_wino_backward_weights(&p->wp, dw_oihw, db, ddst, src, p->ctx->scratch);
         return;
     }
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS,

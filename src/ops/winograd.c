@@ -24,16 +24,30 @@
 #endif
 
 /* NPTS: points of a 6x6 tile; KROWS: rows of the GEMM's register tile; L2_BUDGET: V
- * and M of a block of tiles; MAX_CHANNELS: above it a block is a single row of the
- * register tile and the 36 transformed kernels (36 Cin Cout floats, 14.7 MB at 320)
- * stream from memory for every 6 tiles: slower than oneDNN's direct kernels there
- * (bench_winograd: 320->320 16x16 38 vs 58 GFLOP/s, 640->640 8x8 41 vs 52). */
-enum { NPTS = 36, KROWS = 6, L2_BUDGET = 256 * 1024, MIN_BLOCK_W = 32, MAX_CHANNELS = 256 };
+ * and M of a block of tiles. The block is also at least MIN_BLOCK tiles (MIN_BLOCK_WIDE
+ * above 128 channels): with blocks of 6 the 36 transformed kernels (36 Cin Cout floats,
+ * 14.7 MB at 320 channels) streamed from memory for every 6 tiles and Winograd ran
+ * slower than oneDNN's direct kernels (bench_winograd, 2 threads, batch 64, forward:
+ * 320->320 16x16 80 vs 129 GFLOP/s; with blocks of 24: 312 vs 172; 128->128 8x8: 290,
+ * 391, 352 with blocks of 6, 12, 24). MIN_BLOCK_W: backward-weights' block, the depth
+ * of its products, which are added into the per-thread dU once per block. */
+enum { NPTS = 36, KROWS = 6, L2_BUDGET = 256 * 1024, MIN_BLOCK = 12, MIN_BLOCK_WIDE = 24, MIN_BLOCK_W = 32 };
 
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad)
 {
-    return JP_WINO_SIMD && cin % 8 == 0 && cout % 8 == 0 && cin > 0 && cout > 0 && cin <= MAX_CHANNELS &&
-           cout <= MAX_CHANNELS && kh == 3 && kw == 3 && stride == 1 && pad == 1;
+    return JP_WINO_SIMD && cin % 8 == 0 && cout % 8 == 0 && cin > 0 && cout > 0 && kh == 3 && kw == 3 &&
+           stride == 1 && pad == 1;
+}
+
+/* Floats from one point's matrix to the next in a block of nt tiles of c channels
+ * (V[xi] is nt x c): nt c rounded up to whole 64-byte lines, plus one line when that
+ * count is even. An unpadded stride of a power-of-two multiple of lines (3 KiB for 24
+ * tiles of 32 channels) puts the 36 matrices into a few L1 sets, and the transforms,
+ * which touch all 36 for every tile, evict each other. */
+static size_t point_stride(int nt, int c)
+{
+    size_t lines = ((size_t)nt * c + 15) / 16;
+    return (lines % 2 ? lines : lines + 1) * 16;
 }
 
 jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad,
@@ -50,31 +64,19 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
     int cmax = cin > cout ? cin : cout;
     int block = L2_BUDGET / (NPTS * 2 * cmax * (int)sizeof(float));
     block = block / KROWS * KROWS;
-    if (block < KROWS) block = KROWS;
+    /* ... but at least MIN_BLOCK tiles (MIN_BLOCK_WIDE over 128 channels) so that each
+     * transformed kernel U[xi] (Cin x Cout) is used for enough rows */
+    int min_block = cmax > 128 ? MIN_BLOCK_WIDE : MIN_BLOCK;
+    if (block < min_block) block = min_block;
     p->block = block;
     /* backward-weights adds each block's product into the per-thread dU (36 Cin Cout
      * floats, beyond L2 for wide layers): a deeper block reads and writes it less often */
     p->block_w = block < MIN_BLOCK_W ? MIN_BLOCK_W : block;
     p->nthreads = omp_get_max_threads();
-    p->scratch_floats = (size_t)p->block_w * NPTS * 2 * cmax;
-    p->scratch = jp_alloc(p->scratch_floats * p->nthreads * sizeof(float));
-    if (!p->scratch) return jp_fail(err, JP_ERR_NOMEM, "Winograd scratch");
-    if (wgrad) {
-        p->wgrad_floats = (size_t)NPTS * cin * cout + cout;
-        p->wgrad = jp_alloc(p->wgrad_floats * p->nthreads * sizeof(float));
-        if (!p->wgrad) {
-            jp_wino_plan_free(p);
-            return jp_fail(err, JP_ERR_NOMEM, "Winograd weight-gradient accumulators");
-        }
-    }
+    p->scratch_floats = 2 * NPTS * point_stride(p->block_w, cmax);
+    p->wgrad_floats = wgrad ? (size_t)NPTS * cin * cout + cout : 0;
+    p->scratch_bytes = (p->scratch_floats + p->wgrad_floats) * p->nthreads * sizeof(float);
     return JP_OK;
-}
-
-void jp_wino_plan_free(jp_wino_plan *p)
-{
-    jp_free(p->scratch);
-    jp_free(p->wgrad);
-    memset(p, 0, sizeof *p);
 }
 
 size_t jp_wino_weight_floats(const jp_wino_plan *p) { return (size_t)NPTS * p->cin * p->cout; }
@@ -167,6 +169,7 @@ static inline void tile_at(const geom *g, int t, int *img, int *y0, int *x0)
 /* V[xi][t][c] = (B^T d B)[xi] for the tiles [t0, t0 + nt) of src (t counted from t0). */
 static void input_transform(const geom *g, float *V, const float *src, int t0, int nt)
 {
+    size_t ps = point_stride(nt, g->ci);
     int cb_n = g->ci / 8;
     for (int t = 0; t < nt; t++) {
         int img, y0, x0;
@@ -190,7 +193,7 @@ static void input_transform(const geom *g, float *V, const float *src, int t0, i
                 __m256 col[6], o[6];
                 for (int i = 0; i < 6; i++) col[i] = rows[i][j];
                 bt6(o, col);
-                for (int i = 0; i < 6; i++) _mm256_storeu_ps(v + (size_t)(i * 6 + j) * nt * g->ci, o[i]);
+                for (int i = 0; i < 6; i++) _mm256_storeu_ps(v + (i * 6 + j) * ps, o[i]);
             }
         }
     }
@@ -256,9 +259,9 @@ static void gemm(int rows, int ncol, int K, const float *a, size_t a_rs, size_t 
 /* M[xi] (nt x co) = V[xi] (nt x ci) . U[xi] (ci x co). */
 static void multiply(const geom *g, float *M, const float *V, const float *U, int nt)
 {
+    size_t vs = point_stride(nt, g->ci), ms = point_stride(nt, g->co);
     for (int x = 0; x < NPTS; x++)
-        gemm(nt, g->co, g->ci, V + (size_t)x * nt * g->ci, g->ci, 1, U + (size_t)x * g->ci * g->co, g->co,
-             M + (size_t)x * nt * g->co, g->co, 0);
+        gemm(nt, g->co, g->ci, V + x * vs, g->ci, 1, U + (size_t)x * g->ci * g->co, g->co, M + x * ms, g->co, 0);
 }
 
 /* dst tiles = A^T M A (+ b) for the tiles [t0, t0 + nt); accumulate adds into dst,
@@ -267,6 +270,7 @@ static void output_transform(const geom *g, float *dst, const float *M, const fl
                              int relu, int t0, int nt)
 {
     int cb_n = g->co / 8;
+    size_t ps = point_stride(nt, g->co);
     for (int t = 0; t < nt; t++) {
         int img, y0, x0;
         tile_at(g, t0 + t, &img, &y0, &x0);
@@ -275,7 +279,7 @@ static void output_transform(const geom *g, float *dst, const float *M, const fl
             __m256 rows[6][4];
             for (int i = 0; i < 6; i++) {
                 __m256 r[6];
-                for (int j = 0; j < 6; j++) r[j] = _mm256_loadu_ps(m + (size_t)(i * 6 + j) * nt * g->co);
+                for (int j = 0; j < 6; j++) r[j] = _mm256_loadu_ps(m + (i * 6 + j) * ps);
                 at6(rows[i], r); /* rows[i][j] = (m A)[i][j] */
             }
             __m256 bias = b ? _mm256_loadu_ps(b + cb * 8) : _mm256_setzero_ps();
@@ -301,13 +305,13 @@ static void output_transform(const geom *g, float *dst, const float *M, const fl
 }
 
 static void convolve(const jp_wino_plan *p, const geom *g, float *dst, const float *src, const float *U,
-                     const float *b, int accumulate, int relu)
+                     const float *b, int accumulate, int relu, float *scratch)
 {
     int nblocks = (p->tiles + p->block - 1) / p->block;
 #pragma omp parallel for schedule(static) num_threads(p->nthreads)
     for (int k = 0; k < nblocks; k++) {
-        float *V = p->scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
-        float *M = V + (size_t)p->block * NPTS * g->ci;
+        float *V = scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
+        float *M = V + NPTS * point_stride(p->block, g->ci);
         int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
         input_transform(g, V, src, t0, nt);
         multiply(g, M, V, U, nt);
@@ -316,16 +320,17 @@ static void convolve(const jp_wino_plan *p, const geom *g, float *dst, const flo
 }
 
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
-                     const float *b, int accumulate, int relu)
+                     const float *b, int accumulate, int relu, void *scratch)
 {
     geom g = {p->cin, p->cout, p->h, p->w, p->th, p->tw};
-    convolve(p, &g, dst, src, u, b, accumulate, relu);
+    convolve(p, &g, dst, src, u, b, accumulate, relu, scratch);
 }
 
-void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u)
+void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u,
+                           void *scratch)
 {
     geom g = {p->cout, p->cin, p->h, p->w, p->th, p->tw};
-    convolve(p, &g, dsrc, ddst, u, NULL, 0, 0);
+    convolve(p, &g, dsrc, ddst, u, NULL, 0, 0, scratch);
 }
 
 /* A y for 4 vectors (A = (A^T)^T, 6x4): 6 outputs. */
@@ -347,6 +352,7 @@ static inline void a4(__m256 o[6], const __m256 y[4])
 static void grad_transform(const geom *g, float *Mb, float *dbias, const float *ddst, int t0, int nt)
 {
     int cb_n = g->co / 8;
+    size_t ps = point_stride(nt, g->co);
     for (int t = 0; t < nt; t++) {
         int img, y0, x0;
         tile_at(g, t0 + t, &img, &y0, &x0);
@@ -370,7 +376,7 @@ static void grad_transform(const geom *g, float *Mb, float *dbias, const float *
                 __m256 col[4], o[6];
                 for (int i = 0; i < 4; i++) col[i] = rows[i][j];
                 a4(o, col);
-                for (int i = 0; i < 6; i++) _mm256_storeu_ps(m + (size_t)(i * 6 + j) * nt * g->co, o[i]);
+                for (int i = 0; i < 6; i++) _mm256_storeu_ps(m + (i * 6 + j) * ps, o[i]);
             }
         }
     }
@@ -408,9 +414,10 @@ static void weight_grad_out(const geom *g, float *dw, const float *dU, int ci, i
 }
 
 void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
-                              const float *src)
+                              const float *src, void *scratch)
 {
-    JP_CHECK(p->wgrad != NULL);
+    JP_CHECK(p->wgrad_floats > 0);
+    float *wgrad = (float *)scratch + (size_t)p->nthreads * p->scratch_floats;
     geom g = {p->cin, p->cout, p->h, p->w, p->th, p->tw};
     size_t nu = (size_t)NPTS * g.ci * g.co;
     int nblocks = (p->tiles + p->block_w - 1) / p->block_w, team = 1;
@@ -418,9 +425,9 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
     {
 #pragma omp single
         team = omp_get_num_threads();
-        float *dU = p->wgrad + (size_t)omp_get_thread_num() * p->wgrad_floats;
-        float *V = p->scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
-        float *Mb = V + (size_t)p->block_w * NPTS * g.ci;
+        float *dU = wgrad + (size_t)omp_get_thread_num() * p->wgrad_floats;
+        float *V = (float *)scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
+        float *Mb = V + NPTS * point_stride(p->block_w, g.ci);
         memset(dU, 0, p->wgrad_floats * sizeof(float));
 #pragma omp for schedule(static)
         for (int k = 0; k < nblocks; k++) {
@@ -429,14 +436,14 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
             grad_transform(&g, Mb, dU + nu, ddst, t0, nt);
             /* dU[xi] (ci x co) += V[xi]^T (ci x nt) . Mb[xi] (nt x co): A's (r, k) = V[xi][k][r] */
             for (int x = 0; x < NPTS; x++)
-                gemm(g.ci, g.co, nt, V + (size_t)x * nt * g.ci, 1, g.ci, Mb + (size_t)x * nt * g.co, g.co,
+                gemm(g.ci, g.co, nt, V + x * point_stride(nt, g.ci), 1, g.ci, Mb + x * point_stride(nt, g.co), g.co,
                      dU + (size_t)x * g.ci * g.co, g.co, 1);
         }
     }
     /* the threads' sums into the first, then dw += G^T dU G per (co, ci) */
-    float *sum = p->wgrad;
+    float *sum = wgrad;
     for (int th = 1; th < team; th++) {
-        const float *o = p->wgrad + (size_t)th * p->wgrad_floats;
+        const float *o = wgrad + (size_t)th * p->wgrad_floats;
         for (size_t i = 0; i < p->wgrad_floats; i++) sum[i] += o[i];
     }
     if (db)
@@ -450,22 +457,23 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
 #else /* no AVX2/FMA: jp_wino_supported() is 0 and no plan can be made */
 
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
-                     const float *b, int accumulate, int relu)
+                     const float *b, int accumulate, int relu, void *scratch)
 {
-    (void)p, (void)dst, (void)src, (void)u, (void)b, (void)accumulate, (void)relu;
+    (void)p, (void)dst, (void)src, (void)u, (void)b, (void)accumulate, (void)relu, (void)scratch;
     JP_CHECK(!"Winograd without AVX2");
 }
 
-void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u)
+void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u,
+                           void *scratch)
 {
-    (void)p, (void)dsrc, (void)ddst, (void)u;
+    (void)p, (void)dsrc, (void)ddst, (void)u, (void)scratch;
     JP_CHECK(!"Winograd without AVX2");
 }
 
 void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
-                              const float *src)
+                              const float *src, void *scratch)
 {
-    (void)p, (void)dw_oihw, (void)db, (void)ddst, (void)src;
+    (void)p, (void)dw_oihw, (void)db, (void)ddst, (void)src, (void)scratch;
     JP_CHECK(!"Winograd without AVX2");
 }
 

@@ -31,20 +31,20 @@ typedef struct {
     int block_w;            /* tiles per block of backward-weights (its GEMM's depth) */
     int nthreads;
     size_t scratch_floats;  /* per thread: V and M of one block */
-    float *scratch;         /* nthreads * scratch_floats */
-    size_t wgrad_floats;    /* per thread: the transformed weight gradient and the bias's */
-    float *wgrad;           /* nthreads * wgrad_floats; NULL without backward-weights */
+    size_t wgrad_floats;    /* per thread: the transformed weight gradient and the bias's;
+                             * 0 without backward-weights */
+    size_t scratch_bytes;   /* what the passes need as scratch: nthreads * (both) floats */
 } jp_wino_plan;
 
 /* Whether this build and shape can use it: AVX2 + FMA compiled in, Cin and Cout
- * multiples of 8 up to 256 (wider layers run faster on oneDNN's direct kernels), a
- * 3x3 kernel with stride 1 and padding 1. */
+ * multiples of 8, a 3x3 kernel with stride 1 and padding 1. */
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad);
-/* Allocates the per-thread scratch (for omp_get_max_threads() threads); wgrad: also
- * the per-thread accumulators of backward-weights (36 Cin Cout + Cout floats). */
+/* Plans for omp_get_max_threads() threads; wgrad: also backward-weights. Allocates
+ * nothing: every pass takes a scratch of p->scratch_bytes (per thread a block's V and M,
+ * with wgrad also the accumulators of backward-weights, 36 Cin Cout + Cout floats), so
+ * the layers of a model can share one. */
 jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad,
                             jp_error *err);
-void jp_wino_plan_free(jp_wino_plan *p);
 
 /* Floats of a transformed kernel: 36 * Cin * Cout. */
 size_t jp_wino_weight_floats(const jp_wino_plan *p);
@@ -58,16 +58,17 @@ void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float 
  * instead of dst =; relu: then dst = max(dst, 0); b may be NULL. u from
  * jp_wino_weights_forward. */
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
-                     const float *b, int accumulate, int relu);
+                     const float *b, int accumulate, int relu, void *scratch);
 /* dsrc (N, Cin, H, W) = conv^T(ddst (N, Cout, H, W)), nChw8c; u from
  * jp_wino_weights_backward_data. */
-void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u);
+void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u,
+                           void *scratch);
 /* dw_oihw += dL/dw and db += sum ddst (either may be NULL) from src and ddst (nChw8c),
  * on a plan made with wgrad. Y = A^T [U . V] A is linear in U = G g G^T, so
  *     dL/dg = G^T [ sum_tiles (A dY A^T) . (B^T d B) ] G
  * the sum over tiles being, for each of the 36 points, dU[xi] (Cin x Cout) += V[xi]^T
  * (Cin x tiles) . (A dY A^T)[xi] (tiles x Cout), accumulated per thread. */
 void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
-                              const float *src);
+                              const float *src, void *scratch);
 
 #endif

@@ -65,7 +65,7 @@ int jp_cmd_train(int argc, char **argv)
         {"width", FLAG_INT, &c.width, 0, NULL, NULL, "Wide-ResNet width factor k"},
         {"norm", FLAG_CHOICE, &norm, 0, NULL, "none|batch", "normalisation layers"},
         {"dropout_rate", FLAG_FLOAT, &c.dropout_rate, 0, NULL, NULL, "dropout between the convolutions of a block"},
-        {"winograd", FLAG_BOOL, &c.winograd, 0, NULL, NULL, "let oneDNN use Winograd 3x3 convolutions (AVX-512 CPUs)"},
+        {"winograd", FLAG_BOOL, &c.winograd, 0, NULL, NULL, "Winograd F(4x4,3x3) for the 3x3 stride-1 convolutions (oneDNN's on AVX-512, jempp's own on AVX2; 2x the direct kernels' speed there); --winograd 0: direct"},
         {"p_x_weight", FLAG_FLOAT, &c.p_x_weight, 0, NULL, NULL, "weight of the p(x) term"},
         {"p_y_given_x_weight", FLAG_FLOAT, &c.p_y_given_x_weight, 0, NULL, NULL, "weight of the p(y|x) cross-entropy"},
         {"p_x_y_weight", FLAG_FLOAT, &c.p_x_y_weight, 0, NULL, NULL, "weight of the p(x|y) term"},

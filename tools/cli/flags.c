@@ -123,9 +123,14 @@ jp_status jp_flags_parse(const jp_flag *flags, int n, int argc, char **argv, int
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;
-        if (!v && f->type == FLAG_BOOL) {
-            *(int *)f->ptr = 1;
-            continue;
+        if (!v && f->type == FLAG_BOOL) { /* --flag, or --flag 0|1|true|false */
+            const char *next = i + 1 < argc ? argv[i + 1] : "";
+            int word = !strcmp(next, "0") || !strcmp(next, "1") || !strcmp(next, "true") || !strcmp(next, "false");
+            if (!word) {
+                *(int *)f->ptr = 1;
+                continue;
+            }
+            v = argv[++i];
         }
         if (!v) {
             if (i + 1 >= argc) return jp_fail(err, JP_ERR_ARG, "--%s needs a value", f->name);
