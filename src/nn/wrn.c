@@ -404,9 +404,8 @@ static int model_prims(const jp_wrn *m, named_prim *out, int cap)
     for (int i = 0; i < m->n_conv_plans; i++) {
         const jp_conv_plan *p = &m->conv_plans[i];
         const char *what[3] = {"fwd", "bwd_data", "bwd_w"};
-        dnnl_primitive_t prim[3] = {p->fwd, p->bwd_data, p->bwd_w};
         for (int k = 0; k < 3 && n < cap; k++, n++) {
-            out[n] = (named_prim){what[k], prim[k] ? jp_conv_impl(p, k) : NULL, ""};
+            out[n] = (named_prim){what[k], jp_conv_impl(p, k), ""};
             snprintf(out[n].layer, sizeof out[n].layer, "conv %dx%d %d->%d s%d %dx%d%s%s", p->s.kh, p->s.kw,
                      p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w, p->residual ? " (+= residual)" : "",
                      p->src_plain ? " (plain input)" : "");

@@ -108,7 +108,10 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     p->m_w_plain = jp_dnnl_mem(ctx, &w_plain);
     p->w_reorder = make_reorder(ctx, &w_plain, &p->w_md, 0, NULL);
 
-    if (need_backward) {
+    p->backward = need_backward;
+    if (need_backward && p->wino) { /* Winograd's own passes: no oneDNN primitive to make */
+        p->wd_bytes = p->w_bytes;
+    } else if (need_backward) {
         dnnl_primitive_attr_t battr = jp_dnnl_attr(0, 0);
         dnnl_convolution_desc_t cd;
         dnnl_primitive_desc_t bpd = NULL, wpd = NULL;
@@ -157,9 +160,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
         p->dw_md = *dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
         p->bwd_data = jp_dnnl_primitive(ctx, bpd, &p->m_scr_bd);
         p->bwd_w = jp_dnnl_primitive(ctx, wpd, &p->m_scr_bw);
-        if (p->wino) {
-            p->wd_bytes = p->w_bytes;
-        } else if (!dnnl_memory_desc_equal(&p->wd_md, &p->w_md)) {
+        if (!dnnl_memory_desc_equal(&p->wd_md, &p->w_md)) {
             p->wd_bytes = dnnl_memory_desc_get_size(&p->wd_md);
             p->wd_reorder = make_reorder(ctx, &w_plain, &p->wd_md, 0, NULL);
         }
@@ -204,6 +205,7 @@ void jp_conv_plan_free(jp_conv_plan *p)
 
 const char *jp_conv_impl(const jp_conv_plan *p, int pass)
 {
+    if (pass > 0 && !p->backward) return NULL;
     if (p->wino) return "jempp:winograd_4x4_3x3:avx2";
     dnnl_primitive_t prim = pass == 0 ? p->fwd : pass == 1 ? p->bwd_data : p->bwd_w;
     return prim ? jp_dnnl_impl(prim) : "none";

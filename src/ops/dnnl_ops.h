@@ -78,6 +78,7 @@ typedef struct {
     int src_plain;      /* source (and diff source) in plain NCHW (first layer: C = 1 or 3) */
     int residual;       /* forward adds into dst (dst += conv(src) + b): the residual sum */
     int relu;           /* forward ends with a ReLU */
+    int backward;       /* planned with backward-data and backward-weights */
     size_t w_bytes;     /* weights in the forward primitive's layout */
     size_t wd_bytes;    /* weights in the backward-data layout; 0 when it is the forward one */
     size_t dw_bytes;    /* diff weights in the backward-weights layout */
@@ -114,7 +115,8 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
                             jp_error *err);
 void jp_conv_plan_free(jp_conv_plan *p);
 /* Name of the kernel that runs pass 0 (forward), 1 (backward-data) or 2
- * (backward-weights): oneDNN's implementation name or jempp's. */
+ * (backward-weights): oneDNN's implementation name or jempp's; NULL for a backward
+ * pass of a forward-only plan. */
 const char *jp_conv_impl(const jp_conv_plan *p, int pass);
 /* Reorders plain OIHW weights into wfwd (w_bytes) and, when the backward-data
  * layout differs (wd_bytes > 0), into wbwd. */

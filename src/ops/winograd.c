@@ -104,6 +104,7 @@ static void kernel_transform(double out[NPTS], const double g[9])
 static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
 {
     int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout;
+#pragma omp parallel for schedule(static) num_threads(p->nthreads)
     for (int co = 0; co < p->cout; co++)
         for (int ci = 0; ci < p->cin; ci++) {
             const float *k = w + ((size_t)co * p->cin + ci) * 9;
