@@ -9,13 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_stats.h"
 #include "jempp/core.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* The clock of the first CPU in MHz, 0 when /proc/cpuinfo does not say. */
 static double cpu_mhz(void)
@@ -63,8 +58,7 @@ int main(int argc, char **argv)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
         if (it) t[it - 1] = jp_now() - t0;
     }
-    qsort(t, (size_t)iters, sizeof *t, cmp_d);
-    double med = t[iters / 2], gf = 2.0 * n * (double)n * n / med * 1e-9;
+    double med = bench_median(t, iters), gf = 2.0 * n * (double)n * n / med * 1e-9;
     const char *th = getenv("OPENBLAS_NUM_THREADS") ? getenv("OPENBLAS_NUM_THREADS") : getenv("OMP_NUM_THREADS");
     double mhz = cpu_mhz();
     int threads = th ? atoi(th) : 0;

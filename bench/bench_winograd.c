@@ -10,21 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_stats.h"
 #include "jempp/ops.h"
 #include "ops/dnnl_ops.h"
 #include "ops/winograd.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void fill(float *x, size_t n, unsigned *seed)
 {
@@ -125,7 +114,7 @@ int main(int argc, char **argv)
         char name[40];
         snprintf(name, sizeof name, "%d->%d %dx%d", cin, cout, hw, hw);
         printf("%-16s", name);
-        for (int j = 0; j < 6; j++) printf(" %8.1f", flops / median(t[j], iters));
+        for (int j = 0; j < 6; j++) printf(" %8.1f", flops / bench_median(t[j], iters));
         printf(" %9.2e %9.2e %9.2e\n", rel_diff(y2, y, nout), rel_diff(dx2, dx, nin), rel_diff(dw2, dw, nw));
         fflush(stdout);
         jp_free(x), jp_free(dx), jp_free(dx2), jp_free(y), jp_free(y2), jp_free(dy), jp_free(w), jp_free(b);

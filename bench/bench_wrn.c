@@ -12,22 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_stats.h"
 #include "jempp/ebm.h"
 #include "jempp/ops.h"
 #include "jempp/wrn.h"
 #include "nn/wrn_internal.h"
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void bench_layers(jp_wrn *m, int iters)
 {
@@ -58,8 +47,8 @@ static void bench_layers(jp_wrn *m, int iters)
         }
         char name[64];
         snprintf(name, sizeof name, "%dx%d %d->%d s%d %dx%d", s->kh, s->kw, s->cin, s->cout, s->sh, s->h, s->w);
-        printf("%-34s %9.1f %9.1f %9.1f   [%s | %s | %s]\n", name, flops / median(tf, iters) * 1e-9,
-               flops / median(td, iters) * 1e-9, flops / median(tw, iters) * 1e-9, jp_conv_impl(p, 0),
+        printf("%-34s %9.1f %9.1f %9.1f   [%s | %s | %s]\n", name, flops / bench_median(tf, iters) * 1e-9,
+               flops / bench_median(td, iters) * 1e-9, flops / bench_median(tw, iters) * 1e-9, jp_conv_impl(p, 0),
                jp_conv_impl(p, 1), jp_conv_impl(p, 2));
         jp_free(x), jp_free(y), jp_free(dy), jp_free(dx), jp_free(w), jp_free(dw), jp_free(b), jp_free(db);
         if (wd != w) jp_free(wd);
@@ -121,7 +110,7 @@ int main(int argc, char **argv)
         jp_wrn_backward(m, dl, dx, NULL, 1);
         if (it >= 2) t[it - 2] = jp_now() - t0;
     }
-    double med = median(t, iters);
+    double med = bench_median(t, iters);
     printf("jempp WRN-%d-%d fwd+bwd batch %d %dx%dx%d: %.1f ms, %.1f images/s\n", depth, width, batch, channels,
            size, size, med * 1e3, batch / med);
     if (M > 0 || K_sgld > 0) {
@@ -161,7 +150,7 @@ int main(int argc, char **argv)
             }
             if (it >= 2) tt[it - 2] = jp_now() - t0;
         }
-        double mt = median(tt, iters), ms = median(ts, iters);
+        double mt = bench_median(tt, iters), ms = bench_median(ts, iters);
         char sname[32];
         if (K_sgld > 0) snprintf(sname, sizeof sname, "SGLD-%d", K_sgld);
         else snprintf(sname, sizeof sname, "PYLD-%d-%d", M, N);
