@@ -305,6 +305,8 @@ static void output_transform(const geom *g, float *dst, const float *M, const fl
     }
 }
 
+/* One convolution, block by block of tiles over the threads (each tile of dst is
+ * written by one thread, so the result does not depend on the thread count). */
 static void convolve(const jp_wino_plan *p, const geom *g, float *dst, const float *src, const float *U,
                      const float *b, int accumulate, int relu, float *scratch)
 {
