@@ -91,6 +91,12 @@ static int is_int(const char *s)
     return 1;
 }
 
+/* A value a boolean flag takes as its next word. */
+static int is_bool_word(const char *s)
+{
+    return !strcmp(s, "0") || !strcmp(s, "1") || !strcmp(s, "true") || !strcmp(s, "false");
+}
+
 jp_status jp_flags_parse(const jp_flag *flags, int n, int argc, char **argv, int start, jp_error *err)
 {
     for (int i = start; i < argc; i++) {
@@ -124,9 +130,7 @@ jp_status jp_flags_parse(const jp_flag *flags, int n, int argc, char **argv, int
         }
         const char *v = eq ? eq + 1 : NULL;
         if (!v && f->type == FLAG_BOOL) { /* --flag, or --flag 0|1|true|false */
-            const char *next = i + 1 < argc ? argv[i + 1] : "";
-            int word = !strcmp(next, "0") || !strcmp(next, "1") || !strcmp(next, "true") || !strcmp(next, "false");
-            if (!word) {
+            if (!(i + 1 < argc && is_bool_word(argv[i + 1]))) {
                 *(int *)f->ptr = 1;
                 continue;
             }
@@ -200,11 +204,13 @@ const char *jp_flags_peek(int argc, char **argv, const char *name)
 }
 
 /* 1 when flag `a` (the "--name" form, no "=value") takes the next argument as its value. */
-static int takes_value(const jp_flag *flags, int n, const char *a)
+/* Whether flag a takes the next word, next, as its value (a boolean: only 0, 1, true or
+ * false). */
+static int takes_value(const jp_flag *flags, int n, const char *a, const char *next)
 {
     if (strchr(a, '=')) return 0;
     const jp_flag *f = find(flags, n, a + 2, strlen(a + 2));
-    return f && f->type != FLAG_BOOL;
+    return f && (f->type != FLAG_BOOL || is_bool_word(next));
 }
 
 /* 1 when a is "--repeat" (the value follows) or "--repeat=value" (*value set). */
@@ -233,7 +239,7 @@ jp_status jp_args_parse(jp_args *a, const jp_flag *flags, int n, int argc, char 
             a->reps[a->n_reps++] = value ? value : argv[++i];
         } else if (!strncmp(arg, "--", 2)) {
             a->rest[a->n_rest++] = argv[i];
-            if (takes_value(flags, n, arg) && i + 1 < argc) a->rest[a->n_rest++] = argv[++i];
+            if (i + 1 < argc && takes_value(flags, n, arg, argv[i + 1])) a->rest[a->n_rest++] = argv[++i];
         } else {
             a->pos[a->n_pos++] = arg;
         }
