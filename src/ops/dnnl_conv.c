@@ -86,20 +86,22 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
                        "oneDNN has no convolution for %dx%dx%dx%d -> %d channels, kernel %dx%d, "
                        "stride %dx%d, padding %dx%d",
                        s->n, s->cin, s->h, s->w, s->cout, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw);
-    p->w_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
-    p->w_bytes = dnnl_memory_desc_get_size(&p->w_md);
+    p->backward = need_backward;
     if (algo == dnnl_convolution_winograd && used != algo && !src_plain && ctx->act_block == 8 &&
         jp_wino_supported(s->cin, s->cout, s->kh, s->kw, s->sh == s->sw ? s->sh : 0,
                           s->ph == s->pw ? s->ph : -1)) {
+        /* jempp's Winograd runs all passes: no oneDNN primitive, memory or reorder to make */
+        dnnl_primitive_desc_destroy(fpd);
         jp_status st = jp_wino_plan_init(&p->wp, s->n, s->cin, s->cout, s->h, s->w, need_backward, err);
-        if (st) {
-            dnnl_primitive_desc_destroy(fpd);
-            return st;
-        }
+        if (st) return st;
         p->wino = 1;
         p->w_bytes = jp_wino_weight_floats(&p->wp) * sizeof(float);
+        p->wd_bytes = need_backward ? p->w_bytes : 0;
         if (p->wp.scratch_bytes > ctx->scratch_need) ctx->scratch_need = p->wp.scratch_bytes;
+        return JP_OK;
     }
+    p->w_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    p->w_bytes = dnnl_memory_desc_get_size(&p->w_md);
     p->fwd = jp_dnnl_primitive(ctx, fpd, &p->m_scr_fwd);
     p->m_src = jp_dnnl_mem(ctx, &src_md);
     p->m_dst = jp_dnnl_mem(ctx, &dst_md);
@@ -108,10 +110,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     p->m_w_plain = jp_dnnl_mem(ctx, &w_plain);
     p->w_reorder = make_reorder(ctx, &w_plain, &p->w_md, 0, NULL);
 
-    p->backward = need_backward;
-    if (need_backward && p->wino) { /* Winograd's own passes: no oneDNN primitive to make */
-        p->wd_bytes = p->w_bytes;
-    } else if (need_backward) {
+    if (need_backward) {
         dnnl_primitive_attr_t battr = jp_dnnl_attr(0, 0);
         dnnl_convolution_desc_t cd;
         dnnl_primitive_desc_t bpd = NULL, wpd = NULL;
@@ -207,8 +206,7 @@ const char *jp_conv_impl(const jp_conv_plan *p, int pass)
 {
     if (pass > 0 && !p->backward) return NULL;
     if (p->wino) return "jempp:winograd_4x4_3x3:avx2";
-    dnnl_primitive_t prim = pass == 0 ? p->fwd : pass == 1 ? p->bwd_data : p->bwd_w;
-    return prim ? jp_dnnl_impl(prim) : "none";
+    return jp_dnnl_impl(pass == 0 ? p->fwd : pass == 1 ? p->bwd_data : p->bwd_w);
 }
 
 void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)

@@ -91,7 +91,8 @@ typedef struct {
     int wsrc_blocked;    /* src_plain: backward-weights reads a blocked copy of the source */
     int wino;            /* the three passes run jempp's Winograd (ops/winograd.h):
                           * Winograd was asked for and oneDNN has none on this CPU; the
-                          * weights are then its transformed kernels (w_bytes, wd_bytes) */
+                          * weights are then its transformed kernels (w_bytes, wd_bytes)
+                          * and the plan holds no oneDNN primitive or memory */
     jp_wino_plan wp;
     float *blocked;      /* src_plain: the blocked layout of the source's shape, scratch for
                           * backward-data's output and backward-weights' source copy */
