@@ -115,7 +115,10 @@ static void check_conv(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int cin, int h
     jp_conv_plan_free(&p);
 }
 
-static void check_bnact(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int c, int h, int has_bn, int train)
+/* lrelu(bn(x)) and its backward against the reference ops; x drawn from [shift - 2,
+ * shift + 3] (a large shift: a mean far from 0 against the spread). */
+static void check_bnact(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int c, int h, int has_bn, int train,
+                        float shift)
 {
     jp_bn_shape s = {n, c, h, h, 1e-5f, 0.9f};
     jp_bnact_plan p;
@@ -123,7 +126,7 @@ static void check_bnact(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int c, int h,
     JP_CHECK(jp_bnact_plan_init(&p, ctx, &s, has_bn, 0.2f, &err) == JP_OK);
     JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
     size_t cnt = (size_t)n * c * h * h, bytes = jp_dnnl_act_bytes(ctx, n, c, h, h);
-    float *x = rnd(r, cnt, -2, 3), *g = rnd(r, c, 0.5f, 1.5f), *be = rnd(r, c, -0.5f, 0.5f);
+    float *x = rnd(r, cnt, shift - 2, shift + 3), *g = rnd(r, c, 0.5f, 1.5f), *be = rnd(r, c, -0.5f, 0.5f);
     float *dout = rnd(r, cnt, -1, 1);
     float *rm = rnd(r, c, -0.2f, 0.2f), *rv = rnd(r, c, 0.5f, 2.0f);
     float *rm2 = jp_alloc((size_t)c * 4), *rv2 = jp_alloc((size_t)c * 4);
@@ -135,7 +138,8 @@ static void check_bnact(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int c, int h,
     float *pre = jp_alloc(cnt * 4), *dpre = jp_alloc(cnt * 4), *dxr = jp_alloc(cnt * 4), *dx = jp_alloc(cnt * 4);
     float *dg = jp_alloc((size_t)c * 4), *dbe = jp_alloc((size_t)c * 4), *dgr = jp_alloc((size_t)c * 4), *dber = jp_alloc((size_t)c * 4);
     char what[120];
-    snprintf(what, sizeof what, "%s %s %dx%dx%dx%d", has_bn ? "bn+lrelu" : "lrelu", train ? "train" : "eval", n, c, h, h);
+    snprintf(what, sizeof what, "%s %s %dx%dx%dx%d mean~%g (%s)", has_bn ? "bn+lrelu" : "lrelu",
+             train ? "train" : "eval", n, c, h, h, shift + 0.5, p.fused.partial ? "jempp" : "oneDNN");
 
     /* reference: pre = bn(x), y = lrelu(pre); backward through both */
     if (!has_bn) memcpy(pre, x, cnt * 4);
@@ -202,8 +206,23 @@ int main(void)
     check_conv(&t, &ctx, &r, 3, 24, 7, 40, 3, 1, 0, 0, wino, 1e-3);
     check_conv(&t, &ctx, &r, 5, 16, 14, 32, 3, 1, 0, 1, wino, 1e-3);
     for (int train = 0; train < 2; train++) {
-        check_bnact(&t, &ctx, &r, 4, 32, 6, 1, train);
-        check_bnact(&t, &ctx, &r, 3, 16, 5, 0, train);
+        check_bnact(&t, &ctx, &r, 4, 32, 6, 1, train, 0);
+        check_bnact(&t, &ctx, &r, 3, 16, 5, 0, train, 0);
+        check_bnact(&t, &ctx, &r, 5, 16, 7, 1, train, 50); /* fewer images than chunks of the sums */
+        check_bnact(&t, &ctx, &r, 2, 20, 5, 1, train, 0);  /* not a multiple of 8: oneDNN's primitives */
+    }
+    {
+        jp_bn_shape s = {2, 16, 4, 4, 1e-5f, 0.9f};
+        jp_bnact_plan p;
+        JP_CHECK(jp_bnact_plan_init(&p, &ctx, &s, 1, 0.2f, &err) == JP_OK);
+#if defined(__AVX2__) && defined(__FMA__)
+        int expect = ctx.act_block == 8; /* nChw8c: no AVX-512 */
+#else
+        int expect = 0;
+#endif
+        tu_check(&t, !!p.fused.partial == expect,
+                 "bn+lrelu on nChw%dc: %s kernels", ctx.act_block, p.fused.partial ? "jempp's fused" : "oneDNN's");
+        jp_bnact_plan_free(&p);
     }
     jp_dnnl_free(&ctx);
 

@@ -416,7 +416,8 @@ static int model_prims(const jp_wrn *m, named_prim *out, int cap)
         const char *what[6] = {"fwd_train", "fwd_eval", "bwd_train", "bwd_eval", "act_fwd", "act_bwd"};
         dnnl_primitive_t prim[6] = {p->fwd_train, p->fwd_eval, p->bwd_train, p->bwd_eval, p->act_fwd, p->act_bwd};
         for (int k = 0; k < 6 && n < cap; k++, n++) {
-            out[n] = (named_prim){what[k], prim[k] ? jp_dnnl_impl(prim[k]) : NULL, ""};
+            const char *fused = k < 4 ? "jempp:bn_lrelu:avx2" : NULL; /* jempp's kernels do all 6 */
+            out[n] = (named_prim){what[k], p->fused.partial ? fused : prim[k] ? jp_dnnl_impl(prim[k]) : NULL, ""};
             snprintf(out[n].layer, sizeof out[n].layer, "bn+act %d %dx%d", p->s.c, p->s.h, p->s.w);
         }
     }

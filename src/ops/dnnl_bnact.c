@@ -16,12 +16,16 @@
 jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_dnnl *ctx, const jp_bn_shape *s, int has_bn,
                              float slope, jp_error *err)
 {
-    (void)err;
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
     p->s = *s;
     p->slope = slope;
     p->has_bn = has_bn;
+    if (jp_bnact8_supported(s->c, ctx->act_block)) { /* jempp's fused kernels: no primitives */
+        p->fused = (jp_bnact8){*s, slope, has_bn, jp_alloc(jp_bnact8_partial_doubles(s->c) * sizeof(double))};
+        if (!p->fused.partial) return jp_fail(err, JP_ERR_NOMEM, "out of memory for batch norm sums");
+        return JP_OK;
+    }
     dnnl_memory_desc_t md, cmd;
     jp_dnnl_act_md(ctx, &md, s->n, s->c, s->h, s->w);
     dnnl_dims_t cd = {s->c};
@@ -86,6 +90,7 @@ void jp_bnact_plan_free(jp_bnact_plan *p)
                             p->m_scr[1], p->m_scr[2], p->m_scr[3], p->m_scr[4], p->m_scr[5]};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
+    jp_free(p->fused.partial);
     memset(p, 0, sizeof *p);
 }
 
@@ -94,7 +99,10 @@ void jp_bnact_forward(const jp_bnact_plan *p, int train, float *dst, float *mean
                       const float *gamma, const float *beta)
 {
     const jp_bn_shape *s = &p->s;
-    if (p->has_bn) {
+    if (p->fused.partial) {
+        jp_bnact8_forward(&p->fused, train, dst, train ? mean : running_mean, train ? var : running_var, src,
+                          gamma, beta);
+    } else if (p->has_bn) {
         int ids[] = {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE,
                      DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
         dnnl_memory_t m[] = {p->m_src, p->m_scale, p->m_shift, p->m_mean, p->m_var, p->m_dst,
@@ -102,20 +110,30 @@ void jp_bnact_forward(const jp_bnact_plan *p, int train, float *dst, float *mean
         void *ptr[] = {(void *)src, (void *)gamma, (void *)beta,
                        train ? mean : running_mean, train ? var : running_var, dst, NULL};
         jp_dnnl_exec(p->ctx, train ? p->fwd_train : p->fwd_eval, 7, ids, m, ptr);
-        if (train && running_mean && running_var) {
-            double M = (double)s->n * s->h * s->w;
-            float unbias = M > 1 ? (float)(M / (M - 1)) : 1.0f, mo = s->momentum;
-            for (int c = 0; c < s->c; c++) {
-                running_mean[c] = (1 - mo) * running_mean[c] + mo * mean[c];
-                running_var[c] = (1 - mo) * running_var[c] + mo * var[c] * unbias;
-            }
-        }
         src = dst;
     }
-    int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[] = {p->m_src, p->m_dst, p->m_scr[0]};
-    void *ptr[] = {(void *)src, dst, NULL};
-    jp_dnnl_exec(p->ctx, p->act_fwd, 3, ids, m, ptr);
+    if (!p->fused.partial) {
+        int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
+        dnnl_memory_t m[] = {p->m_src, p->m_dst, p->m_scr[0]};
+        void *ptr[] = {(void *)src, dst, NULL};
+        jp_dnnl_exec(p->ctx, p->act_fwd, 3, ids, m, ptr);
+    }
+    if (p->has_bn && train && running_mean && running_var) {
+        double M = (double)s->n * s->h * s->w;
+        float unbias = M > 1 ? (float)(M / (M - 1)) : 1.0f, mo = s->momentum;
+        for (int c = 0; c < s->c; c++) {
+            running_mean[c] = (1 - mo) * running_mean[c] + mo * mean[c];
+            running_var[c] = (1 - mo) * running_var[c] + mo * var[c] * unbias;
+        }
+    }
+}
+
+static void add_param_grads(int C, float *dgamma, float *dbeta, const float *dg, const float *db)
+{
+    if (dgamma)
+        for (int c = 0; c < C; c++) dgamma[c] += dg[c];
+    if (dbeta)
+        for (int c = 0; c < C; c++) dbeta[c] += db[c];
 }
 
 void jp_bnact_backward(const jp_bnact_plan *p, int train, float *dsrc, float *ddst,
@@ -123,6 +141,14 @@ void jp_bnact_backward(const jp_bnact_plan *p, int train, float *dsrc, float *dd
                        const float *mean, const float *var, const float *gamma,
                        const float *beta, float *dparam_scratch)
 {
+    int C = p->s.c;
+    float *dg = dparam_scratch, *db = dparam_scratch + C;
+    if (p->fused.partial) {
+        jp_bnact8_backward(&p->fused, train, dsrc, ddst, dgamma ? dg : NULL, dbeta ? db : NULL, src, mean, var,
+                           gamma, beta);
+        add_param_grads(C, dgamma, dbeta, dg, db);
+        return;
+    }
     /* activation backward, in place on ddst when a BN follows */
     float *dy = p->has_bn ? ddst : dsrc;
     {
@@ -132,8 +158,6 @@ void jp_bnact_backward(const jp_bnact_plan *p, int train, float *dsrc, float *dd
         jp_dnnl_exec(p->ctx, p->act_bwd, 4, ids, m, ptr);
     }
     if (!p->has_bn) return;
-    int C = p->s.c;
-    float *dg = dparam_scratch, *db = dparam_scratch + C;
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE, DNNL_ARG_DIFF_DST, DNNL_ARG_SCALE,
                  DNNL_ARG_SHIFT, DNNL_ARG_DIFF_SRC, DNNL_ARG_DIFF_SCALE, DNNL_ARG_DIFF_SHIFT,
                  DNNL_ARG_SCRATCHPAD};
@@ -142,8 +166,5 @@ void jp_bnact_backward(const jp_bnact_plan *p, int train, float *dsrc, float *dd
     void *ptr[] = {(void *)src, (void *)mean, (void *)var, dy, (void *)gamma, (void *)beta,
                    dsrc, dg, db, NULL};
     jp_dnnl_exec(p->ctx, train ? p->bwd_train : p->bwd_eval, 10, ids, m, ptr);
-    if (dgamma)
-        for (int c = 0; c < C; c++) dgamma[c] += dg[c];
-    if (dbeta)
-        for (int c = 0; c < C; c++) dbeta[c] += db[c];
+    add_param_grads(C, dgamma, dbeta, dg, db);
 }

@@ -14,6 +14,7 @@
 
 #include "jempp/core.h"
 #include "jempp/ops.h"
+#include "ops/bnact8.h"
 #include "ops/winograd.h"
 
 /* Engine, stream, the blocked activation tag, and one scratchpad shared by all
@@ -139,6 +140,7 @@ typedef struct {
     jp_bn_shape s;
     float slope;
     int has_bn; /* 0: norm "none", only the activation */
+    jp_bnact8 fused; /* .partial set: jempp's fused kernels run, and no primitive is made */
     dnnl_primitive_t fwd_train, fwd_eval, bwd_train, bwd_eval, act_fwd, act_bwd;
     dnnl_memory_t m_src, m_dst, m_scale, m_shift, m_mean, m_var, m_dsrc, m_ddst, m_dscale, m_dshift;
     dnnl_memory_t m_scr[6];

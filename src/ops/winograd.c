@@ -486,11 +486,14 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
                      dU + (size_t)x * g.ci * g.co, g.co, 1);
         }
     }
-    /* the threads' sums into the first, then dw += G^T dU G per (co, ci) */
+    /* the threads' sums into the first (each element in thread order), then
+     * dw += G^T dU G per (co, ci) */
     float *sum = wgrad;
-    for (int th = 1; th < team; th++) {
-        const float *o = wgrad + (size_t)th * p->wgrad_floats;
-        for (size_t i = 0; i < p->wgrad_floats; i++) sum[i] += o[i];
+    if (team > 1) {
+        long n = (long)p->wgrad_floats;
+#pragma omp parallel for schedule(static) num_threads(p->nthreads)
+        for (long i = 0; i < n; i++)
+            for (int th = 1; th < team; th++) sum[i] += wgrad[(size_t)th * p->wgrad_floats + i];
     }
     if (db)
         for (int c = 0; c < g.co; c++) db[c] += sum[nu + c];
