@@ -2,6 +2,7 @@
  * convolution forward (plain and residual), backward-data, backward-weights
  * (accumulating), and batch norm + LeakyReLU forward/backward in train and eval mode. */
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,6 +181,45 @@ static void check_bnact(tu_ctx *t, jp_dnnl *ctx, jp_rng *r, int n, int c, int h,
     jp_bnact_plan_free(&p);
 }
 
+/* Train-mode forward and backward give the same bits on 1 and 2 threads (jempp's fused
+ * kernels sum per fixed chunk of images; oneDNN's need not, so only they are checked). */
+static void check_bnact_threads(tu_ctx *t, jp_dnnl *ctx, jp_rng *r)
+{
+    jp_bn_shape s = {5, 16, 6, 6, 1e-5f, 0.9f};
+    jp_bnact_plan p;
+    jp_error err;
+    JP_CHECK(jp_bnact_plan_init(&p, ctx, &s, 1, 0.2f, &err) == JP_OK);
+    JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
+    if (!p.fused.partial) {
+        jp_bnact_plan_free(&p);
+        return;
+    }
+    size_t cnt = jp_dnnl_act_bytes(ctx, s.n, s.c, s.h, s.w) / 4, C = (size_t)s.c;
+    float *x = rnd(r, cnt, -2, 3), *dy = rnd(r, cnt, -1, 1), *g = rnd(r, C, 0.5f, 1.5f), *be = rnd(r, C, -0.5f, 0.5f);
+    float *out[2][6]; /* dst, mean, var, dsrc, dgamma, dbeta per thread count */
+    size_t sizes[6] = {cnt, C, C, cnt, C, C};
+    int saved = omp_get_max_threads();
+    for (int k = 0; k < 2; k++) {
+        for (int i = 0; i < 6; i++) out[k][i] = jp_alloc(sizes[i] * 4);
+        float *ddst = jp_alloc(cnt * 4), *scr = jp_alloc(C * 8);
+        memcpy(ddst, dy, cnt * 4);
+        omp_set_num_threads(k + 1);
+        jp_bnact_forward(&p, 1, out[k][0], out[k][1], out[k][2], NULL, NULL, x, g, be);
+        jp_bnact_backward(&p, 1, out[k][3], ddst, out[k][4], out[k][5], out[k][0], x, out[k][1], out[k][2], g, be,
+                          scr);
+        jp_free(ddst), jp_free(scr);
+    }
+    omp_set_num_threads(saved);
+    const char *names[6] = {"dst", "mean", "var", "dsrc", "dgamma", "dbeta"};
+    for (int i = 0; i < 6; i++) {
+        tu_check(t, memcmp(out[0][i], out[1][i], sizes[i] * 4) == 0, "bn+lrelu train %s: the same bits on 1 and 2 threads",
+                 names[i]);
+        jp_free(out[0][i]), jp_free(out[1][i]);
+    }
+    jp_free(x), jp_free(dy), jp_free(g), jp_free(be);
+    jp_bnact_plan_free(&p);
+}
+
 int main(void)
 {
     tu_ctx t;
@@ -223,6 +263,7 @@ int main(void)
         tu_check(&t, !!p.fused.partial == expect,
                  "bn+lrelu on nChw%dc: %s kernels", ctx.act_block, p.fused.partial ? "jempp's fused" : "oneDNN's");
         jp_bnact_plan_free(&p);
+        check_bnact_threads(&t, &ctx, &r);
     }
     jp_dnnl_free(&ctx);
 
