@@ -1,4 +1,5 @@
-/* Batch norm followed by LeakyReLU on oneDNN, on blocked activations.
+/* Batch norm followed by LeakyReLU on blocked activations: jempp's fused kernels
+ * (ops/bnact8.c) on nChw8c with C a multiple of 8, oneDNN's primitives elsewhere.
  *
  * Forward (train):  mu = mean(x), var = mean((x-mu)^2) (biased), y = g*(x-mu)/sqrt(var+eps)+b,
  *                   running = (1-m)*running + m*{mu, var*M/(M-1)} (unbiased), M = N*H*W
