@@ -1,5 +1,5 @@
 #!/bin/sh
-# Session 8's side-by-side measurement (docs/results.md, "Session 8"): SGEMM peak,
+# The side-by-side measurement of docs/results.md (sessions 8 and 9): SGEMM peak,
 # bench_winograd, then interleaved rounds of jempp with oneDNN's direct kernels
 # (--winograd 0), jempp with Winograd (the default) and the PyTorch peer, for WRN-16-2
 # forward+backward, the JEM++ iteration, the Fashion-MNIST sizes and WRN-28-10.
