@@ -199,9 +199,9 @@ static inline void load_row6(__m256 d[6], const geom *g, const float *plane, int
 }
 
 /* V[xi][t][c] = (B^T d B)[xi] for the tiles [t0, t0 + nt) of src (t counted from t0).
- * Channel blocks outside, tiles inside: the loads then run along 6 rows of one plane.
- * (Tiles outside read 6 rows of every plane at once, 24 streams at 32 channels, and
- * half of this function's time went to waiting for them.) */
+ * Channel blocks outside, tiles inside: the loads run along 6 rows of one plane (tiles
+ * outside read 6 rows of every plane at once). Paired runs could not tell it from
+ * tiles outside or from 2 or 4 channel blocks per tile; the unrolling was what counted. */
 static void input_transform(const geom *g, float *V, const float *src, int t0, int nt)
 {
     size_t ps = point_stride(nt, g->ci);

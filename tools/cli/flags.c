@@ -203,9 +203,8 @@ const char *jp_flags_peek(int argc, char **argv, const char *name)
     return NULL;
 }
 
-/* 1 when flag `a` (the "--name" form, no "=value") takes the next argument as its value. */
-/* Whether flag a takes the next word, next, as its value (a boolean: only 0, 1, true or
- * false). */
+/* 1 when flag `a` (the "--name" form, no "=value") takes the next word, next, as its
+ * value (a boolean flag only 0, 1, true or false). */
 static int takes_value(const jp_flag *flags, int n, const char *a, const char *next)
 {
     if (strchr(a, '=')) return 0;
