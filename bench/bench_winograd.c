@@ -1,10 +1,11 @@
-/* Our Winograd F(4x4,3x3) (src/ops/winograd.c) against oneDNN's direct convolution on
- * the Wide-ResNet's stride-1 3x3 layers, nChw8c, forward, backward-data and
- * backward-weights: GFLOP/s
- * counted as the direct convolution's flops (2 N Cout H W Cin 9), medians, and the
- * largest difference between the two relative to the largest output.
+/* The implementations of a 3x3 stride-1 convolution side by side, on the Wide-ResNet's
+ * layer shapes: onednn-direct, onednn-winograd (nChw16c on AVX-512 only) and
+ * jempp-winograd, forward, backward-data and backward-weights, in GFLOP/s counted as
+ * the direct convolution's flops (2 N Cout H W Cin 9), medians; and each one's largest
+ * difference from onednn-direct relative to the largest output (forward).
  *
- *   bench_winograd [--batch 64] [--iters 9]     (threads: OMP_NUM_THREADS) */
+ *   bench_winograd [--batch 64] [--iters 9] [--vector_width 0|8|16]
+ *   (threads: OMP_NUM_THREADS; width 0: the CPU's layout) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,6 @@
 #include "bench_stats.h"
 #include "jempp/ops.h"
 #include "ops/dnnl_ops.h"
-#include "ops/winograd.h"
 
 static void fill(float *x, size_t n, unsigned *seed)
 {
@@ -33,14 +33,18 @@ static double rel_diff(const float *a, const float *b, size_t n)
     return d / (m > 0 ? m : 1);
 }
 
+enum { N_IMPL = 3 };
+static const jp_conv_impl_id impls[N_IMPL] = {JP_CONV_ONEDNN_DIRECT, JP_CONV_ONEDNN_WINOGRAD, JP_CONV_JEMPP_WINOGRAD};
+
 int main(int argc, char **argv)
 {
-    int batch = 64, iters = 9;
+    int batch = 64, iters = 9, vw = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--vector_width") && i + 1 < argc) vw = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--iters N]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--iters N] [--vector_width 0|8|16]\n", argv[0]);
             return 2;
         }
     }
@@ -53,75 +57,70 @@ int main(int argc, char **argv)
                                     {64, 64, 14}, {128, 128, 7}, {160, 160, 32}, {320, 320, 16}, {640, 640, 8}};
     jp_error err;
     jp_dnnl ctx;
-    if (jp_dnnl_init(&ctx, &err) != JP_OK) {
+    if (jp_dnnl_init(&ctx, vw, &err) != JP_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
-    printf("%-16s %8s %8s %8s %8s %8s %8s %9s %9s %9s  (GFLOP/s-equivalent, median of %d, batch %d)\n",
-           "3x3 conv", "dnnl fwd", "wino fwd", "dnnl bd", "wino bd", "dnnl bw", "wino bw", "diff fwd", "diff bd",
-           "diff bw", iters, batch);
+    printf("nChw%dc, batch %d, median of %d; GFLOP/s-equivalent fwd / bwd-data / bwd-weights per implementation, "
+           "then max |diff| of the forward vs onednn-direct (relative to the largest output)\n",
+           ctx.act_block, batch, iters);
+    printf("%-14s", "3x3 conv");
+    for (int k = 0; k < N_IMPL; k++) printf(" | %-22s", jp_conv_impl_word(impls[k]));
+    printf("\n");
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
         int cin = shapes[k][0], cout = shapes[k][1], hw = shapes[k][2];
-        if (!jp_wino_supported(cin, cout, 3, 3, 1, 1)) {
-            printf("%d->%d %dx%d: not offered (no AVX2/FMA in this build)\n", cin, cout, hw, hw);
-            continue;
-        }
         jp_conv_shape s;
         if (jp_conv_shape_init(&s, batch, cin, hw, hw, cout, 3, 3, 1, 1, 1, 1, &err) != JP_OK) return 1;
-        jp_conv_plan p;
-        jp_conv_opts o = {0, 0, 0, 1, dnnl_convolution_direct};
-        jp_wino_plan wp;
-        if (jp_conv_plan_init(&p, &ctx, &s, &o, &err) != JP_OK || jp_dnnl_finalize(&ctx, &err) != JP_OK ||
-            jp_wino_plan_init(&wp, batch, cin, cout, hw, hw, 1, &err) != JP_OK) {
-            fprintf(stderr, "%s\n", err.msg);
-            return 1;
-        }
-        size_t nin = (size_t)batch * cin * hw * hw, nout = (size_t)batch * cout * hw * hw;
-        float *x = jp_alloc(nin * 4), *dx = jp_alloc(nin * 4), *dx2 = jp_alloc(nin * 4);
-        float *y = jp_alloc(nout * 4), *y2 = jp_alloc(nout * 4), *dy = jp_alloc(nout * 4);
-        float *w = jp_alloc((size_t)cout * cin * 9 * 4), *b = jp_alloc((size_t)cout * 4);
-        float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
-        float *uf = jp_alloc(jp_wino_weight_floats(&wp) * 4), *ub = jp_alloc(jp_wino_weight_floats(&wp) * 4);
-        void *wscr = jp_alloc(wp.scratch_bytes);
+        size_t nin = jp_dnnl_act_bytes(&ctx, batch, cin, hw, hw) / 4, nout = jp_dnnl_act_bytes(&ctx, batch, cout, hw, hw) / 4;
         size_t nw = (size_t)cout * cin * 9;
-        float *dws = jp_alloc(p.dw_bytes), *dbs = jp_alloc((size_t)cout * 4);
-        float *dw = jp_alloc(nw * 4), *dw2 = jp_alloc(nw * 4), *dbias = jp_alloc((size_t)cout * 4);
+        float *x = jp_alloc(nin * 4), *dx = jp_alloc(nin * 4), *dy = jp_alloc(nout * 4), *w = jp_alloc(nw * 4);
+        float *b = jp_alloc((size_t)cout * 4), *dw = jp_alloc(nw * 4), *dbs = jp_alloc((size_t)cout * 4);
+        float *y[N_IMPL];
         unsigned seed = 1;
-        fill(x, nin, &seed), fill(dy, nout, &seed), fill(w, (size_t)cout * cin * 9, &seed), fill(b, cout, &seed);
-        jp_conv_prepare_weights(&p, wf, wb, w);
-        jp_wino_weights_forward(&wp, uf, w);
-        jp_wino_weights_backward_data(&wp, ub, w);
-        double t[6][100];
-        for (int it = 0; it <= iters; it++) {
-            memset(dw, 0, nw * 4), memset(dw2, 0, nw * 4);
-            double t0 = jp_now();
-            jp_conv_forward(&p, y, x, wf, b);
-            double t1 = jp_now();
-            jp_wino_forward(&wp, y2, x, uf, b, 0, 0, wscr);
-            double t2 = jp_now();
-            jp_conv_backward_data(&p, dx, dy, wb);
-            double t3 = jp_now();
-            jp_wino_backward_data(&wp, dx2, dy, ub, wscr);
-            double t4 = jp_now();
-            jp_conv_backward_weights(&p, dw, NULL, dy, x, dws, dbs);
-            double t5 = jp_now();
-            jp_wino_backward_weights(&wp, dw2, NULL, dy, x, wscr);
-            double t6 = jp_now();
-            double dt[6] = {t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5};
-            for (int j = 0; it && j < 6; j++) t[j][it - 1] = dt[j];
-        }
-        double flops = 2.0 * batch * cout * hw * hw * (double)cin * 9 * 1e-9;
+        fill(x, nin, &seed), fill(dy, nout, &seed), fill(w, nw, &seed), fill(b, (size_t)cout, &seed);
         char name[40];
         snprintf(name, sizeof name, "%d->%d %dx%d", cin, cout, hw, hw);
-        printf("%-16s", name);
-        for (int j = 0; j < 6; j++) printf(" %8.1f", flops / bench_median(t[j], iters));
-        printf(" %9.2e %9.2e %9.2e\n", rel_diff(y2, y, nout), rel_diff(dx2, dx, nin), rel_diff(dw2, dw, nw));
+        printf("%-14s", name);
+        char diffs[200] = "";
+        for (int m = 0; m < N_IMPL; m++) {
+            y[m] = NULL;
+            jp_conv_plan p;
+            jp_conv_opts o = {.need_backward = 1, .impl = impls[m]};
+            if (jp_conv_plan_init(&p, &ctx, &s, &o, &err) != JP_OK || p.impl->id != impls[m]) {
+                if (p.impl) jp_conv_plan_free(&p);
+                printf(" | %-22s", "not on this CPU");
+                continue;
+            }
+            if (jp_dnnl_finalize(&ctx, &err) != JP_OK) return 1;
+            y[m] = jp_alloc(nout * 4);
+            float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
+            float *dws = p.dw_bytes ? jp_alloc(p.dw_bytes) : NULL;
+            jp_conv_prepare_weights(&p, wf, wb, w);
+            double t[3][100];
+            for (int it = 0; it <= iters; it++) {
+                double t0 = jp_now();
+                jp_conv_forward(&p, y[m], x, wf, b);
+                double t1 = jp_now();
+                jp_conv_backward_data(&p, dx, dy, wb);
+                double t2 = jp_now();
+                jp_conv_backward_weights(&p, dw, NULL, dy, x, dws, dbs);
+                double t3 = jp_now();
+                if (it) t[0][it - 1] = t1 - t0, t[1][it - 1] = t2 - t1, t[2][it - 1] = t3 - t2;
+            }
+            double flops = 2.0 * batch * cout * hw * hw * (double)cin * 9 * 1e-9;
+            printf(" | %6.1f %6.1f %6.1f  ", flops / bench_median(t[0], iters), flops / bench_median(t[1], iters),
+                   flops / bench_median(t[2], iters));
+            if (m > 0 && y[0])
+                snprintf(diffs + strlen(diffs), sizeof diffs - strlen(diffs), " %s %.1e", jp_conv_impl_word(impls[m]),
+                         rel_diff(y[m], y[0], nout));
+            jp_free(wf), jp_free(dws);
+            if (wb != wf) jp_free(wb);
+            jp_conv_plan_free(&p);
+        }
+        printf(" |%s\n", diffs);
         fflush(stdout);
-        jp_free(x), jp_free(dx), jp_free(dx2), jp_free(y), jp_free(y2), jp_free(dy), jp_free(w), jp_free(b);
-        jp_free(wf), jp_free(uf), jp_free(ub), jp_free(dws), jp_free(dbs), jp_free(dw), jp_free(dw2), jp_free(dbias);
-        if (wb != wf) jp_free(wb);
-        jp_free(wscr);
-        jp_conv_plan_free(&p);
+        for (int m = 0; m < N_IMPL; m++) jp_free(y[m]);
+        jp_free(x), jp_free(dx), jp_free(dy), jp_free(w), jp_free(b), jp_free(dw), jp_free(dbs);
     }
     jp_dnnl_free(&ctx);
     return 0;

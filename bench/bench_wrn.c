@@ -48,8 +48,8 @@ static void bench_layers(jp_wrn *m, int iters)
         char name[64];
         snprintf(name, sizeof name, "%dx%d %d->%d s%d %dx%d", s->kh, s->kw, s->cin, s->cout, s->sh, s->h, s->w);
         printf("%-34s %9.1f %9.1f %9.1f   [%s | %s | %s]\n", name, flops / bench_median(tf, iters) * 1e-9,
-               flops / bench_median(td, iters) * 1e-9, flops / bench_median(tw, iters) * 1e-9, jp_conv_impl(p, 0),
-               jp_conv_impl(p, 1), jp_conv_impl(p, 2));
+               flops / bench_median(td, iters) * 1e-9, flops / bench_median(tw, iters) * 1e-9, jp_conv_kernel(p, 0),
+               jp_conv_kernel(p, 1), jp_conv_kernel(p, 2));
         jp_free(x), jp_free(y), jp_free(dy), jp_free(dx), jp_free(w), jp_free(dw), jp_free(b), jp_free(db);
         if (wd != w) jp_free(wd);
     }

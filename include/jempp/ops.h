@@ -6,7 +6,8 @@
  *    gradient; the classifier step may skip the input gradient).
  *  - Parameter gradients ACCUMULATE (+=); activation gradients are WRITTEN (=).
  *  - These "ref" kernels are plain loops kept as the test oracle. The fast path
- *    (oneDNN, blocked layouts) lives in ops/dnnl_*.c and is checked against them.
+ *    (blocked layouts; oneDNN's kernels and jempp's own) lives in src/ops/ and is
+ *    checked against them, every implementation by tests/test_conformance.c.
  */
 #ifndef JEMPP_OPS_H
 #define JEMPP_OPS_H
@@ -14,6 +15,40 @@
 #include <stddef.h>
 
 #include "jempp/core.h"
+
+/* ---- which implementation runs (the fast path's peers) ---- */
+/* A convolution's implementations. JP_CONV_AUTO: per layer shape the rule of
+ * docs/design.md ("Implementations"); a named one runs every layer it can
+ * (jempp-winograd and onednn-winograd: the 3x3 stride-1 layers), onednn-direct the rest. */
+typedef enum {
+    JP_CONV_AUTO = 0,
+    JP_CONV_ONEDNN_DIRECT,   /* "onednn-direct" */
+    JP_CONV_ONEDNN_WINOGRAD, /* "onednn-winograd": oneDNN's F(4x4,3x3), AVX-512 only */
+    JP_CONV_JEMPP_WINOGRAD,  /* "jempp-winograd": jempp's F(4x4,3x3), AVX2 or AVX-512 */
+    JP_CONV_N_IMPL
+} jp_conv_impl_id;
+#define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd"
+
+/* Batch norm + LeakyReLU's implementations. */
+typedef enum {
+    JP_BNACT_AUTO = 0,     /* jempp-fused where it runs, onednn elsewhere */
+    JP_BNACT_ONEDNN,       /* "onednn": batch-norm primitive, then eltwise LeakyReLU */
+    JP_BNACT_JEMPP_FUSED,  /* "jempp-fused": both in two passes, AVX2 or AVX-512 */
+    JP_BNACT_N_IMPL
+} jp_bnact_impl_id;
+#define JP_BNACT_IMPL_WORDS "auto|onednn|jempp-fused"
+
+/* What a model runs: the activations' layout and the implementations. */
+typedef struct {
+    int vector_width;        /* channel block of the activations: 0 auto (16 on AVX-512
+                              * CPUs, 8 otherwise), 8 (nChw8c) or 16 (nChw16c) */
+    jp_conv_impl_id conv;    /* JP_CONV_AUTO by default */
+    jp_bnact_impl_id bnact;  /* JP_BNACT_AUTO by default */
+} jp_kernel_choice;
+
+/* The word of an implementation ("auto" for 0), NULL for an id out of range. */
+const char *jp_conv_impl_word(jp_conv_impl_id id);
+const char *jp_bnact_impl_word(jp_bnact_impl_id id);
 
 /* ---- 2-D convolution (cross-correlation, as torch.nn.Conv2d, groups=1) ---- */
 typedef struct {

@@ -29,6 +29,7 @@ typedef struct {
     jp_norm norm;
     float dropout_rate;
     int winograd;        /* 1 (default): Winograd 3x3 convolutions (jp_wrn_config) */
+    jp_kernel_choice kernels; /* layout and implementations (jp_wrn_config; default automatic) */
     /* objective */
     float p_x_weight, p_y_given_x_weight, p_x_y_weight;
     int clf_only, class_cond_p_x_sample;

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "jempp/core.h"
+#include "jempp/ops.h"
 
 typedef enum { JP_NORM_NONE = 0, JP_NORM_BATCH = 1 } jp_norm;
 
@@ -35,8 +36,9 @@ typedef struct {
     float bn_momentum;/* default 0.9, as the reference */
     float bn_eps;     /* 1e-5 */
     float slope;      /* LeakyReLU slope, 0.2 */
-    int winograd;     /* Winograd F(4x4,3x3) for 3x3 stride-1 convolutions (default 1): oneDNN's
-                       * on AVX-512, jempp's own (ops/winograd.h) on AVX2; 0: direct */
+    int winograd;     /* the automatic choice may run Winograd F(4x4,3x3) for 3x3 stride-1
+                       * convolutions (default 1); 0: direct */
+    jp_kernel_choice kernels; /* layout and implementations (default: all automatic) */
     int uncond;       /* 1: log p(x) is the energy head (JEM's --uncond); 0: LSE of the logits */
 } jp_wrn_config;
 
@@ -122,9 +124,12 @@ void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n);
 /* Features (n, 64k) of the last forward (after the final BN, activation and pooling). */
 const float *jp_wrn_features(const jp_wrn *m);
 int jp_wrn_feature_dim(const jp_wrn *m);
-/* Names of the oneDNN implementations used, one line per planned layer (for
- * benchmarks); writes into buf. */
+/* The kernels each planned layer runs (oneDNN's implementation names or jempp's), one
+ * line per layer; writes into buf. */
 void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len);
+/* One line: the activation layout and how many shapes of layer run each
+ * implementation ("nChw16c; jempp-winograd x3 onednn-direct x4 jempp-fused bn x4"). */
+void jp_wrn_kernel_summary(const jp_wrn *m, char *buf, size_t len);
 /* How many of the model's oneDNN primitives run oneDNN's reference (naive loop)
  * kernels, 10-1000x slower than its JIT ones; the first few are named in buf (may be
  * NULL). 0 on a machine with AVX2 or better for the WRNs jempp trains. */

@@ -98,10 +98,14 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     mc.norm = cfg->norm;
     mc.dropout = cfg->dropout_rate;
     mc.winograd = cfg->winograd;
+    mc.kernels = cfg->kernels;
     mc.uncond = cfg->uncond;
     int B = cfg->batch_size;
     st = jp_wrn_create(&t->m, &mc, B, err);
     if (st) return st;
+    char kernels[400];
+    jp_wrn_kernel_summary(t->m, kernels, sizeof kernels);
+    tr_log(t, "kernels: %s\n", kernels);
     char slow[400];
     int n_slow = jp_wrn_reference_kernels(t->m, slow, sizeof slow);
     if (n_slow)

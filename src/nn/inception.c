@@ -314,7 +314,7 @@ static jp_status make_plans(jp_inception *m, jp_error *err)
             if (!memcmp(&m->plans[j].s, &s, sizeof s) && m->plans[j].src_plain == plain) c->plan = &m->plans[j];
         if (c->plan) continue;
         JP_CHECK(m->n_plans < JP_INC_MAX_PLANS);
-        jp_conv_opts o = {.src_plain = plain, .relu = 1, .algo = dnnl_convolution_direct};
+        jp_conv_opts o = {.src_plain = plain, .relu = 1, .impl = JP_CONV_ONEDNN_DIRECT};
         st = jp_conv_plan_init(&m->plans[m->n_plans], &m->dnnl, &s, &o, err);
         if (st) return st;
         c->plan = &m->plans[m->n_plans++];
@@ -411,7 +411,7 @@ jp_status jp_inception_load(jp_inception **out, const char *weights_path, int ba
         return jp_fail(err, JP_ERR_NOMEM, "Inception model struct");
     }
     m->batch = batch;
-    st = jp_dnnl_init(&m->dnnl, err);
+    st = jp_dnnl_init(&m->dnnl, 0, err);
     builder b = {m, &f, err, {0, 0}, {0, 0, 0, 0}};
     if (!st) st = build(&b);
     if (!st) st = make_plans(m, err);
@@ -462,6 +462,6 @@ void jp_inception_describe(const jp_inception *m, char *buf, size_t len)
     for (int i = 0; i < m->n_plans && at < len; i++) {
         const jp_conv_plan *p = &m->plans[i];
         at += (size_t)snprintf(buf + at, len - at, "conv %dx%d %d->%d s%d %dx%d: %s\n", p->s.kh, p->s.kw,
-                               p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w, jp_dnnl_impl(p->fwd));
+                               p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w, jp_conv_kernel(p, 0));
     }
 }

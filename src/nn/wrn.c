@@ -1,5 +1,6 @@
 /* Wide-ResNet: configuration, the state_dict table, plans and memory, init. */
 #include "nn/wrn_internal.h"
+#include "ops/cpu_isa.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -39,6 +40,14 @@ jp_status jp_wrn_config_check(const jp_wrn_config *c, jp_error *err)
         return jp_fail(err, JP_ERR_ARG, "batch-norm momentum %g: must be in [0, 1]", (double)c->bn_momentum);
     if (!(c->bn_eps > 0.0f))
         return jp_fail(err, JP_ERR_ARG, "batch-norm eps %g: must be positive", (double)c->bn_eps);
+    if (c->kernels.vector_width != 0 && c->kernels.vector_width != 8 && c->kernels.vector_width != 16)
+        return jp_fail(err, JP_ERR_ARG, "--vector_width %d: must be 0 (the CPU's), 8 or 16", c->kernels.vector_width);
+    if (!jp_conv_impl_word(c->kernels.conv))
+        return jp_fail(err, JP_ERR_ARG, "convolution implementation %d: must be one of " JP_CONV_IMPL_WORDS,
+                       (int)c->kernels.conv);
+    if (!jp_bnact_impl_word(c->kernels.bnact))
+        return jp_fail(err, JP_ERR_ARG, "batch-norm implementation %d: must be one of " JP_BNACT_IMPL_WORDS,
+                       (int)c->kernels.bnact);
     if (!(c->slope >= 0.0f && c->slope < 1.0f))
         return jp_fail(err, JP_ERR_ARG, "LeakyReLU slope %g: must be in [0, 1)", (double)c->slope);
     if (c->norm != JP_NORM_NONE && c->norm != JP_NORM_BATCH)
@@ -167,9 +176,8 @@ static jp_status conv_plan(jp_wrn *m, const jp_conv_plan **out, int cin, int h, 
     }
     JP_CHECK(m->n_conv_plans < JP_WRN_MAX_PLANS);
     jp_conv_plan *p = &m->conv_plans[m->n_conv_plans];
-    dnnl_alg_kind_t algo = m->cfg.winograd && k == 3 && stride == 1 ? dnnl_convolution_winograd
-                                                                    : dnnl_convolution_direct;
-    jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1, .algo = algo};
+    jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1,
+                      .winograd = m->cfg.winograd, .impl = m->cfg.kernels.conv};
     st = jp_conv_plan_init(p, &m->dnnl, &s, &o, err);
     if (st) return st;
     m->n_conv_plans++;
@@ -189,7 +197,8 @@ static jp_status bn_plan(jp_wrn *m, const jp_bnact_plan **out, int c, int h, int
     }
     JP_CHECK(m->n_bn_plans < JP_WRN_MAX_PLANS);
     jp_bnact_plan *p = &m->bn_plans[m->n_bn_plans];
-    jp_status st = jp_bnact_plan_init(p, &m->dnnl, &s, m->cfg.norm == JP_NORM_BATCH, m->cfg.slope, err);
+    jp_status st = jp_bnact_plan_init(p, &m->dnnl, &s, m->cfg.norm == JP_NORM_BATCH, m->cfg.slope,
+                                      m->cfg.kernels.bnact, err);
     if (st) return st;
     m->n_bn_plans++;
     *out = p;
@@ -290,7 +299,7 @@ jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_er
     m->batch = batch;
     jp_rng_seed(&m->rng, 0);
     build_table(m);
-    st = jp_dnnl_init(&m->dnnl, err);
+    st = jp_dnnl_init(&m->dnnl, cfg->kernels.vector_width, err);
     if (!st) st = make_plans(m, err);
     if (!st) st = jp_dnnl_finalize(&m->dnnl, err);
     if (st) {
@@ -405,7 +414,7 @@ static int model_prims(const jp_wrn *m, named_prim *out, int cap)
         const jp_conv_plan *p = &m->conv_plans[i];
         const char *what[3] = {"fwd", "bwd_data", "bwd_w"};
         for (int k = 0; k < 3 && n < cap; k++, n++) {
-            out[n] = (named_prim){what[k], jp_conv_impl(p, k), ""};
+            out[n] = (named_prim){what[k], jp_conv_kernel(p, k), ""};
             snprintf(out[n].layer, sizeof out[n].layer, "conv %dx%d %d->%d s%d %dx%d%s%s", p->s.kh, p->s.kw,
                      p->s.cin, p->s.cout, p->s.sh, p->s.h, p->s.w, p->residual ? " (+= residual)" : "",
                      p->src_plain ? " (plain input)" : "");
@@ -414,10 +423,8 @@ static int model_prims(const jp_wrn *m, named_prim *out, int cap)
     for (int i = 0; i < m->n_bn_plans; i++) {
         const jp_bnact_plan *p = &m->bn_plans[i];
         const char *what[6] = {"fwd_train", "fwd_eval", "bwd_train", "bwd_eval", "act_fwd", "act_bwd"};
-        dnnl_primitive_t prim[6] = {p->fwd_train, p->fwd_eval, p->bwd_train, p->bwd_eval, p->act_fwd, p->act_bwd};
         for (int k = 0; k < 6 && n < cap; k++, n++) {
-            const char *fused = k < 4 ? "jempp:bn_lrelu:avx2" : NULL; /* jempp's kernels do all 6 */
-            out[n] = (named_prim){what[k], p->fused.partial ? fused : prim[k] ? jp_dnnl_impl(prim[k]) : NULL, ""};
+            out[n] = (named_prim){what[k], jp_bnact_kernel(p, k), ""};
             snprintf(out[n].layer, sizeof out[n].layer, "bn+act %d %dx%d", p->s.c, p->s.h, p->s.w);
         }
     }
@@ -438,6 +445,21 @@ void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len)
         if (at < len && p[i].impl) at += (size_t)snprintf(buf + at, len - at, " %s %s", p[i].what, p[i].impl);
     }
     if (at < len) snprintf(buf + at, len - at, "\n");
+}
+
+void jp_wrn_kernel_summary(const jp_wrn *m, char *buf, size_t len)
+{
+    int conv[JP_CONV_N_IMPL] = {0}, bn[JP_BNACT_N_IMPL] = {0};
+    for (int i = 0; i < m->n_conv_plans; i++) conv[m->conv_plans[i].impl->id]++;
+    for (int i = 0; i < m->n_bn_plans; i++) bn[m->bn_plans[i].impl]++;
+    size_t at = (size_t)snprintf(buf, len, "nChw%dc;", m->dnnl.act_block);
+    for (int k = 1; k < JP_CONV_N_IMPL && at < len; k++)
+        if (conv[k])
+            at += (size_t)snprintf(buf + at, len - at, " %s x%d", jp_conv_impl_word((jp_conv_impl_id)k), conv[k]);
+    for (int k = 1; k < JP_BNACT_N_IMPL && at < len; k++)
+        if (bn[k]) at += (size_t)snprintf(buf + at, len - at, " %s bn x%d", jp_bnact_impl_word((jp_bnact_impl_id)k), bn[k]);
+    if (at < len && (conv[JP_CONV_JEMPP_WINOGRAD] || bn[JP_BNACT_JEMPP_FUSED]))
+        snprintf(buf + at, len - at, "; jempp's kernels: %s", jp_cpu_width_isa(m->dnnl.act_block));
 }
 
 int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len)

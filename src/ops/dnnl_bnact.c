@@ -1,5 +1,7 @@
-/* Batch norm followed by LeakyReLU on blocked activations: jempp's fused kernels
- * (ops/bnact8.c) on nChw8c with C a multiple of 8, oneDNN's primitives elsewhere.
+/* Batch norm followed by LeakyReLU on blocked activations, two implementations:
+ * "jempp-fused" (ops/bnact_fused.c: nChw8c with AVX2, nChw16c with AVX-512, C a
+ * multiple of the block) and "onednn" (its batch-norm primitive, then an eltwise
+ * LeakyReLU in place); the automatic choice takes jempp-fused wherever it runs.
  *
  * Forward (train):  mu = mean(x), var = mean((x-mu)^2) (biased), y = g*(x-mu)/sqrt(var+eps)+b,
  *                   running = (1-m)*running + m*{mu, var*M/(M-1)} (unbiased), M = N*H*W
@@ -15,15 +17,23 @@
 #include <string.h>
 
 jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_dnnl *ctx, const jp_bn_shape *s, int has_bn,
-                             float slope, jp_error *err)
+                             float slope, jp_bnact_impl_id impl, jp_error *err)
 {
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
     p->s = *s;
     p->slope = slope;
     p->has_bn = has_bn;
-    if (jp_bnact8_supported(s->c, ctx->act_block)) { /* jempp's fused kernels: no primitives */
-        p->fused = (jp_bnact8){*s, slope, has_bn, jp_alloc(jp_bnact8_partial_doubles(s->c) * sizeof(double))};
+    int fused_runs = jp_bnfused_supported(s->c, ctx->act_block);
+    if (impl == JP_BNACT_JEMPP_FUSED && !fused_runs)
+        return jp_fail(err, JP_ERR_BACKEND, "jempp-fused batch norm: needs %d channels in multiples of %d and "
+                       "a CPU with %s (got %d)", s->c, ctx->act_block, ctx->act_block == 16 ? "AVX-512F" :
+                       "AVX2 and FMA", s->c);
+    if (impl == JP_BNACT_AUTO) impl = fused_runs ? JP_BNACT_JEMPP_FUSED : JP_BNACT_ONEDNN;
+    p->impl = impl;
+    if (impl == JP_BNACT_JEMPP_FUSED) { /* no primitives */
+        p->fused = (jp_bnfused){ctx->act_block, *s, slope, has_bn,
+                                jp_alloc(jp_bnfused_partial_doubles(s->c) * sizeof(double))};
         if (!p->fused.partial) return jp_fail(err, JP_ERR_NOMEM, "out of memory for batch norm sums");
         return JP_OK;
     }
@@ -95,14 +105,22 @@ void jp_bnact_plan_free(jp_bnact_plan *p)
     memset(p, 0, sizeof *p);
 }
 
+const char *jp_bnact_kernel(const jp_bnact_plan *p, int k)
+{
+    if (k < 0 || k > 5) return NULL;
+    if (p->impl == JP_BNACT_JEMPP_FUSED) return k < 4 ? jp_bnfused_kernel_name(&p->fused) : NULL;
+    dnnl_primitive_t prim[6] = {p->fwd_train, p->fwd_eval, p->bwd_train, p->bwd_eval, p->act_fwd, p->act_bwd};
+    return prim[k] ? jp_dnnl_impl(prim[k]) : NULL;
+}
+
 void jp_bnact_forward(const jp_bnact_plan *p, int train, float *dst, float *mean, float *var,
                       float *running_mean, float *running_var, const float *src,
                       const float *gamma, const float *beta)
 {
     const jp_bn_shape *s = &p->s;
-    if (p->fused.partial) {
-        jp_bnact8_forward(&p->fused, train, dst, train ? mean : running_mean, train ? var : running_var, src,
-                          gamma, beta);
+    if (p->impl == JP_BNACT_JEMPP_FUSED) {
+        jp_bnfused_forward(&p->fused, train, dst, train ? mean : running_mean, train ? var : running_var, src,
+                           gamma, beta);
     } else if (p->has_bn) {
         int ids[] = {DNNL_ARG_SRC, DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE,
                      DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
@@ -113,7 +131,7 @@ void jp_bnact_forward(const jp_bnact_plan *p, int train, float *dst, float *mean
         jp_dnnl_exec(p->ctx, train ? p->fwd_train : p->fwd_eval, 7, ids, m, ptr);
         src = dst;
     }
-    if (!p->fused.partial) {
+    if (p->impl == JP_BNACT_ONEDNN) {
         int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
         dnnl_memory_t m[] = {p->m_src, p->m_dst, p->m_scr[0]};
         void *ptr[] = {(void *)src, dst, NULL};
@@ -144,9 +162,9 @@ void jp_bnact_backward(const jp_bnact_plan *p, int train, float *dsrc, float *dd
 {
     int C = p->s.c;
     float *dg = dparam_scratch, *db = dparam_scratch + C;
-    if (p->fused.partial) {
-        jp_bnact8_backward(&p->fused, train, dsrc, ddst, dgamma ? dg : NULL, dbeta ? db : NULL, src, mean, var,
-                           gamma, beta);
+    if (p->impl == JP_BNACT_JEMPP_FUSED) {
+        jp_bnfused_backward(&p->fused, train, dsrc, ddst, dgamma ? dg : NULL, dbeta ? db : NULL, src, mean, var,
+                            gamma, beta);
         add_param_grads(C, dgamma, dbeta, dg, db);
         return;
     }

@@ -1,4 +1,5 @@
-/* Convolution on oneDNN: one plan per layer shape, primitives created once.
+/* The convolution implementations "onednn-direct" and "onednn-winograd": oneDNN's
+ * primitives, created once per plan.
  *
  * Forward:          dst = W * src + b                  (cross-correlation)
  * Backward data:    dsrc = W^T * ddst                  (transposed convolution)
@@ -9,6 +10,8 @@
 
 #include <string.h>
 
+/* A reorder; some (the weights of oneDNN's AVX-512 Winograd) need a scratchpad, whose
+ * memory object comes back through *scr. */
 static dnnl_primitive_t make_reorder(jp_dnnl *ctx, const dnnl_memory_desc_t *from,
                                      const dnnl_memory_desc_t *to, int accumulate,
                                      dnnl_memory_t *scr)
@@ -40,18 +43,20 @@ static int is_reference(const_dnnl_primitive_desc_t pd)
     return jp_dnnl_is_reference(impl);
 }
 
-jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
-                            jp_error *err)
+/* Plans the oneDNN primitives with algorithm algo for the forward (and the backward
+ * passes, each falling back to direct where algo has none). */
+static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
 {
-    memset(p, 0, sizeof *p);
-    p->ctx = ctx;
-    p->s = *s;
-    p->src_plain = o->src_plain;
-    p->residual = o->residual;
-    p->relu = o->relu;
-    int src_plain = o->src_plain, need_backward = o->need_backward;
-    dnnl_alg_kind_t algo = o->algo;
-    JP_CHECK(!(o->relu && need_backward)); /* the backward primitives know no fused ReLU */
+    jp_dnnl *ctx = p->ctx;
+    const jp_conv_shape *s = &p->s;
+    int src_plain = p->src_plain, need_backward = p->backward;
+    JP_CHECK(!(p->relu && need_backward)); /* the backward primitives know no fused ReLU */
+    /* oneDNN 2.7's Winograd (jit_avx512_core_f32_wino_conv_4x3) takes blocked activations
+     * (nChw16c) with channels in multiples of 16 */
+    if (algo == dnnl_convolution_winograd &&
+        (ctx->act_block != 16 || s->kh != 3 || s->kw != 3 || s->sh != 1 || s->sw != 1 || src_plain || s->cin % 16 || s->cout % 16))
+        return jp_fail(err, JP_ERR_SHAPE, "onednn-winograd: only 3x3 stride-1 convolutions on nChw16c "
+                       "with channels in multiples of 16");
 
     dnnl_memory_desc_t src_md, dst_md, w_any, w_plain, b_md;
     if (src_plain) {
@@ -67,39 +72,21 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     JP_DNNL(dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_x));
     dnnl_dims_t strides = {s->sh, s->sw}, pad = {s->ph, s->pw};
 
-    dnnl_alg_kind_t algs[2] = {algo, dnnl_convolution_direct};
     dnnl_primitive_desc_t fpd = NULL;
     dnnl_alg_kind_t used = algo;
-    dnnl_primitive_attr_t attr = jp_dnnl_attr(o->residual, o->relu);
+    dnnl_primitive_attr_t attr = jp_dnnl_attr(p->residual, p->relu);
     dnnl_prop_kind_t prop = need_backward ? dnnl_forward_training : dnnl_forward_inference;
-    for (int i = 0; i < 2 && !fpd; i++) {
-        dnnl_convolution_desc_t cd;
-        if (dnnl_convolution_forward_desc_init(&cd, prop, algs[i], &src_md, &w_any,
-                                               &b_md, &dst_md, strides, pad, pad) != dnnl_success)
-            continue;
-        fpd = make_pd(ctx, &cd, attr, NULL);
-        used = algs[i];
-    }
+    dnnl_convolution_desc_t fcd;
+    if (dnnl_convolution_forward_desc_init(&fcd, prop, algo, &src_md, &w_any, &b_md, &dst_md, strides, pad,
+                                           pad) == dnnl_success)
+        fpd = make_pd(ctx, &fcd, attr, NULL);
     dnnl_primitive_attr_destroy(attr);
     if (!fpd)
         return jp_fail(err, JP_ERR_BACKEND,
-                       "oneDNN has no convolution for %dx%dx%dx%d -> %d channels, kernel %dx%d, "
-                       "stride %dx%d, padding %dx%d",
-                       s->n, s->cin, s->h, s->w, s->cout, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw);
-    p->backward = need_backward;
-    if (algo == dnnl_convolution_winograd && used != algo && !src_plain && ctx->act_block == 8 &&
-        jp_wino_supported(s->cin, s->cout, s->kh, s->kw, s->sh == s->sw ? s->sh : 0,
-                          s->ph == s->pw ? s->ph : -1)) {
-        /* jempp's Winograd runs all passes: no oneDNN primitive, memory or reorder to make */
-        dnnl_primitive_desc_destroy(fpd);
-        jp_status st = jp_wino_plan_init(&p->wp, s->n, s->cin, s->cout, s->h, s->w, need_backward, err);
-        if (st) return st;
-        p->wino = 1;
-        p->w_bytes = jp_wino_weight_floats(&p->wp) * sizeof(float);
-        p->wd_bytes = need_backward ? p->w_bytes : 0;
-        if (p->wp.scratch_bytes > ctx->scratch_need) ctx->scratch_need = p->wp.scratch_bytes;
-        return JP_OK;
-    }
+                       "oneDNN has no %s convolution on this CPU for %dx%dx%dx%d -> %d channels, kernel "
+                       "%dx%d, stride %dx%d, padding %dx%d",
+                       algo == dnnl_convolution_winograd ? "Winograd" : "direct", s->n, s->cin, s->h, s->w,
+                       s->cout, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw);
     p->w_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
     p->w_bytes = dnnl_memory_desc_get_size(&p->w_md);
     p->fwd = jp_dnnl_primitive(ctx, fpd, &p->m_scr_fwd);
@@ -108,7 +95,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     p->m_w = jp_dnnl_mem(ctx, &p->w_md);
     p->m_b = jp_dnnl_mem(ctx, &b_md);
     p->m_w_plain = jp_dnnl_mem(ctx, &w_plain);
-    p->w_reorder = make_reorder(ctx, &w_plain, &p->w_md, 0, NULL);
+    p->w_reorder = make_reorder(ctx, &w_plain, &p->w_md, 0, &p->m_scr_wr);
 
     if (need_backward) {
         dnnl_primitive_attr_t battr = jp_dnnl_attr(0, 0);
@@ -161,10 +148,10 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
         p->bwd_w = jp_dnnl_primitive(ctx, wpd, &p->m_scr_bw);
         if (!dnnl_memory_desc_equal(&p->wd_md, &p->w_md)) {
             p->wd_bytes = dnnl_memory_desc_get_size(&p->wd_md);
-            p->wd_reorder = make_reorder(ctx, &w_plain, &p->wd_md, 0, NULL);
+            p->wd_reorder = make_reorder(ctx, &w_plain, &p->wd_md, 0, &p->m_scr_wdr);
         }
         p->dw_bytes = dnnl_memory_desc_get_size(&p->dw_md);
-        p->dw_acc = make_reorder(ctx, &p->dw_md, &w_plain, 1, NULL);
+        p->dw_acc = make_reorder(ctx, &p->dw_md, &w_plain, 1, &p->m_scr_acc);
         p->m_wd = jp_dnnl_mem(ctx, &p->wd_md);
         p->m_dsrc = jp_dnnl_mem(ctx, &dsrc_md);
         p->m_wsrc = jp_dnnl_mem(ctx, &wsrc_md);
@@ -188,68 +175,45 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     return JP_OK;
 }
 
-void jp_conv_plan_free(jp_conv_plan *p)
+static jp_status init_direct(jp_conv_plan *p, jp_error *err)
 {
-    dnnl_primitive_t prims[] = {p->fwd, p->bwd_data, p->bwd_w, p->w_reorder, p->wd_reorder, p->dw_acc};
-    for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
-        if (prims[i]) dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {p->m_src, p->m_dst, p->m_w, p->m_b, p->m_wd, p->m_dsrc, p->m_ddst, p->m_wsrc,
-                            p->m_dw, p->m_db, p->m_w_plain, p->m_dw_plain,
-                            p->m_scr_fwd, p->m_scr_bd, p->m_scr_bw};
-    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
-    jp_free(p->blocked);
-    memset(p, 0, sizeof *p);
+    return dnnl_init(p, dnnl_convolution_direct, err);
 }
 
-const char *jp_conv_impl(const jp_conv_plan *p, int pass)
+static jp_status init_winograd(jp_conv_plan *p, jp_error *err)
 {
-    if (pass > 0 && !p->backward) return NULL;
-    if (p->wino) return "jempp:winograd_4x4_3x3:avx2";
+    return dnnl_init(p, dnnl_convolution_winograd, err);
+}
+
+static const char *kernel(const jp_conv_plan *p, int pass)
+{
     return jp_dnnl_impl(pass == 0 ? p->fwd : pass == 1 ? p->bwd_data : p->bwd_w);
 }
 
-void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
+static void prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
 {
-    if (p->wino) {
-        jp_wino_weights_forward(&p->wp, wfwd, w_oihw);
-        if (p->wd_bytes) {
-            JP_CHECK(wbwd != NULL);
-            jp_wino_weights_backward_data(&p->wp, wbwd, w_oihw);
-        }
-        return;
-    }
-    int ids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
-    dnnl_memory_t m[2] = {p->m_w_plain, p->m_w};
-    void *ptr[2] = {(void *)w_oihw, wfwd};
-    jp_dnnl_exec(p->ctx, p->w_reorder, 2, ids, m, ptr);
+    int ids[3] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
+    dnnl_memory_t m[3] = {p->m_w_plain, p->m_w, p->m_scr_wr};
+    void *ptr[3] = {(void *)w_oihw, wfwd, NULL};
+    jp_dnnl_exec(p->ctx, p->w_reorder, 3, ids, m, ptr);
     if (p->wd_reorder) {
         JP_CHECK(wbwd != NULL);
-        dnnl_memory_t m2[2] = {p->m_w_plain, p->m_wd};
-        void *ptr2[2] = {(void *)w_oihw, wbwd};
-        jp_dnnl_exec(p->ctx, p->wd_reorder, 2, ids, m2, ptr2);
+        dnnl_memory_t m2[3] = {p->m_w_plain, p->m_wd, p->m_scr_wdr};
+        void *ptr2[3] = {(void *)w_oihw, wbwd, NULL};
+        jp_dnnl_exec(p->ctx, p->wd_reorder, 3, ids, m2, ptr2);
     }
 }
 
-void jp_conv_forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd,
-                     const float *b)
+static void forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd, const float *b)
 {
-    if (p->wino) {
-        jp_wino_forward(&p->wp, dst, src, wfwd, b, p->residual, p->relu, p->ctx->scratch);
-        return;
-    }
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_src, p->m_w, p->m_b, p->m_dst, p->m_scr_fwd};
     void *ptr[] = {(void *)src, (void *)wfwd, (void *)b, dst, NULL};
     jp_dnnl_exec(p->ctx, p->fwd, 5, ids, m, ptr);
 }
 
-void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
+static void backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
 {
-    if (p->wino) {
-        jp_wino_backward_data(&p->wp, dsrc, ddst, wbwd, p->ctx->scratch);
-        return;
-    }
     int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_ddst, p->m_wd, p->m_dsrc, p->m_scr_bd};
     void *ptr[] = {(void *)ddst, (void *)wbwd, p->src_plain ? p->blocked : dsrc, NULL};
@@ -257,13 +221,9 @@ void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst
     if (p->src_plain) jp_dnnl_from_blocked(p->ctx, dsrc, p->blocked, p->s.n, p->s.cin, p->s.h, p->s.w);
 }
 
-void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
-                              const float *src, float *dw_scratch, float *db_scratch)
+static void backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
+                             const float *src, float *dw_scratch, float *db_scratch)
 {
-    if (p->wino) {
-        jp_wino_backward_weights(&p->wp, dw_oihw, db, ddst, src, p->ctx->scratch);
-        return;
-    }
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS,
                  DNNL_ARG_SCRATCHPAD};
     dnnl_memory_t m[] = {p->m_wsrc, p->m_ddst, p->m_dw, p->m_db, p->m_scr_bw};
@@ -274,11 +234,16 @@ void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, 
     }
     jp_dnnl_exec(p->ctx, p->bwd_w, 5, ids, m, ptr);
     if (dw_oihw) {
-        int rids[2] = {DNNL_ARG_FROM, DNNL_ARG_TO};
-        dnnl_memory_t rm[2] = {p->m_dw, p->m_dw_plain};
-        void *rptr[2] = {dw_scratch, dw_oihw};
-        jp_dnnl_exec(p->ctx, p->dw_acc, 2, rids, rm, rptr);
+        int rids[3] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
+        dnnl_memory_t rm[3] = {p->m_dw, p->m_dw_plain, p->m_scr_acc};
+        void *rptr[3] = {dw_scratch, dw_oihw, NULL};
+        jp_dnnl_exec(p->ctx, p->dw_acc, 3, rids, rm, rptr);
     }
     if (db)
         for (int i = 0; i < p->s.cout; i++) db[i] += db_scratch[i];
 }
+
+const jp_conv_impl jp_conv_onednn_direct = {JP_CONV_ONEDNN_DIRECT, init_direct, kernel, prepare_weights,
+                                            forward, backward_data, backward_weights};
+const jp_conv_impl jp_conv_onednn_winograd = {JP_CONV_ONEDNN_WINOGRAD, init_winograd, kernel, prepare_weights,
+                                              forward, backward_data, backward_weights};

@@ -1,6 +1,8 @@
 /* oneDNN context, memory helpers and layout copies for the fast path. */
 #include "ops/dnnl_ops.h"
 
+#include "ops/cpu_isa.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,7 +13,7 @@ _Noreturn void jp_dnnl_failed(const char *file, int line, const char *call, dnnl
     abort();
 }
 
-jp_status jp_dnnl_init(jp_dnnl *ctx, jp_error *err)
+jp_status jp_dnnl_init(jp_dnnl *ctx, int vector_width, jp_error *err)
 {
     memset(ctx, 0, sizeof *ctx);
     if (dnnl_engine_create(&ctx->eng, dnnl_cpu, 0) != dnnl_success)
@@ -22,8 +24,14 @@ jp_status jp_dnnl_init(jp_dnnl *ctx, jp_error *err)
     int avx512 = isa == dnnl_cpu_isa_avx512_core || isa == dnnl_cpu_isa_avx512_core_vnni ||
                  isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx ||
                  isa == dnnl_cpu_isa_avx512_mic || isa == dnnl_cpu_isa_avx512_mic_4ops;
-    ctx->act_block = avx512 ? 16 : 8;
-    ctx->act_tag = avx512 ? dnnl_aBcd16b : dnnl_aBcd8b;
+    if (vector_width != 0 && vector_width != 8 && vector_width != 16) {
+        jp_dnnl_free(ctx);
+        return jp_fail(err, JP_ERR_ARG, "vector width %d: must be 0 (the CPU's), 8 or 16", vector_width);
+    }
+    /* 16 where both oneDNN and jempp's own kernels run AVX-512 */
+    int block = vector_width ? vector_width : avx512 && jp_cpu_has_width(16) ? 16 : 8;
+    ctx->act_block = block;
+    ctx->act_tag = block == 16 ? dnnl_aBcd16b : dnnl_aBcd8b;
     return JP_OK;
 }
 

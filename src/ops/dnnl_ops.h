@@ -1,7 +1,8 @@
-/* The fast CPU path: oneDNN primitives on blocked activation layouts.
+/* The fast CPU path: oneDNN primitives and jempp's own kernels on blocked activation
+ * layouts.
  *
- * Activations between layers stay in oneDNN's blocked layout (nChw16c on AVX-512,
- * nChw8c otherwise) and are reordered only at the edges of the network. Weights are
+ * Activations between layers stay in a blocked layout (nChw16c on AVX-512, nChw8c
+ * otherwise) and are reordered only at the edges of the network. Weights are
  * kept by the model in PyTorch's plain layouts (OIHW) and reordered into the
  * layout each convolution prefers once per weight update. Every primitive is created
  * once, when a plan is built; executing a plan allocates nothing (user scratchpad).
@@ -14,7 +15,7 @@
 
 #include "jempp/core.h"
 #include "jempp/ops.h"
-#include "ops/bnact8.h"
+#include "ops/bnact_fused.h"
 #include "ops/winograd.h"
 
 /* Engine, stream, the blocked activation tag, and one scratchpad shared by all
@@ -28,7 +29,9 @@ typedef struct {
     size_t scratch_size, scratch_need;
 } jp_dnnl;
 
-jp_status jp_dnnl_init(jp_dnnl *ctx, jp_error *err);
+/* vector_width: the activations' channel block, 0 for the CPU's own (16 where oneDNN
+ * and jempp both run AVX-512 kernels, else 8), or 8 / 16 (tests, --vector_width). */
+jp_status jp_dnnl_init(jp_dnnl *ctx, int vector_width, jp_error *err);
 /* Allocates the shared scratchpad (call after creating plans; may be called again
  * after creating more plans: grows when needed). */
 jp_status jp_dnnl_finalize(jp_dnnl *ctx, jp_error *err);
@@ -72,31 +75,34 @@ const char *jp_dnnl_impl(dnnl_primitive_t prim);
  * 10-1000x slower than its JIT ones. */
 int jp_dnnl_is_reference(const char *impl);
 
-/* ---- convolution plan: forward, backward-data, backward-weights ---------------- */
+/* ---- convolution plan: forward, backward-data, backward-weights ----------------
+ * A plan is made once per layer shape and runs one implementation (jp_conv_impl_id),
+ * chosen by jp_conv_plan_init among the peers of conv_impls.c. */
+typedef struct jp_conv_impl jp_conv_impl;
+
 typedef struct {
     jp_dnnl *ctx;
+    const jp_conv_impl *impl; /* the implementation that runs all three passes */
     jp_conv_shape s;
     int src_plain;      /* source (and diff source) in plain NCHW (first layer: C = 1 or 3) */
     int residual;       /* forward adds into dst (dst += conv(src) + b): the residual sum */
     int relu;           /* forward ends with a ReLU */
     int backward;       /* planned with backward-data and backward-weights */
-    size_t w_bytes;     /* weights in the forward primitive's layout */
+    size_t w_bytes;     /* weights in the forward's layout */
     size_t wd_bytes;    /* weights in the backward-data layout; 0 when it is the forward one */
-    size_t dw_bytes;    /* diff weights in the backward-weights layout */
+    size_t dw_bytes;    /* diff weights in the backward-weights layout (0: none needed) */
+    /* onednn-*: primitives and memory objects (handles set at execution) */
     dnnl_memory_desc_t w_md, wd_md, dw_md; /* fwd weights, bwd-data weights, diff weights */
     dnnl_primitive_t fwd, bwd_data, bwd_w;
-    dnnl_primitive_t w_reorder, wd_reorder, dw_acc; /* plain->fwd, fwd->bwd-data, diff->plain (+=) */
+    dnnl_primitive_t w_reorder, wd_reorder, dw_acc; /* plain->fwd, plain->bwd-data, diff->plain (+=) */
     dnnl_memory_t m_src, m_dst, m_w, m_b, m_wd, m_dsrc, m_ddst, m_dw, m_db, m_wsrc;
     dnnl_memory_t m_w_plain, m_dw_plain;
-    dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_bw;
+    dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_bw, m_scr_wr, m_scr_wdr, m_scr_acc;
     int wsrc_blocked;    /* src_plain: backward-weights reads a blocked copy of the source */
-    int wino;            /* the three passes run jempp's Winograd (ops/winograd.h):
-                          * Winograd was asked for and oneDNN has none on this CPU; the
-                          * weights are then its transformed kernels (w_bytes, wd_bytes)
-                          * and the plan holds no oneDNN primitive or memory */
-    jp_wino_plan wp;
     float *blocked;      /* src_plain: the blocked layout of the source's shape, scratch for
                           * backward-data's output and backward-weights' source copy */
+    /* jempp-winograd: the plan of ops/winograd.h; the weights are its transformed kernels */
+    jp_wino_plan wp;
 } jp_conv_plan;
 
 /* What a convolution plan is for. */
@@ -105,21 +111,41 @@ typedef struct {
     int residual;           /* forward adds into dst: dst += conv(src) + b */
     int relu;               /* forward applies a ReLU to its result (inference only) */
     int need_backward;      /* plan backward-data and backward-weights too (training) */
-    dnnl_alg_kind_t algo;   /* dnnl_convolution_direct, _winograd or _auto */
+    int winograd;           /* JP_CONV_AUTO may choose a Winograd implementation */
+    jp_conv_impl_id impl;   /* JP_CONV_AUTO or the implementation asked for: it runs the
+                             * shape when it can, onednn-direct otherwise */
 } jp_conv_opts;
 
-/* Plans a convolution on this context for the given shape. Winograd asked for where
- * oneDNN has none (no AVX-512) runs jempp's own F(4x4,3x3) for all three passes
- * when the shape allows (ops/winograd.h); otherwise an algorithm
- * that is not available falls back to direct. Without backward the forward is an
- * inference primitive. */
+/* One implementation: init plans p (ctx, s and the flags are set) and returns JP_OK,
+ * JP_ERR_SHAPE when the shape is not of its kind (a Winograd one for a 1x1 layer) or
+ * JP_ERR_BACKEND when this CPU or library cannot run it; both with a message. */
+struct jp_conv_impl {
+    jp_conv_impl_id id;
+    jp_status (*init)(jp_conv_plan *p, jp_error *err);
+    /* the kernel of pass 0 (forward), 1 (backward-data), 2 (backward-weights) */
+    const char *(*kernel)(const jp_conv_plan *p, int pass);
+    void (*prepare_weights)(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw);
+    void (*forward)(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd, const float *b);
+    void (*backward_data)(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd);
+    void (*backward_weights)(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
+                             const float *src, float *dw_scratch, float *db_scratch);
+};
+/* The peers (conv_impls.c: onednn-direct and onednn-winograd in dnnl_conv.c,
+ * jempp-winograd in wino_conv.c). */
+extern const jp_conv_impl jp_conv_onednn_direct, jp_conv_onednn_winograd, jp_conv_jempp_winograd;
+
+/* Plans a convolution on this context for the given shape with the implementation
+ * opts ask for, or the automatic choice (docs/design.md, "Implementations"). A named
+ * implementation that cannot run on this CPU is an error (JP_ERR_BACKEND); one that
+ * does not fit the shape leaves it to onednn-direct. Without backward the forward is
+ * an inference primitive. */
 jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
                             jp_error *err);
 void jp_conv_plan_free(jp_conv_plan *p);
 /* Name of the kernel that runs pass 0 (forward), 1 (backward-data) or 2
  * (backward-weights): oneDNN's implementation name or jempp's; NULL for a backward
  * pass of a forward-only plan. */
-const char *jp_conv_impl(const jp_conv_plan *p, int pass);
+const char *jp_conv_kernel(const jp_conv_plan *p, int pass);
 /* Reorders plain OIHW weights into wfwd (w_bytes) and, when the backward-data
  * layout differs (wd_bytes > 0), into wbwd. */
 void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw);
@@ -140,14 +166,21 @@ typedef struct {
     jp_bn_shape s;
     float slope;
     int has_bn; /* 0: norm "none", only the activation */
-    jp_bnact8 fused; /* .partial set: jempp's fused kernels run, and no primitive is made */
+    jp_bnact_impl_id impl; /* JP_BNACT_ONEDNN or JP_BNACT_JEMPP_FUSED: what runs */
+    jp_bnfused fused; /* jempp-fused: its state (no primitive is made) */
     dnnl_primitive_t fwd_train, fwd_eval, bwd_train, bwd_eval, act_fwd, act_bwd;
     dnnl_memory_t m_src, m_dst, m_scale, m_shift, m_mean, m_var, m_dsrc, m_ddst, m_dscale, m_dshift;
     dnnl_memory_t m_scr[6];
 } jp_bnact_plan;
 
+/* impl: JP_BNACT_AUTO (jempp-fused where it runs: C a multiple of the layout's block
+ * and the CPU's vector width; onednn otherwise) or a named one (an error when it
+ * cannot run this shape here). */
 jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_dnnl *ctx, const jp_bn_shape *s, int has_bn,
-                             float slope, jp_error *err);
+                             float slope, jp_bnact_impl_id impl, jp_error *err);
+/* The kernel of pass k: 0 forward train, 1 forward eval, 2 backward train, 3 backward
+ * eval, 4 the activation forward, 5 its backward (NULL where nothing separate runs). */
+const char *jp_bnact_kernel(const jp_bnact_plan *p, int k);
 void jp_bnact_plan_free(jp_bnact_plan *p);
 /* dst = lrelu(bn(src)). Train: normalise with batch mean/biased variance, store them
  * in mean/var (C each) and update running_mean/var (unbiased, momentum) when given.

@@ -1,5 +1,5 @@
-/* Winograd F(4x4, 3x3) convolution on the nChw8c layout, for machines where oneDNN has
- * none (its Winograd kernels need AVX-512; this file needs AVX2 + FMA).
+/* Winograd F(4x4, 3x3) convolution on the blocked layouts nChw8c (AVX2 + FMA) and
+ * nChw16c (AVX-512F): jempp's own, one source for both widths (winograd_kern.h).
  *
  * A 3x3, stride-1, pad-1 convolution computes each 4x4 output tile from a 6x6 input
  * tile with 36 element-wise products per (input, output) channel pair instead of
@@ -24,6 +24,7 @@
 #include "jempp/core.h"
 
 typedef struct {
+    int vw;                 /* vector width = channel block of the layout: 8 or 16 */
     int n, cin, cout, h, w; /* the forward convolution's shape (3x3, stride 1, pad 1) */
     int th, tw;             /* 4x4 tiles per image: ceil(h / 4), ceil(w / 4) */
     int tiles;              /* n * th * tw */
@@ -36,15 +37,18 @@ typedef struct {
     size_t scratch_bytes;   /* what the passes need as scratch: nthreads * (both) floats */
 } jp_wino_plan;
 
-/* Whether this build and shape can use it: AVX2 + FMA compiled in, Cin and Cout
- * multiples of 8, a 3x3 kernel with stride 1 and padding 1. */
-int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad);
+/* Whether this build, CPU and shape can use it on vw-channel blocks: the width's kernels
+ * run here (ops/cpu_isa.h), Cin and Cout multiples of vw, a 3x3 kernel with stride 1
+ * and padding 1. */
+int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw);
 /* Plans for omp_get_max_threads() threads; wgrad: also backward-weights. Allocates
  * nothing: every pass takes a scratch of p->scratch_bytes (per thread a block's V and M,
  * with wgrad also the accumulators of backward-weights, 36 Cin Cout + Cout floats), so
  * the layers of a model can share one. */
-jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad,
+jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad, int vw,
                             jp_error *err);
+/* "jempp:winograd_4x4_3x3:avx2" or ":avx512": the kernels a plan runs. */
+const char *jp_wino_kernel_name(const jp_wino_plan *p);
 
 /* Floats of a transformed kernel: 36 * Cin * Cout. */
 size_t jp_wino_weight_floats(const jp_wino_plan *p);
@@ -54,21 +58,36 @@ void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oih
  * of backward-data (Cout input channels, Cin output channels). */
 void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float *w_oihw);
 
-/* dst (N, Cout, H, W) = conv(src (N, Cin, H, W)) + b, both nChw8c; accumulate: dst +=
+/* dst (N, Cout, H, W) = conv(src (N, Cin, H, W)) + b, both in the plan's blocked layout; accumulate: dst +=
  * instead of dst =; relu: then dst = max(dst, 0); b may be NULL. u from
  * jp_wino_weights_forward. */
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
                      const float *b, int accumulate, int relu, void *scratch);
-/* dsrc (N, Cin, H, W) = conv^T(ddst (N, Cout, H, W)), nChw8c; u from
+/* dsrc (N, Cin, H, W) = conv^T(ddst (N, Cout, H, W)), blocked; u from
  * jp_wino_weights_backward_data. */
 void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u,
                            void *scratch);
-/* dw_oihw += dL/dw and db += sum ddst (either may be NULL) from src and ddst (nChw8c),
+/* dw_oihw += dL/dw and db += sum ddst (either may be NULL) from src and ddst (blocked),
  * on a plan made with wgrad. Y = A^T [U . V] A is linear in U = G g G^T, so
  *     dL/dg = G^T [ sum_tiles (A dY A^T) . (B^T d B) ] G
  * the sum over tiles being, for each of the 36 points, dU[xi] (Cin x Cout) += V[xi]^T
  * (Cin x tiles) . (A dY A^T)[xi] (tiles x Cout), accumulated per thread. */
 void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
                               const float *src, void *scratch);
+
+/* Shared by winograd.c and the kernels. NPTS: points of a 6x6 tile; KROWS: rows of
+ * the products' register tile. */
+enum { JP_WINO_NPTS = 36, JP_WINO_KROWS = 6 };
+
+/* Floats from one point's matrix to the next in a block of nt tiles of c channels
+ * (V[xi] is nt x c): nt c rounded up to whole 64-byte lines, plus one line when that
+ * count is even. An unpadded stride of a power-of-two multiple of lines (3 KiB for 24
+ * tiles of 32 channels) puts the 36 matrices into a few L1 sets, and the transforms,
+ * which touch all 36 for every tile, evict each other. */
+static inline size_t jp_wino_point_stride(int nt, int c)
+{
+    size_t lines = ((size_t)nt * c + 15) / 16;
+    return (lines % 2 ? lines : lines + 1) * 16;
+}
 
 #endif

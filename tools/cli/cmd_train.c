@@ -50,6 +50,7 @@ int jp_cmd_train(int argc, char **argv)
         }
     }
     int sampler = (int)c.sampler.kind, init = (int)c.init, norm = (int)c.norm, opt = (int)c.optimizer;
+    int conv_impl = (int)c.kernels.conv, bn_impl = (int)c.kernels.bnact;
     int sched = (int)c.lr_schedule;
     int eval_sampling = !c.sampler.train_mode;
     jp_flag flags[] = {
@@ -65,7 +66,10 @@ int jp_cmd_train(int argc, char **argv)
         {"width", FLAG_INT, &c.width, 0, NULL, NULL, "Wide-ResNet width factor k"},
         {"norm", FLAG_CHOICE, &norm, 0, NULL, "none|batch", "normalisation layers"},
         {"dropout_rate", FLAG_FLOAT, &c.dropout_rate, 0, NULL, NULL, "dropout between the convolutions of a block"},
-        {"winograd", FLAG_BOOL, &c.winograd, 0, NULL, NULL, "Winograd F(4x4,3x3) for the 3x3 stride-1 convolutions (oneDNN's on AVX-512, jempp's own on AVX2; 2x the direct kernels' speed there); --winograd 0: direct"},
+        {"winograd", FLAG_BOOL, &c.winograd, 0, NULL, NULL, "the automatic choice may run Winograd F(4x4,3x3) for the 3x3 stride-1 convolutions (jempp's own; 1.2-1.7x the direct kernels' speed per iteration); --winograd 0: oneDNN's direct kernels"},
+        {"conv_impl", FLAG_CHOICE, &conv_impl, 0, NULL, JP_CONV_IMPL_WORDS, "convolution implementation: auto (by layer shape, docs/design.md), or one forced for every layer it can run (onednn-direct the rest); `jempp train` prints what ran"},
+        {"bn_impl", FLAG_CHOICE, &bn_impl, 0, NULL, JP_BNACT_IMPL_WORDS, "batch norm + LeakyReLU implementation: auto (jempp-fused where it runs), onednn or jempp-fused"},
+        {"vector_width", FLAG_INT, &c.kernels.vector_width, 0, NULL, NULL, "channel block of the activations: 0 the CPU's (16 with AVX-512, else 8), 8 (nChw8c, AVX2 kernels) or 16 (nChw16c, AVX-512 kernels)"},
         {"p_x_weight", FLAG_FLOAT, &c.p_x_weight, 0, NULL, NULL, "weight of the p(x) term"},
         {"p_y_given_x_weight", FLAG_FLOAT, &c.p_y_given_x_weight, 0, NULL, NULL, "weight of the p(y|x) cross-entropy"},
         {"p_x_y_weight", FLAG_FLOAT, &c.p_x_y_weight, 0, NULL, NULL, "weight of the p(x|y) term"},
@@ -128,6 +132,8 @@ int jp_cmd_train(int argc, char **argv)
     c.sampler.kind = (jp_sampler_kind)sampler;
     c.init = (jp_init_kind)init;
     c.norm = (jp_norm)norm;
+    c.kernels.conv = (jp_conv_impl_id)conv_impl;
+    c.kernels.bnact = (jp_bnact_impl_id)bn_impl;
     c.optimizer = (jp_optim_kind)opt;
     c.lr_schedule = (jp_lr_kind)sched;
     c.sampler.train_mode = !eval_sampling;

@@ -1,0 +1,122 @@
+/* The convolution implementations as peers: which one a plan runs, and the calls
+ * that go to it. Each implementation (onednn-direct, onednn-winograd in dnnl_conv.c;
+ * jempp-winograd in wino_conv.c) plans all three passes of a shape itself.
+ *
+ * The automatic choice for a layer (JP_CONV_AUTO), in order of preference, the first
+ * that can run the shape on this CPU:
+ *   3x3 stride 1 (Winograd allowed):  jempp-winograd, onednn-winograd, onednn-direct
+ *   every other shape:                onednn-direct
+ * jempp-winograd first on both widths: measured faster than oneDNN's direct kernels on
+ * AVX2 and than oneDNN's AVX-512 Winograd on nChw16c (docs/results.md). */
+#include <string.h>
+
+#include "ops/dnnl_ops.h"
+
+static const jp_conv_impl *const impls[JP_CONV_N_IMPL] = {
+    [JP_CONV_ONEDNN_DIRECT] = &jp_conv_onednn_direct,
+    [JP_CONV_ONEDNN_WINOGRAD] = &jp_conv_onednn_winograd,
+    [JP_CONV_JEMPP_WINOGRAD] = &jp_conv_jempp_winograd,
+};
+
+static const char *const conv_words[JP_CONV_N_IMPL] = {"auto", "onednn-direct", "onednn-winograd",
+                                                       "jempp-winograd"};
+static const char *const bnact_words[JP_BNACT_N_IMPL] = {"auto", "onednn", "jempp-fused"};
+
+const char *jp_conv_impl_word(jp_conv_impl_id id)
+{
+    return (int)id >= 0 && id < JP_CONV_N_IMPL ? conv_words[id] : NULL;
+}
+
+const char *jp_bnact_impl_word(jp_bnact_impl_id id)
+{
+    return (int)id >= 0 && id < JP_BNACT_N_IMPL ? bnact_words[id] : NULL;
+}
+
+/* Destroys whatever an implementation's init made (also a failed one's). */
+static void release(jp_conv_plan *p)
+{
+    dnnl_primitive_t prims[] = {p->fwd, p->bwd_data, p->bwd_w, p->w_reorder, p->wd_reorder, p->dw_acc};
+    for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
+        if (prims[i]) dnnl_primitive_destroy(prims[i]);
+    dnnl_memory_t mems[] = {p->m_src, p->m_dst, p->m_w, p->m_b, p->m_wd, p->m_dsrc, p->m_ddst, p->m_wsrc,
+                            p->m_dw, p->m_db, p->m_w_plain, p->m_dw_plain, p->m_scr_fwd, p->m_scr_bd,
+                            p->m_scr_bw, p->m_scr_wr, p->m_scr_wdr, p->m_scr_acc};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    jp_free(p->blocked);
+}
+
+static void reset(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o)
+{
+    memset(p, 0, sizeof *p);
+    p->ctx = ctx;
+    p->s = *s;
+    p->src_plain = o->src_plain;
+    p->residual = o->residual;
+    p->relu = o->relu;
+    p->backward = o->need_backward;
+}
+
+jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
+                            jp_error *err)
+{
+    const jp_conv_impl *order[3];
+    int n = 0, forced = o->impl != JP_CONV_AUTO;
+    if ((int)o->impl < 0 || o->impl >= JP_CONV_N_IMPL)
+        return jp_fail(err, JP_ERR_ARG, "no convolution implementation %d", (int)o->impl);
+    if (forced) {
+        order[n++] = impls[o->impl];
+    } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
+        order[n++] = &jp_conv_jempp_winograd;
+        order[n++] = &jp_conv_onednn_winograd;
+    }
+    if (!n || order[n - 1] != &jp_conv_onednn_direct) order[n++] = &jp_conv_onednn_direct;
+    jp_status st = JP_OK;
+    for (int i = 0; i < n; i++) {
+        reset(p, ctx, s, o);
+        st = order[i]->init(p, err);
+        if (st == JP_OK) {
+            p->impl = order[i];
+            return JP_OK;
+        }
+        release(p);
+        /* the next one: a shape not of this kind, or (automatic choice) a kernel this CPU lacks */
+        if (st == JP_ERR_SHAPE || (st == JP_ERR_BACKEND && !forced)) continue;
+        break;
+    }
+    memset(p, 0, sizeof *p);
+    return st;
+}
+
+void jp_conv_plan_free(jp_conv_plan *p)
+{
+    release(p);
+    memset(p, 0, sizeof *p);
+}
+
+const char *jp_conv_kernel(const jp_conv_plan *p, int pass)
+{
+    if (pass > 0 && !p->backward) return NULL;
+    return p->impl->kernel(p, pass);
+}
+
+void jp_conv_prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
+{
+    p->impl->prepare_weights(p, wfwd, wbwd, w_oihw);
+}
+
+void jp_conv_forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd, const float *b)
+{
+    p->impl->forward(p, dst, src, wfwd, b);
+}
+
+void jp_conv_backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
+{
+    p->impl->backward_data(p, dsrc, ddst, wbwd);
+}
+
+void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
+                              const float *src, float *dw_scratch, float *db_scratch)
+{
+    p->impl->backward_weights(p, dw_oihw, db, ddst, src, dw_scratch, db_scratch);
+}

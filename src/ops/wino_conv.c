@@ -1,0 +1,61 @@
+/* The convolution implementation "jempp-winograd": jempp's Winograd F(4x4,3x3)
+ * (ops/winograd.h) for all three passes of a 3x3 stride-1 convolution on the blocked
+ * layout, with no oneDNN primitive, memory object or reorder; the weights are its
+ * transformed kernels and its scratch is the context's shared scratchpad. */
+#include "ops/dnnl_ops.h"
+
+#include "ops/cpu_isa.h"
+
+static jp_status init(jp_conv_plan *p, jp_error *err)
+{
+    const jp_conv_shape *s = &p->s;
+    int vw = p->ctx->act_block;
+    if (p->src_plain || s->kh != 3 || s->kw != 3 || s->sh != 1 || s->sw != 1 || s->ph != 1 || s->pw != 1 ||
+        s->cin % vw || s->cout % vw)
+        return jp_fail(err, JP_ERR_SHAPE, "jempp-winograd: only 3x3 stride-1 pad-1 convolutions of blocked "
+                       "activations with channels in multiples of %d", vw);
+    if (!jp_cpu_has_width(vw))
+        return jp_fail(err, JP_ERR_BACKEND, "jempp-winograd on %d-channel blocks needs %s, which this CPU or "
+                       "build lacks", vw, jp_cpu_width_isa(vw));
+    jp_status st = jp_wino_plan_init(&p->wp, s->n, s->cin, s->cout, s->h, s->w, p->backward, vw, err);
+    if (st) return st;
+    p->w_bytes = jp_wino_weight_floats(&p->wp) * sizeof(float);
+    p->wd_bytes = p->backward ? p->w_bytes : 0;
+    if (p->wp.scratch_bytes > p->ctx->scratch_need) p->ctx->scratch_need = p->wp.scratch_bytes;
+    return JP_OK;
+}
+
+static const char *kernel(const jp_conv_plan *p, int pass)
+{
+    (void)pass;
+    return jp_wino_kernel_name(&p->wp);
+}
+
+static void prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
+{
+    jp_wino_weights_forward(&p->wp, wfwd, w_oihw);
+    if (p->wd_bytes) {
+        JP_CHECK(wbwd != NULL);
+        jp_wino_weights_backward_data(&p->wp, wbwd, w_oihw);
+    }
+}
+
+static void forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd, const float *b)
+{
+    jp_wino_forward(&p->wp, dst, src, wfwd, b, p->residual, p->relu, p->ctx->scratch);
+}
+
+static void backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
+{
+    jp_wino_backward_data(&p->wp, dsrc, ddst, wbwd, p->ctx->scratch);
+}
+
+static void backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
+                             const float *src, float *dw_scratch, float *db_scratch)
+{
+    (void)dw_scratch, (void)db_scratch;
+    jp_wino_backward_weights(&p->wp, dw_oihw, db, ddst, src, p->ctx->scratch);
+}
+
+const jp_conv_impl jp_conv_jempp_winograd = {JP_CONV_JEMPP_WINOGRAD, init, kernel, prepare_weights,
+                                             forward, backward_data, backward_weights};

@@ -1,0 +1,8 @@
+/* jempp's Winograd kernels on 8-channel blocks (nChw8c), compiled with avx2's
+ * instructions (CMakeLists.txt); called only when ops/cpu_isa.h says the CPU has them. */
+#if defined(JEMPP_X86_KERNELS)
+#define JP_VW 8
+#include "ops/winograd_kern.h"
+#else
+typedef int jp_winograd_avx2_unused; /* not an x86-64 build: no kernels */
+#endif
