@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "ebm/trainer_internal.h"
+#include "core/sgemm.h"
 #include "io/json.h"
 #include "jempp/checkpoint.h"
 #include "jempp/eval.h"
@@ -106,6 +107,8 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     char kernels[400];
     jp_wrn_kernel_summary(t->m, kernels, sizeof kernels);
     tr_log(t, "kernels: %s\n", kernels);
+    char blas[400];
+    if (jp_blas_note(blas, sizeof blas)) tr_log(t, "warning: %s\n", blas);
     char slow[400];
     int n_slow = jp_wrn_reference_kernels(t->m, slow, sizeof slow);
     if (n_slow)

@@ -2,9 +2,10 @@
  * features, and the softmax of the logits layer. */
 #include "nn/inception_internal.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+#include "core/sgemm.h"
 
 /* Aborts when a write of `bytes` at dst would not fit the activation buffer it starts in
  * (a sizing bug in build(); cheap enough to check on every layer). */
@@ -141,8 +142,7 @@ jp_status jp_inception_features(jp_inception *m, float *feats, const float *x, i
     memcpy(feats, m->feats, (size_t)n * F * sizeof(float));
     if (K) {
         /* logits (n, K) = feats (n, F) W^T + b; the dropout before fc is the identity */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, F, 1.0f, m->feats, F, m->fc_w, F, 0.0f,
-                    m->logits, K);
+        jp_sgemm(0, 1, n, K, F, 1.0f, m->feats, F, m->fc_w, F, 0.0f, m->logits, K);
         for (int i = 0; i < n; i++)
             for (int k = 0; k < K; k++) m->logits[(size_t)i * K + k] += m->fc_b[k];
         softmax_rows(m->probs, m->logits, n, K);

@@ -1,9 +1,9 @@
 /* The WRN's log density: log p(x) = LSE(logits) for JEM/JEM++ (the classifier's logits
  * define the energy), or the energy head energy_output(feat) for JEM's unconditional
  * variant (--uncond), and its backward. */
-#include <cblas.h>
 #include <string.h>
 
+#include "core/sgemm.h"
 #include "jempp/ops.h"
 #include "nn/wrn_internal.h"
 
@@ -11,7 +11,7 @@ void jp_wrn_energy_head(jp_wrn *m, float *e, int n)
 {
     int D = m->last_c;
     const float *we = m->params + m->en_w;
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, n, D, 1.0f, m->feat, D, we, 1, 0.0f, e, 1);
+    jp_sgemm(0, 0, n, 1, D, 1.0f, m->feat, D, we, 1, 0.0f, e, 1); /* e (n) = feat (n, D) we (D) */
     for (int i = 0; i < n; i++) e[i] += m->params[m->en_b];
 }
 

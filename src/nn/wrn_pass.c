@@ -4,6 +4,8 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "core/sgemm.h"
+
 static void prepare_weights(jp_wrn *m)
 {
     if (m->prepared_version == m->weights_version) return;
@@ -92,7 +94,7 @@ void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
     pool_forward(m);
     /* logits (n, K) = feat (n, D) W^T + b */
     const float *W = m->params + m->fc_w, *bias = m->params + m->fc_b;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, K, D, 1.0f, m->feat, D, W, D, 0.0f, logits, K);
+    jp_sgemm(0, 1, n, K, D, 1.0f, m->feat, D, W, D, 0.0f, logits, K);
     for (int i = 0; i < n; i++)
         for (int k = 0; k < K; k++) logits[(size_t)i * K + k] += bias[k];
     m->last_train = train;
@@ -144,19 +146,19 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
     const float *W = m->params + m->fc_w, *we = m->params + m->en_w;
     /* rows past n (eval padding) are zero */
     if (dlogits)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
+        jp_sgemm(0, 0, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
     size_t from = dlogits ? (size_t)n * D : 0;
     memset(m->dfeat + from, 0, ((size_t)N * D - from) * sizeof(float));
     if (denergy) cblas_sger(CblasRowMajor, n, D, 1.0f, denergy, 1, we, 1, m->dfeat, D);
     if (pgrad && dlogits) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, D, n, 1.0f, dlogits, K, m->feat, D, 1.0f,
-                    m->grads + m->fc_w, D);
+        jp_sgemm(1, 0, K, D, n, 1.0f, dlogits, K, m->feat, D, 1.0f, m->grads + m->fc_w, D);
         float *db = m->grads + m->fc_b;
         for (int i = 0; i < n; i++)
             for (int k = 0; k < K; k++) db[k] += dlogits[(size_t)i * K + k];
     }
     if (pgrad && denergy) {
-        cblas_sgemv(CblasRowMajor, CblasTrans, n, D, 1.0f, m->feat, D, denergy, 1, 1.0f, m->grads + m->en_w, 1);
+        /* dw_e (1, D) += denergy^T (1, n) feat (n, D) */
+        jp_sgemm(0, 0, 1, D, n, 1.0f, denergy, n, m->feat, D, 1.0f, m->grads + m->en_w, D);
         for (int i = 0; i < n; i++) m->grads[m->en_b] += denergy[i];
     }
     float **g = m->g;
