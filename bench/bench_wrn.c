@@ -7,7 +7,9 @@
  *
  *   bench_wrn [--depth 16] [--width 2] [--batch 64] [--size 32] [--channels 3]
  *             [--iters 7] [--layers] [--jempp M N | --sgld K] [--winograd 1|0]
- * (--winograd 0: oneDNN's direct convolutions instead of the default Winograd) */
+ *             [--conv_impl NAME] [--bn_impl NAME] [--vector_width 0|8|16]
+ * (--winograd 0: oneDNN's direct convolutions instead of the default Winograd; the
+ * implementation flags as `jempp train`'s; the kernels that ran are printed first) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
 {
     int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 1;
     int K_sgld = 0;
+    jp_kernel_choice kc = {0, JP_CONV_AUTO, JP_BNACT_AUTO};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--depth") && i + 1 < argc) depth = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = atoi(argv[++i]);
@@ -69,6 +72,16 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (!strcmp(argv[i], "--winograd") && i + 1 < argc) wino = atoi(argv[++i]) != 0;
         else if (!strcmp(argv[i], "--sgld") && i + 1 < argc) K_sgld = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--vector_width") && i + 1 < argc) kc.vector_width = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--conv_impl") && i + 1 < argc) {
+            const char *w = argv[++i];
+            for (int k = 0; k < JP_CONV_N_IMPL; k++)
+                if (!strcmp(w, jp_conv_impl_word((jp_conv_impl_id)k))) kc.conv = (jp_conv_impl_id)k;
+        } else if (!strcmp(argv[i], "--bn_impl") && i + 1 < argc) {
+            const char *w = argv[++i];
+            for (int k = 0; k < JP_BNACT_N_IMPL; k++)
+                if (!strcmp(w, jp_bnact_impl_word((jp_bnact_impl_id)k))) kc.bnact = (jp_bnact_impl_id)k;
+        }
         else if (!strcmp(argv[i], "--jempp") && i + 2 < argc) {
             M = atoi(argv[++i]);
             N = atoi(argv[++i]);
@@ -85,12 +98,16 @@ int main(int argc, char **argv)
     cfg.in_channels = channels;
     cfg.image_size = size;
     cfg.winograd = wino;
+    cfg.kernels = kc;
     jp_wrn *m;
     jp_error err;
     if (jp_wrn_create(&m, &cfg, batch, &err)) {
         fprintf(stderr, "bench_wrn: %s\n", err.msg);
         return 1;
     }
+    char kernels[400];
+    jp_wrn_kernel_summary(m, kernels, sizeof kernels);
+    printf("kernels: %s\n", kernels);
     if (layers) bench_layers(m, iters);
     int K = cfg.n_classes;
     size_t dim = (size_t)channels * size * size;
