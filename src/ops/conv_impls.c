@@ -4,10 +4,15 @@
  *
  * The automatic choice for a layer (JP_CONV_AUTO), in order of preference, the first
  * that can run the shape on this CPU:
- *   3x3 stride 1 (Winograd allowed):  jempp-winograd, onednn-winograd, onednn-direct
+ *   3x3 stride 1 (Winograd allowed), nChw16c, Cin and Cout >= 512:
+ *                                     onednn-winograd, jempp-winograd, onednn-direct
+ *   other 3x3 stride 1 (Winograd allowed):
+ *                                     jempp-winograd, onednn-winograd, onednn-direct
  *   every other shape:                onednn-direct
- * jempp-winograd first on both widths: measured faster than oneDNN's direct kernels on
- * AVX2 and than oneDNN's AVX-512 Winograd on nChw16c (docs/results.md). */
+ * By bench_winograd (2 threads, batch 64, AMD EPYC with AVX-512, docs/results.md):
+ * jempp-winograd runs 1.1-1.7x oneDNN's AVX-512 Winograd up to 320 channels (160->160
+ * 32x32: 1213 against 885 GFLOP/s-equivalent forward; 320->320 16x16 alike) and 0.8x it
+ * at 640->640 8x8 (825 against 1060); on AVX2 oneDNN has no Winograd. */
 #include <string.h>
 
 #include "ops/dnnl_ops.h"
@@ -67,8 +72,9 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
     if (forced) {
         order[n++] = impls[o->impl];
     } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
-        order[n++] = &jp_conv_jempp_winograd;
-        order[n++] = &jp_conv_onednn_winograd;
+        int wide = ctx->act_block == 16 && s->cin >= 512 && s->cout >= 512;
+        order[n++] = wide ? &jp_conv_onednn_winograd : &jp_conv_jempp_winograd;
+        order[n++] = wide ? &jp_conv_jempp_winograd : &jp_conv_onednn_winograd;
     }
     if (!n || order[n - 1] != &jp_conv_onednn_direct) order[n++] = &jp_conv_onednn_direct;
     jp_status st = JP_OK;
