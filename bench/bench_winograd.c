@@ -88,7 +88,7 @@ int main(int argc, char **argv)
             jp_conv_opts o = {.need_backward = 1, .impl = impls[m]};
             if (jp_conv_plan_init(&p, &ctx, &s, &o, &err) != JP_OK || p.impl->id != impls[m]) {
                 if (p.impl) jp_conv_plan_free(&p);
-                printf(" | %-22s", "not on this CPU");
+                printf(" | %-22s", "n/a (CPU or layout)");
                 continue;
             }
             if (jp_dnnl_finalize(&ctx, &err) != JP_OK) return 1;
