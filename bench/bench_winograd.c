@@ -13,7 +13,7 @@
 
 #include "bench_stats.h"
 #include "jempp/ops.h"
-#include "ops/dnnl_ops.h"
+#include "ops/backend.h"
 
 static void fill(float *x, size_t n, unsigned *seed)
 {
@@ -56,8 +56,8 @@ int main(int argc, char **argv)
     static const int shapes[][3] = {{16, 32, 32}, {32, 32, 32}, {64, 64, 16}, {128, 128, 8}, {32, 32, 28},
                                     {64, 64, 14}, {128, 128, 7}, {160, 160, 32}, {320, 320, 16}, {640, 640, 8}};
     jp_error err;
-    jp_dnnl ctx;
-    if (jp_dnnl_init(&ctx, vw, &err) != JP_OK) {
+    jp_cpu ctx;
+    if (jp_cpu_init(&ctx, vw, &err) != JP_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         int cin = shapes[k][0], cout = shapes[k][1], hw = shapes[k][2];
         jp_conv_shape s;
         if (jp_conv_shape_init(&s, batch, cin, hw, hw, cout, 3, 3, 1, 1, 1, 1, &err) != JP_OK) return 1;
-        size_t nin = jp_dnnl_act_bytes(&ctx, batch, cin, hw, hw) / 4, nout = jp_dnnl_act_bytes(&ctx, batch, cout, hw, hw) / 4;
+        size_t nin = jp_act_bytes(&ctx, batch, cin, hw, hw) / 4, nout = jp_act_bytes(&ctx, batch, cout, hw, hw) / 4;
         size_t nw = (size_t)cout * cin * 9;
         float *x = jp_alloc(nin * 4), *dx = jp_alloc(nin * 4), *dy = jp_alloc(nout * 4), *w = jp_alloc(nw * 4);
         float *b = jp_alloc((size_t)cout * 4), *dw = jp_alloc(nw * 4), *dbs = jp_alloc((size_t)cout * 4);
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
                 printf(" | %-22s", "n/a (CPU or layout)");
                 continue;
             }
-            if (jp_dnnl_finalize(&ctx, &err) != JP_OK) return 1;
+            if (jp_cpu_finalize(&ctx, &err) != JP_OK) return 1;
             y[m] = jp_alloc(nout * 4);
             float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
             float *dws = p.dw_bytes ? jp_alloc(p.dw_bytes) : NULL;
@@ -122,6 +122,6 @@ int main(int argc, char **argv)
         for (int m = 0; m < N_IMPL; m++) jp_free(y[m]);
         jp_free(x), jp_free(dx), jp_free(dy), jp_free(w), jp_free(b), jp_free(dw), jp_free(dbs);
     }
-    jp_dnnl_free(&ctx);
+    jp_cpu_free(&ctx);
     return 0;
 }

@@ -14,7 +14,7 @@
 
 #include "jempp/ops.h"
 #include "jempp/wrn.h"
-#include "ops/dnnl_ops.h"
+#include "ops/backend.h"
 #include "ops/cpu_isa.h"
 #include "testutil.h"
 
@@ -45,7 +45,7 @@ static float *rnd(jp_rng *r, size_t n, float lo, float hi)
 
 /* One convolution shape on implementation impl; a shape not of impl's kind (a 1x1 for a
  * Winograd one) is left out, an implementation this CPU lacks is noted in sk. */
-static void check_conv(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_conv_impl_id impl, int n, int cin,
+static void check_conv(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_conv_impl_id impl, int n, int cin,
                        int h, int cout, int k, int stride, int src_plain, int residual)
 {
     jp_conv_shape s;
@@ -70,14 +70,14 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_conv_
     }
     /* Winograd's transforms round differently: a looser bound */
     double tol = impl == JP_CONV_ONEDNN_DIRECT ? 1e-4 : 1e-3;
-    JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
+    JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
     size_t nin = (size_t)n * cin * h * h, nout = (size_t)n * cout * s.oh * s.ow, nw = (size_t)cout * cin * k * k;
     float *x = rnd(r, nin, -1, 1), *w = rnd(r, nw, -0.3f, 0.3f), *b = rnd(r, cout, -0.5f, 0.5f);
     float *dout = rnd(r, nout, -1, 1), *prev = rnd(r, nout, -1, 1);
     float *ref = jp_alloc(nout * 4), *got = jp_alloc(nout * 4);
-    float *xb = jp_alloc(jp_dnnl_act_bytes(ctx, n, cin, h, h) + nin * 4);
-    float *yb = jp_alloc(jp_dnnl_act_bytes(ctx, n, cout, s.oh, s.ow));
-    float *db_ = jp_alloc(jp_dnnl_act_bytes(ctx, n, cout, s.oh, s.ow));
+    float *xb = jp_alloc(jp_act_bytes(ctx, n, cin, h, h) + nin * 4);
+    float *yb = jp_alloc(jp_act_bytes(ctx, n, cout, s.oh, s.ow));
+    float *db_ = jp_alloc(jp_act_bytes(ctx, n, cout, s.oh, s.ow));
     float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
     float *dws = jp_alloc(p.dw_bytes), *dbs = jp_alloc((size_t)cout * 4);
     char what[160];
@@ -89,19 +89,18 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_conv_
     const char *kern[3] = {jp_conv_kernel(&p, 0), jp_conv_kernel(&p, 1), jp_conv_kernel(&p, 2)};
     /* (the layers of a WRN: a plain first layer, or channels in multiples of 8) */
     if (src_plain || (cin % 8 == 0 && cout % 8 == 0))
-        tu_check(t, !jp_dnnl_is_reference(kern[0]) && !jp_dnnl_is_reference(kern[1]) && !jp_dnnl_is_reference(kern[2]),
-             "%s: JIT kernels (fwd %s, bwd-data %s, bwd-weights %s%s)", what, kern[0], kern[1], kern[2],
-             p.wsrc_blocked ? " from a blocked copy of the source" : "");
+        tu_check(t, !jp_kernel_is_reference(kern[0]) && !jp_kernel_is_reference(kern[1]) && !jp_kernel_is_reference(kern[2]),
+             "%s: JIT kernels (fwd %s, bwd-data %s, bwd-weights %s)", what, kern[0], kern[1], kern[2]);
 
     jp_ref_conv2d_forward(ref, x, w, b, &s);
     if (residual)
         for (size_t i = 0; i < nout; i++) ref[i] += prev[i];
     if (src_plain) memcpy(xb, x, nin * 4);
-    else jp_dnnl_to_blocked(ctx, xb, x, n, cin, h, h);
+    else jp_act_to_blocked(ctx, xb, x, n, cin, h, h);
     jp_conv_prepare_weights(&p, wf, wb, w);
-    if (residual) jp_dnnl_to_blocked(ctx, yb, prev, n, cout, s.oh, s.ow);
+    if (residual) jp_act_to_blocked(ctx, yb, prev, n, cout, s.oh, s.ow);
     jp_conv_forward(&p, yb, xb, wf, b);
-    jp_dnnl_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
+    jp_act_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
     char w2[200];
     snprintf(w2, sizeof w2, "%s fwd", what);
     tu_close(t, w2, got, ref, nout, tol, tol);
@@ -113,15 +112,15 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_conv_
         if (jp_conv_plan_init(&pr, ctx, &s, &orelu, &err) != JP_OK) {
             tu_check(t, 0, "relu plan: %s", err.msg);
         } else {
-            JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
+            JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
             float *wr = jp_alloc(pr.w_bytes), *rref = jp_alloc(nout * 4);
             jp_conv_prepare_weights(&pr, wr, NULL, w);
             jp_conv_forward(&pr, yb, xb, wr, b);
-            jp_dnnl_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
+            jp_act_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
             for (size_t i = 0; i < nout; i++) rref[i] = ref[i] > 0 ? ref[i] : 0.0f;
             snprintf(w2, sizeof w2, "%s fwd inference + relu", what);
             tu_close(t, w2, got, rref, nout, tol, tol);
-            tu_check(t, pr.bwd_data == NULL && pr.bwd_w == NULL && !jp_conv_kernel(&pr, 1) && !jp_conv_kernel(&pr, 2),
+            tu_check(t, pr.wd_bytes == 0 && pr.dw_bytes == 0 && !jp_conv_kernel(&pr, 1) && !jp_conv_kernel(&pr, 2),
                      "%s: a forward-only plan has no backward", what);
             jp_free(wr);
             jp_free(rref);
@@ -132,11 +131,11 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_conv_
     /* backward data */
     float *dref = jp_alloc(nin * 4), *dgot = jp_alloc(nin * 4);
     jp_ref_conv2d_backward(dref, NULL, NULL, dout, x, w, &s);
-    jp_dnnl_to_blocked(ctx, db_, dout, n, cout, s.oh, s.ow);
-    float *dxb = jp_alloc(jp_dnnl_act_bytes(ctx, n, cin, h, h) + nin * 4);
+    jp_act_to_blocked(ctx, db_, dout, n, cout, s.oh, s.ow);
+    float *dxb = jp_alloc(jp_act_bytes(ctx, n, cin, h, h) + nin * 4);
     jp_conv_backward_data(&p, dxb, db_, wb);
     if (src_plain) memcpy(dgot, dxb, nin * 4);
-    else jp_dnnl_from_blocked(ctx, dgot, dxb, n, cin, h, h);
+    else jp_act_from_blocked(ctx, dgot, dxb, n, cin, h, h);
     snprintf(w2, sizeof w2, "%s bwd-data", what);
     tu_close(t, w2, dgot, dref, nin, tol, tol);
 
@@ -159,7 +158,7 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_conv_
 
 /* lrelu(bn(x)) and its backward against the reference ops; x drawn from [shift - 2,
  * shift + 3] (a large shift: a mean far from 0 against the spread). */
-static void check_bnact(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_bnact_impl_id impl, int n, int c,
+static void check_bnact(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_bnact_impl_id impl, int n, int c,
                         int h, int has_bn, int train, float shift)
 {
     jp_bn_shape s = {n, c, h, h, 1e-5f, 0.9f};
@@ -172,8 +171,8 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_bnac
         skip_note(sk, note);
         return;
     }
-    JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
-    size_t cnt = (size_t)n * c * h * h, bytes = jp_dnnl_act_bytes(ctx, n, c, h, h);
+    JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
+    size_t cnt = (size_t)n * c * h * h, bytes = jp_act_bytes(ctx, n, c, h, h);
     float *x = rnd(r, cnt, shift - 2, shift + 3), *g = rnd(r, c, 0.5f, 1.5f), *be = rnd(r, c, -0.5f, 0.5f);
     float *dout = rnd(r, cnt, -1, 1);
     float *rm = rnd(r, c, -0.2f, 0.2f), *rv = rnd(r, c, 0.5f, 2.0f);
@@ -199,9 +198,9 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_bnac
     else if (train) jp_ref_bn_backward_train(dxr, dgr, dber, dpre, x, sm, si, g, &s);
     else jp_ref_bn_backward_eval(dxr, dgr, dber, dpre, x, g, rm, rv, &s);
 
-    jp_dnnl_to_blocked(ctx, xb, x, n, c, h, h);
+    jp_act_to_blocked(ctx, xb, x, n, c, h, h);
     jp_bnact_forward(&p, train, yb, mean, var, rm2, rv2, xb, g, be);
-    jp_dnnl_from_blocked(ctx, y, yb, n, c, h, h);
+    jp_act_from_blocked(ctx, y, yb, n, c, h, h);
     char w2[160];
     snprintf(w2, sizeof w2, "%s fwd", what);
     /* a mean of 50 against a spread of 5 costs oneDNN's AVX2 batch norm about 4 bits */
@@ -212,10 +211,10 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_bnac
         snprintf(w2, sizeof w2, "%s running var (unbiased)", what);
         tu_close(t, w2, rv2, rv, (size_t)c, 1e-6, 1e-5);
     }
-    jp_dnnl_to_blocked(ctx, db, dout, n, c, h, h);
+    jp_act_to_blocked(ctx, db, dout, n, c, h, h);
     jp_bnact_backward(&p, train, dxb, db, has_bn ? dg : NULL, has_bn ? dbe : NULL, yb, xb,
                       train ? mean : rm2, train ? var : rv2, g, be, scr);
-    jp_dnnl_from_blocked(ctx, dx, dxb, n, c, h, h);
+    jp_act_from_blocked(ctx, dx, dxb, n, c, h, h);
     snprintf(w2, sizeof w2, "%s bwd dx", what);
     tu_close(t, w2, dx, dxr, cnt, 1e-5, 1e-3);
     if (has_bn) {
@@ -231,14 +230,14 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_dnnl *ctx, jp_rng *r, jp_bnac
 
 /* Train-mode forward and backward give the same bits on 1 and 2 threads (jempp's fused
  * kernels sum per fixed chunk of images; oneDNN's need not, so only they are checked). */
-static void check_bnact_threads(tu_ctx *t, jp_dnnl *ctx, jp_rng *r)
+static void check_bnact_threads(tu_ctx *t, jp_cpu *ctx, jp_rng *r)
 {
     jp_bn_shape s = {5, 32, 6, 6, 1e-5f, 0.9f};
     jp_bnact_plan p;
     jp_error err;
     if (jp_bnact_plan_init(&p, ctx, &s, 1, 0.2f, JP_BNACT_JEMPP_FUSED, &err) != JP_OK) return; /* noted above */
-    JP_CHECK(jp_dnnl_finalize(ctx, &err) == JP_OK);
-    size_t cnt = jp_dnnl_act_bytes(ctx, s.n, s.c, s.h, s.w) / 4, C = (size_t)s.c;
+    JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
+    size_t cnt = jp_act_bytes(ctx, s.n, s.c, s.h, s.w) / 4, C = (size_t)s.c;
     float *x = rnd(r, cnt, -2, 3), *dy = rnd(r, cnt, -1, 1), *g = rnd(r, C, 0.5f, 1.5f), *be = rnd(r, C, -0.5f, 0.5f);
     float *out[2][6]; /* dst, mean, var, dsrc, dgamma, dbeta per thread count */
     size_t sizes[6] = {cnt, C, C, cnt, C, C};
@@ -281,21 +280,21 @@ int main(int argc, char **argv)
                "implementations nor their conformance are checked here\n", vw, jp_cpu_width_isa(vw));
         return SKIP_CODE;
     }
-    jp_dnnl ctx;
+    jp_cpu ctx;
     jp_error err;
     /* nChw16c is the CPU's own layout only where oneDNN runs AVX-512 kernels too (else
      * its primitives fall back to reference loops) */
-    if (jp_dnnl_init(&ctx, 0, &err) != JP_OK) {
+    if (jp_cpu_init(&ctx, 0, &err) != JP_OK) {
         printf("%s\n", err.msg);
         return 1;
     }
     int native = ctx.act_block;
-    jp_dnnl_free(&ctx);
+    jp_cpu_free(&ctx);
     if (vw == 16 && native != 16) {
         printf("SKIPPED: nChw16c: oneDNN runs no AVX-512 kernels on this CPU (or DNNL_MAX_CPU_ISA limits them)\n");
         return SKIP_CODE;
     }
-    if (jp_dnnl_init(&ctx, vw, &err) != JP_OK) {
+    if (jp_cpu_init(&ctx, vw, &err) != JP_OK) {
         printf("%s\n", err.msg);
         return 1;
     }
@@ -333,12 +332,12 @@ int main(int argc, char **argv)
         jp_bn_shape s = {2, 16, 4, 4, 1e-5f, 0.9f};
         jp_bnact_plan p;
         JP_CHECK(jp_bnact_plan_init(&p, &ctx, &s, 1, 0.2f, JP_BNACT_AUTO, &err) == JP_OK);
-        tu_check(&t, p.impl == JP_BNACT_JEMPP_FUSED, "bn+lrelu auto on nChw%dc: %s", ctx.act_block,
+        tu_check(&t, p.impl->id == JP_BNACT_JEMPP_FUSED, "bn+lrelu auto on nChw%dc: %s", ctx.act_block,
                  jp_bnact_kernel(&p, 0));
         jp_bnact_plan_free(&p);
         check_bnact_threads(&t, &ctx, &r);
     }
-    jp_dnnl_free(&ctx);
+    jp_cpu_free(&ctx);
 
     /* every primitive of the WRNs jempp trains runs a JIT kernel; the 3x3 stride-1
      * layers run jempp's Winograd by default */

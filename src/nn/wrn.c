@@ -178,7 +178,7 @@ static jp_status conv_plan(jp_wrn *m, const jp_conv_plan **out, int cin, int h, 
     jp_conv_plan *p = &m->conv_plans[m->n_conv_plans];
     jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1,
                       .winograd = m->cfg.winograd, .impl = m->cfg.kernels.conv};
-    st = jp_conv_plan_init(p, &m->dnnl, &s, &o, err);
+    st = jp_conv_plan_init(p, &m->cpu, &s, &o, err);
     if (st) return st;
     m->n_conv_plans++;
     *out = p;
@@ -197,7 +197,7 @@ static jp_status bn_plan(jp_wrn *m, const jp_bnact_plan **out, int c, int h, int
     }
     JP_CHECK(m->n_bn_plans < JP_WRN_MAX_PLANS);
     jp_bnact_plan *p = &m->bn_plans[m->n_bn_plans];
-    jp_status st = jp_bnact_plan_init(p, &m->dnnl, &s, m->cfg.norm == JP_NORM_BATCH, m->cfg.slope,
+    jp_status st = jp_bnact_plan_init(p, &m->cpu, &s, m->cfg.norm == JP_NORM_BATCH, m->cfg.slope,
                                       m->cfg.kernels.bnact, err);
     if (st) return st;
     m->n_bn_plans++;
@@ -236,21 +236,21 @@ static void carve_weights(jp_wrn_conv *c, jp_arena *a)
 
 static void carve(jp_wrn *m, jp_arena *wa, jp_arena *aa)
 {
-    const jp_dnnl *d = &m->dnnl;
+    const jp_cpu *d = &m->cpu;
     int N = m->batch, H = m->cfg.image_size;
     size_t maxact = 0, maxdw = 0, maxc = 16;
     carve_weights(&m->conv1, wa);
     m->x_in = jp_arena_take(aa, (size_t)N * m->cfg.in_channels * H * H * sizeof(float));
-    m->z0 = jp_arena_take(aa, jp_dnnl_act_bytes(d, N, 16, H, H));
+    m->z0 = jp_arena_take(aa, jp_act_bytes(d, N, 16, H, H));
     float *prev = m->z0;
     for (int i = 0; i < m->n_blocks; i++) {
         jp_wrn_block *b = &m->blocks[i];
         carve_weights(&b->conv1, wa);
         carve_weights(&b->conv2, wa);
         if (b->has_shortcut) carve_weights(&b->shortcut, wa);
-        size_t in_b = jp_dnnl_act_bytes(d, N, b->cin, b->h, b->w);
-        size_t mid_b = jp_dnnl_act_bytes(d, N, b->cout, b->h, b->w);
-        size_t out_b = jp_dnnl_act_bytes(d, N, b->cout, b->oh, b->ow);
+        size_t in_b = jp_act_bytes(d, N, b->cin, b->h, b->w);
+        size_t mid_b = jp_act_bytes(d, N, b->cout, b->h, b->w);
+        size_t out_b = jp_act_bytes(d, N, b->cout, b->oh, b->ow);
         b->x = prev;
         b->a1 = jp_arena_take(aa, in_b);
         b->h1 = jp_arena_take(aa, mid_b);
@@ -271,7 +271,7 @@ static void carve(jp_wrn *m, jp_arena *wa, jp_arena *aa)
     }
     if (m->conv1.plan->dw_bytes > maxdw) maxdw = m->conv1.plan->dw_bytes;
     const jp_wrn_block *last = &m->blocks[m->n_blocks - 1];
-    m->af = jp_arena_take(aa, jp_dnnl_act_bytes(d, N, m->last_c, last->oh, last->ow));
+    m->af = jp_arena_take(aa, jp_act_bytes(d, N, m->last_c, last->oh, last->ow));
     m->head_bn.mean = jp_arena_take(aa, 2 * (size_t)m->last_c * sizeof(float));
     m->head_bn.var = m->head_bn.mean ? m->head_bn.mean + m->last_c : NULL;
     m->feat = jp_arena_take(aa, (size_t)N * m->last_c * sizeof(float));
@@ -299,9 +299,9 @@ jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_er
     m->batch = batch;
     jp_rng_seed(&m->rng, 0);
     build_table(m);
-    st = jp_dnnl_init(&m->dnnl, cfg->kernels.vector_width, err);
+    st = jp_cpu_init(&m->cpu, cfg->kernels.vector_width, err);
     if (!st) st = make_plans(m, err);
-    if (!st) st = jp_dnnl_finalize(&m->dnnl, err);
+    if (!st) st = jp_cpu_finalize(&m->cpu, err);
     if (st) {
         jp_wrn_free(m);
         return st;
@@ -334,7 +334,7 @@ void jp_wrn_free(jp_wrn *m)
     if (!m) return;
     for (int i = 0; i < m->n_conv_plans; i++) jp_conv_plan_free(&m->conv_plans[i]);
     for (int i = 0; i < m->n_bn_plans; i++) jp_bnact_plan_free(&m->bn_plans[i]);
-    jp_dnnl_free(&m->dnnl);
+    jp_cpu_free(&m->cpu);
     jp_arena_free(&m->param_arena);
     jp_arena_free(&m->weight_arena);
     jp_arena_free(&m->act_arena);
@@ -451,15 +451,15 @@ void jp_wrn_kernel_summary(const jp_wrn *m, char *buf, size_t len)
 {
     int conv[JP_CONV_N_IMPL] = {0}, bn[JP_BNACT_N_IMPL] = {0};
     for (int i = 0; i < m->n_conv_plans; i++) conv[m->conv_plans[i].impl->id]++;
-    for (int i = 0; i < m->n_bn_plans; i++) bn[m->bn_plans[i].impl]++;
-    size_t at = (size_t)snprintf(buf, len, "nChw%dc;", m->dnnl.act_block);
+    for (int i = 0; i < m->n_bn_plans; i++) bn[m->bn_plans[i].impl->id]++;
+    size_t at = (size_t)snprintf(buf, len, "nChw%dc;", m->cpu.act_block);
     for (int k = 1; k < JP_CONV_N_IMPL && at < len; k++)
         if (conv[k])
             at += (size_t)snprintf(buf + at, len - at, " %s x%d", jp_conv_impl_word((jp_conv_impl_id)k), conv[k]);
     for (int k = 1; k < JP_BNACT_N_IMPL && at < len; k++)
         if (bn[k]) at += (size_t)snprintf(buf + at, len - at, " %s bn x%d", jp_bnact_impl_word((jp_bnact_impl_id)k), bn[k]);
     if (at < len && (conv[JP_CONV_JEMPP_WINOGRAD] || bn[JP_BNACT_JEMPP_FUSED]))
-        snprintf(buf + at, len - at, "; jempp's kernels: %s", jp_cpu_width_isa(m->dnnl.act_block));
+        snprintf(buf + at, len - at, "; jempp's kernels: %s", jp_cpu_width_isa(m->cpu.act_block));
 }
 
 int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len)
@@ -469,7 +469,7 @@ int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len)
     size_t at = 0;
     if (buf && len) buf[0] = 0;
     for (int i = 0; i < n; i++) {
-        if (!p[i].impl || !jp_dnnl_is_reference(p[i].impl)) continue;
+        if (!p[i].impl || !jp_kernel_is_reference(p[i].impl)) continue;
         if (buf && at < len)
             at += (size_t)snprintf(buf + at, len - at, "%s%s %s (%s)", count ? "; " : "", p[i].layer, p[i].what,
                                    p[i].impl);

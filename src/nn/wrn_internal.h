@@ -5,7 +5,7 @@
 #define JEMPP_WRN_INTERNAL_H
 
 #include "jempp/wrn.h"
-#include "ops/dnnl_ops.h"
+#include "ops/backend.h"
 
 /* One convolution layer: a (possibly shared) plan, its parameters' offsets in the
  * params array, and its weights in oneDNN's layouts. */
@@ -42,7 +42,7 @@ typedef struct {
 struct jp_wrn {
     jp_wrn_config cfg;
     int batch, n_blocks, last_c, last_hw;
-    jp_dnnl dnnl;
+    jp_cpu cpu;
     jp_conv_plan conv_plans[JP_WRN_MAX_PLANS];
     int n_conv_plans;
     jp_bnact_plan bn_plans[JP_WRN_MAX_PLANS];

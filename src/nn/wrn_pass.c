@@ -36,7 +36,7 @@ static void bnact_fwd(jp_wrn *m, jp_wrn_bnact *b, int train, float *dst, const f
 /* Global average pooling of blocked (N, C, hw) into plain (N, C). */
 static void pool_forward(jp_wrn *m)
 {
-    int N = m->batch, C = m->last_c, B = m->dnnl.act_block, hw = m->last_hw;
+    int N = m->batch, C = m->last_c, B = m->cpu.act_block, hw = m->last_hw;
     float inv = 1.0f / (float)hw;
 #pragma omp parallel for
     for (int n = 0; n < N; n++)
@@ -51,7 +51,7 @@ static void pool_forward(jp_wrn *m)
 /* d af[n, c, p] = dfeat[n, c] / hw */
 static void pool_backward(jp_wrn *m, float *daf)
 {
-    int N = m->batch, C = m->last_c, B = m->dnnl.act_block, hw = m->last_hw;
+    int N = m->batch, C = m->last_c, B = m->cpu.act_block, hw = m->last_hw;
     float inv = 1.0f / (float)hw;
 #pragma omp parallel for
     for (int n = 0; n < N; n++)
@@ -64,7 +64,7 @@ static void pool_backward(jp_wrn *m, float *daf)
 
 static size_t act_count(const jp_wrn *m, int c, int h, int w)
 {
-    return jp_dnnl_act_bytes(&m->dnnl, m->batch, c, h, w) / sizeof(float);
+    return jp_act_bytes(&m->cpu, m->batch, c, h, w) / sizeof(float);
 }
 
 void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
@@ -190,7 +190,7 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
         }
         dout = dxb;
     }
-    if (dz0) jp_dnnl_from_blocked(&m->dnnl, dz0, dout, n, 16, H, H);
+    if (dz0) jp_act_from_blocked(&m->cpu, dz0, dout, n, 16, H, H);
     if (pgrad) conv_bwd_w(m, &m->conv1, dout, m->x_in);
     if (dx) {
         jp_conv_backward_data(m->conv1.plan, m->plain_tmp, dout, m->conv1.wbwd);
@@ -207,7 +207,7 @@ void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n)
     size_t per = (size_t)16 * H * H;
     memcpy(m->plain_tmp, p, (size_t)n * per * sizeof(float));
     memset(m->plain_tmp + (size_t)n * per, 0, (size_t)(N - n) * per * sizeof(float));
-    jp_dnnl_to_blocked(&m->dnnl, m->g[0], m->plain_tmp, N, 16, H, H);
+    jp_act_to_blocked(&m->cpu, m->g[0], m->plain_tmp, N, 16, H, H);
     jp_conv_backward_data(m->conv1.plan, m->plain_tmp, m->g[0], m->conv1.wbwd);
     memcpy(dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
 }

@@ -24,6 +24,9 @@
  * the results do not depend on the number of threads. */
 #include "ops/bnact_fused.h"
 
+#include <stdlib.h>
+
+#include "ops/backend.h"
 #include "ops/cpu_isa.h"
 
 int jp_bnfused_supported(int c, int block) { return jp_cpu_has_width(block) && c > 0 && c % block == 0; }
@@ -67,3 +70,44 @@ void jp_bnfused_backward(const jp_bnfused *b, int train, float *dsrc, const floa
     if (b->vw == 16) jp_bnfused_backward_v16(b, train, dsrc, ddst, dgamma, dbeta, src, mean, var, gamma, beta);
     else jp_bnfused_backward_v8(b, train, dsrc, ddst, dgamma, dbeta, src, mean, var, gamma, beta);
 }
+
+/* ---- the implementation "jempp-fused" of ops/backend.h ---- */
+
+static jp_status init(jp_bnact_plan *p, jp_error *err)
+{
+    jp_bnfused *b = malloc(sizeof *b);
+    p->state = b;
+    if (!b) return jp_fail(err, JP_ERR_NOMEM, "batch-norm plan");
+    *b = (jp_bnfused){p->ctx->act_block, p->s, p->slope, p->has_bn,
+                      jp_alloc(jp_bnfused_partial_doubles(p->s.c) * sizeof(double))};
+    return b->partial ? JP_OK : jp_fail(err, JP_ERR_NOMEM, "out of memory for batch norm sums");
+}
+
+static void release(jp_bnact_plan *p)
+{
+    jp_bnfused *b = p->state;
+    if (b) jp_free(b->partial);
+    free(b);
+    p->state = NULL;
+}
+
+static const char *kernel(const jp_bnact_plan *p, int k)
+{
+    return k < 4 ? jp_bnfused_kernel_name(p->state) : NULL; /* the activation runs inside */
+}
+
+static void forward(const jp_bnact_plan *p, int train, float *dst, float *mean, float *var, const float *src,
+                    const float *gamma, const float *beta)
+{
+    jp_bnfused_forward(p->state, train, dst, mean, var, src, gamma, beta);
+}
+
+static void backward(const jp_bnact_plan *p, int train, float *dsrc, float *ddst, float *dgamma, float *dbeta,
+                     const float *dst, const float *src, const float *mean, const float *var, const float *gamma,
+                     const float *beta)
+{
+    (void)dst;
+    jp_bnfused_backward(p->state, train, dsrc, ddst, dgamma, dbeta, src, mean, var, gamma, beta);
+}
+
+const jp_bnact_impl jp_bnact_jempp_fused = {JP_BNACT_JEMPP_FUSED, init, release, kernel, forward, backward};

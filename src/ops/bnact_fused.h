@@ -1,7 +1,7 @@
 /* Batch norm + LeakyReLU fused into few passes over blocked activations: nChw8c with
  * AVX2 + FMA, nChw16c with AVX-512F (one source, bnact_fused_kern.h), for C a multiple
  * of the block; in place of oneDNN's batch-norm and eltwise primitives. The math is
- * dnnl_bnact.c's; see bnact_fused.c for the passes. Internal header. */
+ * ops/bnact.c's; see bnact_fused.c for the passes. Internal header. */
 #ifndef JEMPP_BNACT_FUSED_H
 #define JEMPP_BNACT_FUSED_H
 

@@ -1,5 +1,6 @@
 /* The convolution implementations as peers: which one a plan runs, and the calls
- * that go to it. Each implementation (onednn-direct, onednn-winograd in dnnl_conv.c;
+ * that go to it. Each implementation (onednn-direct, onednn-winograd in
+ * onednn/onednn_conv.c;
  * jempp-winograd in wino_conv.c) plans all three passes of a shape itself.
  *
  * The automatic choice for a layer (JP_CONV_AUTO), in order of preference, the first
@@ -15,7 +16,7 @@
  * at 640->640 8x8 (825 against 1060); on AVX2 oneDNN has no Winograd. */
 #include <string.h>
 
-#include "ops/dnnl_ops.h"
+#include "ops/backend.h"
 
 static const jp_conv_impl *const impls[JP_CONV_N_IMPL] = {
     [JP_CONV_ONEDNN_DIRECT] = &jp_conv_onednn_direct,
@@ -37,21 +38,7 @@ const char *jp_bnact_impl_word(jp_bnact_impl_id id)
     return (int)id >= 0 && id < JP_BNACT_N_IMPL ? bnact_words[id] : NULL;
 }
 
-/* Destroys whatever an implementation's init made (also a failed one's). */
-static void release(jp_conv_plan *p)
-{
-    dnnl_primitive_t prims[] = {p->fwd, p->bwd_data, p->bwd_w, p->w_reorder, p->wd_reorder, p->dw_acc};
-    for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
-        if (prims[i]) dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {p->m_src, p->m_dst, p->m_w, p->m_b, p->m_wd, p->m_dsrc, p->m_ddst, p->m_wsrc,
-                            p->m_dw, p->m_db, p->m_w_plain, p->m_dw_plain, p->m_scr_fwd, p->m_scr_bd,
-                            p->m_scr_bw, p->m_scr_wr, p->m_scr_wdr, p->m_scr_acc};
-    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
-        if (mems[i]) dnnl_memory_destroy(mems[i]);
-    jp_free(p->blocked);
-}
-
-static void reset(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o)
+static void reset(jp_conv_plan *p, jp_cpu *ctx, const jp_conv_shape *s, const jp_conv_opts *o)
 {
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
@@ -62,7 +49,7 @@ static void reset(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const j
     p->backward = o->need_backward;
 }
 
-jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
+jp_status jp_conv_plan_init(jp_conv_plan *p, jp_cpu *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
                             jp_error *err)
 {
     const jp_conv_impl *order[3];
@@ -85,7 +72,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
             p->impl = order[i];
             return JP_OK;
         }
-        release(p);
+        order[i]->release(p);
         /* the next one: a shape not of this kind, or (automatic choice) a kernel this CPU lacks */
         if (st == JP_ERR_SHAPE || (st == JP_ERR_BACKEND && !forced)) continue;
         break;
@@ -96,7 +83,7 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_dnnl *ctx, const jp_conv_shape *
 
 void jp_conv_plan_free(jp_conv_plan *p)
 {
-    release(p);
+    if (p->impl) p->impl->release(p);
     memset(p, 0, sizeof *p);
 }
 

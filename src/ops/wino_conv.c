@@ -2,9 +2,11 @@
  * (ops/winograd.h) for all three passes of a 3x3 stride-1 convolution on the blocked
  * layout, with no oneDNN primitive, memory object or reorder; the weights are its
  * transformed kernels and its scratch is the context's shared scratchpad. */
-#include "ops/dnnl_ops.h"
+#include <stdlib.h>
 
+#include "ops/backend.h"
 #include "ops/cpu_isa.h"
+#include "ops/winograd.h"
 
 static jp_status init(jp_conv_plan *p, jp_error *err)
 {
@@ -17,45 +19,54 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
     if (!jp_cpu_has_width(vw))
         return jp_fail(err, JP_ERR_BACKEND, "jempp-winograd on %d-channel blocks needs %s, which this CPU or "
                        "build lacks", vw, jp_cpu_width_isa(vw));
-    jp_status st = jp_wino_plan_init(&p->wp, s->n, s->cin, s->cout, s->h, s->w, p->backward, vw, err);
+    jp_wino_plan *wp = malloc(sizeof *wp);
+    p->state = wp;
+    if (!wp) return jp_fail(err, JP_ERR_NOMEM, "Winograd plan");
+    jp_status st = jp_wino_plan_init(wp, s->n, s->cin, s->cout, s->h, s->w, p->backward, vw, err);
     if (st) return st;
-    p->w_bytes = jp_wino_weight_floats(&p->wp) * sizeof(float);
+    p->w_bytes = jp_wino_weight_floats(wp) * sizeof(float);
     p->wd_bytes = p->backward ? p->w_bytes : 0;
-    if (p->wp.scratch_bytes > p->ctx->scratch_need) p->ctx->scratch_need = p->wp.scratch_bytes;
+    if (wp->scratch_bytes > p->ctx->scratch_need) p->ctx->scratch_need = wp->scratch_bytes;
     return JP_OK;
+}
+
+static void release(jp_conv_plan *p)
+{
+    free(p->state);
+    p->state = NULL;
 }
 
 static const char *kernel(const jp_conv_plan *p, int pass)
 {
     (void)pass;
-    return jp_wino_kernel_name(&p->wp);
+    return jp_wino_kernel_name(p->state);
 }
 
 static void prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
 {
-    jp_wino_weights_forward(&p->wp, wfwd, w_oihw);
+    jp_wino_weights_forward(p->state, wfwd, w_oihw);
     if (p->wd_bytes) {
         JP_CHECK(wbwd != NULL);
-        jp_wino_weights_backward_data(&p->wp, wbwd, w_oihw);
+        jp_wino_weights_backward_data(p->state, wbwd, w_oihw);
     }
 }
 
 static void forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd, const float *b)
 {
-    jp_wino_forward(&p->wp, dst, src, wfwd, b, p->residual, p->relu, p->ctx->scratch);
+    jp_wino_forward(p->state, dst, src, wfwd, b, p->residual, p->relu, p->ctx->scratch);
 }
 
 static void backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
 {
-    jp_wino_backward_data(&p->wp, dsrc, ddst, wbwd, p->ctx->scratch);
+    jp_wino_backward_data(p->state, dsrc, ddst, wbwd, p->ctx->scratch);
 }
 
 static void backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
                              const float *src, float *dw_scratch, float *db_scratch)
 {
     (void)dw_scratch, (void)db_scratch;
-    jp_wino_backward_weights(&p->wp, dw_oihw, db, ddst, src, p->ctx->scratch);
+    jp_wino_backward_weights(p->state, dw_oihw, db, ddst, src, p->ctx->scratch);
 }
 
-const jp_conv_impl jp_conv_jempp_winograd = {JP_CONV_JEMPP_WINOGRAD, init, kernel, prepare_weights,
+const jp_conv_impl jp_conv_jempp_winograd = {JP_CONV_JEMPP_WINOGRAD, init, release, kernel, prepare_weights,
                                              forward, backward_data, backward_weights};

@@ -6,19 +6,21 @@
  * Backward weights: dW = ddst (x) src, db = sum ddst   (written by oneDNN into a
  *                   scratch in its layout, then reordered and ADDED into the plain
  *                   OIHW gradient: a reorder with a sum post-op, so gradients accumulate) */
-#include "ops/dnnl_ops.h"
+#include "ops/onednn/onednn.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
 /* A reorder; some (the weights of oneDNN's AVX-512 Winograd) need a scratchpad, whose
  * memory object comes back through *scr. */
-static dnnl_primitive_t make_reorder(jp_dnnl *ctx, const dnnl_memory_desc_t *from,
+static dnnl_primitive_t make_reorder(jp_cpu *ctx, const dnnl_memory_desc_t *from,
                                      const dnnl_memory_desc_t *to, int accumulate,
                                      dnnl_memory_t *scr)
 {
     dnnl_primitive_attr_t attr = jp_dnnl_attr(accumulate, 0);
     dnnl_primitive_desc_t pd;
-    JP_DNNL(dnnl_reorder_primitive_desc_create(&pd, from, ctx->eng, to, ctx->eng, attr));
+    JP_DNNL(dnnl_reorder_primitive_desc_create(&pd, from, ctx->dnnl->eng, to, ctx->dnnl->eng, attr));
     dnnl_primitive_t prim = jp_dnnl_primitive(ctx, pd, scr);
     dnnl_primitive_desc_destroy(pd);
     dnnl_primitive_attr_destroy(attr);
@@ -27,27 +29,43 @@ static dnnl_primitive_t make_reorder(jp_dnnl *ctx, const dnnl_memory_desc_t *fro
 
 /* A primitive descriptor for op desc `d`, or NULL when oneDNN has no implementation
  * (the callers then try the next algorithm). */
-static dnnl_primitive_desc_t make_pd(const jp_dnnl *ctx, const void *d, dnnl_primitive_attr_t attr,
+static dnnl_primitive_desc_t make_pd(const jp_cpu *ctx, const void *d, dnnl_primitive_attr_t attr,
                                      const_dnnl_primitive_desc_t hint)
 {
     dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_primitive_desc_create(&pd, d, attr, ctx->eng, hint) != dnnl_success) return NULL;
+    if (dnnl_primitive_desc_create(&pd, d, attr, ctx->dnnl->eng, hint) != dnnl_success) return NULL;
     return pd;
 }
+
+/* What a oneDNN convolution plan keeps (jp_conv_plan.state). */
+typedef struct {
+    dnnl_memory_desc_t w_md, wd_md, dw_md; /* fwd weights, bwd-data weights, diff weights */
+    dnnl_primitive_t fwd, bwd_data, bwd_w;
+    dnnl_primitive_t w_reorder, wd_reorder, dw_acc; /* plain->fwd, plain->bwd-data, diff->plain (+=) */
+    dnnl_memory_t m_src, m_dst, m_w, m_b, m_wd, m_dsrc, m_ddst, m_dw, m_db, m_wsrc;
+    dnnl_memory_t m_w_plain, m_dw_plain;
+    dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_bw, m_scr_wr, m_scr_wdr, m_scr_acc;
+    int wsrc_blocked; /* src_plain: backward-weights reads a blocked copy of the source */
+    float *blocked;   /* src_plain: the blocked layout of the source's shape, scratch for
+                       * backward-data's output and backward-weights' source copy */
+} conv_state;
 
 /* Whether oneDNN fell back to its reference (naive loop) implementation. */
 static int is_reference(const_dnnl_primitive_desc_t pd)
 {
     const char *impl = NULL;
     if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) != dnnl_success) return 0;
-    return jp_dnnl_is_reference(impl);
+    return jp_kernel_is_reference(impl);
 }
 
 /* Plans the oneDNN primitives with algorithm algo for the forward (and the backward
  * passes, each falling back to direct where algo has none). */
 static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
 {
-    jp_dnnl *ctx = p->ctx;
+    jp_cpu *ctx = p->ctx;
+    conv_state *c = calloc(1, sizeof *c);
+    p->state = c;
+    if (!c) return jp_fail(err, JP_ERR_NOMEM, "convolution plan");
     const jp_conv_shape *s = &p->s;
     int src_plain = p->src_plain, need_backward = p->backward;
     JP_CHECK(!(p->relu && need_backward)); /* the backward primitives know no fused ReLU */
@@ -87,15 +105,15 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
                        "%dx%d, stride %dx%d, padding %dx%d",
                        algo == dnnl_convolution_winograd ? "Winograd" : "direct", s->n, s->cin, s->h, s->w,
                        s->cout, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw);
-    p->w_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
-    p->w_bytes = dnnl_memory_desc_get_size(&p->w_md);
-    p->fwd = jp_dnnl_primitive(ctx, fpd, &p->m_scr_fwd);
-    p->m_src = jp_dnnl_mem(ctx, &src_md);
-    p->m_dst = jp_dnnl_mem(ctx, &dst_md);
-    p->m_w = jp_dnnl_mem(ctx, &p->w_md);
-    p->m_b = jp_dnnl_mem(ctx, &b_md);
-    p->m_w_plain = jp_dnnl_mem(ctx, &w_plain);
-    p->w_reorder = make_reorder(ctx, &w_plain, &p->w_md, 0, &p->m_scr_wr);
+    c->w_md = *dnnl_primitive_desc_query_md(fpd, dnnl_query_weights_md, 0);
+    p->w_bytes = dnnl_memory_desc_get_size(&c->w_md);
+    c->fwd = jp_dnnl_primitive(ctx, fpd, &c->m_scr_fwd);
+    c->m_src = jp_dnnl_mem(ctx, &src_md);
+    c->m_dst = jp_dnnl_mem(ctx, &dst_md);
+    c->m_w = jp_dnnl_mem(ctx, &c->w_md);
+    c->m_b = jp_dnnl_mem(ctx, &b_md);
+    c->m_w_plain = jp_dnnl_mem(ctx, &w_plain);
+    c->w_reorder = make_reorder(ctx, &w_plain, &c->w_md, 0, &c->m_scr_wr);
 
     if (need_backward) {
         dnnl_primitive_attr_t battr = jp_dnnl_attr(0, 0);
@@ -128,7 +146,7 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
             if (alt && !is_reference(alt)) {
                 dnnl_primitive_desc_destroy(wpd);
                 wpd = alt;
-                p->wsrc_blocked = 1;
+                c->wsrc_blocked = 1;
             } else {
                 if (alt) dnnl_primitive_desc_destroy(alt);
                 wsrc_md = src_md;
@@ -142,32 +160,32 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
             return jp_fail(err, JP_ERR_BACKEND, "oneDNN has no backward convolution for %d->%d, "
                            "kernel %dx%d", s->cin, s->cout, s->kh, s->kw);
         }
-        p->wd_md = *dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
-        p->dw_md = *dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
-        p->bwd_data = jp_dnnl_primitive(ctx, bpd, &p->m_scr_bd);
-        p->bwd_w = jp_dnnl_primitive(ctx, wpd, &p->m_scr_bw);
-        if (!dnnl_memory_desc_equal(&p->wd_md, &p->w_md)) {
-            p->wd_bytes = dnnl_memory_desc_get_size(&p->wd_md);
-            p->wd_reorder = make_reorder(ctx, &w_plain, &p->wd_md, 0, &p->m_scr_wdr);
+        c->wd_md = *dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0);
+        c->dw_md = *dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0);
+        c->bwd_data = jp_dnnl_primitive(ctx, bpd, &c->m_scr_bd);
+        c->bwd_w = jp_dnnl_primitive(ctx, wpd, &c->m_scr_bw);
+        if (!dnnl_memory_desc_equal(&c->wd_md, &c->w_md)) {
+            p->wd_bytes = dnnl_memory_desc_get_size(&c->wd_md);
+            c->wd_reorder = make_reorder(ctx, &w_plain, &c->wd_md, 0, &c->m_scr_wdr);
         }
-        p->dw_bytes = dnnl_memory_desc_get_size(&p->dw_md);
-        p->dw_acc = make_reorder(ctx, &p->dw_md, &w_plain, 1, &p->m_scr_acc);
-        p->m_wd = jp_dnnl_mem(ctx, &p->wd_md);
-        p->m_dsrc = jp_dnnl_mem(ctx, &dsrc_md);
-        p->m_wsrc = jp_dnnl_mem(ctx, &wsrc_md);
+        p->dw_bytes = dnnl_memory_desc_get_size(&c->dw_md);
+        c->dw_acc = make_reorder(ctx, &c->dw_md, &w_plain, 1, &c->m_scr_acc);
+        c->m_wd = jp_dnnl_mem(ctx, &c->wd_md);
+        c->m_dsrc = jp_dnnl_mem(ctx, &dsrc_md);
+        c->m_wsrc = jp_dnnl_mem(ctx, &wsrc_md);
         if (src_plain) {
-            p->blocked = jp_alloc(jp_dnnl_act_bytes(ctx, s->n, s->cin, s->h, s->w));
-            if (!p->blocked) {
+            c->blocked = jp_alloc(jp_act_bytes(ctx, s->n, s->cin, s->h, s->w));
+            if (!c->blocked) {
                 dnnl_primitive_desc_destroy(bpd);
                 dnnl_primitive_desc_destroy(wpd);
                 dnnl_primitive_desc_destroy(fpd);
                 return jp_fail(err, JP_ERR_NOMEM, "convolution backward scratch");
             }
         }
-        p->m_ddst = jp_dnnl_mem(ctx, &dst_md);
-        p->m_dw = jp_dnnl_mem(ctx, &p->dw_md);
-        p->m_db = jp_dnnl_mem(ctx, &b_md);
-        p->m_dw_plain = jp_dnnl_mem(ctx, &w_plain);
+        c->m_ddst = jp_dnnl_mem(ctx, &dst_md);
+        c->m_dw = jp_dnnl_mem(ctx, &c->dw_md);
+        c->m_db = jp_dnnl_mem(ctx, &b_md);
+        c->m_dw_plain = jp_dnnl_mem(ctx, &w_plain);
         dnnl_primitive_desc_destroy(bpd);
         dnnl_primitive_desc_destroy(wpd);
     }
@@ -187,63 +205,85 @@ static jp_status init_winograd(jp_conv_plan *p, jp_error *err)
 
 static const char *kernel(const jp_conv_plan *p, int pass)
 {
-    return jp_dnnl_impl(pass == 0 ? p->fwd : pass == 1 ? p->bwd_data : p->bwd_w);
+    const conv_state *c = p->state;
+    return jp_dnnl_impl(pass == 0 ? c->fwd : pass == 1 ? c->bwd_data : c->bwd_w);
 }
 
 static void prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
 {
+    const conv_state *c = p->state;
     int ids[3] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[3] = {p->m_w_plain, p->m_w, p->m_scr_wr};
+    dnnl_memory_t m[3] = {c->m_w_plain, c->m_w, c->m_scr_wr};
     void *ptr[3] = {(void *)w_oihw, wfwd, NULL};
-    jp_dnnl_exec(p->ctx, p->w_reorder, 3, ids, m, ptr);
-    if (p->wd_reorder) {
+    jp_dnnl_exec(p->ctx, c->w_reorder, 3, ids, m, ptr);
+    if (c->wd_reorder) {
         JP_CHECK(wbwd != NULL);
-        dnnl_memory_t m2[3] = {p->m_w_plain, p->m_wd, p->m_scr_wdr};
+        dnnl_memory_t m2[3] = {c->m_w_plain, c->m_wd, c->m_scr_wdr};
         void *ptr2[3] = {(void *)w_oihw, wbwd, NULL};
-        jp_dnnl_exec(p->ctx, p->wd_reorder, 3, ids, m2, ptr2);
+        jp_dnnl_exec(p->ctx, c->wd_reorder, 3, ids, m2, ptr2);
     }
 }
 
 static void forward(const jp_conv_plan *p, float *dst, const float *src, const float *wfwd, const float *b)
 {
+    const conv_state *c = p->state;
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[] = {p->m_src, p->m_w, p->m_b, p->m_dst, p->m_scr_fwd};
+    dnnl_memory_t m[] = {c->m_src, c->m_w, c->m_b, c->m_dst, c->m_scr_fwd};
     void *ptr[] = {(void *)src, (void *)wfwd, (void *)b, dst, NULL};
-    jp_dnnl_exec(p->ctx, p->fwd, 5, ids, m, ptr);
+    jp_dnnl_exec(p->ctx, c->fwd, 5, ids, m, ptr);
 }
 
 static void backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
 {
+    const conv_state *c = p->state;
     int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[] = {p->m_ddst, p->m_wd, p->m_dsrc, p->m_scr_bd};
-    void *ptr[] = {(void *)ddst, (void *)wbwd, p->src_plain ? p->blocked : dsrc, NULL};
-    jp_dnnl_exec(p->ctx, p->bwd_data, 4, ids, m, ptr);
-    if (p->src_plain) jp_dnnl_from_blocked(p->ctx, dsrc, p->blocked, p->s.n, p->s.cin, p->s.h, p->s.w);
+    dnnl_memory_t m[] = {c->m_ddst, c->m_wd, c->m_dsrc, c->m_scr_bd};
+    void *ptr[] = {(void *)ddst, (void *)wbwd, p->src_plain ? c->blocked : dsrc, NULL};
+    jp_dnnl_exec(p->ctx, c->bwd_data, 4, ids, m, ptr);
+    if (p->src_plain) jp_act_from_blocked(p->ctx, dsrc, c->blocked, p->s.n, p->s.cin, p->s.h, p->s.w);
 }
 
 static void backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
                              const float *src, float *dw_scratch, float *db_scratch)
 {
+    const conv_state *c = p->state;
     int ids[] = {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS, DNNL_ARG_DIFF_BIAS,
                  DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[] = {p->m_wsrc, p->m_ddst, p->m_dw, p->m_db, p->m_scr_bw};
+    dnnl_memory_t m[] = {c->m_wsrc, c->m_ddst, c->m_dw, c->m_db, c->m_scr_bw};
     void *ptr[] = {(void *)src, (void *)ddst, dw_scratch, db_scratch, NULL};
-    if (p->wsrc_blocked) {
-        jp_dnnl_to_blocked(p->ctx, p->blocked, src, p->s.n, p->s.cin, p->s.h, p->s.w);
-        ptr[0] = p->blocked;
+    if (c->wsrc_blocked) {
+        jp_act_to_blocked(p->ctx, c->blocked, src, p->s.n, p->s.cin, p->s.h, p->s.w);
+        ptr[0] = c->blocked;
     }
-    jp_dnnl_exec(p->ctx, p->bwd_w, 5, ids, m, ptr);
+    jp_dnnl_exec(p->ctx, c->bwd_w, 5, ids, m, ptr);
     if (dw_oihw) {
         int rids[3] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
-        dnnl_memory_t rm[3] = {p->m_dw, p->m_dw_plain, p->m_scr_acc};
+        dnnl_memory_t rm[3] = {c->m_dw, c->m_dw_plain, c->m_scr_acc};
         void *rptr[3] = {dw_scratch, dw_oihw, NULL};
-        jp_dnnl_exec(p->ctx, p->dw_acc, 3, rids, rm, rptr);
+        jp_dnnl_exec(p->ctx, c->dw_acc, 3, rids, rm, rptr);
     }
     if (db)
         for (int i = 0; i < p->s.cout; i++) db[i] += db_scratch[i];
 }
 
-const jp_conv_impl jp_conv_onednn_direct = {JP_CONV_ONEDNN_DIRECT, init_direct, kernel, prepare_weights,
+static void release(jp_conv_plan *p)
+{
+    conv_state *c = p->state;
+    if (!c) return;
+    dnnl_primitive_t prims[] = {c->fwd, c->bwd_data, c->bwd_w, c->w_reorder, c->wd_reorder, c->dw_acc};
+    for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
+        if (prims[i]) dnnl_primitive_destroy(prims[i]);
+    dnnl_memory_t mems[] = {c->m_src, c->m_dst, c->m_w, c->m_b, c->m_wd, c->m_dsrc, c->m_ddst, c->m_wsrc,
+                            c->m_dw, c->m_db, c->m_w_plain, c->m_dw_plain, c->m_scr_fwd, c->m_scr_bd,
+                            c->m_scr_bw, c->m_scr_wr, c->m_scr_wdr, c->m_scr_acc};
+    for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
+        if (mems[i]) dnnl_memory_destroy(mems[i]);
+    jp_free(c->blocked);
+    free(c);
+    p->state = NULL;
+}
+
+const jp_conv_impl jp_conv_onednn_direct = {JP_CONV_ONEDNN_DIRECT, init_direct, release, kernel, prepare_weights,
                                             forward, backward_data, backward_weights};
-const jp_conv_impl jp_conv_onednn_winograd = {JP_CONV_ONEDNN_WINOGRAD, init_winograd, kernel, prepare_weights,
-                                              forward, backward_data, backward_weights};
+const jp_conv_impl jp_conv_onednn_winograd = {JP_CONV_ONEDNN_WINOGRAD, init_winograd, release, kernel,
+                                              prepare_weights, forward, backward_data, backward_weights};
