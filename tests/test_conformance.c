@@ -364,6 +364,26 @@ int main(int argc, char **argv)
         tu_check(&t, strstr(sum, "jempp-winograd x") != NULL, "WRN-10-2 kernels: %s", sum);
         jp_wrn_free(m);
     }
+    {
+        /* an implementation asked for by name that runs no layer is an error, not a silent
+         * fallback: oneDNN's Winograd has no nChw8c kernels */
+        jp_wrn_config c;
+        jp_wrn_config_defaults(&c);
+        c.depth = 10, c.width = 2, c.in_channels = 1, c.image_size = 28;
+        c.kernels.vector_width = vw, c.kernels.conv = JP_CONV_ONEDNN_WINOGRAD;
+        jp_wrn *m = NULL;
+        jp_status st = jp_wrn_create(&m, &c, 4, &err);
+        if (vw == 8)
+            tu_check(&t, st == JP_ERR_ARG && strstr(err.msg, "onednn-winograd"),
+                     "--conv_impl onednn-winograd on nChw8c: refused (%s)", st ? err.msg : "accepted");
+        else {
+            char sum[400] = "";
+            if (st == JP_OK) jp_wrn_kernel_summary(m, sum, sizeof sum);
+            tu_check(&t, st == JP_OK && strstr(sum, "onednn-winograd x") && !strstr(sum, "jempp-winograd"),
+                     "--conv_impl onednn-winograd on nChw16c: %s", st ? err.msg : sum);
+        }
+        if (m) jp_wrn_free(m);
+    }
     int rc = tu_finish(&t);
     if (rc == 0 && sk.len) {
         printf("SKIPPED: not run on this CPU: %s\n", sk.text);

@@ -34,6 +34,7 @@ int main(void)
     a.ckpt_every = 2, a.save_every = 77, a.eval_every = 3, a.print_every = 9, a.n_sample_grid = 36;
     a.diverge_loss = 1e6f, a.max_recoveries = 2, a.diverge_energy = 321.5f, a.diverge_range = 7.25f, a.diverge_gap = 3.5f;
     a.gap_max_steps = 12;
+    a.kernels.vector_width = 8, a.kernels.conv = JP_CONV_ONEDNN_DIRECT, a.kernels.bnact = JP_BNACT_ONEDNN;
     snprintf(a.load_path, sizeof a.load_path, "runs/clf/best \"quoted\".safetensors");
     int shape[3] = {3, 32, 32};
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -53,8 +54,9 @@ int main(void)
                  b.norm == JP_NORM_NONE && b.optimizer == JP_OPTIM_ADAM && b.n_decay == 3 && b.decay_epochs[2] == 9 &&
                  b.sampler.eps == 0.01f && b.sigma == 0.07f && b.pad == 2 &&
                  b.lr_schedule == JP_LR_COSINE && b.final_lr == 1e-3f && b.cosine_iters == 77 && !strcmp(b.data_root, a.data_root) &&
-                 !strcmp(b.load_path, a.load_path),
-             "seed, max_iters, choices, the decay list, floats and strings exact");
+                 !strcmp(b.load_path, a.load_path) && b.kernels.vector_width == 8 &&
+                 b.kernels.conv == JP_CONV_ONEDNN_DIRECT && b.kernels.bnact == JP_BNACT_ONEDNN,
+             "seed, max_iters, choices, the decay list, floats, strings and the kernels exact");
     tu_check(&t, first && strstr(first, "\"sigma\": 0.07,") != NULL, "floats written in their shortest form (sigma 0.07)");
     free(first);
     free(second);

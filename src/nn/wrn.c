@@ -223,6 +223,14 @@ static jp_status make_plans(jp_wrn *m, jp_error *err)
         const jp_wrn_block *last = &m->blocks[m->n_blocks - 1];
         st = bn_plan(m, &m->head_bn.plan, m->last_c, last->oh, last->ow, err);
     }
+    /* a convolution implementation asked for by name must run some layer */
+    int used = c->kernels.conv == JP_CONV_AUTO;
+    for (int i = 0; i < m->n_conv_plans && !used; i++) used = m->conv_plans[i].impl->id == c->kernels.conv;
+    if (!st && !used)
+        st = jp_fail(err, JP_ERR_ARG, "--conv_impl %s runs no layer of this model on nChw%dc (onednn-winograd: "
+                     "3x3 stride-1 layers on nChw16c, channels in multiples of 16; jempp-winograd: 3x3 stride-1 "
+                     "layers, channels in multiples of the vector width)",
+                     jp_conv_impl_word(c->kernels.conv), m->cpu.act_block);
     return st;
 }
 
