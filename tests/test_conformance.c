@@ -5,7 +5,7 @@
  * Convolution: forward (plain, residual, inference + ReLU), backward-data and
  * backward-weights (accumulating), on shapes with odd channel counts, stride 2, 1x1,
  * 28x28 and 7x7 maps; batch norm + LeakyReLU: forward and backward in train and eval
- * mode. What this CPU cannot run is named, and the test then exits with SKIP_CODE
+ * mode. What this CPU cannot run is named, and the test then exits with TU_SKIP
  * (ctest's SKIP_RETURN_CODE): never a pass for what was not checked. */
 #include <math.h>
 #include <omp.h>
@@ -17,8 +17,6 @@
 #include "ops/backend.h"
 #include "ops/cpu_isa.h"
 #include "testutil.h"
-
-enum { SKIP_CODE = 77 };
 
 /* What could not run on this CPU, for the summary. */
 typedef struct {
@@ -276,9 +274,8 @@ int main(int argc, char **argv)
     tu_begin(&t, name);
     skipped sk = {{0}, 0};
     if (!jp_cpu_has_width(vw)) {
-        printf("SKIPPED: nChw%dc: jempp's %s kernels cannot run on this CPU (or build), so neither the layout's "
-               "implementations nor their conformance are checked here\n", vw, jp_cpu_width_isa(vw));
-        return SKIP_CODE;
+        return tu_skip(&t, "nChw%dc: jempp's %s kernels cannot run on this CPU (or build), so neither the layout's "
+               "implementations nor their conformance are checked here", vw, jp_cpu_width_isa(vw));
     }
     jp_cpu ctx;
     jp_error err;
@@ -291,8 +288,7 @@ int main(int argc, char **argv)
     int native = ctx.act_block;
     jp_cpu_free(&ctx);
     if (vw == 16 && native != 16) {
-        printf("SKIPPED: nChw16c: oneDNN runs no AVX-512 kernels on this CPU (or DNNL_MAX_CPU_ISA limits them)\n");
-        return SKIP_CODE;
+        return tu_skip(&t, "nChw16c: oneDNN runs no AVX-512 kernels on this CPU (or DNNL_MAX_CPU_ISA limits them)");
     }
     if (jp_cpu_init(&ctx, vw, &err) != JP_OK) {
         printf("%s\n", err.msg);
@@ -384,10 +380,6 @@ int main(int argc, char **argv)
         }
         if (m) jp_wrn_free(m);
     }
-    int rc = tu_finish(&t);
-    if (rc == 0 && sk.len) {
-        printf("SKIPPED: not run on this CPU: %s\n", sk.text);
-        return SKIP_CODE;
-    }
-    return rc;
+    if (sk.len) return tu_skip(&t, "not run on this CPU: %s", sk.text);
+    return tu_finish(&t);
 }

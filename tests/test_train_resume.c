@@ -34,8 +34,8 @@
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
  * The data are /usr/share/datasets/fashion-mnist (Debian's dataset-fashion-mnist; env
- * JEMPP_TEST_FASHION names another folder). If they are absent the test says so and
- * passes, unless JEMPP_REQUIRE_DATA=1. The runs read the training files through symbolic
+ * JEMPP_TEST_FASHION names another folder). If they are absent the test reports SKIPPED
+ * (ctest's skip code), or fails with JEMPP_REQUIRE_DATA=1. The runs read the training files through symbolic
  * links in the test's temporary folder (under JEMPP_BIN), so that the informative init's
  * Gaussian cache is written there, not next to the data or in $HOME (the first run
  * computes it, the others load it); the folder is removed when every check passed. The
@@ -503,10 +503,8 @@ int main(int argc, char **argv)
                      fashion);
             return tu_finish(&t);
         }
-        printf("SKIP test_train_resume: Fashion-MNIST is not installed in %s (apt-get install "
-               "dataset-fashion-mnist; set JEMPP_REQUIRE_DATA=1 to make this a failure)\n",
-               fashion);
-        return tu_finish(&t);
+        return tu_skip(&t, "Fashion-MNIST is not installed in %s (apt-get install dataset-fashion-mnist; set "
+                       "JEMPP_REQUIRE_DATA=1 to make this a failure)", fashion);
     }
 
     tu_tmpdir(g_root, sizeof g_root, "train_resume");

@@ -20,6 +20,17 @@ int tu_finish(tu_ctx *t)
     return t->failed ? 1 : 0;
 }
 
+int tu_skip(tu_ctx *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("SKIPPED: ");
+    vprintf(fmt, ap);
+    printf("\n%s: %d passed, %d failed before the skip\n", t->name, t->passed, t->failed);
+    va_end(ap);
+    return t->failed ? 1 : TU_SKIP;
+}
+
 void tu_check(tu_ctx *t, int ok, const char *fmt, ...)
 {
     va_list ap;
