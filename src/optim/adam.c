@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "core/cpu_clones.h"
 #include "jempp/optim.h"
 
 /* Below this many elements a step runs on one thread. */
@@ -18,7 +19,7 @@ static inline float jp_max_nan(float a, float b)
  * g = wd != 0 ? fma(p, wd, grad) : grad;  m = fma(g, 1 - b1, m * b1);
  * v = fma((1 - b2) * g, g, v * b2);  vmax = max(vmax, v) (amsgrad);
  * denom = sqrt(amsgrad ? vmax : v) / r + eps;  p = p + (-s * m) / denom. */
-void jp_adam_update(const jp_optim_config *c, float *params, const float *grads, float *m,
+JP_CPU_CLONES void jp_adam_update(const jp_optim_config *c, float *params, const float *grads, float *m,
                     float *v, float *vmax, size_t n, int64_t step, double lr)
 {
     JP_CHECK(c != NULL && step >= 1);

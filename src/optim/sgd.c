@@ -2,6 +2,7 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "core/cpu_clones.h"
 #include "jempp/optim.h"
 
 /* Below this many elements a step runs on one thread. */
@@ -11,7 +12,7 @@
  * buf = first ? d : fma(d, 1 - dampening, buf * mu);  d = nesterov ? fma(buf, mu, d) : buf
  * p = fma(d, -lr, p)
  * Each line is one PyTorch kernel: add with alpha is a fused multiply-add there. */
-void jp_sgd_update(const jp_optim_config *c, float *params, const float *grads,
+JP_CPU_CLONES void jp_sgd_update(const jp_optim_config *c, float *params, const float *grads,
                    float *buf, size_t n, int first, double lr)
 {
     JP_CHECK(c != NULL && (n == 0 || (params != NULL && grads != NULL)));
