@@ -82,7 +82,7 @@ typedef struct {
     int64_t inject_gap_iter; /* testing aid: the gap detector fires once at this iteration (0: never) */
 } jp_train_config;
 
-/* The reference JEM++ defaults (../shared/REFERENCE.md), on Fashion-MNIST. */
+/* The reference JEM++ defaults (the authors' code, sndnyang/JEMPP), on Fashion-MNIST. */
 void jp_train_config_defaults(jp_train_config *c);
 /* Named presets: "jempp" (PYLD-10-5, informative init, BN, SGD 0.1 + warmup),
  * "jem" (SGLD-20, uniform init, no BN, Adam 1e-4), "clf" (softmax classifier only),

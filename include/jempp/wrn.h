@@ -1,4 +1,4 @@
-/* The pre-activation Wide-ResNet of the JEM/JEM++ reference (../shared/REFERENCE.md),
+/* The pre-activation Wide-ResNet of the JEM/JEM++ reference code (sndnyang/JEMPP),
  * on the fast oneDNN path.
  *
  *   z0 = conv1(x)                                   3x3, in_channels -> 16, bias
