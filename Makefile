@@ -3,18 +3,22 @@ BUILD ?= build
 JOBS ?= 2
 RUN ?= runs/fashion-jempp
 
-.PHONY: all deps build test train clean refdata bench
+.PHONY: all deps deps-tests build test train clean refdata bench
 
 all: build
 
+# What building, training and evaluating need; the tests need PyTorch etc. besides.
 deps:
 	@sh scripts/install-deps.sh
+
+deps-tests:
+	@sh scripts/install-deps.sh --tests
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DJEMPP_WERROR=ON >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+test: deps-tests build
 	cd $(BUILD) && ctest --output-on-failure -j 1
 
 # The main job: train on the built-in default dataset (Fashion-MNIST) and write results.
