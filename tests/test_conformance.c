@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "jempp/ops.h"
+#include "ops/ref.h"
 #include "jempp/wrn.h"
 #include "ops/backend.h"
 #include "ops/cpu_isa.h"

@@ -24,6 +24,7 @@
 #endif
 
 #include "jempp/ops.h"
+#include "ops/ref.h"
 #include "testutil.h"
 
 #define FD_H 1e-2

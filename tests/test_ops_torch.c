@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jempp/ops.h"
+#include "ops/ref.h"
 #include "jempp/safetensors.h"
 #include "testutil.h"
 

@@ -1,5 +1,6 @@
 /* LeakyReLU (slope 0 gives ReLU), elementwise on any layout. */
 #include "jempp/ops.h"
+#include "ops/ref.h"
 
 /* out = in > 0 ? in : slope * in   (out may alias in) */
 void jp_ref_leaky_relu_forward(float *out, const float *in, size_t count, float slope)

@@ -1,5 +1,6 @@
 /* Global average pooling (N,C,H,W) -> (N,C), as adaptive_avg_pool2d(x, 1). */
 #include "jempp/ops.h"
+#include "ops/ref.h"
 
 /* out[n,c] = sum_{y,x} in[n,c,y,x] / (H*W)   (sum in double) */
 void jp_ref_global_avgpool_forward(float *out, const float *in, int n, int c, int h, int w)

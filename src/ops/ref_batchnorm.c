@@ -2,6 +2,7 @@
  * Per channel c, over its M = N*H*W values; statistics accumulate in double.
  * One thread per channel, so results do not depend on the number of threads. */
 #include "jempp/ops.h"
+#include "ops/ref.h"
 
 #include <math.h>
 

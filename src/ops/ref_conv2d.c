@@ -3,6 +3,7 @@
  * Each output plane is owned by one thread, so results do not depend on the
  * number of threads. */
 #include "jempp/ops.h"
+#include "ops/ref.h"
 
 #include <stddef.h>
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* Reference fully connected layer: out (N,O) = in (N,I) w^T + b, w is (O,I) as
  * torch.nn.Linear. Dot products accumulate in double. */
 #include "jempp/ops.h"
+#include "ops/ref.h"
 
 /* out[n,o] = b[o] + sum_i in[n,i] * w[o,i]   [b may be NULL] */
 void jp_ref_linear_forward(float *out, const float *in, const float *w, const float *b,
