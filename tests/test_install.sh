@@ -1,7 +1,8 @@
 #!/bin/sh
 # ctest install_package: `cmake --install` into a temporary prefix, then the examples
-# built against it with pkg-config and with CMake's find_package, and run on a
-# checkpoint trained by the installed `jempp` (2 iterations). Checks the shared
+# built against it with pkg-config and with CMake's find_package: train_custom (3
+# iterations of a JEM++ loop written with the library's pieces) writes a checkpoint,
+# eval_checkpoint evaluates it and one trained by the installed `jempp` (2 iterations). Checks the shared
 # library's versioned SONAME and that the public headers name no file outside the
 # installation. Exit 77 (ctest's skip code) after the build checks when Fashion-MNIST
 # is not installed, as the examples cannot run without it.
@@ -31,10 +32,13 @@ ok "bin/jempp and the public headers (no file outside the installation, no test-
 # pkg-config, against the shared library
 export PKG_CONFIG_PATH="$LIBDIR/pkgconfig"
 [ "$(pkg-config --modversion jempp)" = "0.1.0" ] || fail "pkg-config --modversion jempp: $(pkg-config --modversion jempp)"
-cc -O2 "$SRC/examples/eval_checkpoint.c" $(pkg-config --cflags --libs jempp) -Wl,-rpath,"$LIBDIR" \
-  -o "$TMP/eval_pc" || fail "the example does not build with pkg-config"
-objdump -p "$TMP/eval_pc" | grep -q 'NEEDED *libjempp.so.0' || fail "eval_pc does not link libjempp.so.0"
-ok "examples/eval_checkpoint.c built with pkg-config (links libjempp.so.0)"
+mkdir "$TMP/pc"
+for ex in train_custom eval_checkpoint; do
+  cc -O2 -Wall -Wextra -Werror "$SRC/examples/$ex.c" $(pkg-config --cflags --libs jempp) -Wl,-rpath,"$LIBDIR" \
+    -o "$TMP/pc/$ex" || fail "examples/$ex.c does not build with pkg-config"
+  objdump -p "$TMP/pc/$ex" | grep -q 'NEEDED *libjempp.so.0' || fail "$ex does not link libjempp.so.0"
+done
+ok "examples/ built with pkg-config (linking libjempp.so.0)"
 
 # CMake's find_package
 cmake -S "$SRC/examples" -B "$TMP/ex" -DCMAKE_PREFIX_PATH="$TMP/prefix" -DCMAKE_BUILD_TYPE=Release >/dev/null ||
@@ -48,10 +52,15 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
 fi
 "$TMP/prefix/bin/jempp" train --preset fashion --max_iters 2 --batch_size 16 --buffer_size 64 --n_valid 100 \
   --save_dir "$TMP/run" >"$TMP/train.log" 2>&1 || { cat "$TMP/train.log"; fail "installed jempp train"; }
-for exe in "$TMP/eval_pc" "$TMP/ex/eval_checkpoint"; do
-  out=$("$exe" "$TMP/run/last.safetensors" 200) || fail "$exe failed: $out"
-  echo "$out" | grep -q "accuracy 0\.[0-9]*, ECE 0\.[0-9]*, NLL [0-9.]*, OOD AUROC log p(x) vs inverted [01]\.[0-9]*" ||
-    fail "$exe printed: $out"
-  ok "$(basename "$exe"): $out"
+for dir in "$TMP/pc" "$TMP/ex"; do
+  out=$("$dir/train_custom" "$dir/custom.safetensors" 3) || fail "$dir/train_custom failed: $out"
+  echo "$out" | grep -q "^iter 3  loss [-0-9.]*  ce [0-9.]*" || fail "$dir/train_custom printed: $out"
+  ok "$dir/train_custom: $(echo "$out" | head -n 1)"
+  for ckpt in "$dir/custom.safetensors" "$TMP/run/last.safetensors"; do
+    out=$("$dir/eval_checkpoint" "$ckpt" 200) || fail "$dir/eval_checkpoint failed: $out"
+    echo "$out" | grep -q "accuracy 0\.[0-9]*, ECE 0\.[0-9]*, NLL [0-9.]*, OOD AUROC log p(x) vs inverted [01]\.[0-9]*" ||
+      fail "$dir/eval_checkpoint printed: $out"
+    ok "$dir/eval_checkpoint: $out"
+  done
 done
 echo "install_package: passed"
