@@ -61,6 +61,32 @@ int main(void)
     free(first);
     free(second);
 
+    /* config_version: a file of version 1 (none written) ran PYLD without its sgld_lr
+     * step, whatever sgld_lr held: it resumes with 0; version 2 keeps it; 3 is refused */
+    {
+        static const char *const texts[3] = {
+            "{\"sampler\": \"pyld\", \"sgld_lr\": 1}\n",
+            "{\"config_version\": 2, \"sampler\": \"pyld\", \"sgld_lr\": 0.5}\n",
+            "{\"config_version\": 3, \"sampler\": \"pyld\"}\n"};
+        float want[2] = {0.0f, 0.5f};
+        for (int k = 0; k < 3; k++) {
+            char name[32], vp[400];
+            snprintf(name, sizeof name, "version%d.json", k + 1);
+            tu_write_text(dir, name, texts[k]);
+            snprintf(vp, sizeof vp, "%s/%s", dir, name);
+            jp_train_config v;
+            jp_train_config_defaults(&v);
+            v.sampler.sgld_lr = 9;
+            st = jp_train_config_read_json(&v, vp, &e);
+            if (k < 2)
+                tu_check(&t, st == JP_OK && v.sampler.sgld_lr == want[k], "config_version %d, PYLD: sgld_lr %g (want %g)",
+                         k + 1, (double)v.sampler.sgld_lr, (double)want[k]);
+            else
+                tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, "config_version"), "config_version 3 refused (%s)",
+                         st ? e.msg : "accepted");
+        }
+    }
+
     /* a file with only some settings: the others stay */
     jp_train_config c;
     jp_train_config_defaults(&c);

@@ -10,11 +10,17 @@ The model is tools/gen_wrn_ref.py's CCF (the JEM/JEM++ reference's module tree, 
 momentum 0.9): WRN-10-1, 3x16x16 input, 10 classes, batch 8, seed 3.
 
 The samplers are the reference's, written as the reference writes them:
-  pyld()   ../shared/bench/peer_torch.py's pyld() (JEM++ PYLD-M-N, YOPO inner loop on the
-           first convolution with the slack p = d(sum LSE)/d z0), generalised to the
-           class-conditional energy (sum_i f(x_i)[y_i] instead of sum_i LSE(x_i)) and to
-           an eval-mode variant. The model is in TRAIN mode: BN uses the batch statistics
-           and every outer forward updates the running statistics.
+  pyld()   the authors' sample_q (sndnyang/JEMPP train_jempp.py, its final version with
+           --sgld_lr default 0) as ../shared/bench/peer_torch.py's pyld() writes its YOPO
+           inner loop on the first convolution with the slack p = d(sum LSE)/d z0: per
+           outer step the full gradient eta of the energy, then when sgld_lr > 0 the step
+           tmp = clamp(x + clamp(eta, -eps, eps) * sgld_lr, -1, 1) (sample_q's
+           "if args.sgld_lr > 0" branch), then the N inner steps; sgld_std noise (after
+           the inner loop, unclamped) is off in every case, as it cannot match bit for bit.
+           Generalised to the class-conditional energy (sum_i f(x_i)[y_i] instead of
+           sum_i LSE(x_i)) and to an eval-mode variant. The model is in TRAIN mode: BN
+           uses the batch statistics and every outer forward updates the running
+           statistics.
   sgld()   JEM's SGLD-K: model in eval mode, x += sgld_lr * grad + sgld_std * N(0,1).
            The noise cannot match the C code bit for bit, so the reference cases use
            sgld_std = 0 (the C test checks the noise statistics by itself).
@@ -60,16 +66,18 @@ def energy(model, x, y):
     return e, lse.mean().item()
 
 
-def pyld(model, x, y, n_steps, in_steps, pyld_lr, eps, train=True, stats=None):
-    """peer_torch.py's pyld(), with the model wrapped as the reference's CCF."""
+def pyld(model, x, y, n_steps, in_steps, pyld_lr, eps, sgld_lr=0.0, train=True, stats=None):
+    """The authors' sample_q, PYLD branch, with the model wrapped as the reference's CCF."""
     model.train(train)
     conv1 = model.f.conv1
     lse = 0.0
     for _ in range(n_steps):
         x = x.detach().requires_grad_(True)
         e, lse = energy(model, x, y)
-        _, slack = torch.autograd.grad(e, [x, model.f.z0])  # slack p = d(sum E)/d z0
+        eta, slack = torch.autograd.grad(e, [x, model.f.z0])  # slack p = d(sum E)/d z0
         tmp = x.detach()
+        if sgld_lr > 0:  # sample_q: tmp_inp = clamp(x_k + clamp(eta, -eps, eps) * sgld_lr, -1, 1)
+            tmp = torch.clamp(x.detach() + torch.clamp(eta, -eps, eps) * sgld_lr, -1, 1)
         for _ in range(in_steps):
             tmp = tmp.detach().requires_grad_(True)
             h = (conv1(tmp) * slack).sum()
@@ -149,7 +157,7 @@ def main():
         yy = y if cond else None
         if kind == 0:
             xq, lse = pyld(model, xs, yy, cfg["n_steps"], cfg["in_steps"], cfg["pyld_lr"], cfg["eps"],
-                           train=bool(cfg["train_mode"]), stats=stats)
+                           sgld_lr=cfg["sgld_lr"], train=bool(cfg["train_mode"]), stats=stats)
         elif kind == 1:
             xq, lse = sgld(model, xs, yy, cfg["n_steps"], cfg["sgld_lr"], cfg["sgld_std"])
         else:
@@ -175,7 +183,7 @@ def main():
         print(f"{name}: {full}")
 
     def pcfg(**kw):
-        c = dict(n_steps=3, in_steps=4, pyld_lr=0.2, eps=1.0, sgld_lr=1.0, sgld_std=0.0, train_mode=1, clamp=1)
+        c = dict(n_steps=3, in_steps=4, pyld_lr=0.2, eps=1.0, sgld_lr=0.0, sgld_std=0.0, train_mode=1, clamp=1)
         c.update(kw)
         return c
 
@@ -195,6 +203,9 @@ def main():
         "PYLD-3-4 lr 20 eps 0.005 from clamp(1.1*x0), train mode")
     # class-conditional energy f(x)[y]
     run("pyld_y", 0, pcfg(eps=0.002), x0, True, fresh, "PYLD-3-4 lr 0.2 eps 0.002 on f(x)[y], train mode")
+    # sample_q's extra step on the outer gradient (--sgld_lr > 0 under PYLD)
+    run("pyld_sgld", 0, pcfg(sgld_lr=0.5, eps=0.002), x0, False, fresh,
+        "PYLD-3-4 with --sgld_lr 0.5 (sample_q's extra clamped step), eps 0.002, train mode")
     # PYLD in eval mode (the trainer's sample grids): running statistics fixed
     run("pyld_eval", 0, pcfg(train_mode=0, eps=0.002), x0, False, seen, "PYLD-3-4 eval mode, eps 0.002")
     # JEM's SGLD-3 (eval mode, step 1, no noise), from statistics of seen data

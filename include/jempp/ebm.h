@@ -16,8 +16,11 @@ typedef struct {
     int in_steps;    /* PYLD: N inner steps per outer step */
     float pyld_lr;   /* PYLD inner step size (0.2) */
     float eps;       /* clamp of the gradient, [-eps, eps] (1.0); PYLD and proximal */
-    float sgld_lr;   /* SGLD / proximal step size (1.0 for JEM's SGLD) */
-    float sgld_std;  /* SGLD noise std (0.01); PYLD: noise added each inner step (0) */
+    float sgld_lr;   /* SGLD / proximal step size (1.0 for JEM's SGLD); PYLD: when > 0, a
+                        step x <- clamp(x + sgld_lr clamp(grad, -eps, eps), -1, 1) before
+                        each outer step's inner loop (0, off) */
+    float sgld_std;  /* SGLD noise std (0.01); PYLD: noise added once per outer step, after
+                        the inner loop, not clamped (0, off) */
     int train_mode;  /* 1: model in train mode while sampling, as the reference's PYLD
                         (batch statistics, running statistics updated); 0: eval mode */
     int clamp;       /* 1: keep x in [-1, 1] (PYLD always does) */
@@ -45,7 +48,10 @@ void jp_sampler_work_free(jp_sampler_work *w);
  *
  * PYLD-M-N: for each of M outer steps, one forward/backward of sum_i LSE(x_i) gives
  * p = d(sum LSE)/d z0 at the first convolution's output and g = conv1^T p = grad_x;
- * then N inner steps x <- clamp(x + lr * clamp(g, -eps, eps), -1, 1) (+ noise). As
+ * then N inner steps x <- clamp(x + lr * clamp(g, -eps, eps), -1, 1). As the authors'
+ * sample_q (sndnyang/JEMPP, train_jempp.py), sgld_lr > 0 adds a step
+ * x <- clamp(x + sgld_lr * clamp(g, -eps, eps), -1, 1) before the inner steps and
+ * sgld_std > 0 adds sgld_std * N(0, 1) after them (unclamped), once per outer step. As
  * conv1 is linear, grad_x <p, conv1(x)> = conv1^T p for every x, so g is computed once
  * per outer step: the semantics of the reference's inner loop, without its N extra
  * convolution passes.

@@ -14,7 +14,7 @@ void jp_sampler_config_pyld(jp_sampler_config *c)
     c->in_steps = 5;
     c->pyld_lr = 0.2f;
     c->eps = 1.0f;
-    c->sgld_lr = 1.0f;
+    c->sgld_lr = 0.0f;
     c->sgld_std = 0.0f;
     c->train_mode = 1;
     c->clamp = 1;
@@ -109,15 +109,21 @@ double jp_sample(jp_wrn *m, jp_sampler_work *w, const jp_sampler_config *c, floa
         lse = energy_grad(m, w, x, y, n, c->train_mode);
         const float *g = w->grad;
         if (c->kind == JP_SAMPLER_PYLD) {
-            float lr = c->pyld_lr, eps = c->eps;
-            for (int t = 0; t < c->in_steps; t++) {
-                if (c->sgld_std > 0) jp_rng_fill_normal(rng, w->noise, count, 0.0f, c->sgld_std);
-                const float *nz = c->sgld_std > 0 ? w->noise : NULL;
+            /* the authors' sample_q: an optional SGLD step on the outer gradient, the N inner
+             * steps, then optional noise, unclamped, once per outer step */
+            float lr = c->pyld_lr, eps = c->eps, sgld_lr = c->sgld_lr;
+            if (sgld_lr > 0) {
 #pragma omp parallel for simd
-                for (size_t i = 0; i < count; i++) {
-                    float v = x[i] + lr * clampf(g[i], -eps, eps) + (nz ? nz[i] : 0.0f);
-                    x[i] = clampf(v, -1.0f, 1.0f);
-                }
+                for (size_t i = 0; i < count; i++) x[i] = clampf(x[i] + sgld_lr * clampf(g[i], -eps, eps), -1.0f, 1.0f);
+            }
+            for (int t = 0; t < c->in_steps; t++) {
+#pragma omp parallel for simd
+                for (size_t i = 0; i < count; i++) x[i] = clampf(x[i] + lr * clampf(g[i], -eps, eps), -1.0f, 1.0f);
+            }
+            if (c->sgld_std > 0) {
+                jp_rng_fill_normal(rng, w->noise, count, 0.0f, c->sgld_std);
+#pragma omp parallel for simd
+                for (size_t i = 0; i < count; i++) x[i] += w->noise[i];
             }
         } else {
             int prox = c->kind == JP_SAMPLER_PROXIMAL;

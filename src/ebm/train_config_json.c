@@ -91,6 +91,12 @@ static const field fields[] = {
 };
 #define N_FIELDS (int)(sizeof fields / sizeof *fields)
 
+/* config.json's own version. 2: under PYLD, sgld_lr and sgld_std mean what they mean in
+ * the authors' sample_q (an extra clamped step before, noise after each outer step's
+ * inner loop). A file without it (version 1) comes from before, when PYLD ignored
+ * sgld_lr (written as 1): such a run resumes with sgld_lr 0, as it ran. */
+#define CONFIG_VERSION 2
+
 /* Keys written for information only (the data's shape, where the run lives). */
 static const char *const info_keys[] = {"image_shape", "n_classes", "save_dir"};
 
@@ -116,6 +122,8 @@ jp_status jp_train_config_write_json(const jp_train_config *c, const int image_s
     jp_jw w;
     jp_jw_init(&w, 1);
     jp_jw_begin_object(&w);
+    jp_jw_key(&w, "config_version");
+    jp_jw_int(&w, CONFIG_VERSION);
     const char *base = (const char *)c;
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
@@ -254,7 +262,14 @@ jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_err
     if (doc.root->type != JP_JSON_OBJECT) st = jp_fail(err, JP_ERR_FORMAT, "%s: not a JSON object", path);
     /* read into a copy, so that a bad file leaves the caller's configuration as it was */
     jp_train_config tmp = *c;
+    int64_t version = 1;
     for (const jp_json *m = st ? NULL : doc.root->child; m && !st; m = m->next) {
+        if (!strcmp(m->key, "config_version")) {
+            if (!jp_json_int64(m, &version) || version < 1 || version > CONFIG_VERSION)
+                st = jp_fail(err, JP_ERR_FORMAT, "%s: \"config_version\" must be 1..%d (a newer jempp wrote it?)",
+                             path, CONFIG_VERSION);
+            continue;
+        }
         const field *f = NULL;
         for (int i = 0; i < N_FIELDS && !f; i++)
             if (!strcmp(fields[i].name, m->key)) f = &fields[i];
@@ -267,6 +282,7 @@ jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_err
         if (!info) st = jp_fail(err, JP_ERR_FORMAT, "%s: unknown setting \"%s\"", path, m->key);
     }
     jp_json_free(&doc);
+    if (!st && version < 2 && tmp.sampler.kind == JP_SAMPLER_PYLD) tmp.sampler.sgld_lr = 0;
     if (!st) *c = tmp;
     return st;
 }
