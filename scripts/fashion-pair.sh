@@ -8,7 +8,7 @@
 cd "$(dirname "$0")/.."
 kind=$1; shift
 case "$kind" in jempp|clf) ;; *) echo "usage: $0 jempp|clf [--resume runs/fashion-cos-KIND]" >&2; exit 2;; esac
-extra=""; [ "$kind" = clf ] && extra="--clf_only"
+extra=""; [ "$kind" = clf ] && extra="--softmax_only"
 exec env OMP_WAIT_POLICY=passive build/jempp train --preset fashion $extra \
   --max_iters 0 --n_epochs 6 --lr_schedule cosine --final_lr 0 --pad ${PAD:-0} --warmup_iters 1000 \
   --print_every 200 --save_every 200 --save_dir runs/fashion-cos${PAD:+-pad$PAD}-$kind "$@"

@@ -33,7 +33,7 @@ int main(void)
     a.n_epochs = 11, a.batch_size = 48, a.max_iters = 5000000000LL, a.seed = 18446744073709551615ULL;
     a.ckpt_every = 2, a.save_every = 77, a.eval_every = 3, a.print_every = 9, a.n_sample_grid = 36;
     a.diverge_loss = 1e6f, a.max_recoveries = 2, a.diverge_energy = 321.5f, a.diverge_range = 7.25f, a.diverge_gap = 3.5f;
-    a.gap_max_steps = 12;
+    a.gap_max_steps = 12, a.clf_only = 1, a.softmax_only = 1;
     a.kernels.vector_width = 8, a.kernels.conv = JP_CONV_ONEDNN_DIRECT, a.kernels.bnact = JP_BNACT_ONEDNN;
     snprintf(a.load_path, sizeof a.load_path, "runs/clf/best \"quoted\".safetensors");
     int shape[3] = {3, 32, 32};
@@ -61,13 +61,30 @@ int main(void)
     free(first);
     free(second);
 
+    /* before version 3, clf_only meant a plain softmax classifier (softmax_only now) */
+    {
+        static const char *const texts[2] = {"{\"config_version\": 2, \"clf_only\": 1}\n",
+                                             "{\"config_version\": 3, \"clf_only\": 1}\n"};
+        for (int k = 0; k < 2; k++) {
+            char name[32], vp[400];
+            snprintf(name, sizeof name, "clf%d.json", k);
+            tu_write_text(dir, name, texts[k]);
+            snprintf(vp, sizeof vp, "%s/%s", dir, name);
+            jp_train_config v;
+            jp_train_config_defaults(&v);
+            st = jp_train_config_read_json(&v, vp, &e);
+            tu_check(&t, st == JP_OK && v.clf_only == k && v.softmax_only == !k,
+                     "config_version %d, clf_only 1: clf_only %d softmax_only %d", k + 2, v.clf_only, v.softmax_only);
+        }
+    }
+
     /* config_version: a file of version 1 (none written) ran PYLD without its sgld_lr
-     * step, whatever sgld_lr held: it resumes with 0; version 2 keeps it; 3 is refused */
+     * step, whatever sgld_lr held: it resumes with 0; version 2 keeps it; 4 is refused */
     {
         static const char *const texts[3] = {
             "{\"sampler\": \"pyld\", \"sgld_lr\": 1}\n",
             "{\"config_version\": 2, \"sampler\": \"pyld\", \"sgld_lr\": 0.5}\n",
-            "{\"config_version\": 3, \"sampler\": \"pyld\"}\n"};
+            "{\"config_version\": 4, \"sampler\": \"pyld\"}\n"};
         float want[2] = {0.0f, 0.5f};
         for (int k = 0; k < 3; k++) {
             char name[32], vp[400];
@@ -82,7 +99,7 @@ int main(void)
                 tu_check(&t, st == JP_OK && v.sampler.sgld_lr == want[k], "config_version %d, PYLD: sgld_lr %g (want %g)",
                          k + 1, (double)v.sampler.sgld_lr, (double)want[k]);
             else
-                tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, "config_version"), "config_version 3 refused (%s)",
+                tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, "config_version"), "config_version 4 refused (%s)",
                          st ? e.msg : "accepted");
         }
     }

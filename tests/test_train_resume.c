@@ -867,9 +867,29 @@ int main(int argc, char **argv)
                  tensor_rows_equal(pa, p, "replay_buffer", 200, NULL) == 0,
                  "without --load_path the weights and chains are not A's");
 
+        /* --clf_only, the reference's: one JEM++ iteration with a real learning rate moves
+         * class_output and no other parameter (C0: the same run at lr 1e-30) */
+        base_config(&c, "C0", 1);
+        c.seed = 8, c.warmup_iters = 0, c.lr = 1e-30f;
+        jp_status s0 = run(&c, &r, &e, "C0 (lr 1e-30)", NULL);
+        base_config(&c, "C1", 1);
+        c.seed = 8, c.warmup_iters = 0, c.lr = 0.1f, c.clf_only = 1;
+        jp_status s1 = run(&c, &r, &e, "C1 (--clf_only, lr 0.1)", NULL);
+        char p0[600], p1[600];
+        snprintf(p0, sizeof p0, "%s/C0/last.safetensors", g_root);
+        snprintf(p1, sizeof p1, "%s/C1/last.safetensors", g_root);
+        static const char *const kept[] = {"f.conv1.weight", "f.layer1.0.conv1.weight", "f.layer3.0.bn2.weight",
+                                           "f.bn1.weight", "energy_output.weight"};
+        for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
+            tu_check(&t, s0 == JP_OK && s1 == JP_OK && tensor_rows_equal(p0, p1, kept[k], 1, NULL) == 1,
+                     "--clf_only: %s is the untrained one", kept[k]);
+        tu_check(&t, s0 == JP_OK && s1 == JP_OK && tensor_rows_equal(p0, p1, "class_output.weight", 1, NULL) == 0 &&
+                 tensor_rows_equal(p0, p1, "class_output.bias", 1, NULL) == 0,
+                 "--clf_only: class_output's weight and bias moved");
+
         /* a softmax-only checkpoint has no buffer: the JEM run starts fresh chains */
         base_config(&c, "L1", 1);
-        c.clf_only = 1;
+        c.softmax_only = 1;
         st = run(&c, &r, &e, "L1 (softmax only)", NULL);
         base_config(&c, "L2", 1);
         snprintf(c.load_path, sizeof c.load_path, "%s/L1/last.safetensors", g_root);

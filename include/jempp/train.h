@@ -32,7 +32,11 @@ typedef struct {
     jp_kernel_choice kernels; /* layout and implementations (jp_wrn_config; default automatic) */
     /* objective */
     float p_x_weight, p_y_given_x_weight, p_x_y_weight;
-    int clf_only, class_cond_p_x_sample;
+    int clf_only;        /* the reference's --clf_only: the optimiser updates only class_output
+                          * (weight and bias); the loss keeps every term */
+    int softmax_only;    /* a plain softmax classifier: cross-entropy only, no p(x) term and no
+                          * sampling (--preset clf) */
+    int class_cond_p_x_sample;
     int uncond;          /* 1: log p(x) is the energy head's output (JEM's --uncond), not LSE of the logits */
     /* sampler, init, buffer */
     jp_sampler_config sampler;

@@ -69,7 +69,7 @@ jp_status jp_train_preset(jp_train_config *c, const char *name, jp_error *err)
         snprintf(c->save_dir, sizeof c->save_dir, "runs/jem");
     } else if (!strcmp(name, "clf")) {
         jp_train_config_defaults(c);
-        c->clf_only = 1;
+        c->softmax_only = 1;
         c->p_x_weight = 0.0f;
         c->depth = 16;
         c->width = 4;

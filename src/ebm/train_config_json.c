@@ -50,6 +50,7 @@ static const field fields[] = {
     FIELD("p_y_given_x_weight", F_FLOAT, p_y_given_x_weight),
     FIELD("p_x_y_weight", F_FLOAT, p_x_y_weight),
     FIELD("clf_only", F_INT, clf_only),
+    FIELD("softmax_only", F_INT, softmax_only),
     FIELD("class_cond_p_x_sample", F_INT, class_cond_p_x_sample),
     CHOICE("sampler", sampler.kind, "pyld|sgld|proximal"),
     FIELD("n_steps", F_INT, sampler.n_steps),
@@ -91,11 +92,14 @@ static const field fields[] = {
 };
 #define N_FIELDS (int)(sizeof fields / sizeof *fields)
 
-/* config.json's own version. 2: under PYLD, sgld_lr and sgld_std mean what they mean in
- * the authors' sample_q (an extra clamped step before, noise after each outer step's
- * inner loop). A file without it (version 1) comes from before, when PYLD ignored
- * sgld_lr (written as 1): such a run resumes with sgld_lr 0, as it ran. */
-#define CONFIG_VERSION 2
+/* config.json's own version, and what older files meant:
+ *  2: under PYLD, sgld_lr and sgld_std mean what they mean in the authors' sample_q (an
+ *     extra clamped step before, noise after each outer step's inner loop). A file
+ *     without it (version 1) comes from before, when PYLD ignored sgld_lr (written as
+ *     1): such a run resumes with sgld_lr 0, as it ran.
+ *  3: clf_only is the reference's (only class_output is optimised); before, it meant
+ *     what softmax_only means now (a plain softmax classifier), and reads so. */
+#define CONFIG_VERSION 3
 
 /* Keys written for information only (the data's shape, where the run lives). */
 static const char *const info_keys[] = {"image_shape", "n_classes", "save_dir"};
@@ -283,6 +287,7 @@ jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_err
     }
     jp_json_free(&doc);
     if (!st && version < 2 && tmp.sampler.kind == JP_SAMPLER_PYLD) tmp.sampler.sgld_lr = 0;
+    if (!st && version < 3 && tmp.clf_only) tmp.clf_only = 0, tmp.softmax_only = 1;
     if (!st) *c = tmp;
     return st;
 }

@@ -129,8 +129,23 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     oc.lr = cfg->lr;
     oc.weight_decay = cfg->weight_decay;
     /* The parameters that get gradients, as torch.optim sees them: the energy head only
-     * when it defines p(x) (--uncond); it is stored last. */
+     * when it defines p(x) (--uncond); it is stored last. --clf_only (the reference's
+     * optimiser over f.class_output.parameters()): class_output's weight and bias, stored
+     * next to each other. */
+    t->opt_off = 0;
     t->n_opt = cfg->uncond ? jp_wrn_param_count(t->m) : jp_wrn_classifier_param_count(t->m);
+    if (cfg->clf_only) {
+        int nt;
+        const jp_tensor_info *ti = jp_wrn_tensors(t->m, &nt);
+        size_t lo = (size_t)-1, hi = 0;
+        for (int i = 0; i < nt; i++)
+            if (ti[i].kind == JP_T_PARAM && !strncmp(ti[i].name, "class_output.", 13)) {
+                lo = ti[i].offset < lo ? ti[i].offset : lo;
+                hi = ti[i].offset + ti[i].count > hi ? ti[i].offset + ti[i].count : hi;
+            }
+        JP_CHECK(hi > lo);
+        t->opt_off = lo, t->n_opt = hi - lo;
+    }
     st = jp_optim_init(&t->opt, &oc, t->n_opt, err);
     if (st) return st;
 
@@ -162,8 +177,8 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     st = jp_lr_schedule_check(&t->sched, err);
     if (st) return st;
 
-    t->use_px = !cfg->clf_only && cfg->p_x_weight != 0.0f;
-    t->use_pxy = !cfg->clf_only && cfg->p_x_y_weight != 0.0f;
+    t->use_px = !cfg->softmax_only && cfg->p_x_weight != 0.0f;
+    t->use_pxy = !cfg->softmax_only && cfg->p_x_y_weight != 0.0f;
     if (t->use_px || t->use_pxy) {
         if (cfg->init == JP_INIT_INFORMATIVE) {
             char cache[700];
@@ -295,7 +310,7 @@ static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
         snprintf(s->why, sizeof s->why, "the sampler lost the data: |LSE data - LSE samples| averages %.4g "
                  "(limit %g; this iteration: data %.4g, samples %.4g)", s->gap_mean, (double)c->diverge_gap,
                  s->lse_data, s->lse_sample);
-    } else if (!finite_all(jp_wrn_grads(t->m), t->n_opt))
+    } else if (!finite_all(jp_wrn_grads(t->m) + t->opt_off, t->n_opt))
         snprintf(s->why, sizeof s->why, "non-finite gradients");
     else
         return 0;
@@ -381,7 +396,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         s->seconds = jp_now() - t0;
         return JP_OK;
     }
-    jp_optim_step(&t->opt, jp_wrn_params(t->m), jp_wrn_grads(t->m), t->n_opt, s->lr);
+    jp_optim_step(&t->opt, jp_wrn_params(t->m) + t->opt_off, jp_wrn_grads(t->m) + t->opt_off, t->n_opt, s->lr);
     jp_wrn_params_changed(t->m);
     if (t->use_px) t->gap_mean = s->gap_mean; /* the accepted step's gap joins the running mean */
     if (t->use_px || t->use_pxy) jp_buffer_put(&t->buf, t->x_q, t->idx, B);

@@ -47,7 +47,7 @@ typedef struct {
     jp_sampler_work sw;
     jp_rng rng;
     int dim, K, use_px, use_pxy;
-    size_t n_opt; /* parameters the optimiser updates (a prefix of the model's) */
+    size_t opt_off, n_opt; /* the parameters the optimiser updates: [opt_off, opt_off + n_opt) */
     float *x_p, *x_lab, *x_q, *logits, *dlogits, *lse, *scale;
     int *y_lab, *y_p, *y_q, *idx;
     int64_t iter, epoch;

@@ -44,6 +44,13 @@ static void put_val(rp_buf *b, const jp_json *cfg, const char *text, const char 
 
 static double cfg_num(const jp_json *cfg, const char *key) { return rp_jnum(cfg, key); }
 
+/* A plain softmax classifier: softmax_only, or clf_only in a config.json before version 3
+ * (src/ebm/train_config_json.c). */
+static int softmax_run(const jp_json *cfg)
+{
+    return cfg_num(cfg, "softmax_only") == 1 || (cfg_num(cfg, "clf_only") == 1 && !(cfg_num(cfg, "config_version") >= 3));
+}
+
 /* ---- loading ------------------------------------------------------------------------ */
 
 static const jp_json *object_root(rp_ctx *c, jp_json_doc *d, int state, const char *name)
@@ -103,7 +110,7 @@ static void summary_model(rp_buf *b, const jp_json *cfg)
 
 static void summary_sampler(rp_buf *b, const jp_json *cfg)
 {
-    int clf_only = cfg_num(cfg, "clf_only") == 1;
+    int clf_only = softmax_run(cfg);
     kv_begin(b, "Objective");
     if (clf_only) {
         rp_put(b, "classifier only (cross-entropy)");
@@ -553,7 +560,7 @@ static void samples_section(rp_ctx *c, const run_files *f)
     rp_gallery_end(c);
     if (!g.n && !shown)
         rp_note(c, "%s",
-                f->cfg && cfg_num(f->cfg, "clf_only") == 1
+                f->cfg && softmax_run(f->cfg)
                     ? "No sample grids: a classifier-only run samples nothing."
                     : "No sample grids (samples_NNNNNN.png, samples_conditional.png, buffer.png) were written.");
     rp_names_free(&g);

@@ -74,7 +74,8 @@ int jp_cmd_train(int argc, char **argv)
         {"p_y_given_x_weight", FLAG_FLOAT, &c.p_y_given_x_weight, 0, NULL, NULL, "weight of the p(y|x) cross-entropy"},
         {"p_x_y_weight", FLAG_FLOAT, &c.p_x_y_weight, 0, NULL, NULL, "weight of the p(x|y) term"},
         {"uncond", FLAG_BOOL, &c.uncond, 0, NULL, NULL, "unconditional JEM: log p(x) is the energy head energy_output(f(x)), not LSE of the logits"},
-        {"clf_only", FLAG_BOOL, &c.clf_only, 0, NULL, NULL, "train a plain softmax classifier (no sampling)"},
+        {"clf_only", FLAG_BOOL, &c.clf_only, 0, NULL, NULL, "the reference's: the optimiser updates only class_output (the loss keeps every term)"},
+        {"softmax_only", FLAG_BOOL, &c.softmax_only, 0, NULL, NULL, "train a plain softmax classifier: cross-entropy only, no sampling (--preset clf)"},
         {"class_cond_p_x_sample", FLAG_BOOL, &c.class_cond_p_x_sample, 0, NULL, NULL, "sample p(x) chains class-conditionally"},
         {"sampler", FLAG_CHOICE, &sampler, 0, NULL, "pyld|sgld|proximal", "sampler for the p(x) term"},
         {"n_steps", FLAG_INT, &c.sampler.n_steps, 0, NULL, NULL, "PYLD M (outer steps) / SGLD K"},
@@ -137,7 +138,7 @@ int jp_cmd_train(int argc, char **argv)
     c.optimizer = (jp_optim_kind)opt;
     c.lr_schedule = (jp_lr_kind)sched;
     c.sampler.train_mode = !eval_sampling;
-    if (c.clf_only) c.p_x_weight = 0.0f;
+    if (c.softmax_only) c.p_x_weight = 0.0f;
     if (jp_train_config_check(&c, &err)) {
         fprintf(stderr, "jempp train: %s\n", err.msg);
         return 2;
