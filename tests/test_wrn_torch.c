@@ -1,5 +1,7 @@
 /* The Wide-ResNet against PyTorch 1.13 (tools/gen_wrn_ref.py writes the reference files
- * tests/data/wrn_ref_bn.safetensors and tests/data/wrn_ref_nobn.safetensors).
+ * tests/data/wrn_ref_bn.safetensors (WRN-10-1, BN), wrn_ref_nobn.safetensors (WRN-10-1, no
+ * norm) and wrn_ref_deep.safetensors (WRN-16-1, BN: two blocks a group, so identity
+ * shortcuts and blocks fed by blocks)).
  *
  * For each file: build the model from the file's metadata, load the initial state_dict
  * ("init.*") by walking jp_wrn_tensors() (the table must be exactly the set of init.*
@@ -10,7 +12,7 @@
  *   - eval-mode logits and d sum LSE / dx (also with fewer rows than the batch),
  *   - conv1^T(grad.z0) == grad.x,
  *   - the state_dict after 5 SGD steps (lr 0.1, momentum 0.9, wd 4e-4) on the batch.
- * The BN file is run twice: direct convolutions, then Winograd allowed.
+ * The BN files are run twice: direct convolutions, then Winograd allowed.
  * Extra reference files (same format) may be given on the command line. */
 #include <math.h>
 #include <stdio.h>
@@ -604,9 +606,10 @@ int main(int argc, char **argv)
     const tols direct = {FWD_ATOL, FWD_RTOL, GRAD_ATOL, GRAD_RTOL, SGD_ATOL, SGD_RTOL};
     const tols wino = {WINO_FWD_ATOL, WINO_FWD_RTOL, WINO_GRAD_ATOL, WINO_GRAD_RTOL,
                        WINO_SGD_ATOL, WINO_SGD_RTOL};
-    char bn[1024], nobn[1024];
+    char bn[1024], nobn[1024], deep[1024];
     tu_src_path(bn, sizeof bn, "tests/data/wrn_ref_bn.safetensors");
     tu_src_path(nobn, sizeof nobn, "tests/data/wrn_ref_nobn.safetensors");
+    tu_src_path(deep, sizeof deep, "tests/data/wrn_ref_deep.safetensors"); /* WRN-16-1: 2 blocks a group */
 
     enum { MAXRUN = 16 };
     maxdiffs md[MAXRUN];
@@ -619,6 +622,7 @@ int main(int argc, char **argv)
     } else {
         files[nfiles++] = bn;
         files[nfiles++] = nobn;
+        files[nfiles++] = deep;
     }
     for (int i = 0; i < nfiles; i++) {
         for (int w = 0; w < 2; w++) {

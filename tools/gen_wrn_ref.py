@@ -4,7 +4,7 @@
 Needs Debian's python3-torch (PyTorch 1.13): run with /usr/bin/python3, not another
 python3 that may stand first on PATH:
 
-    /usr/bin/python3 tools/gen_wrn_ref.py            # both files into tests/data/
+    /usr/bin/python3 tools/gen_wrn_ref.py            # the three files into tests/data/
 
 The model is the JEM/JEM++ reference's module tree (see ../shared/REFERENCE.md), so the
 state_dict names are the reference checkpoint's names:
@@ -31,7 +31,8 @@ Metadata: depth, width, in_channels, image_size, n_classes, norm, batch, seed, t
 
 Sizes: the number of parameters grows as width^2 and every file holds three copies of
 them (init, grad, sgd5); depth 10 width 1 is about 77k parameters (0.3 MB a copy), width
-2 about 300k (1.2 MB a copy), so the committed files use width 1 to stay under 1.5 MB.
+2 about 300k (1.2 MB a copy), so the committed files use width 1 to stay under 1.5 MB;
+wrn_ref_deep (WRN-16-1, two blocks per group, BN, 1x8x8, batch 4) is about 2.1 MB.
 """
 import argparse
 import copy
@@ -232,7 +233,7 @@ def main():
     ap.add_argument("--outdir", default=os.path.join(root, "tests", "data"))
     ap.add_argument("--bn_width", type=int, default=1,
                     help="width of the BN file's model (2 makes a ~3.7 MB file)")
-    ap.add_argument("--only", choices=["bn", "nobn"], help="write one of the two files")
+    ap.add_argument("--only", choices=["bn", "nobn", "deep"], help="write one of the three files")
     ap.add_argument("--suffix", default="", help="appended to the file names (extra files)")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -245,6 +246,11 @@ def main():
         generate(os.path.join(a.outdir, f"wrn_ref_nobn{a.suffix}.safetensors"), depth=10,
                  width=1, in_channels=1, image_size=12, n_classes=10, norm="none",
                  batch=8, seed=2)
+    if a.only in (None, "deep"):
+        # two blocks per group (identity shortcuts, the second block's input from the first)
+        generate(os.path.join(a.outdir, f"wrn_ref_deep{a.suffix}.safetensors"), depth=16,
+                 width=1, in_channels=1, image_size=8, n_classes=10, norm="batch",
+                 batch=4, seed=4)
 
 
 if __name__ == "__main__":
