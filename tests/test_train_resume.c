@@ -42,6 +42,7 @@
  * training set is the real one; the test set is cut to its first N_TEST images, as every
  * run that finishes evaluates it once and the full 10000 would take most of the time.
  * JEMPP_TEST_VERBOSE=1 shows the trainer's own progress lines. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -883,6 +884,15 @@ int main(int argc, char **argv)
         for (size_t k = 0; k < sizeof kept / sizeof *kept; k++)
             tu_check(&t, s0 == JP_OK && s1 == JP_OK && tensor_rows_equal(p0, p1, kept[k], 1, NULL) == 1,
                      "--clf_only: %s is the untrained one", kept[k]);
+        {   /* every start writes a TensorBoard event file into the run folder */
+            char d1[600];
+            snprintf(d1, sizeof d1, "%s/C1", g_root);
+            DIR *dd = opendir(d1);
+            int events = 0;
+            for (struct dirent *de; dd && (de = readdir(dd));) events += !strncmp(de->d_name, "events.out.tfevents.", 20);
+            if (dd) closedir(dd);
+            tu_check(&t, events == 1, "the run wrote %d TensorBoard event file (want 1)", events);
+        }
         tu_check(&t, s0 == JP_OK && s1 == JP_OK && tensor_rows_equal(p0, p1, "class_output.weight", 1, NULL) == 0 &&
                  tensor_rows_equal(p0, p1, "class_output.bias", 1, NULL) == 0,
                  "--clf_only: class_output's weight and bias moved");

@@ -228,6 +228,7 @@ void jp_trainer_free(jp_trainer *t)
     if (t->metrics_jsonl) fclose(t->metrics_jsonl);
     if (t->metrics_csv) fclose(t->metrics_csv);
     if (t->epochs_jsonl) fclose(t->epochs_jsonl);
+    jp_tfevents_close(t->tb);
     if (t->epochs_csv) fclose(t->epochs_csv);
     void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
@@ -407,7 +408,8 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
 
 /* ---- outputs ---------------------------------------------------------------- */
 
-static void write_grid(jp_trainer *t, const char *name, const float *x, int n, int ncols)
+/* Writes a sample grid, and shows it in TensorBoard under tag (when not NULL). */
+static void write_grid(jp_trainer *t, const char *name, const float *x, int n, int ncols, const char *tag)
 {
     char path[700];
     jp_error err;
@@ -415,6 +417,8 @@ static void write_grid(jp_trainer *t, const char *name, const float *x, int n, i
     const jp_dataset *tr = &t->data.train;
     if (jp_png_write_grid(path, x, n, tr->c, tr->h, tr->w, ncols, &err))
         tr_log(t, "warning: %s\n", err.msg);
+    else if (t->tb && tag && jp_tfevents_png_file(t->tb, t->iter, tag, path, &err))
+        tr_log(t, "warning: TensorBoard: %s\n", err.msg);
 }
 
 /* Class-conditional samples from scratch: one row per class, chains started from the
@@ -440,7 +444,7 @@ jp_status jp_trainer_conditional_grid(jp_trainer *t, const char *name, int per_c
         jp_sample(t->m, &t->sw, &sc, t->x_q, t->y_q, B, &rng);
         memcpy(all + (size_t)at * t->dim, t->x_q, (size_t)n * t->dim * sizeof(float));
     }
-    write_grid(t, name, all, total, per_class);
+    write_grid(t, name, all, total, per_class, "samples_conditional");
     jp_free(all);
     return JP_OK;
 }
@@ -456,6 +460,21 @@ static void log_iter(jp_trainer *t, const jp_iter_stats *s)
     if (t->metrics_csv)
         fprintf(t->metrics_csv, "%lld,%lld,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.4f\n", (long long)t->iter,
                 (long long)t->epoch, s->lr, s->loss, s->ce, s->acc, s->lse_data, s->lse_sample, s->seconds);
+    if (t->tb) {
+        static const char *const tags[] = {"train/loss", "train/ce", "train/acc", "train/lse_data",
+                                           "train/lse_sample", "train/lr", "train/sec_per_iter"};
+        double v[] = {s->loss, s->ce, s->acc, s->lse_data, s->lse_sample, s->lr, s->seconds};
+        int n = t->use_px ? 7 : 3;
+        const char *const tags_clf[] = {tags[0], tags[1], tags[2], tags[5], tags[6]};
+        double v_clf[] = {v[0], v[1], v[2], v[5], v[6]};
+        jp_error err;
+        if (t->use_px ? jp_tfevents_scalars(t->tb, t->iter, n, tags, v, &err)
+                      : jp_tfevents_scalars(t->tb, t->iter, 5, tags_clf, v_clf, &err)) {
+            tr_log(t, "warning: TensorBoard: %s; no more events\n", err.msg);
+            jp_tfevents_close(t->tb);
+            t->tb = NULL;
+        }
+    }
 }
 
 /* After a rollback the CSV logs hold the run's trajectory again: the rows of the
@@ -561,6 +580,10 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
         jp_trainer_free(&t);
         return st;
     }
+    { /* TensorBoard: one event file per start; a failure costs only the events */
+        jp_error tberr;
+        if (jp_tfevents_open(&t.tb, cfg->save_dir, NULL, 0, &tberr)) tr_log(&t, "warning: TensorBoard: %s\n", tberr.msg);
+    }
     int64_t per_epoch = t.sched.iters_per_epoch;
     int64_t total = (int64_t)cfg->n_epochs * per_epoch;
     if (cfg->max_iters > 0 && cfg->max_iters < total) total = cfg->max_iters;
@@ -623,10 +646,11 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                     char name[64];
                     snprintf(name, sizeof name, "samples_%06lld.png", (long long)t.iter);
                     int n = cfg->n_sample_grid < cfg->batch_size ? cfg->n_sample_grid : cfg->batch_size;
-                    write_grid(&t, name, t.x_q, n, (int)ceil(sqrt((double)n)));
+                    write_grid(&t, name, t.x_q, n, (int)ceil(sqrt((double)n)), "samples");
                 }
                 fflush(t.metrics_jsonl);
                 fflush(t.metrics_csv);
+                if (t.tb) jp_tfevents_flush(t.tb, err);
             }
             if (t.iter % JP_SNAPSHOT_EVERY == 0 && !(cfg->diverge_gap > 0 && t.gap_mean > 0.5 * cfg->diverge_gap))
                 jp_trainer_snapshot_take(&t);
@@ -670,6 +694,14 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
                     (long long)t.iter, lr, tacc, v.acc, v.loss, te.acc, te.loss, v.mean_lse, jp_now() - epoch_t0);
             fflush(t.epochs_jsonl);
             fflush(t.epochs_csv);
+            if (t.tb) {
+                static const char *const etags[] = {"epoch/train_acc", "epoch/valid_acc", "epoch/valid_loss",
+                                                    "epoch/test_acc", "epoch/test_loss", "epoch/lse_valid"};
+                double ev[] = {tacc, v.acc, v.loss, te.acc, te.loss, v.mean_lse};
+                jp_error tberr;
+                if (jp_tfevents_scalars(t.tb, t.iter, 6, etags, ev, &tberr) || jp_tfevents_flush(t.tb, &tberr))
+                    tr_log(&t, "warning: TensorBoard: %s\n", tberr.msg);
+            }
             tr_log(&t, "epoch %lld: valid acc %.4f loss %.4f | test acc %.4f loss %.4f\n", (long long)t.epoch, v.acc,
                    v.loss, te.acc, te.loss);
             res->valid_acc = v.acc;
@@ -707,7 +739,7 @@ jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_erro
     if (!st && t.init_fn) {
         st = jp_trainer_conditional_grid(&t, "samples_conditional.png", 10, err);
         int n = cfg->buffer_size < 100 ? cfg->buffer_size : 100;
-        write_grid(&t, "buffer.png", t.buf.x, n, 10);
+        write_grid(&t, "buffer.png", t.buf.x, n, 10, "buffer");
     }
     res->iters = t.iter;
     res->seconds = jp_now() - start;

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "jempp/tfevents.h"
 #include "jempp/data.h"
 #include "jempp/ebm.h"
 #include "jempp/optim.h"
@@ -57,6 +58,7 @@ typedef struct {
     int recoveries, injected; /* injected: 1 the NaN, 2 the gap (testing aids) done */
     jp_snapshot snap;
     FILE *metrics_jsonl, *metrics_csv, *epochs_jsonl, *epochs_csv;
+    jp_tfevents *tb; /* TensorBoard events of this start (NULL when the file could not be made) */
 } jp_trainer;
 
 jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *err);
