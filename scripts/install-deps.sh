@@ -6,7 +6,7 @@
 # for apt-get; otherwise prints the command to run as root.
 #   sh scripts/install-deps.sh [--tests]
 set -e
-PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-dev liblapack-dev zlib1g-dev libpng-dev dataset-fashion-mnist"
+PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-dev liblapack-dev libmatio-dev zlib1g-dev libpng-dev dataset-fashion-mnist"
 case "${1:-}" in
     --tests) PKGS="$PKGS python3-torch python3-numpy python3-scipy python3-protobuf" ;;
     "") ;;

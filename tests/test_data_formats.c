@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <matio.h>
 #include <zlib.h>
 
 #include "data/readers.h"
@@ -513,6 +514,64 @@ static void test_svhn(tu_ctx *t)
     free(z);
 }
 
+/* An SVHN file of n images in MATLAB v7.3 (HDF5) form, written with libmatio: X uint8
+ * (32, 32, 3, n) with svhn_matches' pattern, y double (n, 1) = labels (0 written as 10).
+ * 0 when this libmatio cannot write v7.3 (built without HDF5). */
+static int write_svhn_v73(const char *path, int n, const int *labels)
+{
+    mat_t *mat = Mat_CreateVer(path, NULL, MAT_FT_MAT73);
+    if (!mat) return 0;
+    unsigned char *x = malloc((size_t)n * 3072);
+    double *y = malloc((size_t)n * sizeof(double));
+    for (int i = 0; i < n; i++) {
+        y[i] = labels[i] ? labels[i] : 10;
+        for (int ch = 0; ch < 3; ch++)
+            for (int row = 0; row < 32; row++)
+                for (int col = 0; col < 32; col++) /* column-major: row fastest */
+                    x[(size_t)i * 3072 + ch * 1024 + col * 32 + row] = (unsigned char)((7 * row + 13 * col + 61 * ch + 17 * i) % 256);
+    }
+    size_t dx[4] = {32, 32, 3, (size_t)n}, dy[2] = {(size_t)n, 1};
+    matvar_t *vx = Mat_VarCreate("X", MAT_C_UINT8, MAT_T_UINT8, 4, dx, x, 0);
+    matvar_t *vy = Mat_VarCreate("y", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dy, y, 0);
+    int ok = vx && vy && Mat_VarWrite(mat, vx, MAT_COMPRESSION_NONE) == 0 &&
+             Mat_VarWrite(mat, vy, MAT_COMPRESSION_NONE) == 0;
+    if (vx) Mat_VarFree(vx);
+    if (vy) Mat_VarFree(vy);
+    Mat_Close(mat);
+    free(x);
+    free(y);
+    return ok;
+}
+
+/* MATLAB v7.3 SVHN files (what newer MATLAB saves by default) through libmatio */
+static void test_svhn_v73(tu_ctx *t)
+{
+    const int labels[5] = {0, 1, 2, 9, 5};
+    mkdir(P("svhn73"), 0755);
+    if (!write_svhn_v73(P("svhn73/train_32x32.mat"), 5, labels) ||
+        !write_svhn_v73(P("svhn73/test_32x32.mat"), 3, labels)) {
+        tu_check(t, 0, "libmatio writes a v7.3 MAT-file (needs its HDF5 support)");
+        return;
+    }
+    size_t n;
+    unsigned char *head = read_file(P("svhn73/train_32x32.mat"), &n);
+    tu_check(t, jp_mat_is_v73(head, n), "the file written is a v7.3 (HDF5) MAT-file");
+    free(head);
+    jp_raw_set tr, te;
+    jp_error e = {0};
+    jp_status s = jp_svhn_load(&tr, &te, P("svhn73"), 0, &e);
+    tu_check(t, s == JP_OK && svhn_matches(&tr, 5, labels) && svhn_matches(&te, 3, labels),
+             "SVHN v7.3 through libmatio: pixels and labels exact (%s)", s ? e.msg : "ok");
+    if (s == JP_OK) jp_raw_free(&tr), jp_raw_free(&te);
+    /* a v7.3 header over garbage: refused naming the file */
+    unsigned char bad[1024];
+    memset(bad, 0, sizeof bad);
+    memcpy(bad, "MATLAB 7.3 MAT-file, Platform: GLNXA64", 38);
+    write_bytes(P("svhn73/train_32x32.mat"), bad, sizeof bad);
+    expect_fail(t, "SVHN v7.3 header over garbage", jp_svhn_load(&tr, &te, P("svhn73"), 0, &e), JP_ERR_FORMAT, &e,
+                "train_32x32.mat", "v7.3");
+}
+
 /* ---- image folder ------------------------------------------------------------------- */
 static void png_pattern(unsigned char *p, int w, int h, int ch, int seed)
 {
@@ -619,6 +678,7 @@ int main(int argc, char **argv)
     test_idx(&t);
     test_cifar(&t);
     test_svhn(&t);
+    test_svhn_v73(&t);
     test_folder(&t);
     return tu_finish(&t);
 }

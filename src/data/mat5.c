@@ -286,10 +286,9 @@ jp_status jp_mat_parse(jp_mat_file *m, const unsigned char *buf, size_t len, con
                        jp_error *err)
 {
     memset(m, 0, sizeof *m);
-    if (len >= 19 && memcmp(buf, "MATLAB 7.3 MAT-file", 19) == 0)
-        return jp_fail(err, JP_ERR_FORMAT, "%s: a MATLAB v7.3 (HDF5) file, not supported: "
-                       "expected a level-5 MAT-file (save it with MATLAB's -v7 option or "
-                       "scipy.io.savemat)", name);
+    if (jp_mat_is_v73(buf, len))
+        return jp_fail(err, JP_ERR_FORMAT, "%s: a MATLAB v7.3 (HDF5) file, not supported by the level-5 "
+                       "parser: read it from its file (jp_mat73_read, libmatio)", name);
     if (len < MAT_HEADER)
         return jp_fail(err, JP_ERR_FORMAT, "%s: truncated: %zu bytes, a MAT-file header alone "
                        "is 128", name, len);

@@ -120,9 +120,15 @@ typedef struct {
 /* Parses a MATLAB level-5 file (little- or big-endian; uncompressed miMATRIX and
  * zlib miCOMPRESSED elements). Numeric variables point at their data; other
  * classes (cell, struct, char, sparse...) are listed with their class and no data.
- * v7.3 (HDF5) and v4 files are refused with a message saying so. */
+ * v7.3 (HDF5) files are refused here with a message saying so (jp_mat73_read reads them
+ * from a file), v4 files too. */
 jp_status jp_mat_parse(jp_mat_file *m, const unsigned char *buf, size_t len, const char *name,
                        jp_error *err);
+/* Whether a file's first bytes are a MATLAB v7.3 (HDF5) header. */
+int jp_mat_is_v73(const unsigned char *head, size_t len);
+/* Reads a MATLAB v7.3 MAT-file through libmatio (mat73.c) into m, as jp_mat_parse does
+ * for level-5 files: numeric real variables with their data, others listed. */
+jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err);
 const jp_mat_var *jp_mat_find(const jp_mat_file *m, const char *var);
 /* Element i of a numeric variable as a double. */
 double jp_mat_value(const jp_mat_file *m, const jp_mat_var *v, int64_t i);

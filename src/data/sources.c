@@ -209,7 +209,8 @@ static jp_status svhn_file(jp_raw_set *r, const char *path, jp_error *err)
     jp_mat_file m;
     jp_status s = jp_file_read_all(&b, path, err);
     if (s != JP_OK) return s;
-    s = jp_mat_parse(&m, b.data, b.len, path, err);
+    if (jp_mat_is_v73(b.data, b.len)) s = jp_mat73_read(&m, path, err); /* HDF5 inside: libmatio */
+    else s = jp_mat_parse(&m, b.data, b.len, path, err);
     if (s == JP_OK) {
         s = jp_svhn_from_mat(r, &m, path, err);
         jp_mat_free(&m);

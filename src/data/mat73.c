@@ -1,0 +1,88 @@
+/* MATLAB v7.3 MAT-files (HDF5 inside) through libmatio: read into the same jp_mat_file
+ * as the hand-written level-5 parser (mat5.c), so the data-set readers see one form.
+ * Level-5 files stay on mat5.c: it is fuzzed (fuzz/fuzz_mat.c) and names the byte offset
+ * and the element at fault; libmatio reports its errors on stderr through its own log. */
+#include <matio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/readers.h"
+
+/* Keeps p in m's owned list (freed by jp_mat_free); 0 when out of memory. */
+static int own(jp_mat_file *m, unsigned char *p)
+{
+    if (m->n_owned == m->cap_owned) {
+        int cap = m->cap_owned ? 2 * m->cap_owned : 8;
+        unsigned char **q = realloc(m->owned, (size_t)cap * sizeof *q);
+        if (!q) return 0;
+        m->owned = q, m->cap_owned = cap;
+    }
+    m->owned[m->n_owned++] = p;
+    return 1;
+}
+
+static int add(jp_mat_file *m, const jp_mat_var *v)
+{
+    if (m->count == m->cap) {
+        int cap = m->cap ? 2 * m->cap : 8;
+        jp_mat_var *q = realloc(m->vars, (size_t)cap * sizeof *q);
+        if (!q) return 0;
+        m->vars = q, m->cap = cap;
+    }
+    m->vars[m->count++] = *v;
+    return 1;
+}
+
+int jp_mat_is_v73(const unsigned char *head, size_t len)
+{
+    return len >= 19 && memcmp(head, "MATLAB 7.3 MAT-file", 19) == 0;
+}
+
+jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err)
+{
+    memset(m, 0, sizeof *m);
+    mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
+    if (!mat)
+        return jp_fail(err, JP_ERR_FORMAT, "%s: libmatio cannot open it as a MATLAB v7.3 (HDF5) MAT-file", path);
+    jp_status st = JP_OK;
+    matvar_t *info;
+    while (!st && (info = Mat_VarReadNextInfo(mat)) != NULL) {
+        jp_mat_var v;
+        memset(&v, 0, sizeof v);
+        snprintf(v.name, sizeof v.name, "%s", info->name ? info->name : "");
+        v.mx_class = (int)info->class_type; /* matio's classes and types are MATLAB's codes */
+        v.is_complex = info->isComplex != 0, v.is_logical = info->isLogical != 0;
+        if (info->rank > JP_MAT_MAX_DIMS) {
+            st = jp_fail(err, JP_ERR_FORMAT, "%s: variable %s has %d dimensions (at most %d read)", path, v.name,
+                         info->rank, JP_MAT_MAX_DIMS);
+        } else {
+            v.ndim = info->rank;
+            v.numel = 1;
+            for (int k = 0; k < v.ndim; k++) v.dims[k] = (int64_t)info->dims[k], v.numel *= v.dims[k];
+        }
+        int numeric = info->class_type >= MAT_C_DOUBLE && info->class_type <= MAT_C_UINT64 && !info->isComplex;
+        if (!st && numeric) {
+            matvar_t *full = Mat_VarRead(mat, info->name);
+            if (!full || !full->data) {
+                st = jp_fail(err, JP_ERR_FORMAT, "%s: libmatio cannot read variable %s", path, v.name);
+            } else {
+                size_t nbytes = (size_t)v.numel * (size_t)full->data_size;
+                unsigned char *copy = malloc(nbytes ? nbytes : 1);
+                if (!copy || !own(m, copy)) {
+                    free(copy);
+                    st = jp_fail(err, JP_ERR_NOMEM, "%s: variable %s (%zu bytes)", path, v.name, nbytes);
+                } else {
+                    memcpy(copy, full->data, nbytes);
+                    v.data_type = (int)full->data_type;
+                    v.data = copy, v.nbytes = nbytes;
+                }
+            }
+            if (full) Mat_VarFree(full);
+        }
+        if (!st && !add(m, &v)) st = jp_fail(err, JP_ERR_NOMEM, "%s: variable list", path);
+        Mat_VarFree(info);
+    }
+    Mat_Close(mat);
+    if (st) jp_mat_free(m);
+    return st;
+}
