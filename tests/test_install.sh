@@ -24,7 +24,7 @@ SONAME=$(objdump -p "$LIBDIR/libjempp.so" | awk '/SONAME/ {print $2}')
 ok "libjempp.so ($SONAME) and libjempp.a in $LIBDIR"
 [ -x "$TMP/prefix/bin/jempp" ] || fail "no bin/jempp"
 [ -f "$TMP/prefix/include/jempp/wrn.h" ] || fail "no include/jempp/wrn.h"
-if grep -n '\.\./shared\|#include "ops/\|#include "core/\|oneapi/dnnl\|cblas\|jp_ref_' "$TMP/prefix/include/jempp/"*.h; then
+if grep -n '\.\./shared\|#include "ops/\|#include "core/\|oneapi/dnnl\|cblas\|jp_ref_\|inject_' "$TMP/prefix/include/jempp/"*.h; then
   fail "public headers name files outside the installation or test-only kernels (above)"
 fi
 ok "bin/jempp and the public headers (no file outside the installation, no test-only kernel)"

@@ -9,13 +9,13 @@
  *    of the first epoch, and (a 32-image training set: 2-iteration epochs) stopping at
  *    an epoch's end, the resumed run crossing into the next epochs. With 4 labels per
  *    class an epoch is still a pass over all training images, as in the reference.
- * b) divergence: inject_nan_iter = k poisons the loss once; the run rolls back, finishes,
+ * b) divergence: a hook's nan_iter = k poisons the loss once; the run rolls back, finishes,
  *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
  *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
  *    last.safetensors. A rollback across two epoch ends (NaN at iteration 4 of
  *    2-iteration epochs) counts the epochs again; metrics.csv and epochs.csv keep one
  *    row per iteration and epoch, metrics.jsonl the undone ones too.
- *    The gap detector's remedy (inject_gap_iter) with gap_max_steps 4: the rollback doubles
+ *    The gap detector's remedy (the gap hook) with gap_max_steps 4: the rollback doubles
  *    the sampler's outer steps and keeps the lr (event, checkpoint's steps scale);
  *    3 + resume + 1 iterations equal 4 uninterrupted ones, so the doubled steps survive a
  *    resume; past gap_max_steps the remedy halves the lr instead.
@@ -56,6 +56,7 @@
 #include "jempp/core.h"
 #include "jempp/safetensors.h"
 #include "jempp/train.h"
+#include "ebm/train_hooks.h"
 #include "testutil.h"
 
 #define FASHION "/usr/share/datasets/fashion-mnist" /* JEMPP_TEST_FASHION overrides it */
@@ -123,16 +124,23 @@ static void base_config(jp_train_config *c, const char *dir, int64_t max_iters)
     snprintf(c->save_dir, sizeof c->save_dir, "%s/%s", g_root, dir);
 }
 
-static jp_status run(const jp_train_config *c, jp_train_result *r, jp_error *e, const char *label, double *secs)
+/* jp_train_run, or with testing hooks (a NaN loss or the gap detector at an iteration) */
+static jp_status run_h(const jp_train_config *c, const jp_train_hooks *h, jp_train_result *r, jp_error *e,
+                       const char *label, double *secs)
 {
     memset(e, 0, sizeof *e);
     double t0 = jp_now();
-    jp_status st = jp_train_run(c, r, e);
+    jp_status st = h ? jp_train_run_hooked(c, h, r, e) : jp_train_run(c, r, e);
     double dt = jp_now() - t0;
     if (secs) *secs = dt;
     printf("   run %-28s %5.2f s: %s%s%s (iters %lld, recoveries %d)\n", label, dt, jp_status_name(st),
            st ? ": " : "", st ? e->msg : "", (long long)r->iters, r->recoveries);
     return st;
+}
+
+static jp_status run(const jp_train_config *c, jp_train_result *r, jp_error *e, const char *label, double *secs)
+{
+    return run_h(c, NULL, r, e, label, secs);
 }
 
 /* ---- comparison of two checkpoints ---------------------------------------------- */
@@ -587,9 +595,10 @@ int main(int argc, char **argv)
     printf("-- a3) a run dies after a mid-epoch save; --resume with its config.json\n");
     base_config(&c, "K", 2 * N_HALF);
     c.save_every = N_HALF;
-    c.inject_nan_iter = N_HALF + 1;
+    jp_train_hooks hk;
+    hk = (jp_train_hooks){.nan_iter = N_HALF + 1};
     c.max_recoveries = 0;
-    st = run(&c, &r, &e, "K (dies at N+1)", NULL);
+    st = run_h(&c, &hk, &r, &e, "K (dies at N+1)", NULL);
     snprintf(pb, sizeof pb, "%s/K/last.safetensors", g_root);
     tu_check(&t, st == JP_ERR_NUMERIC && position(pb, 1) == N_HALF,
              "the run stops at iteration %d with last.safetensors of iteration %lld (save_every %d)", N_HALF + 1,
@@ -607,8 +616,8 @@ int main(int argc, char **argv)
         jp_train_config_defaults(&k);
         snprintf(p, sizeof p, "%s/K/config.json", g_root);
         st = jp_train_config_read_json(&k, p, &e);
-        tu_check(&t, st == JP_OK && k.max_iters == 2 * N_HALF && k.batch_size == 16 && k.inject_nan_iter == 0,
-                 "K/config.json read back (%s)", st ? e.msg : "max_iters, batch size; no injected NaN");
+        tu_check(&t, st == JP_OK && k.max_iters == 2 * N_HALF && k.batch_size == 16,
+                 "K/config.json read back (%s)", st ? e.msg : "max_iters, batch size");
         snprintf(k.resume, sizeof k.resume, "%s/K", g_root);
         snprintf(k.save_dir, sizeof k.save_dir, "%s/K", g_root);
         k.quiet = c.quiet;
@@ -657,8 +666,8 @@ int main(int argc, char **argv)
     /* ---- b) divergence injection and recovery */
     printf("-- b) divergence injected at iteration 2 of 4\n");
     base_config(&c, "D", 4);
-    c.inject_nan_iter = 2;
-    st = run(&c, &r, &e, "D (NaN at 2)", &secs);
+    hk = (jp_train_hooks){.nan_iter = 2};
+    st = run_h(&c, &hk, &r, &e, "D (NaN at 2)", &secs);
     tu_check(&t, st == JP_OK, "run with an injected NaN finishes (%s%s%s)", jp_status_name(st), st ? ": " : "",
              st ? e.msg : "");
     tu_check(&t, r.recoveries == 1, "one recovery reported (%d)", r.recoveries);
@@ -684,8 +693,8 @@ int main(int argc, char **argv)
      * before the "recovered" event. */
     base_config(&c, "D2", 6);
     snprintf(c.data_root, sizeof c.data_root, "%s", g_small);
-    c.inject_nan_iter = 4;
-    st = run(&c, &r, &e, "D2 (NaN at 4, 2-iteration epochs)", NULL);
+    hk = (jp_train_hooks){.nan_iter = 4};
+    st = run_h(&c, &hk, &r, &e, "D2 (NaN at 4, 2-iteration epochs)", NULL);
     tu_check(&t, st == JP_OK && r.iters == 6 && r.recoveries == 1, "D2 recovers once and finishes (%s)",
              st ? e.msg : "ok");
     {
@@ -709,9 +718,9 @@ int main(int argc, char **argv)
     }
 
     base_config(&c, "E", 4);
-    c.inject_nan_iter = 2;
+    hk = (jp_train_hooks){.nan_iter = 2};
     c.max_recoveries = 0;
-    st = run(&c, &r, &e, "E (NaN at 2, no recoveries)", &secs);
+    st = run_h(&c, &hk, &r, &e, "E (NaN at 2, no recoveries)", &secs);
     tu_check(&t, st == JP_ERR_NUMERIC, "without recoveries the run fails with JP_ERR_NUMERIC (%s)", jp_status_name(st));
     snprintf(p, sizeof p, "%s/E/last.safetensors", g_root);
     /* the message names the last good checkpoint when there is one, else says none exists */
@@ -748,12 +757,12 @@ int main(int argc, char **argv)
     tu_check(&t, file_contains(p, "fresh buffer chains"), "the NaN's rollback (run D) refills the buffer");
 
     /* the gap detector's remedy: longer chains, the lr kept, exact across a resume */
-    printf("-- b2) the gap detector fires at iteration 2 (inject_gap_iter): its remedy\n");
+    printf("-- b2) the gap detector fires at iteration 2 (the gap hook): its remedy\n");
     char sa[1400], sb[1400];
     base_config(&c, "S", 4);
-    c.inject_gap_iter = 2;
+    hk = (jp_train_hooks){.gap_iter = 2};
     c.gap_max_steps = 4;
-    st = run(&c, &r, &e, "S (gap at 2)", NULL);
+    st = run_h(&c, &hk, &r, &e, "S (gap at 2)", NULL);
     tu_check(&t, st == JP_OK && r.iters == 4 && r.recoveries == 1, "the run recovers once and finishes (%s)",
              st ? e.msg : "ok");
     snprintf(p, sizeof p, "%s/S/metrics.jsonl", g_root);
@@ -763,19 +772,19 @@ int main(int argc, char **argv)
     tu_check(&t, scalar(sa, 3) == 2 && scalar(sa, 0) == 1, "the checkpoint holds steps scale 2 (%g), lr scale 1 (%g)",
              scalar(sa, 3), scalar(sa, 0));
     base_config(&c, "S2", 3);
-    c.inject_gap_iter = 2;
+    hk = (jp_train_hooks){.gap_iter = 2};
     c.gap_max_steps = 4;
-    st = run(&c, &r, &e, "S2 (gap at 2, 3 iterations)", NULL);
+    st = run_h(&c, &hk, &r, &e, "S2 (gap at 2, 3 iterations)", NULL);
     base_config(&c, "S2", 4);
     snprintf(c.resume, sizeof c.resume, "%s/S2", g_root);
-    if (!st) st = run(&c, &r, &e, "S2 resumed (3 -> 4)", NULL);
+    if (!st) st = run_h(&c, &hk, &r, &e, "S2 resumed (3 -> 4)", NULL);
     tu_check(&t, st == JP_OK && r.iters == 4, "S2: 3 iterations, resumed to 4 (%s)", st ? e.msg : "ok");
     snprintf(sb, sizeof sb, "%s/S2/last.safetensors", g_root);
     compare_ckpt(&t, sa, sb);
     base_config(&c, "S3", 3);
-    c.inject_gap_iter = 2;
+    hk = (jp_train_hooks){.gap_iter = 2};
     c.gap_max_steps = 3; /* 2 x 2 steps would pass it (and the default 0 is off): the lr is halved */
-    st = run(&c, &r, &e, "S3 (gap at 2, gap_max_steps 3)", NULL);
+    st = run_h(&c, &hk, &r, &e, "S3 (gap at 2, gap_max_steps 3)", NULL);
     snprintf(p, sizeof p, "%s/S3/last.safetensors", g_root);
     tu_check(&t, st == JP_OK && scalar(p, 3) == 1 && scalar(p, 0) == 0.5,
              "at gap_max_steps the remedy halves the lr: steps scale %g, lr scale %g", scalar(p, 3), scalar(p, 0));

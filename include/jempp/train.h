@@ -82,8 +82,6 @@ typedef struct {
      * epoch), writes last.safetensors and returns JP_ERR_INTERRUPTED; --resume then
      * continues exactly. NULL: never. Not part of config.json. */
     const volatile sig_atomic_t *stop;
-    int64_t inject_nan_iter; /* testing aid: poison the loss once at this iteration (0: never) */
-    int64_t inject_gap_iter; /* testing aid: the gap detector fires once at this iteration (0: never) */
 } jp_train_config;
 
 /* The reference JEM++ defaults (the authors' code, sndnyang/JEMPP), on Fashion-MNIST. */

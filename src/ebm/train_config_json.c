@@ -26,8 +26,9 @@ typedef struct {
 #define STR(n, member) {n, F_STR, offsetof(jp_train_config, member), sizeof(((jp_train_config *)0)->member), NULL, 0}
 #define CHOICE(n, member, words) {n, F_CHOICE, offsetof(jp_train_config, member), 0, words, 0}
 
-/* Every field that decides what a run computes; save_dir, resume, quiet and the testing
- * aids inject_nan_iter and inject_gap_iter are not part of a run's identity: left out. */
+/* Every field that decides what a run computes; save_dir, resume and quiet are not part
+ * of a run's identity: left out (the testing aids of ebm/train_hooks.h are not in the
+ * configuration at all). */
 static const field fields[] = {
     STR("dataset", dataset),
     STR("data_root", data_root),

@@ -342,7 +342,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         loss += c->p_x_weight * (s->lse_sample - s->lse_data);
         s->samples_finite = samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
         s->gap_mean = (1 - JP_GAP_ALPHA) * t->gap_mean + JP_GAP_ALPHA * fabs(s->lse_data - s->lse_sample);
-        if (c->inject_gap_iter > 0 && t->iter + 1 == c->inject_gap_iter && !(t->injected & 2)) {
+        if (t->hooks.gap_iter > 0 && t->iter + 1 == t->hooks.gap_iter && !(t->injected & 2)) {
             t->injected |= 2; /* the gap detector fires on demand, to test its remedy */
             s->gap_mean = INFINITY;
         }
@@ -387,7 +387,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             loss += c->p_x_y_weight * (fy_q - fy_data);
         }
     }
-    if (c->inject_nan_iter > 0 && t->iter + 1 == c->inject_nan_iter && !(t->injected & 1)) {
+    if (t->hooks.nan_iter > 0 && t->iter + 1 == t->hooks.nan_iter && !(t->injected & 1)) {
         t->injected |= 1; /* a divergence on demand, to test the recovery path */
         loss = NAN;
     }
@@ -558,11 +558,18 @@ static void progress(jp_trainer *t, const jp_iter_stats *s, double elapsed, int6
 
 jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_error *err)
 {
+    return jp_train_run_hooked(cfg, NULL, res, err);
+}
+
+jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *hooks, jp_train_result *res,
+                              jp_error *err)
+{
     memset(res, 0, sizeof *res);
     jp_trainer t;
     jp_status st = jp_mkdirs(cfg->save_dir, err);
     if (st) return st;
     st = jp_trainer_init(&t, cfg, err);
+    if (!st && hooks) t.hooks = *hooks;
     char loaded[700] = "";
     if (!st && cfg->resume[0]) st = jp_trainer_resume(&t, cfg->resume, err);
     else if (!st && cfg->load_path[0]) st = jp_trainer_load_start(&t, cfg->load_path, loaded, sizeof loaded, err);

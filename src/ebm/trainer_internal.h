@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "ebm/train_hooks.h"
 #include "jempp/tfevents.h"
 #include "jempp/data.h"
 #include "jempp/ebm.h"
@@ -56,6 +57,7 @@ typedef struct {
     int steps_scale; /* the sampler runs steps_scale x --n_steps outer steps (the gap remedy doubles it) */
     double gap_mean; /* running mean of |mean LSE(data) - mean LSE(samples)| (diverge_gap) */
     int recoveries, injected; /* injected: 1 the NaN, 2 the gap (testing aids) done */
+    jp_train_hooks hooks;     /* testing aids (train_hooks.h); zero: none */
     jp_snapshot snap;
     FILE *metrics_jsonl, *metrics_csv, *epochs_jsonl, *epochs_csv;
     jp_tfevents *tb; /* TensorBoard events of this start (NULL when the file could not be made) */

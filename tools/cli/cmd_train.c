@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ebm/train_hooks.h"
 #include "commands.h"
 #include "flags.h"
 #include "jempp/train.h"
@@ -26,6 +27,7 @@ static void on_stop_signal(int sig)
 int jp_cmd_train(int argc, char **argv)
 {
     jp_train_config c;
+    jp_train_hooks hooks = {0, 0};
     jp_error err = {0};
     const char *preset = jp_flags_peek(argc, argv, "preset");
     char preset_buf[32];
@@ -115,8 +117,8 @@ int jp_cmd_train(int argc, char **argv)
         {"diverge_range", FLAG_FLOAT, &c.diverge_range, 0, NULL, NULL, "a sample value |x| above this counts as divergence (samples leaving the valid range)"},
         {"max_recoveries", FLAG_INT, &c.max_recoveries, 0, NULL, NULL, "automatic rollbacks before giving up"},
         {"gap_max_steps", FLAG_INT, &c.gap_max_steps, 0, NULL, NULL, "after the gap detector fires the run rolls back and doubles the sampler's outer steps (--n_steps), up to this many; beyond it (and with 0) it halves the lr instead"},
-        {"inject_nan_iter", FLAG_I64, &c.inject_nan_iter, 0, NULL, NULL, "testing aid: make the loss NaN once at this iteration"},
-        {"inject_gap_iter", FLAG_I64, &c.inject_gap_iter, 0, NULL, NULL, "testing aid: make the gap detector fire once at this iteration"},
+        {"inject_nan_iter", FLAG_I64, &hooks.nan_iter, 0, NULL, NULL, "testing aid: make the loss NaN once at this iteration"},
+        {"inject_gap_iter", FLAG_I64, &hooks.gap_iter, 0, NULL, NULL, "testing aid: make the gap detector fire once at this iteration"},
         {"quiet", FLAG_BOOL, &c.quiet, 0, NULL, NULL, "no progress output"},
     };
     int nf = (int)(sizeof flags / sizeof *flags);
@@ -151,7 +153,7 @@ int jp_cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     c.stop = &stop_flag;
-    jp_status st = jp_train_run(&c, &r, &err);
+    jp_status st = jp_train_run_hooked(&c, &hooks, &r, &err);
     if (st) {
         fprintf(stderr, "jempp train: %s\n", err.msg);
         return st == JP_ERR_INTERRUPTED ? 130 : 1;
