@@ -2,9 +2,9 @@
 # The JEM++ iteration on a busy machine: WRN-10-2 1x28x28 PYLD-5-5 (the main job), 2
 # threads, with a fixed background load on the same cores (a PyTorch JEM++ training
 # loop of 2 threads, ../shared/bench/peer_torch.py), under OpenMP's wait policies:
-# libgomp's default (spin up to GOMP_SPINCOUNT=300000 before sleeping), the short spin
-# jempp's command-line program sets when the user sets none (GOMP_SPINCOUNT=10000), and
-# OMP_WAIT_POLICY=passive; then the same quiet, and the peer in both states.
+# libgomp's default (spin up to GOMP_SPINCOUNT=300000 before sleeping), a short spin
+# (GOMP_SPINCOUNT=10000), and OMP_WAIT_POLICY=passive (what jempp's command-line program
+# sets when the user sets no wait policy); then the same quiet, and the peer in both states.
 #   bench/busy.sh [rounds]     (needs a Release build in build/ and Debian's python3-torch)
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-2}

@@ -3,8 +3,9 @@
 # then interleaved rounds of jempp with oneDNN's direct kernels (--winograd 0), jempp as
 # it runs by default (the automatic implementations) and the PyTorch peer, for WRN-16-2
 # forward+backward, the JEM++ iteration (WRN-16-2 3x32x32 and WRN-10-2 1x28x28, the main
-# job's model, both PYLD-5-5) and WRN-28-10. About 8 minutes on 2 AVX-512 cores; run it
-# with nothing else on the machine. OLD=dir runs a second jempp build (its build/) beside
+# job's model, both PYLD-5-5) and WRN-28-10. With OLD= set, 3.5 minutes on 2 cores of an
+# AMD EPYC with AVX-512 and 5.5 with DNNL_MAX_CPU_ISA=AVX2; run it with nothing else on
+# the machine. OLD=dir runs a second jempp build (its build/) beside
 # the current one in every round. DNNL_MAX_CPU_ISA=AVX2 in the environment limits oneDNN
 # (jempp's and the peer's) to AVX2, so jempp runs its nChw8c path as on an AVX2 CPU.
 #   bench/rounds.sh        (needs a Release build in build/ and Debian's python3-torch)
