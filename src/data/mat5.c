@@ -118,18 +118,35 @@ static jp_status read_sub(const mat_ctx *c, const unsigned char *p, size_t n, si
     return JP_OK;
 }
 
-static jp_status add_var(mat_ctx *c, const jp_mat_var *v, jp_error *err)
+int jp_mat_add_var(jp_mat_file *m, const jp_mat_var *v)
 {
-    jp_mat_file *m = c->m;
     if (m->count == m->cap) {
         int ncap = m->cap ? m->cap * 2 : 8;
         jp_mat_var *nv = realloc(m->vars, (size_t)ncap * sizeof *nv);
-        if (!nv) return jp_fail(err, JP_ERR_NOMEM, "%s: out of memory", c->name);
+        if (!nv) return 0;
         m->vars = nv;
         m->cap = ncap;
     }
     m->vars[m->count++] = *v;
-    return JP_OK;
+    return 1;
+}
+
+int jp_mat_own(jp_mat_file *m, unsigned char *p)
+{
+    if (m->n_owned == m->cap_owned) {
+        int ncap = m->cap_owned ? m->cap_owned * 2 : 4;
+        unsigned char **no = realloc(m->owned, (size_t)ncap * sizeof *no);
+        if (!no) return 0;
+        m->owned = no;
+        m->cap_owned = ncap;
+    }
+    m->owned[m->n_owned++] = p;
+    return 1;
+}
+
+static jp_status add_var(mat_ctx *c, const jp_mat_var *v, jp_error *err)
+{
+    return jp_mat_add_var(c->m, v) ? JP_OK : jp_fail(err, JP_ERR_NOMEM, "%s: out of memory", c->name);
 }
 
 static jp_status parse_matrix(mat_ctx *c, const unsigned char *p, size_t n, size_t base,
@@ -255,18 +272,10 @@ static jp_status parse_elements(mat_ctx *c, const unsigned char *p, size_t n, si
                      off);
             st = jp_inflate(&out, data, nbytes, 0, MAT_MAX_INFLATE, label, err);
             if (st != JP_OK) return st;
-            jp_mat_file *m = c->m;
-            if (m->n_owned == m->cap_owned) {
-                int ncap = m->cap_owned ? m->cap_owned * 2 : 4;
-                unsigned char **no = realloc(m->owned, (size_t)ncap * sizeof *no);
-                if (!no) {
-                    jp_buf_free(&out);
-                    return jp_fail(err, JP_ERR_NOMEM, "%s: out of memory", c->name);
-                }
-                m->owned = no;
-                m->cap_owned = ncap;
+            if (!jp_mat_own(c->m, out.data)) {
+                jp_buf_free(&out);
+                return jp_fail(err, JP_ERR_NOMEM, "%s: out of memory", c->name);
             }
-            m->owned[m->n_owned++] = out.data;
             mat_ctx inner = *c;
             inner.in_compressed = 1;
             inner.comp_at = off;

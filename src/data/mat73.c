@@ -8,31 +8,6 @@
 
 #include "data/readers.h"
 
-/* Keeps p in m's owned list (freed by jp_mat_free); 0 when out of memory. */
-static int own(jp_mat_file *m, unsigned char *p)
-{
-    if (m->n_owned == m->cap_owned) {
-        int cap = m->cap_owned ? 2 * m->cap_owned : 8;
-        unsigned char **q = realloc(m->owned, (size_t)cap * sizeof *q);
-        if (!q) return 0;
-        m->owned = q, m->cap_owned = cap;
-    }
-    m->owned[m->n_owned++] = p;
-    return 1;
-}
-
-static int add(jp_mat_file *m, const jp_mat_var *v)
-{
-    if (m->count == m->cap) {
-        int cap = m->cap ? 2 * m->cap : 8;
-        jp_mat_var *q = realloc(m->vars, (size_t)cap * sizeof *q);
-        if (!q) return 0;
-        m->vars = q, m->cap = cap;
-    }
-    m->vars[m->count++] = *v;
-    return 1;
-}
-
 int jp_mat_is_v73(const unsigned char *head, size_t len)
 {
     return len >= 19 && memcmp(head, "MATLAB 7.3 MAT-file", 19) == 0;
@@ -68,7 +43,7 @@ jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err)
             } else {
                 size_t nbytes = (size_t)v.numel * (size_t)full->data_size;
                 unsigned char *copy = malloc(nbytes ? nbytes : 1);
-                if (!copy || !own(m, copy)) {
+                if (!copy || !jp_mat_own(m, copy)) {
                     free(copy);
                     st = jp_fail(err, JP_ERR_NOMEM, "%s: variable %s (%zu bytes)", path, v.name, nbytes);
                 } else {
@@ -79,7 +54,7 @@ jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err)
             }
             if (full) Mat_VarFree(full);
         }
-        if (!st && !add(m, &v)) st = jp_fail(err, JP_ERR_NOMEM, "%s: variable list", path);
+        if (!st && !jp_mat_add_var(m, &v)) st = jp_fail(err, JP_ERR_NOMEM, "%s: variable list", path);
         Mat_VarFree(info);
     }
     Mat_Close(mat);

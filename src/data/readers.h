@@ -130,6 +130,10 @@ int jp_mat_is_v73(const unsigned char *head, size_t len);
  * for level-5 files: numeric real variables with their data, others listed. */
 jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err);
 const jp_mat_var *jp_mat_find(const jp_mat_file *m, const char *var);
+/* The readers' bookkeeping: appends v to m's variables; keeps p in m's owned buffers
+ * (freed by jp_mat_free). 0 when out of memory. */
+int jp_mat_add_var(jp_mat_file *m, const jp_mat_var *v);
+int jp_mat_own(jp_mat_file *m, unsigned char *p);
 /* Element i of a numeric variable as a double. */
 double jp_mat_value(const jp_mat_file *m, const jp_mat_var *v, int64_t i);
 const char *jp_mat_class_name(int mx_class);

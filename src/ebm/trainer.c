@@ -461,15 +461,12 @@ static void log_iter(jp_trainer *t, const jp_iter_stats *s)
         fprintf(t->metrics_csv, "%lld,%lld,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.4f\n", (long long)t->iter,
                 (long long)t->epoch, s->lr, s->loss, s->ce, s->acc, s->lse_data, s->lse_sample, s->seconds);
     if (t->tb) {
-        static const char *const tags[] = {"train/loss", "train/ce", "train/acc", "train/lse_data",
-                                           "train/lse_sample", "train/lr", "train/sec_per_iter"};
-        double v[] = {s->loss, s->ce, s->acc, s->lse_data, s->lse_sample, s->lr, s->seconds};
-        int n = t->use_px ? 7 : 3;
-        const char *const tags_clf[] = {tags[0], tags[1], tags[2], tags[5], tags[6]};
-        double v_clf[] = {v[0], v[1], v[2], v[5], v[6]};
+        /* the last two only where there are samples */
+        static const char *const tags[] = {"train/loss", "train/ce",       "train/acc",       "train/lr",
+                                           "train/sec_per_iter", "train/lse_data", "train/lse_sample"};
+        double v[] = {s->loss, s->ce, s->acc, s->lr, s->seconds, s->lse_data, s->lse_sample};
         jp_error err;
-        if (t->use_px ? jp_tfevents_scalars(t->tb, t->iter, n, tags, v, &err)
-                      : jp_tfevents_scalars(t->tb, t->iter, 5, tags_clf, v_clf, &err)) {
+        if (jp_tfevents_scalars(t->tb, t->iter, t->use_px ? 7 : 5, tags, v, &err)) {
             tr_log(t, "warning: TensorBoard: %s; no more events\n", err.msg);
             jp_tfevents_close(t->tb);
             t->tb = NULL;

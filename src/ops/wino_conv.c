@@ -12,8 +12,8 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
 {
     const jp_conv_shape *s = &p->s;
     int vw = p->ctx->act_block;
-    if (p->src_plain || s->kh != 3 || s->kw != 3 || s->sh != 1 || s->sw != 1 || s->ph != 1 || s->pw != 1 ||
-        s->cin % vw || s->cout % vw)
+    if (p->src_plain || !jp_wino_supported(s->cin, s->cout, s->kh, s->kw, s->sh == s->sw ? s->sh : 0,
+                                           s->ph == s->pw ? s->ph : -1, vw))
         return jp_fail(err, JP_ERR_SHAPE, "jempp-winograd: only 3x3 stride-1 pad-1 convolutions of blocked "
                        "activations with channels in multiples of %d", vw);
     if (!jp_cpu_has_width(vw))

@@ -29,7 +29,7 @@ enum { NPTS = JP_WINO_NPTS, KROWS = JP_WINO_KROWS, L2_BUDGET = 256 * 1024, MIN_B
 
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw)
 {
-    return jp_cpu_has_width(vw) && cin % vw == 0 && cout % vw == 0 && cin > 0 && cout > 0 && kh == 3 &&
+    return (vw == 8 || vw == 16) && cin % vw == 0 && cout % vw == 0 && cin > 0 && cout > 0 && kh == 3 &&
            kw == 3 && stride == 1 && pad == 1;
 }
 
@@ -37,7 +37,7 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
                             jp_error *err)
 {
     memset(p, 0, sizeof *p);
-    if (!jp_wino_supported(cin, cout, 3, 3, 1, 1, vw) || n <= 0 || h <= 0 || w <= 0)
+    if (!jp_wino_supported(cin, cout, 3, 3, 1, 1, vw) || !jp_cpu_has_width(vw) || n <= 0 || h <= 0 || w <= 0)
         return jp_fail(err, JP_ERR_SHAPE, "Winograd F(4x4,3x3) on %d-channel blocks needs %s and channels "
                        "in multiples of %d (got %d -> %d)", vw, jp_cpu_width_isa(vw), vw, cin, cout);
     p->vw = vw;

@@ -37,9 +37,9 @@ typedef struct {
     size_t scratch_bytes;   /* what the passes need as scratch: nthreads * (both) floats */
 } jp_wino_plan;
 
-/* Whether this build, CPU and shape can use it on vw-channel blocks: the width's kernels
- * run here (ops/cpu_isa.h), Cin and Cout multiples of vw, a 3x3 kernel with stride 1
- * and padding 1. */
+/* Whether the shape is one it computes on vw-channel blocks (8 or 16): Cin and Cout
+ * multiples of vw, a 3x3 kernel with stride 1 and padding 1. Whether the CPU runs the
+ * width's kernels is ops/cpu_isa.h's jp_cpu_has_width. */
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw);
 /* Plans for omp_get_max_threads() threads; wgrad: also backward-weights. Allocates
  * nothing: every pass takes a scratch of p->scratch_bytes (per thread a block's V and M,

@@ -69,10 +69,10 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
     const jp_conv_shape *s = &p->s;
     int src_plain = p->src_plain, need_backward = p->backward;
     JP_CHECK(!(p->relu && need_backward)); /* the backward primitives know no fused ReLU */
-    /* oneDNN 2.7's Winograd (jit_avx512_core_f32_wino_conv_4x3) takes blocked activations
+    /* oneDNN 2.6's Winograd (jit_avx512_core_f32_wino_conv_4x3) takes blocked activations
      * (nChw16c) with channels in multiples of 16 */
-    if (algo == dnnl_convolution_winograd &&
-        (ctx->act_block != 16 || s->kh != 3 || s->kw != 3 || s->sh != 1 || s->sw != 1 || src_plain || s->cin % 16 || s->cout % 16))
+    if (algo == dnnl_convolution_winograd && (ctx->act_block != 16 || s->kh != 3 || s->kw != 3 || s->sh != 1 ||
+                                              s->sw != 1 || src_plain || s->cin % 16 || s->cout % 16))
         return jp_fail(err, JP_ERR_SHAPE, "onednn-winograd: only 3x3 stride-1 convolutions on nChw16c "
                        "with channels in multiples of 16");
 
@@ -91,7 +91,6 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
     dnnl_dims_t strides = {s->sh, s->sw}, pad = {s->ph, s->pw};
 
     dnnl_primitive_desc_t fpd = NULL;
-    dnnl_alg_kind_t used = algo;
     dnnl_primitive_attr_t attr = jp_dnnl_attr(p->residual, p->relu);
     dnnl_prop_kind_t prop = need_backward ? dnnl_forward_training : dnnl_forward_inference;
     dnnl_convolution_desc_t fcd;
@@ -119,7 +118,7 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
         dnnl_primitive_attr_t battr = jp_dnnl_attr(0, 0);
         dnnl_convolution_desc_t cd;
         dnnl_primitive_desc_t bpd = NULL, wpd = NULL;
-        dnnl_alg_kind_t balgs[2] = {used, dnnl_convolution_direct};
+        dnnl_alg_kind_t balgs[2] = {algo, dnnl_convolution_direct};
         /* oneDNN has only its reference kernel for backward-data into a plain NCHW
          * source with few channels (1000x slower): write the blocked layout instead
          * and reorder at the edge. */
@@ -140,7 +139,7 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
         if (src_plain && wpd && is_reference(wpd)) {
             dnnl_primitive_desc_t alt = NULL;
             jp_dnnl_act_md(ctx, &wsrc_md, s->n, s->cin, s->h, s->w);
-            if (dnnl_convolution_backward_weights_desc_init(&cd, used, &wsrc_md, &w_any, &b_md, &dst_md,
+            if (dnnl_convolution_backward_weights_desc_init(&cd, algo, &wsrc_md, &w_any, &b_md, &dst_md,
                                                             strides, pad, pad) == dnnl_success)
                 alt = make_pd(ctx, &cd, battr, fpd);
             if (alt && !is_reference(alt)) {
