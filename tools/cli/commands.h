@@ -8,5 +8,6 @@ int jp_cmd_eval(int argc, char **argv);
 int jp_cmd_toy(int argc, char **argv);
 int jp_cmd_report(int argc, char **argv);
 int jp_cmd_compare(int argc, char **argv);
+int jp_cmd_env(int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ static const struct {
     {"toy", jp_cmd_toy, "train an MLP energy model on a 2-D toy density"},
     {"report", jp_cmd_report, "one self-contained HTML page of a run and its evaluations"},
     {"compare", jp_cmd_compare, "a Markdown table comparing evaluation folders side by side"},
+    {"env", jp_cmd_env, "the CPU's kernels, OpenBLAS's kernel set and the runtime settings jempp runs with"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,83 @@
+/* The settings `jempp` gives itself at its start (tools/cli/main.c), read back with
+ * `jempp env` from a child started with a chosen environment:
+ *  - no OMP_WAIT_POLICY and no GOMP_SPINCOUNT: it runs with OMP_WAIT_POLICY=passive;
+ *    the user's OMP_WAIT_POLICY, or a GOMP_SPINCOUNT, is kept as given;
+ *  - OpenBLAS on kernels older than the CPU (a preloaded library makes it answer
+ *    "Prescott": tests/shim_openblas_prescott.c), no OPENBLAS_CORETYPE: it runs with the
+ *    core jp_blas_better_core names (SkylakeX with AVX-512, Haswell with AVX2); the
+ *    user's OPENBLAS_CORETYPE is kept. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+/* Runs `jempp env` with exactly the variables of envp; its stdout into out. */
+static int run_env(const char *bin, char *const envp[], char *out, size_t len)
+{
+    int fd[2];
+    if (pipe(fd)) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        close(fd[0]);
+        char *argv[] = {(char *)bin, "env", NULL};
+        execve(bin, argv, envp);
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < len && (r = read(fd[0], out + got, len - 1 - got)) > 0) got += (size_t)r;
+    out[got] = 0;
+    close(fd[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int main(void)
+{
+    tu_ctx t;
+    tu_begin(&t, "test_cli_env");
+    const char *bdir = getenv("JEMPP_BIN");
+    char bin[1024], shim[1100], pre[1200], out[2048];
+    snprintf(bin, sizeof bin, "%s/jempp", bdir ? bdir : "build");
+    snprintf(shim, sizeof shim, "%s/libshim_openblas_prescott.so", bdir ? bdir : "build");
+    snprintf(pre, sizeof pre, "LD_PRELOAD=%s", shim);
+    if (access(bin, X_OK) || access(shim, R_OK)) {
+        tu_check(&t, 0, "%s and %s built", bin, shim);
+        return tu_finish(&t);
+    }
+    char *plain[] = {"OMP_NUM_THREADS=2", NULL};
+    int rc = run_env(bin, plain, out, sizeof out);
+    printf("%s", out);
+    tu_check(&t, rc == 0 && strstr(out, "OMP_WAIT_POLICY=passive\n"), "no wait policy set: jempp runs passive");
+    tu_check(&t, strstr(out, "activations=nChw") != NULL && strstr(out, "openblas_core=") != NULL,
+             "it names the layout and OpenBLAS's kernels");
+
+    char *active[] = {"OMP_WAIT_POLICY=active", NULL};
+    rc = run_env(bin, active, out, sizeof out);
+    tu_check(&t, rc == 0 && strstr(out, "OMP_WAIT_POLICY=active\n"), "the user's OMP_WAIT_POLICY is kept");
+    char *spin[] = {"GOMP_SPINCOUNT=1000", NULL};
+    rc = run_env(bin, spin, out, sizeof out);
+    tu_check(&t, rc == 0 && strstr(out, "OMP_WAIT_POLICY=unset\n") && strstr(out, "GOMP_SPINCOUNT=1000\n"),
+             "a GOMP_SPINCOUNT of the user's: no wait policy added");
+
+    char *old[] = {pre, NULL};
+    rc = run_env(bin, old, out, sizeof out);
+    printf("%s", out);
+    const char *want = !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ? "unset"
+                       : __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") ? "SkylakeX"
+                                                                                                  : "Haswell";
+    char line[64];
+    snprintf(line, sizeof line, "OPENBLAS_CORETYPE=%s\n", want);
+    tu_check(&t, rc == 0 && strstr(out, "openblas_core=Prescott\n") && strstr(out, line),
+             "OpenBLAS on Prescott kernels, none asked: jempp runs with %s", line);
+    char *mine[] = {pre, "OPENBLAS_CORETYPE=Prescott", NULL};
+    rc = run_env(bin, mine, out, sizeof out);
+    tu_check(&t, rc == 0 && strstr(out, "OPENBLAS_CORETYPE=Prescott\n"), "the user's OPENBLAS_CORETYPE is kept");
+    return tu_finish(&t);
+}
