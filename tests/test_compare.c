@@ -235,15 +235,15 @@ static int cli(const char *bin, const char *args, const char *out, const char *e
 
 /* jempp compare (JEMPP_BIN/jempp, when built): exit statuses, --names, --out. B's
  * cali.json is corrupt by now. */
-static void check_cli(tu_ctx *t, const char *a, const char *b, const char *tmp)
+/* The jempp compare command; 1 when jempp is not built (nothing checked). */
+static int check_cli(tu_ctx *t, const char *a, const char *b, const char *tmp)
 {
     const char *root = getenv("JEMPP_BIN");
     char bin[800], out[800], errf[800], md[800], args[3000];
     snprintf(bin, sizeof bin, "%s/jempp", root ? root : "build");
     struct stat sb;
     if (stat(bin, &sb) != 0) {
-        printf("        %s not built: command checks skipped\n", bin);
-        return;
+        return 1;
     }
     snprintf(out, sizeof out, "%s/cli.out", tmp);
     snprintf(errf, sizeof errf, "%s/cli.err", tmp);
@@ -275,6 +275,7 @@ static void check_cli(tu_ctx *t, const char *a, const char *b, const char *tmp)
     tu_check(t, text && strstr(text, "jempp compare: warning: ") && strstr(text, "cali.json could not be read"),
              "the corrupt file is warned on stderr");
     free(text);
+    return 0;
 }
 
 int main(void)
@@ -290,10 +291,11 @@ int main(void)
     check_table(&t, a, b);
     check_corrupt(&t, a, b);
     check_errors(&t, a, tmp);
-    check_cli(&t, a, b, tmp);
+    int no_cli = check_cli(&t, a, b, tmp);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (t.failed == 0 && system(cmd) != 0) printf("        could not remove %s\n", tmp);
     else if (t.failed) printf("        the folders are kept in %s\n", tmp);
+    if (no_cli) return tu_skip(&t, "the jempp program is not built (JEMPP_BIN): its compare command is not checked");
     return tu_finish(&t);
 }
