@@ -25,109 +25,17 @@
 #include "jempp/safetensors.h"
 #include "jempp/wrn.h"
 #include "testutil.h"
+#include "testutil_wrn.h"
 
 #define X_ATOL 1e-5     /* x after sampling (|x| <= ~1) */
 #define LSE_ATOL 1e-5
 #define BUF_ATOL 1e-5   /* running statistics */
 #define BUF_RTOL 1e-4
 
-static int64_t rd_i64(const void *p)
-{
-    int64_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
 static int meta_int(const jp_st_file *f, const char *key)
 {
     const char *v = jp_st_meta(f, key);
     return v ? atoi(v) : -1;
-}
-
-/* Copies the model's tensors of the given kinds from prefix+name (params when
- * want_params). Missing names are failures only when required. Returns the number
- * of tensors copied, or -1 on a shape/dtype mismatch or a required tensor missing. */
-static int load_tensors(tu_ctx *t, jp_wrn *m, const jp_st_file *f, const char *prefix, int want_params,
-                        int required)
-{
-    int nt, copied = 0;
-    const jp_tensor_info *ti = jp_wrn_tensors(m, &nt);
-    char full[JP_ST_MAX_NAME + 64];
-    for (int i = 0; i < nt; i++) {
-        const jp_tensor_info *x = &ti[i];
-        if (x->kind == JP_T_PARAM && !want_params) continue;
-        snprintf(full, sizeof full, "%s%s", prefix, x->name);
-        const jp_st_entry *e = jp_st_find(f, full);
-        if (!e) {
-            if (required) {
-                tu_check(t, 0, "tensor %s missing from %s", full, f->path);
-                return -1;
-            }
-            continue;
-        }
-        jp_dtype want = x->kind == JP_T_COUNTER ? JP_I64 : JP_F32;
-        if (e->dtype != want || e->end - e->begin != x->count * jp_dtype_size(want)) {
-            tu_check(t, 0, "%s: dtype %s, %zu bytes; the model wants %s x %zu", full, jp_dtype_name(e->dtype),
-                     e->end - e->begin, jp_dtype_name(want), x->count);
-            return -1;
-        }
-        const void *src = jp_st_data(f, e);
-        if (x->kind == JP_T_PARAM) memcpy(jp_wrn_params(m) + x->offset, src, x->count * 4);
-        else if (x->kind == JP_T_BUFFER) memcpy(jp_wrn_buffers(m) + x->offset, src, x->count * 4);
-        else
-            for (size_t k = 0; k < x->count; k++)
-                jp_wrn_counters(m)[x->offset + k] = rd_i64((const char *)src + 8 * k);
-        copied++;
-    }
-    jp_wrn_params_changed(m);
-    return copied;
-}
-
-/* Compares the running statistics and counters with prefix+name; returns max |diff|. */
-static double check_buffers(tu_ctx *t, jp_wrn *m, const jp_st_file *f, const char *prefix, const char *label)
-{
-    int nt;
-    const jp_tensor_info *ti = jp_wrn_tensors(m, &nt);
-    char full[JP_ST_MAX_NAME + 64];
-    double maxd = 0;
-    int bad = 0, nbuf = 0, badc = 0, ncnt = 0;
-    char worst[JP_ST_MAX_NAME + 64] = "";
-    for (int i = 0; i < nt; i++) {
-        const jp_tensor_info *x = &ti[i];
-        if (x->kind == JP_T_PARAM) continue;
-        snprintf(full, sizeof full, "%s%s", prefix, x->name);
-        const jp_st_entry *e = jp_st_find(f, full);
-        if (!e) {
-            tu_check(t, 0, "%s: reference tensor %s missing", label, full);
-            continue;
-        }
-        if (x->kind == JP_T_BUFFER) {
-            nbuf++;
-            const float *got = jp_wrn_buffers(m) + x->offset;
-            const float *ref = (const float *)jp_st_data(f, e);
-            for (size_t k = 0; k < x->count; k++) {
-                float r;
-                memcpy(&r, ref + k, 4);
-                double d = fabs((double)got[k] - r);
-                if (!(d <= BUF_ATOL + BUF_RTOL * fabs(r))) bad++;
-                if (!(d <= maxd)) {
-                    maxd = isnan(d) ? INFINITY : d;
-                    snprintf(worst, sizeof worst, "%s[%zu] got %.8g ref %.8g", x->name, k, got[k], r);
-                }
-            }
-        } else {
-            ncnt++;
-            int64_t r = rd_i64(jp_st_data(f, e)), g = jp_wrn_counters(m)[x->offset];
-            if (r != g) {
-                badc++;
-                printf("        %s: num_batches_tracked %lld, reference %lld\n", x->name, (long long)g, (long long)r);
-            }
-        }
-    }
-    tu_check(t, bad == 0, "%-10s running statistics (%d tensors) max|diff| %.3g (atol %.0e rtol %.0e)%s%s", label,
-             nbuf, maxd, BUF_ATOL, BUF_RTOL, bad ? ", worst " : "", bad ? worst : "");
-    tu_check(t, badc == 0 && ncnt > 0, "%-10s num_batches_tracked (%d counters) equal the reference", label, ncnt);
-    return maxd;
 }
 
 typedef struct {
@@ -169,9 +77,9 @@ static void run_case(tu_ctx *t, jp_wrn *m, jp_sampler_work *w, const jp_st_file 
            (double)c.sgld_std, c.train_mode, c.clamp, cond, note ? note : "");
 
     /* the model: init parameters and statistics, then the case's start statistics */
-    if (load_tensors(t, m, f, "init.", 1, 1) < 0) return;
+    if (tu_wrn_load(t, m, f, "init.", 1, 1) < 0) return;
     snprintf(key, sizeof key, "%s.start.", name);
-    if (load_tensors(t, m, f, key, 0, 0) < 0) return;
+    if (tu_wrn_load(t, m, f, key, 0, 0) < 0) return;
 
     size_t nx, nref, n0;
     snprintf(key, sizeof key, "%s.x0", name);
@@ -233,7 +141,7 @@ static void run_case(tu_ctx *t, jp_wrn *m, jp_sampler_work *w, const jp_st_file 
     tu_check(t, cd->lse <= LSE_ATOL, "%-10s mean LSE returned %.7f, reference %.7f (|diff| %.3g)", name, lse,
              (double)lse_ref[0], cd->lse);
     snprintf(key, sizeof key, "%s.after.", name);
-    cd->buf = check_buffers(t, m, f, key, name);
+    cd->buf = tu_wrn_check_stats(t, m, f, key, name, BUF_ATOL, BUF_RTOL);
 done:
     free(x);
     free(x0);
@@ -255,18 +163,18 @@ static void check_noise(tu_ctx *t, jp_wrn *m, jp_sampler_work *w, const jp_st_fi
     c0.sgld_std = 0;
     jp_rng rng;
 
-    load_tensors(t, m, f, "init.", 1, 1);
+    tu_wrn_load(t, m, f, "init.", 1, 1);
     memcpy(a, x0, nx * sizeof(float));
     jp_rng_seed(&rng, 11);
     jp_sample(m, w, c, a, NULL, n, &rng);
 
-    load_tensors(t, m, f, "init.", 1, 1);
+    tu_wrn_load(t, m, f, "init.", 1, 1);
     memcpy(a2, x0, nx * sizeof(float));
     jp_rng_seed(&rng, 11);
     jp_sample(m, w, c, a2, NULL, n, &rng);
     tu_check(t, memcmp(a, a2, nx * sizeof(float)) == 0, "%-22s same seed, same samples (bitwise)", label);
 
-    load_tensors(t, m, f, "init.", 1, 1);
+    tu_wrn_load(t, m, f, "init.", 1, 1);
     memcpy(a2, x0, nx * sizeof(float));
     jp_rng_seed(&rng, 12);
     jp_sample(m, w, c, a2, NULL, n, &rng);
@@ -274,7 +182,7 @@ static void check_noise(tu_ctx *t, jp_wrn *m, jp_sampler_work *w, const jp_st_fi
     for (size_t i = 0; i < nx; i++) same += a[i] == a2[i];
     tu_check(t, same < nx / 100, "%-22s another seed, other samples (%zu of %zu equal)", label, same, nx);
 
-    load_tensors(t, m, f, "init.", 1, 1);
+    tu_wrn_load(t, m, f, "init.", 1, 1);
     memcpy(b, x0, nx * sizeof(float));
     jp_rng_seed(&rng, 11);
     jp_sample(m, w, &c0, b, NULL, n, &rng);
@@ -359,7 +267,7 @@ int main(void)
         const jp_st_entry *e = jp_st_find(&f, "y");
         int ok = e && e->dtype == JP_I64 && e->end - e->begin == 8 * (size_t)batch;
         tu_check(&t, ok, "labels y (I64, %d)", batch);
-        for (int i = 0; i < batch; i++) y[i] = ok ? (int)rd_i64((const char *)jp_st_data(&f, e) + 8 * i) : 0;
+        for (int i = 0; i < batch; i++) y[i] = ok ? (int)tu_rd_i64((const char *)jp_st_data(&f, e) + 8 * i) : 0;
     }
 
     /* ---- the reference cases */

@@ -30,13 +30,15 @@
  * front of a BN are exactly 0 in theory and ~1e-8 of rounding in both codes), so a
  * fixed atol would be meaningless for the small ones: their atol is GRAD_ATOL times the
  * tensor's largest |ref|, but at least GRAD_ATOL_FLOOR (scaled up with a looser scale:
- * Winograd's rounding on a gradient that is 0 in theory reaches ~1e-6). The same holds for the SGD
+ * Winograd's rounding on a gradient that is 0 in theory reaches ~1e-6; the --uncond
+ * case's conv1 bias gradient, ~1e-6 in size and a sum of 2048 terms that cancel, differs
+ * by up to 1.05e-6 with oneDNN's direct kernels on an AMD EPYC). The same holds for the SGD
  * update (sgd5 - init) of every parameter. SGD_* bound the final state itself. */
 #define FWD_ATOL 1e-5
 #define FWD_RTOL 1e-4
 #define GRAD_ATOL 1e-3 /* times max|ref| of the tensor */
 #define GRAD_RTOL 1e-3
-#define GRAD_ATOL_FLOOR 1e-6
+#define GRAD_ATOL_FLOOR 3e-6
 #define SGD_ATOL 1e-5
 #define SGD_RTOL 1e-4
 /* Winograd trades accuracy for speed: looser, reported separately. */

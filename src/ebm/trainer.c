@@ -6,10 +6,15 @@
  *   x_q = sampler(buffer draws): M forward/backward passes (train-mode BN by default)
  *   LSE(x_q) forward + backward
  *   (x_lab, y) ~ labelled data: cross-entropy forward + backward
- *   loss = w_px * (mean LSE(x_q) - mean LSE(x_p)) + w_pyx * CE (+ w_pxy * p(x|y) term)
+ *   p(x|y) term (w_pxy != 0): chains of classes y sampled (M passes), then f(x_lab)[y]
+ *     and f(x_q)[y], each forward + backward
+ *   loss = w_px * (mean LSE(x_q) - mean LSE(x_p)) + w_pyx * CE
+ *          + w_pxy * (mean f(x_q)[y] - mean f(x_lab)[y])
  *   SGD/Adam step; the chains' final states go back into the buffer.
  * Each term's backward runs right after its forward, so one set of activations
- * suffices; gradients are the same as one backward of the summed loss. */
+ * suffices; gradients are the same as one backward of the summed loss.
+ * tests/test_train_step.c checks whole iterations against a transcription of the
+ * authors' loop. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -213,8 +218,9 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     t->y_p = jp_alloc((size_t)B * sizeof(int));
     t->y_q = jp_alloc((size_t)B * sizeof(int));
     t->idx = jp_alloc((size_t)B * sizeof(int));
+    t->fresh = jp_alloc((size_t)B * sizeof(int));
     if (!t->x_p || !t->x_lab || !t->x_q || !t->logits || !t->dlogits || !t->lse || !t->scale || !t->y_lab ||
-        !t->y_p || !t->y_q || !t->idx)
+        !t->y_p || !t->y_q || !t->idx || !t->fresh)
         return jp_fail(err, JP_ERR_NOMEM, "training batches");
     t->lr_scale = 1.0;
     t->steps_scale = 1;
@@ -230,7 +236,8 @@ void jp_trainer_free(jp_trainer *t)
     if (t->epochs_jsonl) fclose(t->epochs_jsonl);
     jp_tfevents_close(t->tb);
     if (t->epochs_csv) fclose(t->epochs_csv);
-    void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx};
+    void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx,
+                    t->fresh};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
     jp_sampler_work_free(&t->sw);
     jp_buffer_free(&t->buf);
@@ -318,6 +325,32 @@ static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
     return 1;
 }
 
+/* The next p(x) batch (labelled 0) or labelled batch (1). */
+static void next_batch(jp_trainer *t, int labelled, float *x, int *y)
+{
+    const jp_step_feed *f = t->hooks.feed;
+    if (f)
+        f->batch(f->ctx, labelled, x, y);
+    else
+        jp_loader_next(labelled ? t->lab : t->px, x, y);
+}
+
+/* B chains from the replay buffer into x_q and their slots into idx, from class y's
+ * segment when y != NULL; pxy says which term they are for (the feed's business). */
+static void draw_chains(jp_trainer *t, const int *y, int pxy)
+{
+    const jp_step_feed *f = t->hooks.feed;
+    int B = t->cfg.batch_size;
+    if (!f) {
+        jp_buffer_sample(&t->buf, t->x_q, t->idx, B, y, t->cfg.reinit_freq, t->init_fn, t->init_ctx, &t->rng);
+        return;
+    }
+    f->chains(f->ctx, pxy, t->idx, t->fresh, t->x_q);
+    for (int i = 0; i < B; i++)
+        if (!t->fresh[i])
+            memcpy(t->x_q + (size_t)i * t->dim, t->buf.x + (size_t)t->idx[i] * t->dim, (size_t)t->dim * sizeof(float));
+}
+
 jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
 {
     const jp_train_config *c = &t->cfg;
@@ -328,15 +361,19 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     jp_wrn_zero_grads(t->m);
     double loss = 0;
     jp_sampler_config chains = jp_trainer_chain_sampler(t);
+    s->samples_finite = 1;
     if (t->use_px) {
-        jp_loader_next(t->px, t->x_p, t->y_p);
+        next_batch(t, 0, t->x_p, t->y_p);
         s->lse_data = lse_term(t, t->x_p, -c->p_x_weight, NULL, 0, NULL);
         const int *yc = NULL;
         if (c->class_cond_p_x_sample) {
-            for (int i = 0; i < B; i++) t->y_q[i] = (int)jp_rng_below(&t->rng, (uint64_t)K);
+            if (t->hooks.feed)
+                t->hooks.feed->chain_classes(t->hooks.feed->ctx, t->y_q);
+            else
+                for (int i = 0; i < B; i++) t->y_q[i] = (int)jp_rng_below(&t->rng, (uint64_t)K);
             yc = t->y_q;
         }
-        jp_buffer_sample(&t->buf, t->x_q, t->idx, B, yc, c->reinit_freq, t->init_fn, t->init_ctx, &t->rng);
+        draw_chains(t, yc, 0);
         jp_sample(t->m, &t->sw, &chains, t->x_q, yc, B, &t->rng);
         s->lse_sample = lse_term(t, t->x_q, c->p_x_weight, NULL, 0, NULL);
         loss += c->p_x_weight * (s->lse_sample - s->lse_data);
@@ -346,11 +383,9 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             t->injected |= 2; /* the gap detector fires on demand, to test its remedy */
             s->gap_mean = INFINITY;
         }
-    } else {
-        s->samples_finite = 1;
     }
-    if (c->p_y_given_x_weight != 0.0f || t->use_pxy) {
-        jp_loader_next(t->lab, t->x_lab, t->y_lab);
+    if (c->p_y_given_x_weight != 0.0f || t->use_pxy) next_batch(t, 1, t->x_lab, t->y_lab);
+    if (c->p_y_given_x_weight != 0.0f) {
         jp_wrn_forward(t->m, t->logits, t->x_lab, B, 1);
         s->ce = jp_cross_entropy_forward(t->logits, t->y_lab, B, K);
         int correct = 0;
@@ -363,29 +398,22 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         }
         s->acc = (double)correct / B;
         jp_cross_entropy_backward(t->dlogits, c->p_y_given_x_weight, t->logits, t->y_lab, B, K);
-        double fy_data = 0;
-        if (t->use_pxy) {
-            /* p(x|y) term: w * (mean f(x_q, y) - mean f(x_lab, y)) */
-            for (int i = 0; i < B; i++) {
-                fy_data += t->logits[(size_t)i * K + t->y_lab[i]];
-                t->dlogits[(size_t)i * K + t->y_lab[i]] -= c->p_x_y_weight / (float)B;
-            }
-            fy_data /= B;
-        }
         jp_wrn_backward(t->m, t->dlogits, NULL, NULL, 1);
         loss += c->p_y_given_x_weight * s->ce;
-        if (t->use_pxy) {
-            memcpy(t->y_q, t->y_lab, (size_t)B * sizeof(int));
-            int *idx2 = t->idx; /* conditional chains from the class segments */
-            float *xq2 = t->x_q;
-            if (t->use_px) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
-            jp_buffer_sample(&t->buf, xq2, idx2, B, t->y_q, c->reinit_freq, t->init_fn, t->init_ctx, &t->rng);
-            jp_sample(t->m, &t->sw, &chains, xq2, t->y_q, B, &t->rng);
-            double fy_q;
-            lse_term(t, xq2, 0.0f, t->y_q, c->p_x_y_weight, &fy_q);
-            s->samples_finite &= samples_ok(xq2, (size_t)B * t->dim, &s->sample_absmax);
-            loss += c->p_x_y_weight * (fy_q - fy_data);
-        }
+    }
+    if (t->use_pxy) {
+        /* p(x|y) term: w * (mean f(x_q, y) - mean f(x_lab, y)), conditional chains from the
+         * class segments; as the reference, after the sampling a train-mode forward of
+         * x_lab of its own, then one of x_q (each updates the BN running statistics). */
+        if (t->use_px) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
+        memcpy(t->y_q, t->y_lab, (size_t)B * sizeof(int));
+        draw_chains(t, t->y_q, 1);
+        jp_sample(t->m, &t->sw, &chains, t->x_q, t->y_q, B, &t->rng);
+        double fy_data, fy_q;
+        lse_term(t, t->x_lab, 0.0f, t->y_lab, -c->p_x_y_weight, &fy_data);
+        lse_term(t, t->x_q, 0.0f, t->y_q, c->p_x_y_weight, &fy_q);
+        s->samples_finite &= samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
+        loss += c->p_x_y_weight * (fy_q - fy_data);
     }
     if (t->hooks.nan_iter > 0 && t->iter + 1 == t->hooks.nan_iter && !(t->injected & 1)) {
         t->injected |= 1; /* a divergence on demand, to test the recovery path */

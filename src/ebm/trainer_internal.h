@@ -51,7 +51,7 @@ typedef struct {
     int dim, K, use_px, use_pxy;
     size_t opt_off, n_opt; /* the parameters the optimiser updates: [opt_off, opt_off + n_opt) */
     float *x_p, *x_lab, *x_q, *logits, *dlogits, *lse, *scale;
-    int *y_lab, *y_p, *y_q, *idx;
+    int *y_lab, *y_p, *y_q, *idx, *fresh;
     int64_t iter, epoch;
     double lr_scale, best_valid;
     int steps_scale; /* the sampler runs steps_scale x --n_steps outer steps (the gap remedy doubles it) */

@@ -27,7 +27,7 @@ static void on_stop_signal(int sig)
 int jp_cmd_train(int argc, char **argv)
 {
     jp_train_config c;
-    jp_train_hooks hooks = {0, 0};
+    jp_train_hooks hooks = {.nan_iter = 0};
     jp_error err = {0};
     const char *preset = jp_flags_peek(argc, argv, "preset");
     char preset_buf[32];
