@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= 2
 RUN ?= runs/fashion-jempp
 
-.PHONY: all deps deps-tests build test train clean refdata bench
+.PHONY: all deps deps-tests build test test-sanitize train clean refdata bench
 
 all: build
 
@@ -21,6 +21,12 @@ build: deps
 test: deps-tests build
 	cd $(BUILD) && ctest --output-on-failure -j 1
 
+# The suite again on a build with AddressSanitizer and UndefinedBehaviorSanitizer (CI).
+test-sanitize: deps-tests
+	@cmake -S . -B $(BUILD)-sanitize -DCMAKE_BUILD_TYPE=Release -DJEMPP_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD)-sanitize -j $(JOBS)
+	cd $(BUILD)-sanitize && ctest --output-on-failure -j 1
+
 # The main job: train on the built-in default dataset (Fashion-MNIST) and write results.
 train: build
 	$(BUILD)/jempp train --preset fashion --save_dir $(RUN)
@@ -31,4 +37,4 @@ refdata:
 	for g in tools/gen_*_ref.py; do /usr/bin/python3 $$g || exit 1; done
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-sanitize

@@ -275,7 +275,7 @@ int main(int argc, char **argv)
     tu_begin(&t, name);
     skipped sk = {{0}, 0};
     if (!jp_cpu_has_width(vw)) {
-        return tu_skip(&t, "nChw%dc: jempp's %s kernels cannot run on this CPU (or build), so neither the layout's "
+        return tu_skip_machine(&t, "nChw%dc: jempp's %s kernels cannot run on this CPU (or build), so neither the layout's "
                "implementations nor their conformance are checked here", vw, jp_cpu_width_isa(vw));
     }
     jp_cpu ctx;
@@ -289,7 +289,7 @@ int main(int argc, char **argv)
     int native = ctx.act_block;
     jp_cpu_free(&ctx);
     if (vw == 16 && native != 16) {
-        return tu_skip(&t, "nChw16c: oneDNN runs no AVX-512 kernels on this CPU (or DNNL_MAX_CPU_ISA limits them)");
+        return tu_skip_machine(&t, "nChw16c: oneDNN runs no AVX-512 kernels on this CPU (or DNNL_MAX_CPU_ISA limits them)");
     }
     if (jp_cpu_init(&ctx, vw, &err) != JP_OK) {
         printf("%s\n", err.msg);
@@ -381,6 +381,6 @@ int main(int argc, char **argv)
         }
         if (m) jp_wrn_free(m);
     }
-    if (sk.len) return tu_skip(&t, "not run on this CPU: %s", sk.text);
+    if (sk.len) return tu_skip_machine(&t, "not run on this CPU: %s", sk.text);
     return tu_finish(&t);
 }

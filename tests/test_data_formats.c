@@ -70,6 +70,90 @@ static void expect_fail(tu_ctx *t, const char *what, jp_status got, jp_status co
 
 static unsigned char *read_file(const char *path, size_t *n);
 
+/* ---- reading the test files alone (jp_data_config.test_only) ----------------------- */
+/* Copies the files rel[0..n) (paths below the roots, their folders created) from one
+ * data root to another: a root that holds only some of the official files. */
+static void copy_files(const char *from, const char *to, const char *const *rel, int n)
+{
+    char src[1200], dst[1200];
+    mkdir(to, 0755);
+    for (int k = 0; k < n; k++) {
+        snprintf(dst, sizeof dst, "%s/%s", to, rel[k]);
+        for (char *q = strchr(dst + strlen(to) + 1, '/'); q; q = strchr(q + 1, '/')) {
+            *q = 0; /* each folder on the way */
+            mkdir(dst, 0755);
+            *q = '/';
+        }
+        snprintf(src, sizeof src, "%s/%s", from, rel[k]);
+        size_t len;
+        unsigned char *b = read_file(src, &len);
+        write_bytes(dst, b, len);
+        free(b);
+    }
+}
+
+/* Whether a and b have the same class names (both none, or equal one by one). */
+static int same_names(const jp_dataset *a, const jp_dataset *b)
+{
+    if (a->n_classes != b->n_classes || !a->class_names != !b->class_names) return 0;
+    for (int k = 0; a->class_names && k < a->n_classes; k++)
+        if (strcmp(a->class_names[k], b->class_names[k]) != 0) return 0;
+    return 1;
+}
+
+/* With test_only, train and valid are empty sets of the test set's shape and classes. */
+static int empty_like_test(const jp_data *d)
+{
+    const jp_dataset *te = &d->test;
+    int ok = d->n_labeled == 0 && d->n_unlabeled == 0;
+    for (int k = 0; k < 2; k++) {
+        const jp_dataset *e = k ? &d->valid : &d->train;
+        ok = ok && e->n == 0 && !e->x && e->c == te->c && e->h == te->h && e->w == te->w &&
+             same_names(e, te);
+    }
+    return ok;
+}
+
+/* The data set of cfg read from root `full` (every official file) and from root `only`
+ * (its test files alone, copied there by the caller): with test_only = 1 both give the
+ * same test set as a full open (hash, classes, names) and empty train/valid sets of its
+ * shape; without test_only `only` is refused with the existing message naming
+ * `missing` (the first training file looked for) and where it looked. */
+static void check_test_only(tu_ctx *t, const char *what, jp_data_config cfg, const char *full,
+                            const char *only, const char *missing)
+{
+    jp_error e = {0};
+    jp_data all, d;
+    cfg.data_root = full;
+    cfg.test_only = 0;
+    jp_status s = jp_data_open(&all, &cfg, &e);
+    tu_check(t, s == JP_OK && all.train.n > 0 && all.test.n > 0, "%s: full open %s", what,
+             s ? e.msg : "ok");
+    if (s != JP_OK) return;
+    uint64_t want = jp_dataset_hash(&all.test);
+    const char *roots[2] = {full, only};
+    for (int r = 0; r < 2; r++) {
+        jp_data_config c = cfg;
+        c.data_root = roots[r];
+        c.test_only = 1;
+        c.n_valid = 1000000; /* not used with test_only: there is nothing to split */
+        c.labels_per_class = 1000000;
+        s = jp_data_open(&d, &c, &e);
+        int ok = s == JP_OK && d.test.n == all.test.n && jp_dataset_hash(&d.test) == want &&
+                 same_names(&d.test, &all.test) && strcmp(d.test.name, all.test.name) == 0 &&
+                 empty_like_test(&d);
+        tu_check(t, ok, "%s: test_only from %s: train 0, valid 0, the same %d test images: %s",
+                 what, r ? "the test files alone" : "every file", all.test.n, s ? e.msg : "ok");
+        if (s == JP_OK) jp_data_close(&d);
+    }
+    jp_data_close(&all);
+    cfg.data_root = only;
+    cfg.test_only = 0;
+    char label[128];
+    snprintf(label, sizeof label, "%s: no training files", what);
+    expect_fail(t, label, jp_data_open(&d, &cfg, &e), JP_ERR_IO, &e, missing, only);
+}
+
 /* ---- IDX ----------------------------------------------------------------------- */
 static size_t make_idx_images(unsigned char *buf, int n, int h, int w)
 {
@@ -163,6 +247,17 @@ static void test_idx(tu_ctx *t)
     s = jp_data_open(&d, &cfg, &e);
     tu_check(t, s == JP_OK && d.flip == 0, "mnist: horizontal flip off by default");
     jp_data_close(&d);
+    /* the t10k files alone: one gzip, one raw (both forms, as for the training files) */
+    /* the t10k files alone (gzip and raw), in root/raw: the other place looked in */
+    mkdir(P("mnist_test"), 0755);
+    mkdir(P("mnist_test/raw"), 0755);
+    write_gz(P("mnist_test/raw/t10k-images-idx3-ubyte.gz"), tst, nti);
+    write_bytes(P("mnist_test/raw/t10k-labels-idx1-ubyte"), tlab, ntl);
+    check_test_only(t, "IDX mnist", cfg, P("mnist"), P("mnist_test"), "train-images-idx3-ubyte");
+    cfg.dataset = "fashionmnist";
+    check_test_only(t, "IDX fashionmnist", cfg, P("mnist"), P("mnist_test"),
+                    "train-images-idx3-ubyte");
+    cfg.dataset = "mnist";
 
     /* bad inputs */
     jp_idx x;
@@ -312,6 +407,21 @@ static void test_cifar(tu_ctx *t)
              "CIFAR-100 coarse labels read back exactly (20 classes)");
     jp_raw_free(&tr);
     jp_raw_free(&te);
+
+    /* the test batch alone (CIFAR-10 with its class names file) */
+    const char *c10_test[2] = {"cifar-10-batches-bin/test_batch.bin",
+                               "cifar-10-batches-bin/batches.meta.txt"};
+    copy_files(P("c10"), P("c10_test"), c10_test, 2);
+    check_test_only(t, "CIFAR-10", cfg, P("c10"), P("c10_test"), "data_batch_1.bin");
+    const char *c100_test[1] = {"test.bin"};
+    copy_files(P("c100"), P("c100_test"), c100_test, 1);
+    jp_data_config c100cfg = cfg;
+    c100cfg.dataset = "cifar100";
+    c100cfg.n_valid = 2;
+    check_test_only(t, "CIFAR-100", c100cfg, P("c100"), P("c100_test"), "train.bin");
+    c100cfg.cifar100_coarse = 1;
+    check_test_only(t, "CIFAR-100 coarse", c100cfg, P("c100"), P("c100_test"), "train.bin");
+    cfg.data_root = P("c10"); /* P's buffers have been reused since */
 
     /* bad inputs */
     jp_raw_set r;
@@ -510,6 +620,10 @@ static void test_svhn(tu_ctx *t)
     s = jp_data_open(&d, &cfg, &e);
     tu_check(t, s == JP_OK && d.train.n == 9, "SVHN with extra: 5 + 5 - 1 training images");
     jp_data_close(&d);
+    /* test_32x32.mat alone: neither train_32x32.mat nor extra_32x32.mat is needed */
+    const char *svhn_test[1] = {"test_32x32.mat"};
+    copy_files(P("svhn"), P("svhn_test"), svhn_test, 1);
+    check_test_only(t, "SVHN with extra", cfg, P("svhn"), P("svhn_test"), "train_32x32.mat");
     free(a);
     free(z);
 }
@@ -570,6 +684,11 @@ static void test_svhn_v73(tu_ctx *t)
     write_bytes(P("svhn73/train_32x32.mat"), bad, sizeof bad);
     expect_fail(t, "SVHN v7.3 header over garbage", jp_svhn_load(&tr, &te, P("svhn73"), 0, &e), JP_ERR_FORMAT, &e,
                 "train_32x32.mat", "v7.3");
+    /* the test set alone (no training set asked for) never opens that training file */
+    s = jp_svhn_load(NULL, &te, P("svhn73"), 1, &e);
+    tu_check(t, s == JP_OK && svhn_matches(&te, 3, labels),
+             "SVHN v7.3 test file alone, the broken training file not read: %s", s ? e.msg : "ok");
+    if (s == JP_OK) jp_raw_free(&te);
 }
 
 /* ---- image folder ------------------------------------------------------------------- */
@@ -646,6 +765,21 @@ static void test_folder(tu_ctx *t)
     tu_check(t, s == JP_OK && d.train.n == 5 && d.test.n == 9 && d.flip == 1,
              "jp_data_open folder: 5/1/9: %s", s ? e.msg : "ok");
     jp_data_close(&d);
+    /* test/ alone */
+    char rel[9][64];
+    const char *test_files[9];
+    for (int k = 0; k < 9; k++) {
+        snprintf(rel[k], sizeof rel[k], "test/%s/img%d.png", cls[k / 3], k % 3);
+        test_files[k] = rel[k];
+    }
+    copy_files(P("imgs"), P("imgs_test"), test_files, 9);
+    check_test_only(t, "folder", cfg, P("imgs"), P("imgs_test"), "no training folder");
+    mkdir(P("imgs_notest"), 0755);
+    mkdir(P("imgs_notest/train"), 0755);
+    cfg.data_root = P("imgs_notest");
+    cfg.test_only = 1;
+    expect_fail(t, "folder: test_only without test/", jp_data_open(&d, &cfg, &e), JP_ERR_IO, &e,
+                "test set is empty", P("imgs_notest/test"));
     /* bad inputs */
     jp_png_write_rgb(P("imgs/train/mole/big.png"), px, 5, 5, 3, &e);
     expect_fail(t, "folder: image of another size", jp_folder_load(&tr, &te, P("imgs"), &e),

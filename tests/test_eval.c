@@ -601,6 +601,211 @@ static void test_cli(tu_ctx *t)
     tu_check(t, rc == 1 && strstr(msg, "empty"), "empty split: %s", msg);
 }
 
+/* A PyTorch state_dict saved as safetensors (the model's tensors, no jempp metadata):
+ * the library infers the model from the tensors (jp_ckpt_config, jp_ckpt_open_model) and
+ * `jempp eval` loads it (the note it prints, predictions identical to the same model
+ * with metadata), its image size from --image_size, the replay buffer or the data set;
+ * files with missing or inconsistent tensors are refused naming the tensor. */
+static void test_no_metadata(tu_ctx *t)
+{
+    /* the files written: a model's state_dict as it is, with a replay buffer, one of the
+     * other norm, and broken ones */
+    enum { F_PLAIN, F_BUFFER, F_NONORM, F_NO_HEAD, F_NO_CONV, F_BAD_HEAD, F_EXTRA_BLOCK, F_NOTHING, F_COUNT };
+    static const char *tags[F_COUNT] = {"plain", "buffer", "nonorm", "nohead", "noconv", "badhead", "extra", "nothing"};
+    char dir[900], data[1000], big[1000], out[1000], ref[1000], path[F_COUNT][1000], args[8192], msg[8192];
+    jp_error err;
+    tu_tmpdir(dir, sizeof dir, "eval-nometa");
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(big, sizeof big, "%s/data12", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(ref, sizeof ref, "%s/with-metadata.safetensors", dir);
+    write_folder(data, T_K, 3, 4, 1, T_S);
+    write_folder(big, T_K, 3, 4, 1, 12);
+    jp_wrn *models[2];
+    for (int k = 0; k < 2; k++) { /* WRN-16-2, 1 channel, 3 classes; batch norm, then none */
+        jp_wrn_config cfg;
+        jp_wrn_config_defaults(&cfg);
+        cfg.depth = 16;
+        cfg.width = 2;
+        cfg.in_channels = 1;
+        cfg.image_size = T_S;
+        cfg.n_classes = T_K;
+        cfg.norm = k ? JP_NORM_NONE : JP_NORM_BATCH;
+        jp_rng r;
+        jp_rng_seed(&r, 31 + k);
+        if (jp_wrn_create(&models[k], &cfg, T_B, &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            exit(2);
+        }
+        jp_wrn_init_params(models[k], &r);
+    }
+    write_ckpt(ref, models[0], 0);
+    float junk[4 * T_S * T_S];
+    jp_rng r;
+    jp_rng_seed(&r, 32);
+    jp_rng_fill_uniform(&r, junk, 4 * T_S * T_S, -1, 1);
+    for (int v = 0; v < F_COUNT; v++) {
+        jp_wrn *m = models[v == F_NONORM];
+        int nt;
+        const jp_tensor_info *ti = jp_wrn_tensors(m, &nt);
+        jp_st_writer w;
+        jp_st_writer_init(&w);
+        jp_st_writer_meta(&w, "format", "pt"); /* what safetensors.torch.save_file writes */
+        for (int i = 0; i < nt && v != F_NOTHING; i++) {
+            const char *name = ti[i].name;
+            const void *p = ti[i].kind == JP_T_PARAM ? (const void *)(jp_wrn_params(m) + ti[i].offset)
+                            : ti[i].kind == JP_T_BUFFER ? (const void *)(jp_wrn_buffers(m) + ti[i].offset)
+                                                        : (const void *)(jp_wrn_counters(m) + ti[i].offset);
+            if ((v == F_NO_HEAD && !strcmp(name, "class_output.weight")) ||
+                (v == F_NO_CONV && !strcmp(name, "f.layer2.1.conv2.weight")))
+                continue;
+            if (v == F_BAD_HEAD && !strcmp(name, "class_output.weight")) { /* 64 features, the WRN has 128 */
+                int64_t shape[2] = {T_K, 64};
+                jp_st_writer_add(&w, name, JP_F32, 2, shape, p);
+                continue;
+            }
+            jp_st_writer_add(&w, name, ti[i].kind == JP_T_COUNTER ? JP_I64 : JP_F32, ti[i].ndim, ti[i].shape, p);
+        }
+        int64_t buf_shape[4] = {4, 1, T_S, T_S}, one[1] = {1};
+        if (v == F_BUFFER) jp_st_writer_add(&w, "replay_buffer", JP_F32, 4, buf_shape, junk);
+        if (v == F_EXTRA_BLOCK) jp_st_writer_add(&w, "f.layer3.2.conv1.bias", JP_F32, 1, one, junk);
+        if (v == F_NOTHING) jp_st_writer_add(&w, "x", JP_F32, 1, one, junk);
+        snprintf(path[v], sizeof path[v], "%s/%s.safetensors", dir, tags[v]);
+        if (jp_st_writer_save(&w, path[v], &err)) {
+            fprintf(stderr, "%s\n", err.msg);
+            exit(2);
+        }
+        jp_st_writer_free(&w);
+    }
+    jp_wrn_free(models[0]);
+    jp_wrn_free(models[1]);
+
+    /* the library: the configuration inferred, the image size from the buffer or unknown */
+    static const struct {
+        int file;
+        jp_norm norm;
+        int image_size;
+        const char *size_from;
+    } want[] = {{F_PLAIN, JP_NORM_BATCH, 0, NULL}, {F_BUFFER, JP_NORM_BATCH, T_S, "replay_buffer"},
+                {F_NONORM, JP_NORM_NONE, 0, NULL}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        jp_st_file f;
+        jp_wrn_config cfg;
+        jp_ckpt_origin o;
+        jp_status st = jp_st_read(&f, path[want[i].file], &err);
+        if (!st) st = jp_ckpt_config(&f, &cfg, &o, &err);
+        jp_st_close(&f);
+        tu_check(t, !st && o.inferred && cfg.depth == 16 && cfg.width == 2 && cfg.in_channels == 1 &&
+                        cfg.n_classes == T_K && cfg.norm == want[i].norm && cfg.uncond == 0 &&
+                        cfg.image_size == want[i].image_size &&
+                        (want[i].size_from ? o.size_from && !strcmp(o.size_from, want[i].size_from) : !o.size_from),
+                 "jp_ckpt_config of a state_dict (%s): %s, image size %d from %s %s", tags[want[i].file], o.arch,
+                 cfg.image_size, o.size_from ? o.size_from : "nowhere", st ? err.msg : "");
+    }
+    jp_wrn *m = NULL;
+    jp_status st = jp_ckpt_open_model(path[F_PLAIN], 4, &m, &err);
+    tu_check(t, st == JP_ERR_FORMAT && !m && strstr(err.msg, "plain.safetensors") && strstr(err.msg, "image size"),
+             "jp_ckpt_open_model without an image size refused: %s", err.msg);
+    st = jp_ckpt_open_model(path[F_BUFFER], 4, &m, &err);
+    tu_check(t, !st && jp_wrn_config_of(m)->depth == 16 && jp_wrn_config_of(m)->image_size == T_S,
+             "jp_ckpt_open_model of a state_dict with a replay buffer %s", st ? err.msg : "");
+    jp_wrn_free(m);
+
+    /* jempp eval: predictions identical to the same model with metadata, and the note */
+    const char *common = "--dataset folder --batch_size 16 --quiet --mode predict";
+    snprintf(args, sizeof args, "--ckpt %s --out %s/ref --data_root %s %s", ref, out, data, common);
+    int rc0 = run_eval(args, msg, sizeof msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s/plain --data_root %s %s --image_size %d", path[F_PLAIN], out, data,
+             common, T_S);
+    int rc = run_eval(args, msg, sizeof msg);
+    char p0[1200], p1[1200];
+    snprintf(p0, sizeof p0, "%s/ref/predict.csv", out);
+    snprintf(p1, sizeof p1, "%s/plain/predict.csv", out);
+    char *a = tu_read_file(p0, NULL), *b = tu_read_file(p1, NULL);
+    tu_check(t, rc0 == 0 && rc == 0 && a && b && !strcmp(a, b) && tu_count(a, "\n") == 1 + T_K * 4,
+             "eval of the state_dict: predict.csv identical to the same model with metadata (rc %d, %d)", rc0, rc);
+    tu_check(t, strstr(msg, "model inferred from the tensors (no jempp metadata): WRN-16-2, 1 input channel, 3 "
+                            "classes, norm batch; image size 8 (--image_size)") != NULL,
+             "eval says what it inferred, --quiet or not: %s", msg);
+    free(a);
+    free(b);
+    snprintf(args, sizeof args, "--ckpt %s --out %s/buf --data_root %s %s", path[F_BUFFER], out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 0 && strstr(msg, "image size 8 (the checkpoint's replay_buffer)"),
+             "eval: image size from the replay buffer: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s/x --data_root %s %s", path[F_PLAIN], out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "plain.safetensors") && strstr(msg, "--image_size") && strstr(msg, "'folder'"),
+             "eval: no image size anywhere (a folder data set) asks for --image_size: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s/x --dataset mnist --data_root %s/absent --quiet --mode test_clf",
+             path[F_PLAIN], out, dir);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "image size 28 (mnist's"), "eval: image size from the data set (mnist 28), "
+             "then the missing data refused: rc %d, %s", rc, msg);
+    /* --image_size overrides the file's: the 8x8 model (global pooling) on 12x12 images */
+    snprintf(args, sizeof args, "--ckpt %s --out %s/big --data_root %s %s --image_size 12", path[F_BUFFER], out, big,
+             common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 0 && strstr(msg, "image size 12 (--image_size; the checkpoint's replay_buffer says 8)") &&
+                    strstr(msg, "replay_buffer of 8x8 images not used"),
+             "eval --image_size 12 overrides the checkpoint's 8: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s/big --data_root %s %s --image_size 12", ref, out, big, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 0 && strstr(msg, "image size 12 (--image_size; the checkpoint's metadata says 8)"),
+             "eval --image_size overrides the metadata's size: rc %d, %s", rc, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s/x --data_root %s %s --image_size -4", ref, out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, "--image_size -4"), "eval --image_size -4 refused: rc %d, %s", rc, msg);
+
+    /* bad files: a clear message naming the file and the tensor, exit 1 */
+    static const struct {
+        int file;
+        const char *tensor;
+    } bad[] = {{F_NO_HEAD, "'class_output.weight'"}, {F_NO_CONV, "'f.layer2.1.conv2.weight' missing"},
+               {F_BAD_HEAD, "'class_output.weight' is [3,64]"}, {F_EXTRA_BLOCK, "'f.layer3.2.conv1.bias'"},
+               {F_NOTHING, "'f.conv1.weight'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(args, sizeof args, "--ckpt %s --out %s/x --data_root %s %s --image_size %d", path[bad[i].file], out,
+                 data, common, T_S);
+        rc = run_eval(args, msg, sizeof msg);
+        tu_check(t, rc == 1 && strstr(msg, path[bad[i].file]) && strstr(msg, bad[i].tensor),
+                 "eval of a state_dict %s refused: rc %d, %s", tags[bad[i].file], rc, msg);
+    }
+}
+
+/* A folder data set with test/ but no train/: `--mode test_clf --split test` reads only
+ * the test images and works; the splits and modes that need the training images still
+ * ask for them (the training folder named in the message). */
+static void test_test_files_only(tu_ctx *t)
+{
+    char dir[900], data[1000], ckpt[1000], out[1000], train[1100], args[8192], msg[8192];
+    tu_tmpdir(dir, sizeof dir, "eval-testonly");
+    snprintf(data, sizeof data, "%s/data", dir);
+    snprintf(ckpt, sizeof ckpt, "%s/model.safetensors", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    snprintf(train, sizeof train, "%s/train", data);
+    write_folder(data, T_K, 0, 4, 1, T_S); /* no training images: no train/ folder */
+    struct stat sb;
+    tu_check(t, stat(train, &sb) != 0, "the data set has no %s", train);
+    jp_wrn *m = tiny_model(1, T_S, T_K, 5);
+    write_ckpt(ckpt, m, 0);
+    jp_wrn_free(m);
+    const char *common = "--dataset folder --batch_size 16 --quiet";
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode test_clf --split test", ckpt, out, data,
+             common);
+    int rc = run_eval(args, msg, sizeof msg);
+    double n = json_num(out, "test_clf.json", NULL, "n");
+    tu_check(t, rc == 0 && n == T_K * 4, "eval test_clf --split test without train/: rc %d, %g images %s", rc, n, msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode test_clf --split train --n_valid 0", ckpt,
+             out, data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, train), "eval --split train without train/ refused naming it: %s", msg);
+    snprintf(args, sizeof args, "--ckpt %s --out %s --data_root %s %s --mode samples --init informative", ckpt, out,
+             data, common);
+    rc = run_eval(args, msg, sizeof msg);
+    tu_check(t, rc == 1 && strstr(msg, train), "eval samples (informative init: the training images) refused: %s", msg);
+}
+
 int main(void)
 {
     tu_ctx t;
@@ -621,6 +826,8 @@ int main(void)
     printf("        library part: %.2f s\n", jp_now() - t0);
     t0 = jp_now();
     test_cli(&t);
+    test_no_metadata(&t);
+    test_test_files_only(&t);
     printf("        command-line part: %.2f s\n", jp_now() - t0);
     jp_dataset_free(&ds);
     jp_wrn_free(m);

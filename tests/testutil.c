@@ -20,15 +20,32 @@ int tu_finish(tu_ctx *t)
     return t->failed ? 1 : 0;
 }
 
+static int skip_v(tu_ctx *t, int may_require, const char *fmt, va_list ap)
+{
+    const char *req = getenv("JEMPP_REQUIRE_ALL");
+    int fail = may_require && req && !strcmp(req, "1");
+    printf(fail ? "FAILED (JEMPP_REQUIRE_ALL=1: nothing may be skipped for want of an install): " : "SKIPPED: ");
+    vprintf(fmt, ap);
+    printf("\n%s: %d passed, %d failed before the %s\n", t->name, t->passed, t->failed, fail ? "stop" : "skip");
+    return t->failed || fail ? 1 : TU_SKIP;
+}
+
 int tu_skip(tu_ctx *t, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    printf("SKIPPED: ");
-    vprintf(fmt, ap);
-    printf("\n%s: %d passed, %d failed before the skip\n", t->name, t->passed, t->failed);
+    int rc = skip_v(t, 1, fmt, ap);
     va_end(ap);
-    return t->failed ? 1 : TU_SKIP;
+    return rc;
+}
+
+int tu_skip_machine(tu_ctx *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = skip_v(t, 0, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 void tu_check(tu_ctx *t, int ok, const char *fmt, ...)

@@ -15,11 +15,16 @@ typedef struct {
 
 void tu_begin(tu_ctx *t, const char *name);
 int tu_finish(tu_ctx *t);
-/* For a test that cannot check what it exists for (missing data, no such CPU): prints
- * "SKIPPED: <why>" and returns TU_SKIP, ctest's SKIP_RETURN_CODE (CMakeLists.txt), so
- * that it is reported as skipped, never as passed. */
+/* For a test that cannot check what it exists for because something is not installed
+ * or built (data, Python packages, the jempp program): prints "SKIPPED: <why>" and
+ * returns TU_SKIP, ctest's SKIP_RETURN_CODE (CMakeLists.txt), so that it is reported as
+ * skipped, never as passed. With JEMPP_REQUIRE_ALL=1 in the environment (CI sets it,
+ * .ci/run) it is a failure instead: "FAILED (JEMPP_REQUIRE_ALL=1): <why>", exit 1. */
 enum { TU_SKIP = 77 };
 int tu_skip(tu_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same for what this machine or build cannot do whatever is installed (no AVX-512
+ * CPU, no GPU, a sanitizer build for the allocation count): always a skip. */
+int tu_skip_machine(tu_ctx *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Records a boolean check with a message. */
 void tu_check(tu_ctx *t, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* |a-b| <= atol + rtol*|ref| elementwise; prints the max abs difference and the

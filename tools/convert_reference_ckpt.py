@@ -2,6 +2,7 @@
 """Converts a checkpoint of the reference PyTorch JEM++ code into a jempp checkpoint.
 
     /usr/bin/python3 tools/convert_reference_ckpt.py IN.pt OUT.safetensors [--no-buffer]
+        [--image_size N] [--uncond]
 
 The reference saves torch.save({"model_state_dict": state_dict, "replay_buffer": tensor}).
 This writes a safetensors file (docs/formats.md) with:
@@ -12,9 +13,11 @@ This writes a safetensors file (docs/formats.md) with:
 - num_batches_tracked as I64 (shape [], as in PyTorch), every other tensor as F32;
 - the replay buffer as "replay_buffer" (F32, [N, C, H, W]) unless --no-buffer;
 - metadata format=jempp-checkpoint, source=pytorch-reference, depth, width, n_classes,
-  in_channels, image_size (the replay buffer's, else 32: the reference pools with
-  avg_pool2d(8)), norm ("batch" when BN running statistics exist, else "none"), uncond
-  (1 with --uncond: a JEM model trained with --uncond, whose log p(x) is energy_output).
+  in_channels, image_size (--image_size N; else the replay buffer's when the file holds
+  one; else 32, the reference's CIFAR size, said in the output: a 28x28 Fashion-MNIST or
+  MNIST model without a buffer needs --image_size 28), norm ("batch" when BN running
+  statistics exist, else "none"), uncond (1 with --uncond: a JEM model trained with
+  --uncond, whose log p(x) is energy_output).
 The architecture is inferred from the tensors and every expected name and shape is
 checked, so a checkpoint of another model is refused with a message saying what differs.
 The file is written atomically (temporary file, fsync, rename).
@@ -222,8 +225,36 @@ def canonical_state(sd, log=print):
     return out
 
 
-def convert(in_path, out_path, keep_buffer=True, log=print, uncond=False):
-    """Converts; returns the metadata written. Raises ConvertError on bad input."""
+# The size assumed when neither --image_size nor a replay buffer gives one: the
+# reference's CIFAR images (it pools with avg_pool2d(8) after two stride-2 groups).
+DEFAULT_IMAGE_SIZE = 32
+
+
+def choose_image_size(image_size, buf, keep_buffer, log):
+    """The image size to write: image_size (the --image_size flag) when given, else the
+    replay buffer's, else DEFAULT_IMAGE_SIZE with a note saying so and how to override.
+    A kept buffer of another size than --image_size is refused (the file would hold images
+    its model does not take)."""
+    buf_size = int(buf.shape[2]) if buf is not None else None
+    if image_size is not None:
+        if image_size < 4 or image_size % 4 or image_size > 1024:
+            raise ConvertError(f"--image_size {image_size}: must be a multiple of 4 between 4 and 1024")
+        if buf_size is not None and buf_size != image_size:
+            if keep_buffer:
+                raise ConvertError(f"--image_size {image_size} but the replay buffer holds {buf_size}x{buf_size} "
+                                   "images (leave --image_size out, or the buffer with --no-buffer)")
+            log(f"note: image_size {image_size} (--image_size), not the replay buffer's {buf_size}")
+        return image_size
+    if buf_size is not None:
+        return buf_size
+    log(f"note: image_size {DEFAULT_IMAGE_SIZE} assumed (no replay buffer to infer it from; the reference's "
+        f"CIFAR size): pass --image_size N to set it, e.g. --image_size 28 for Fashion-MNIST or MNIST")
+    return DEFAULT_IMAGE_SIZE
+
+
+def convert(in_path, out_path, keep_buffer=True, log=print, uncond=False, image_size=None):
+    """Converts; returns the metadata written. Raises ConvertError on bad input.
+    image_size: the model's image size (None: the replay buffer's, else 32 with a note)."""
     import torch
     ck = load_torch(in_path)
     if isinstance(ck, dict) and "model_state_dict" in ck:
@@ -260,8 +291,7 @@ def convert(in_path, out_path, keep_buffer=True, log=print, uncond=False):
         shape = list(buf.shape) if torch.is_tensor(buf) else type(buf).__name__
         raise ConvertError(f"{in_path}: replay_buffer is {shape}, expected a tensor "
                            f"[N, {in_channels}, H, H]")
-    # The reference pools with avg_pool2d(8) after two stride-2 groups: 32x32 images.
-    image_size = int(buf.shape[2]) if buf is not None else 32
+    image_size = choose_image_size(image_size, buf, keep_buffer, log)
     meta = {"format": "jempp-checkpoint", "source": "pytorch-reference", "depth": depth,
             "width": width, "n_classes": n_classes, "in_channels": in_channels,
             "image_size": image_size, "norm": norm, "uncond": int(bool(uncond))}
@@ -269,7 +299,7 @@ def convert(in_path, out_path, keep_buffer=True, log=print, uncond=False):
         tensors["replay_buffer"] = buf.detach().cpu().to(torch.float32).contiguous().numpy()
     save_exact(out_path, tensors, meta)
     log(f"wrote {out_path}: WRN-{depth}-{width}, {in_channels} input channels, {n_classes} "
-        f"classes, norm {norm}, {len(layout)} model tensors"
+        f"classes, norm {norm}, image size {image_size}, {len(layout)} model tensors"
         + (f", replay buffer {list(tensors['replay_buffer'].shape)}" if "replay_buffer" in tensors
            else ", no replay buffer"))
     return {k: str(v) for k, v in meta.items()}
@@ -282,9 +312,13 @@ def main(argv=None):
     ap.add_argument("--no-buffer", action="store_true", help="leave the replay buffer out")
     ap.add_argument("--uncond", action="store_true",
                     help="the model was trained with JEM's --uncond: log p(x) is energy_output")
+    ap.add_argument("--image_size", type=int, default=None, metavar="N",
+                    help="the model's image size (default: the replay buffer's, else "
+                         f"{DEFAULT_IMAGE_SIZE}; 28 for Fashion-MNIST or MNIST)")
     a = ap.parse_args(argv)
     try:
-        convert(a.input, a.output, keep_buffer=not a.no_buffer, uncond=a.uncond)
+        convert(a.input, a.output, keep_buffer=not a.no_buffer, uncond=a.uncond,
+                image_size=a.image_size)
     except (ConvertError, OSError) as e:
         print(f"convert_reference_ckpt: {e}", file=sys.stderr)
         return 1

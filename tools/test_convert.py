@@ -6,7 +6,8 @@ tree, so the same state_dict names, aliases and dtypes), checks that its names f
 documented WRN naming, saves a reference-style checkpoint, converts it, reads the result
 with tools/safetensors_io.py (names, values, dtypes, shapes, metadata), exports it back
 and loads that with load_state_dict(strict=True) into a fresh replica. Also checks the
-refusals: aliases that differ, a checkpoint of another architecture, and norm "none".
+refusals: aliases that differ, a checkpoint of another architecture, and norm "none"; and
+the image size: --image_size, inferred from the replay buffer, else 32 said in the output.
 Prints "N passed, N failed"; exits non-zero on failure. Run: /usr/bin/python3 tools/test_convert.py
 """
 import io
@@ -237,6 +238,65 @@ def test_refusals(t, tmp):
         t.check("jempp-checkpoint" in str(e), f"export refuses a non-checkpoint: {e}")
 
 
+def test_image_size(t, tmp):
+    """--image_size, the size inferred from the replay buffer, and the assumed 32 said."""
+    model = F(in_channels=1)  # a Fashion-MNIST-like model: 1 channel, 28x28 images
+    randomise(model, 3)
+    sd = model.state_dict()
+    pt = os.path.join(tmp, "gray.pt")
+    out = os.path.join(tmp, "gray.safetensors")
+    torch.save({"model_state_dict": sd}, pt)
+
+    lines = []
+    conv.convert(pt, out, log=lines.append)
+    _, meta = safetensors_io.load(out)
+    note = " ".join(lines)
+    t.check(meta["image_size"] == "32" and "32 assumed" in note and "--image_size" in note,
+            f"no buffer, no --image_size: 32 assumed and said, with the override: {lines[0]}")
+
+    rc = conv.main([pt, out, "--image_size", "28"])
+    _, meta = safetensors_io.load(out)
+    t.check(rc == 0 and meta["image_size"] == "28" and meta["in_channels"] == "1",
+            f"--image_size 28 (command line): image_size {meta['image_size']}, "
+            f"in_channels {meta['in_channels']}")
+
+    buf = torch.rand(5, 1, 28, 28) * 2 - 1
+    torch.save({"model_state_dict": sd, "replay_buffer": buf}, pt)
+    lines = []
+    conv.convert(pt, out, log=lines.append)
+    tensors, meta = safetensors_io.load(out)
+    t.check(meta["image_size"] == "28" and tensors["replay_buffer"].shape == (5, 1, 28, 28)
+            and not any("assumed" in x for x in lines),
+            "image_size 28 inferred from the replay buffer [5,1,28,28], nothing assumed")
+    conv.convert(pt, out, log=quiet, image_size=28)
+    _, meta = safetensors_io.load(out)
+    t.check(meta["image_size"] == "28", "--image_size equal to the buffer's is accepted")
+
+    os.unlink(out)
+    try:
+        conv.convert(pt, out, log=quiet, image_size=32)
+        t.check(False, "--image_size other than the kept buffer's refused")
+    except conv.ConvertError as e:
+        t.check("28x28" in str(e) and "--no-buffer" in str(e) and not os.path.exists(out),
+                f"--image_size other than the kept buffer's refused: {e}")
+    lines = []
+    conv.convert(pt, out, keep_buffer=False, log=lines.append, image_size=32)
+    tensors, meta = safetensors_io.load(out)
+    t.check(meta["image_size"] == "32" and "replay_buffer" not in tensors
+            and any("not the replay buffer's 28" in x for x in lines),
+            "--image_size with --no-buffer overrides the buffer's size, with a note")
+
+    err = io.StringIO()
+    old, sys.stderr = sys.stderr, err
+    try:
+        rc = conv.main([pt, os.path.join(tmp, "bad-size.safetensors"), "--no-buffer",
+                        "--image_size", "30"])
+    finally:
+        sys.stderr = old
+    t.check(rc == 1 and "--image_size 30" in err.getvalue() and "multiple of 4" in err.getvalue(),
+            f"--image_size 30 refused: {err.getvalue().strip()}")
+
+
 def main():
     t = Ctx()
     torch.manual_seed(0)
@@ -244,6 +304,7 @@ def main():
         test_round_trip(t, tmp, norm=True)
         test_round_trip(t, tmp, norm=False)
         test_refusals(t, tmp)
+        test_image_size(t, tmp)
     print(f"test_convert: {t.passed} passed, {t.failed} failed")
     return 1 if t.failed else 0
 

@@ -62,14 +62,23 @@ typedef struct {
     float sigma;           /* 0.03: std of the Gaussian noise added to training images */
     int cifar100_coarse;   /* 0: the 100 fine labels, 1: the 20 coarse ones */
     int svhn_extra;        /* 1: append extra_32x32.mat to the SVHN training images */
+    int test_only;         /* 0: read the training and the test files; 1: only the official
+                              test set's files (evaluating it needs nothing else): train and
+                              valid come back empty, and n_valid, labels_per_class,
+                              svhn_extra are not used */
 } jp_data_config;
 
 /* The defaults listed above. */
 jp_data_config jp_data_config_defaults(void);
+/* The image size (height = width) of a built-in data set by any name jp_data_open
+ * accepts: 28 for Fashion-MNIST and MNIST, 32 for CIFAR-10/100 and SVHN; 0 for a folder
+ * (its files tell) or an unknown name. */
+int jp_data_image_size(const char *dataset);
 
 typedef struct {
-    jp_dataset train; /* training images in the split's shuffled order */
-    jp_dataset valid; /* n_valid images (n == 0 when n_valid == 0) */
+    jp_dataset train; /* training images in the split's shuffled order (n == 0 with
+                         test_only) */
+    jp_dataset valid; /* n_valid images (n == 0 when n_valid == 0 or test_only) */
     jp_dataset test;  /* the official test set (n == 0 for a folder without test/) */
     /* The labelled subset, as indices into train: with labels_per_class = k the first
      * k images of each class in train order, class by class (as the reference); with
@@ -88,9 +97,13 @@ typedef struct {
 /* Reads the data set named by cfg from its files and splits it. Guarantees: on
  * JP_OK every label is in [0, n_classes), the three sets share shape and classes,
  * valid is the first n_valid images of the seeded shuffle of the official training
- * set and train the rest, test is the official test set unshuffled. On error nothing
- * is allocated and err names the file, where it looked and what was expected vs
- * found (a missing Fashion-MNIST also names the Debian package that provides it). */
+ * set and train the rest, test is the official test set unshuffled. With
+ * cfg->test_only only the test files are read (the training files need not exist):
+ * train and valid are empty (n == 0) with the test set's shape, classes and class
+ * names, test is the same as without it; a folder data set then needs root/test. On
+ * error nothing is allocated and err names the file, where it looked and what was
+ * expected vs found (a missing Fashion-MNIST also names the Debian package that
+ * provides it). */
 jp_status jp_data_open(jp_data *d, const jp_data_config *cfg, jp_error *err);
 void jp_data_close(jp_data *d);
 

@@ -103,9 +103,16 @@ jp_status jp_train_config_write_json(const jp_train_config *c, const int image_s
  * the file and the key; *c is then unchanged. */
 jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_error *err);
 
-/* Final numbers of a run. */
+/* Final numbers of a run. test_acc, test_loss and valid_acc are the final model's (the
+ * one in last.safetensors, after `iters` iterations: evaluated at the end when the last
+ * epoch-end evaluation was of an earlier model); best_* describe best.safetensors, the
+ * model of the scheduled epoch-end evaluation with the highest validation accuracy
+ * (best_valid_acc -1 and best_iter -1 when there was none). */
 typedef struct {
-    double test_acc, valid_acc, best_valid_acc, test_loss;
+    double test_acc, valid_acc, test_loss;
+    double best_valid_acc, best_test_acc;
+    int64_t best_iter, best_epoch;
+    int n_valid;             /* validation images of the run */
     int64_t iters;
     double seconds;          /* the whole run: evaluations, sample grids and checkpoints too */
     double seconds_per_iter; /* the training steps alone (refused ones included) per iteration done */

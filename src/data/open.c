@@ -1,5 +1,6 @@
-/* Opening a data set: defaults, reading the files, the reference's seeded validation
- * split, the balanced labelled subset, conversion to floats in [-1, 1]. */
+/* Opening a data set: defaults, reading the files (all of them, or only the test
+ * set's with test_only), the reference's seeded validation split, the balanced
+ * labelled subset, conversion to floats in [-1, 1]. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,7 @@ jp_data_config jp_data_config_defaults(void)
     c.sigma = 0.03f;
     c.cifar100_coarse = 0;
     c.svhn_extra = 0;
+    c.test_only = 0;
     return c;
 }
 
@@ -52,6 +54,14 @@ static int parse_kind(const char *name, ds_kind *k, const char **canon)
             return 1;
         }
     return 0;
+}
+
+int jp_data_image_size(const char *dataset)
+{
+    ds_kind k;
+    const char *canon;
+    if (!dataset || !parse_kind(dataset, &k, &canon)) return 0;
+    return k == DS_FASHION || k == DS_MNIST ? 28 : k == DS_FOLDER ? 0 : 32;
 }
 
 void jp_data_close(jp_data *d)
@@ -107,6 +117,63 @@ static jp_status labelled_subset(jp_data *d, int k, jp_error *err)
     return JP_OK;
 }
 
+/* An empty raw set (n == 0) with the shape, classes and class names of `like`. */
+static jp_status empty_like(jp_raw_set *r, const jp_raw_set *like, jp_error *err)
+{
+    jp_status s = jp_raw_alloc(r, 0, like->c, like->h, like->w, like->n_classes, err);
+    if (s == JP_OK)
+        s = jp_raw_set_names(r, (const char *const *)like->class_names, like->n_classes, err);
+    if (s != JP_OK) jp_raw_free(r);
+    return s;
+}
+
+/* Reads the official files of data set `kind` under root into tr (training) and te
+ * (test). With cfg->test_only the loaders get no training set to fill, so they never
+ * look for the training files, and tr becomes an empty set shaped like te: the split
+ * and the checks after it then need no special case. On error both are freed. */
+static jp_status read_sets(jp_raw_set *tr, jp_raw_set *te, ds_kind kind,
+                           const jp_data_config *cfg, const char *root, jp_error *err)
+{
+    memset(tr, 0, sizeof *tr);
+    jp_raw_set *want_tr = cfg->test_only ? NULL : tr;
+    jp_status s;
+    switch (kind) {
+    case DS_FASHION: s = jp_mnist_load(want_tr, te, root, 1, err); break;
+    case DS_MNIST: s = jp_mnist_load(want_tr, te, root, 0, err); break;
+    case DS_CIFAR10: s = jp_cifar_load(want_tr, te, root, 0, 0, err); break;
+    case DS_CIFAR100: s = jp_cifar_load(want_tr, te, root, 1, cfg->cifar100_coarse, err); break;
+    case DS_SVHN: s = jp_svhn_load(want_tr, te, root, cfg->svhn_extra, err); break;
+    default: s = jp_folder_load(want_tr, te, root, err); break;
+    }
+    if (s != JP_OK || !cfg->test_only) return s;
+    s = empty_like(tr, te, err);
+    if (s != JP_OK) jp_raw_free(te);
+    return s;
+}
+
+/* valid = the first n_valid images of numpy's seeded shuffle of tr, train = the rest
+ * in shuffled order, test = te unshuffled; the sets are named "<canon>/<split>". */
+static jp_status split_sets(jp_data *d, const jp_raw_set *tr, const jp_raw_set *te, int n_valid,
+                            uint32_t split_seed, const char *canon, jp_error *err)
+{
+    int *perm = malloc((size_t)(tr->n ? tr->n : 1) * sizeof(int));
+    if (!perm) return jp_fail(err, JP_ERR_NOMEM, "cannot allocate the split permutation");
+    jp_np_shuffle_perm(perm, tr->n, split_seed);
+    char name[JP_DATA_NAME_MAX];
+    snprintf(name, sizeof name, "%s/valid", canon);
+    jp_status s = jp_raw_to_dataset(&d->valid, tr, perm, n_valid, name, err);
+    if (s == JP_OK) {
+        snprintf(name, sizeof name, "%s/train", canon);
+        s = jp_raw_to_dataset(&d->train, tr, perm + n_valid, tr->n - n_valid, name, err);
+    }
+    free(perm);
+    if (s == JP_OK) {
+        snprintf(name, sizeof name, "%s/test", canon);
+        s = jp_raw_to_dataset(&d->test, te, NULL, 0, name, err);
+    }
+    return s;
+}
+
 jp_status jp_data_open(jp_data *d, const jp_data_config *cfg_in, jp_error *err)
 {
     memset(d, 0, sizeof *d);
@@ -128,6 +195,11 @@ jp_status jp_data_open(jp_data *d, const jp_data_config *cfg_in, jp_error *err)
     if (cfg.split_seed > 0xffffffffull)
         return jp_fail(err, JP_ERR_ARG, "split seed %llu: must be below 2^32 (numpy's limit)",
                        (unsigned long long)cfg.split_seed);
+    if (cfg.test_only) {
+        /* no training images: nothing to split off or label */
+        cfg.n_valid = 0;
+        cfg.labels_per_class = -1;
+    }
     snprintf(d->dataset, sizeof d->dataset, "%s", canon);
     if (cfg.data_root)
         snprintf(d->root, sizeof d->root, "%s", cfg.data_root);
@@ -137,39 +209,14 @@ jp_status jp_data_open(jp_data *d, const jp_data_config *cfg_in, jp_error *err)
         snprintf(d->root, sizeof d->root, "./data/%s", canon);
 
     jp_raw_set tr, te;
-    jp_status s;
-    switch (kind) {
-    case DS_FASHION: s = jp_mnist_load(&tr, &te, d->root, 1, err); break;
-    case DS_MNIST: s = jp_mnist_load(&tr, &te, d->root, 0, err); break;
-    case DS_CIFAR10: s = jp_cifar_load(&tr, &te, d->root, 0, 0, err); break;
-    case DS_CIFAR100: s = jp_cifar_load(&tr, &te, d->root, 1, cfg.cifar100_coarse, err); break;
-    case DS_SVHN: s = jp_svhn_load(&tr, &te, d->root, cfg.svhn_extra, err); break;
-    default: s = jp_folder_load(&tr, &te, d->root, err); break;
-    }
+    jp_status s = read_sets(&tr, &te, kind, &cfg, d->root, err);
     if (s != JP_OK) return s;
-    if (cfg.n_valid >= tr.n) {
+    if (!cfg.test_only && cfg.n_valid >= tr.n) {
         s = jp_fail(err, JP_ERR_ARG, "--n_valid %d leaves no training images: %s holds %d "
                     "training images", cfg.n_valid, d->root, tr.n);
         goto fail;
     }
-    int *perm = malloc((size_t)tr.n * sizeof(int));
-    if (!perm) {
-        s = jp_fail(err, JP_ERR_NOMEM, "cannot allocate the split permutation");
-        goto fail;
-    }
-    jp_np_shuffle_perm(perm, tr.n, (uint32_t)cfg.split_seed);
-    char name[JP_DATA_NAME_MAX];
-    snprintf(name, sizeof name, "%s/valid", canon);
-    s = jp_raw_to_dataset(&d->valid, &tr, perm, cfg.n_valid, name, err);
-    if (s == JP_OK) {
-        snprintf(name, sizeof name, "%s/train", canon);
-        s = jp_raw_to_dataset(&d->train, &tr, perm + cfg.n_valid, tr.n - cfg.n_valid, name, err);
-    }
-    free(perm);
-    if (s == JP_OK) {
-        snprintf(name, sizeof name, "%s/test", canon);
-        s = jp_raw_to_dataset(&d->test, &te, NULL, 0, name, err);
-    }
+    s = split_sets(d, &tr, &te, cfg.n_valid, (uint32_t)cfg.split_seed, canon, err);
     if (s == JP_OK) s = labelled_subset(d, cfg.labels_per_class, err);
     if (s != JP_OK) goto fail;
     d->flip = cfg.flip >= 0 ? (cfg.flip != 0) : !(kind == DS_MNIST || kind == DS_SVHN);

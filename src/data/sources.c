@@ -1,6 +1,10 @@
 /* Where each data set's files live and what they are called: finds the official
  * files under a root folder, reads them with the format readers and names the
- * classes. A missing file is reported with every place that was searched. */
+ * classes. A missing file is reported with every place that was searched.
+ *
+ * Every loader takes train == NULL to mean "the test set only": then it neither looks
+ * for nor reads any training file (jp_data_config.test_only, for evaluating a test set
+ * on a machine that holds only the test files). */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,17 +95,27 @@ static jp_status names_from_file(jp_raw_set *r, const char *path, const char *co
     return s;
 }
 
+/* Frees both sets after a failed load (train may be NULL). */
+static jp_status free_both(jp_raw_set *train, jp_raw_set *test, jp_status s)
+{
+    jp_raw_free(train);
+    jp_raw_free(test);
+    return s;
+}
+
+/* The four IDX files train-/t10k-{images,labels} (train == NULL: t10k only), gzip or
+ * not, in root or root/raw. */
 jp_status jp_mnist_load(jp_raw_set *train, jp_raw_set *test, const char *root, int fashion,
                         jp_error *err)
 {
-    memset(train, 0, sizeof *train);
+    if (train) memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     char raw_dir[1024];
     snprintf(raw_dir, sizeof raw_dir, "%s/raw", root);
     const char *dirs[] = {root, raw_dir};
     const char *prefix[2] = {"train", "t10k"};
     char paths[2][2][1200]; /* [split][images, labels] */
-    for (int sp = 0; sp < 2; sp++)
+    for (int sp = train ? 0 : 1; sp < 2; sp++)
         for (int kind = 0; kind < 2; kind++) {
             const char *k = kind ? "labels" : "images";
             int nd = kind ? 1 : 3;
@@ -125,25 +139,23 @@ jp_status jp_mnist_load(jp_raw_set *train, jp_raw_set *test, const char *root, i
                                "--data_root", n0, looked);
             }
         }
-    jp_status s = jp_idx_read_pair(train, paths[0][0], paths[0][1], 10, err);
+    jp_status s = train ? jp_idx_read_pair(train, paths[0][0], paths[0][1], 10, err) : JP_OK;
     if (s == JP_OK) s = jp_idx_read_pair(test, paths[1][0], paths[1][1], 10, err);
-    if (s == JP_OK && (test->h != train->h || test->w != train->w))
+    if (s == JP_OK && train && (test->h != train->h || test->w != train->w))
         s = jp_fail(err, JP_ERR_SHAPE, "%s: test images are %dx%d, the training images %dx%d",
                     paths[1][0], test->h, test->w, train->h, train->w);
     const char *const *names = fashion ? fashion_names : digit_names;
-    if (s == JP_OK) s = jp_raw_set_names(train, names, 10, err);
+    if (s == JP_OK && train) s = jp_raw_set_names(train, names, 10, err);
     if (s == JP_OK) s = jp_raw_set_names(test, names, 10, err);
-    if (s != JP_OK) {
-        jp_raw_free(train);
-        jp_raw_free(test);
-    }
-    return s;
+    return s == JP_OK ? s : free_both(train, test, s);
 }
 
+/* The binary batches (train == NULL: the test batch only) in root or in the folder the
+ * tarball unpacks to; class names from the label-names file next to them, if any. */
 jp_status jp_cifar_load(jp_raw_set *train, jp_raw_set *test, const char *root, int cifar100,
                         int coarse, jp_error *err)
 {
-    memset(train, 0, sizeof *train);
+    if (train) memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     char sub[1024];
     snprintf(sub, sizeof sub, "%s/%s", root, cifar100 ? "cifar-100-binary" : "cifar-10-batches-bin");
@@ -158,7 +170,8 @@ jp_status jp_cifar_load(jp_raw_set *train, jp_raw_set *test, const char *root, i
     const char *test_file = cifar100 ? "test.bin" : "test_batch.bin";
     char path[1200];
     jp_status s = JP_OK;
-    for (int f = 0; f <= ntf && s == JP_OK; f++) {
+    /* files 0..ntf-1 are the training batches, ntf the test batch */
+    for (int f = train ? 0 : ntf; f <= ntf && s == JP_OK; f++) {
         const char *name = f < ntf ? tf[f] : test_file;
         if (!find_file(path, sizeof path, dirs, 2, &name, 1)) {
             char looked[1600];
@@ -193,14 +206,10 @@ jp_status jp_cifar_load(jp_raw_set *train, jp_raw_set *test, const char *root, i
         const char *const *builtin = cifar100 ? (coarse ? cifar100_coarse_names : cifar100_fine_names)
                                               : cifar10_names;
         snprintf(names_path, sizeof names_path, "%s/%s", dir, nf);
-        s = names_from_file(train, names_path, builtin, n_classes, err);
+        if (train) s = names_from_file(train, names_path, builtin, n_classes, err);
         if (s == JP_OK) s = names_from_file(test, names_path, builtin, n_classes, err);
     }
-    if (s != JP_OK) {
-        jp_raw_free(train);
-        jp_raw_free(test);
-    }
-    return s;
+    return s == JP_OK ? s : free_both(train, test, s);
 }
 
 static jp_status svhn_file(jp_raw_set *r, const char *path, jp_error *err)
@@ -219,15 +228,18 @@ static jp_status svhn_file(jp_raw_set *r, const char *path, jp_error *err)
     return s;
 }
 
+/* train_32x32.mat (+ extra_32x32.mat) and test_32x32.mat in root; train == NULL:
+ * test_32x32.mat only (extra is then ignored: it is training data). */
 jp_status jp_svhn_load(jp_raw_set *train, jp_raw_set *test, const char *root, int extra,
                        jp_error *err)
 {
-    memset(train, 0, sizeof *train);
+    if (train) memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     const char *files[3] = {"train_32x32.mat", "test_32x32.mat", "extra_32x32.mat"};
     char path[1200];
     jp_status s = JP_OK;
     for (int f = 0; f < (extra ? 3 : 2) && s == JP_OK; f++) {
+        if (!train && f != 1) continue; /* test only */
         snprintf(path, sizeof path, "%s/%s", root, files[f]);
         if (!jp_file_exists(path)) {
             s = jp_fail(err, JP_ERR_IO, "SVHN file %s not found in %s: download the cropped "
@@ -244,16 +256,28 @@ jp_status jp_svhn_load(jp_raw_set *train, jp_raw_set *test, const char *root, in
             s = svhn_file(f == 0 ? train : test, path, err);
         }
     }
-    if (s != JP_OK) {
-        jp_raw_free(train);
-        jp_raw_free(test);
-    }
-    return s;
+    return s == JP_OK ? s : free_both(train, test, s);
 }
 
+/* The test set alone: root/test/<class>/(files).png with the class folders found
+ * there. The labels agree with a full load's, which requires test/ to hold exactly the
+ * training classes (class indices are the sorted folder names). Without test/ the test
+ * set is empty, and its shape could only come from the training images: refused. */
+static jp_status folder_test_only(jp_raw_set *test, const char *root, const char *te,
+                                  jp_error *err)
+{
+    if (!jp_dir_exists(te))
+        return jp_fail(err, JP_ERR_IO, "image folder %s has no test folder, so its test set is "
+                       "empty: expected %s/<class>/*.png", root, te);
+    return jp_folder_read(test, te, NULL, err);
+}
+
+/* root/train (+ root/test), or root itself as the training set when it has neither
+ * (test/ without train/ is refused: a missing training folder, not a class named
+ * "test"); train == NULL: only root/test (folder_test_only). */
 jp_status jp_folder_load(jp_raw_set *train, jp_raw_set *test, const char *root, jp_error *err)
 {
-    memset(train, 0, sizeof *train);
+    if (train) memset(train, 0, sizeof *train);
     memset(test, 0, sizeof *test);
     if (!jp_dir_exists(root))
         return jp_fail(err, JP_ERR_IO, "image folder %s not found: expected %s/<class>/*.png or "
@@ -261,7 +285,11 @@ jp_status jp_folder_load(jp_raw_set *train, jp_raw_set *test, const char *root, 
     char tr[1200], te[1200];
     snprintf(tr, sizeof tr, "%s/train", root);
     snprintf(te, sizeof te, "%s/test", root);
+    if (!train) return folder_test_only(test, root, te, err);
     int split = jp_dir_exists(tr);
+    if (!split && jp_dir_exists(te)) /* else test/ would be read as a training class */
+        return jp_fail(err, JP_ERR_IO, "image folder %s has a test folder but no training "
+                       "folder %s: expected %s/<class>/*.png", root, tr, tr);
     jp_status s = jp_folder_read(train, split ? tr : root, NULL, err);
     if (s != JP_OK) return s;
     if (split && jp_dir_exists(te)) {
@@ -276,9 +304,5 @@ jp_status jp_folder_load(jp_raw_set *train, jp_raw_set *test, const char *root, 
             s = jp_raw_set_names(test, (const char *const *)train->class_names, train->n_classes,
                                  err);
     }
-    if (s != JP_OK) {
-        jp_raw_free(train);
-        jp_raw_free(test);
-    }
-    return s;
+    return s == JP_OK ? s : free_both(train, test, s);
 }

@@ -225,6 +225,8 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     t->lr_scale = 1.0;
     t->steps_scale = 1;
     t->best_valid = -1.0;
+    t->best_iter = t->best_epoch = -1;
+    t->best_test = -1.0;
     return jp_trainer_snapshot_init(t, err);
 }
 
@@ -581,6 +583,36 @@ static void progress(jp_trainer *t, const jp_iter_stats *s, double elapsed, int6
            (int)eta % 60, s->lr, s->loss, s->ce, s->acc, s->lse_data, s->lse_sample);
 }
 
+/* result.json: which model each figure belongs to: "final" is last.safetensors (the
+ * model after the last iteration), "best" best.safetensors (chosen at the epoch-end
+ * evaluations by validation accuracy). The top-level test_acc, test_loss, valid_acc and
+ * best_valid_acc repeat them under the names of earlier versions. */
+static void write_result(const jp_trainer *t, const jp_train_result *res)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/result.json", t->cfg.save_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        tr_log(t, "warning: cannot write %s\n", path);
+        return;
+    }
+    fprintf(f, "{\"test_acc\": %.4f, \"test_loss\": %.5f, \"valid_acc\": %.4f, \"best_valid_acc\": %.4f,\n"
+               " \"final\": {\"file\": \"last.safetensors\", \"iter\": %lld, \"epochs_done\": %lld, "
+               "\"test_acc\": %.4f, \"test_loss\": %.5f, \"valid_acc\": %.4f},\n",
+            res->test_acc, res->test_loss, res->valid_acc, res->best_valid_acc, (long long)res->iters,
+            (long long)t->epoch, res->test_acc, res->test_loss, res->valid_acc);
+    if (res->best_iter >= 0)
+        fprintf(f, " \"best\": {\"file\": \"best.safetensors\", \"iter\": %lld, \"epoch\": %lld, "
+                   "\"valid_acc\": %.4f, \"test_acc\": %.4f},\n",
+                (long long)res->best_iter, (long long)res->best_epoch, res->best_valid_acc, res->best_test_acc);
+    else
+        fprintf(f, " \"best\": null,\n");
+    fprintf(f, " \"valid_images\": %d, \"iters\": %lld, \"seconds\": %.1f, \"seconds_per_iter\": %.4f, "
+               "\"recoveries\": %d}\n",
+            res->n_valid, (long long)res->iters, res->seconds, res->seconds_per_iter, res->recoveries);
+    fclose(f);
+}
+
 jp_status jp_train_run(const jp_train_config *cfg, jp_train_result *res, jp_error *err)
 {
     return jp_train_run_hooked(cfg, NULL, res, err);
@@ -630,6 +662,7 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
     double step_seconds = 0; /* time in training steps, without evaluations, grids, saves */
     jp_iter_stats s;
     memset(&s, 0, sizeof s);
+    int64_t eval_iter = -1; /* the iteration of the model whose accuracies res holds */
     jp_trainer_snapshot_take(&t);
     while (t.iter < total && !st) {
         int64_t epoch_end = (t.epoch + 1) * per_epoch;
@@ -739,8 +772,12 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
             res->valid_acc = v.acc;
             res->test_acc = te.acc;
             res->test_loss = te.loss;
+            eval_iter = t.iter;
             if (scheduled && v.acc > t.best_valid) {
                 t.best_valid = v.acc;
+                t.best_iter = t.iter;
+                t.best_epoch = t.epoch;
+                t.best_test = te.acc;
                 st = jp_trainer_save(&t, "best.safetensors", err);
             }
             jp_trainer_plot_curves(&t);
@@ -753,15 +790,16 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
         if (!st) st = jp_trainer_save(&t, "last.safetensors", err);
         if (!st && stopping) st = interrupted(&t, err); /* after the epoch's evaluation and save */
     }
-    if (!st && t.iter >= total && (res->test_acc == 0 && t.data.test.n > 0)) {
-        /* a run that stopped mid-epoch (max_iters): evaluate once at the end */
+    if (!st && t.iter >= total && eval_iter != t.iter) {
+        /* the run stopped between epoch ends (max_iters): its result is the final model's */
         jp_clf_metrics v, te;
         st = evaluate(&t, &v, &te, err);
         res->valid_acc = v.acc;
         res->test_acc = te.acc;
         res->test_loss = te.loss;
         if (!st)
-            tr_log(&t, "final: valid acc %.4f | test acc %.4f loss %.4f\n", v.acc, te.acc, te.loss);
+            tr_log(&t, "final model (iteration %lld): valid acc %.4f | test acc %.4f loss %.4f\n", (long long)t.iter,
+                   v.acc, te.acc, te.loss);
     }
     if (!st) { /* curves also for a run that stopped before an epoch's end */
         fflush(t.metrics_csv);
@@ -777,19 +815,12 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
     res->seconds = jp_now() - start;
     res->seconds_per_iter = t.iter > start_iter ? step_seconds / (double)(t.iter - start_iter) : 0;
     res->best_valid_acc = t.best_valid;
+    res->best_test_acc = t.best_test;
+    res->best_iter = t.best_iter;
+    res->best_epoch = t.best_epoch;
+    res->n_valid = t.data.valid.n;
     res->recoveries = t.recoveries;
-    if (!st) {
-        char path[700];
-        snprintf(path, sizeof path, "%s/result.json", cfg->save_dir);
-        FILE *f = fopen(path, "w");
-        if (f) {
-            fprintf(f, "{\"test_acc\": %.4f, \"test_loss\": %.5f, \"valid_acc\": %.4f, \"best_valid_acc\": %.4f, "
-                       "\"iters\": %lld, \"seconds\": %.1f, \"seconds_per_iter\": %.4f, \"recoveries\": %d}\n",
-                    res->test_acc, res->test_loss, res->valid_acc, res->best_valid_acc, (long long)res->iters,
-                    res->seconds, res->seconds_per_iter, res->recoveries);
-            fclose(f);
-        }
-    }
+    if (!st) write_result(&t, res);
     jp_trainer_free(&t);
     return st;
 }

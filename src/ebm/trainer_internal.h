@@ -54,6 +54,8 @@ typedef struct {
     int *y_lab, *y_p, *y_q, *idx, *fresh;
     int64_t iter, epoch;
     double lr_scale, best_valid;
+    int64_t best_iter, best_epoch; /* best.safetensors: its iteration and epoch (-1: none yet) */
+    double best_test;              /* and its test accuracy */
     int steps_scale; /* the sampler runs steps_scale x --n_steps outer steps (the gap remedy doubles it) */
     double gap_mean; /* running mean of |mean LSE(data) - mean LSE(samples)| (diverge_gap) */
     int recoveries, injected; /* injected: 1 the NaN, 2 the gap (testing aids) done */

@@ -40,13 +40,14 @@ jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)
     uint64_t rngs[12];
     rng_pack(&t->rng, rngs);
     rng_pack(jp_wrn_rng(t->m), rngs + 6);
-    int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {4};
+    int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {7};
     jp_st_writer_add(&w, "train.rng", JP_U64, 1, rshape, rngs);
     int64_t pos[8] = {t->epoch, t->iter, 0, 0, 0, 0, t->recoveries, 0};
     jp_loader_tell(t->px, &pos[2], &pos[3]);
     jp_loader_tell(t->lab, &pos[4], &pos[5]);
     jp_st_writer_add(&w, "train.position", JP_I64, 1, pshape, pos);
-    double scalars[4] = {t->lr_scale, t->best_valid, t->gap_mean, t->steps_scale};
+    double scalars[7] = {t->lr_scale, t->best_valid, t->gap_mean, t->steps_scale,
+                         (double)t->best_iter, (double)t->best_epoch, t->best_test};
     jp_st_writer_add(&w, "train.scalars", JP_F64, 1, sshape, scalars);
     jp_st_writer_meta(&w, "dataset", t->cfg.dataset);
     jp_status st = jp_st_writer_save(&w, path, err);
@@ -80,14 +81,15 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     if (!st && t->buf.x) st = load_buffer(t, &f, err);
     uint64_t rngs[12];
     int64_t pos[8];
-    double scalars[4] = {0, 0, 0, 1};
+    double scalars[7] = {0, 0, 0, 1, -1, -1, -1};
     if (!st) st = get_exact(&f, "train.rng", JP_U64, 12, rngs, err);
     if (!st) st = get_exact(&f, "train.position", JP_I64, 8, pos, err);
-    if (!st) { /* 4 scalars: lr scale, best validation accuracy, the LSE gap's running mean,
-                * the sampler's steps scale. Older checkpoints hold the first 2 (before the
-                * gap detector: gap 0) or 3 (before the steps remedy: scale 1). */
+    if (!st) { /* 7 scalars: lr scale, best validation accuracy, the LSE gap's running mean,
+                * the sampler's steps scale, the best model's iteration, epoch and test
+                * accuracy. Older checkpoints hold the first 2 (before the gap detector: gap
+                * 0), 3 (before the steps remedy: scale 1) or 4 (best model unnamed: -1). */
         const jp_st_entry *e = jp_st_find(&f, "train.scalars");
-        int n = e && e->ndim == 1 && (e->shape[0] == 2 || e->shape[0] == 3) ? (int)e->shape[0] : 4;
+        int n = e && e->ndim == 1 && e->shape[0] >= 2 && e->shape[0] <= 4 ? (int)e->shape[0] : 7;
         st = get_exact(&f, "train.scalars", JP_F64, n, scalars, err);
     }
     jp_st_close(&f);
@@ -108,6 +110,9 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
         return jp_fail(err, JP_ERR_FORMAT, "%s: train.scalars[3] (the sampler's steps scale) is %g, expected a "
                        "whole number >= 1", path, scalars[3]);
     t->steps_scale = (int)scalars[3];
+    t->best_iter = (int64_t)scalars[4];
+    t->best_epoch = (int64_t)scalars[5];
+    t->best_test = scalars[6];
     return JP_OK;
 }
 

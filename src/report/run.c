@@ -176,9 +176,37 @@ static void metrics_progress(const rp_csv *m, double *iter, double *seconds)
     *seconds = cs >= 0 && m->rows ? s : NAN;
 }
 
+/* The accuracies, each named by the model it belongs to: the final model
+ * (last.safetensors) and best.safetensors. result.json files without "final" / "best"
+ * (earlier versions) give the top-level numbers only. */
+static void summary_models(rp_buf *b, const jp_json *r)
+{
+    char t1[96], t2[96], t3[96], t4[96];
+    const jp_json *fin = r ? jp_json_get(r, "final") : NULL, *best = r ? jp_json_get(r, "best") : NULL;
+    double it = rp_jnum(fin, "iter");
+    kv_begin(b, "Final model (last.safetensors)");
+    rp_printf(b, "test accuracy %s (loss %s), validation %s%s%s", rp_pct(t1, sizeof t1, rp_jnum(r, "test_acc")),
+              rp_fmt(t2, sizeof t2, "%.4f", rp_jnum(r, "test_loss")), rp_pct(t3, sizeof t3, rp_jnum(r, "valid_acc")),
+              isfinite(it) ? ", after iteration " : "", isfinite(it) ? rp_fmt(t4, sizeof t4, "%.0f", it) : "");
+    kv_end(b);
+    kv_begin(b, "Best model (best.safetensors)");
+    double nv = rp_jnum(r, "valid_images");
+    if (best && best->type == JP_JSON_OBJECT)
+        rp_printf(b, "validation accuracy %s, test %s, at the end of epoch %s (iteration %s)",
+                  rp_pct(t1, sizeof t1, rp_jnum(best, "valid_acc")), rp_pct(t2, sizeof t2, rp_jnum(best, "test_acc")),
+                  rp_fmt(t3, sizeof t3, "%.0f", rp_jnum(best, "epoch")), rp_fmt(t4, sizeof t4, "%.0f", rp_jnum(best, "iter")));
+    else if (rp_jnum(r, "best_valid_acc") >= 0)
+        rp_printf(b, "validation accuracy %s", rp_pct(t1, sizeof t1, rp_jnum(r, "best_valid_acc")));
+    else
+        rp_put(b, nv == 0 ? "none: the run has no validation split"
+                  : isfinite(nv) ? "none yet: it is chosen at the epoch-end evaluations, and no epoch ended"
+                                 : "none");
+    kv_end(b);
+}
+
 static void summary_results(rp_buf *b, const run_files *f)
 {
-    char t1[96], t2[96];
+    char t1[96];
     const jp_json *r = f->res;
     kv_begin(b, "Status");
     rp_put(b, r ? "finished (result.json written)"
@@ -201,15 +229,7 @@ static void summary_results(rp_buf *b, const run_files *f)
     kv_begin(b, "Seconds per iteration");
     rp_printf(b, "%s%s", rp_fmt(t1, sizeof t1, "%.4f", spi), r ? "" : from);
     kv_end(b);
-    kv_begin(b, "Final test accuracy");
-    rp_printf(b, "%s (loss %s)", rp_pct(t1, sizeof t1, rp_jnum(r, "test_acc")),
-              rp_fmt(t2, sizeof t2, "%.4f", rp_jnum(r, "test_loss")));
-    kv_end(b);
-    double best = rp_jnum(r, "best_valid_acc");
-    kv_begin(b, "Validation accuracy");
-    rp_printf(b, "last %s, best %s", rp_pct(t1, sizeof t1, rp_jnum(r, "valid_acc")),
-              best < 0 ? "n/a (no validation split)" : rp_pct(t2, sizeof t2, best));
-    kv_end(b);
+    summary_models(b, r);
     kv_begin(b, "Recoveries from divergence");
     rp_put(b, rp_fmt(t1, sizeof t1, "%.0f", rp_jnum(r, "recoveries")));
     kv_end(b);

@@ -31,22 +31,34 @@ const char *ev_path(const ev_ctx *c, char *buf, size_t len, const char *file)
     return buf;
 }
 
-jp_status ev_open_other(jp_data *d, const char *dataset, const char *root, int n_valid, jp_error *err)
+/* Opens data set `dataset` from root (empty or NULL: its default folder) with n_valid
+ * validation images; test_only reads only its official test files (jp_data_config). */
+static jp_status open_dataset(jp_data *d, const char *dataset, const char *root, int n_valid, int test_only,
+                              jp_error *err)
 {
     jp_data_config dc = jp_data_config_defaults();
     dc.dataset = dataset;
     dc.data_root = root && root[0] ? root : NULL;
     dc.n_valid = n_valid;
+    dc.test_only = test_only;
     return jp_data_open(d, &dc, err);
+}
+
+jp_status ev_open_other(jp_data *d, const char *dataset, const char *root, int n_valid, jp_error *err)
+{
+    return open_dataset(d, dataset, root, n_valid, 0, err);
 }
 
 jp_status ev_open_data(ev_ctx *c, int need_labels, int need_train, jp_error *err)
 {
     if (c->o.split == 1 && c->o.n_valid < 1)
         return jp_fail(err, JP_ERR_ARG, "--split valid needs --n_valid > 0 (it is %d)", c->o.n_valid);
-    /* the training run's split (--n_valid) matters only for the valid and train images */
-    int n_valid = c->o.split == 0 && !need_train ? 0 : c->o.n_valid;
-    jp_status st = ev_open_other(&c->data, c->o.dataset, c->o.data_root, n_valid, err);
+    /* the training run's split (--n_valid) matters only for the valid and train images;
+       the test split of a mode that needs no training images reads only the test files,
+       so that a machine holding only those can evaluate it */
+    int test_only = c->o.split == 0 && !need_train;
+    int n_valid = test_only ? 0 : c->o.n_valid;
+    jp_status st = open_dataset(&c->data, c->o.dataset, c->o.data_root, n_valid, test_only, err);
     if (st) return st;
     c->data_open = 1;
     c->ds = c->o.split == 0 ? &c->data.test : c->o.split == 1 ? &c->data.valid : &c->data.train;
@@ -116,28 +128,69 @@ int ev_argmax(const float *l, int K)
     return arg;
 }
 
-/* The model (for batches of --batch_size) and the replay buffer when the file has one. */
-static jp_status load_checkpoint(ev_ctx *c, jp_error *err)
+/* cfg->image_size for the evaluation: --image_size (flag > 0) when given, else the
+ * checkpoint's (metadata or replay buffer, jp_ckpt_config), else the data set's; nothing
+ * is assumed. `why` says where it came from, for the note. */
+static jp_status eval_image_size(const ev_ctx *c, int flag, const jp_ckpt_origin *o, jp_wrn_config *cfg, char *why,
+                                 size_t len, jp_error *err)
+{
+    if (flag < 0) return jp_fail(err, JP_ERR_ARG, "--image_size %d: must be > 0 (0: the checkpoint's)", flag);
+    if (flag > 0) {
+        if (cfg->image_size > 0 && cfg->image_size != flag)
+            snprintf(why, len, "--image_size; the checkpoint's %s says %d", o->size_from, cfg->image_size);
+        else
+            snprintf(why, len, "--image_size");
+        cfg->image_size = flag;
+        return JP_OK;
+    }
+    if (cfg->image_size > 0) {
+        snprintf(why, len, "the checkpoint's %s", o->size_from);
+        return JP_OK;
+    }
+    cfg->image_size = jp_data_image_size(c->o.dataset);
+    if (cfg->image_size == 0)
+        return jp_fail(err, JP_ERR_ARG, "%s does not give the model's image size (no metadata 'image_size', no "
+                       "replay_buffer) and data set '%s' has none built in: give it with --image_size N", c->o.ckpt,
+                       c->o.dataset);
+    snprintf(why, len, "%s's: the checkpoint does not give it; --image_size N overrides", c->o.dataset);
+    return JP_OK;
+}
+
+/* The model (for batches of --batch_size; its images image_size x image_size when
+ * image_size > 0, see eval_image_size) and the replay buffer when the file has one. */
+static jp_status load_checkpoint(ev_ctx *c, int image_size, jp_error *err)
 {
     jp_st_file f;
     jp_status st = jp_st_read(&f, c->o.ckpt, err);
     if (st) return st;
     jp_wrn_config cfg;
-    jp_wrn_config_defaults(&cfg);
-    cfg.image_size = 0;
-    st = jp_ckpt_read_config(&f, &cfg, err);
-    if (!st && cfg.image_size == 0) cfg.image_size = 32; /* converted from PyTorch: CIFAR size */
-    if (!st) st = jp_wrn_create(&c->m, &cfg, c->o.batch_size, err);
-    if (!st) st = jp_ckpt_load_model(&f, c->m, err);
+    jp_ckpt_origin origin;
+    char why[160] = "";
+    st = jp_ckpt_config(&f, &cfg, &origin, err);
     if (!st && !c->o.dataset[0]) {
         const char *ds = jp_st_meta(&f, "dataset");
         snprintf(c->o.dataset, sizeof c->o.dataset, "%s", ds && strlen(ds) < sizeof c->o.dataset ? ds : "fashionmnist");
     }
+    if (!st) st = eval_image_size(c, image_size, &origin, &cfg, why, sizeof why, err);
+    if (!st) st = jp_wrn_create(&c->m, &cfg, c->o.batch_size, err);
+    if (!st) st = jp_ckpt_load_model(&f, c->m, err);
+    /* what the file did not say is told, --quiet or not: it decides what is evaluated */
+    if (!st && origin.inferred)
+        fprintf(stderr, "note: model inferred from the tensors (no jempp metadata): %s; image size %d (%s)\n",
+                origin.arch, cfg.image_size, why);
+    else if (!st && (image_size > 0 || !origin.size_from || strcmp(origin.size_from, "metadata")))
+        fprintf(stderr, "note: image size %d (%s)\n", cfg.image_size, why);
     c->K = cfg.n_classes;
     c->C = cfg.in_channels;
     c->H = c->W = cfg.image_size;
     c->dim = c->C * c->H * c->W;
     const jp_st_entry *e = st ? NULL : jp_st_find(&f, "replay_buffer");
+    if (e && image_size > 0 && e->ndim == 4 && e->shape[2] != image_size) {
+        /* a fully convolutional model run at another size: its chains are of no use */
+        fprintf(stderr, "note: replay_buffer of %lldx%lld images not used (--image_size %d)\n",
+                (long long)e->shape[2], (long long)e->shape[3], image_size);
+        e = NULL;
+    }
     if (e) {
         int ok = e->dtype == JP_F32 && e->ndim == 4 && e->shape[1] == c->C && e->shape[2] == c->H &&
                  e->shape[3] == c->W && e->shape[0] > 0 && e->shape[0] < (1 << 30);
@@ -158,7 +211,8 @@ static jp_status load_checkpoint(ev_ctx *c, jp_error *err)
 static void usage_head(void)
 {
     printf("usage: jempp eval --ckpt FILE --mode MODE --out DIR [flags]\n\n"
-           "Evaluates a jempp checkpoint (or one converted from the PyTorch reference). Modes:\n"
+           "Evaluates a jempp checkpoint (or one converted from the PyTorch reference, or a PyTorch\n"
+           "state_dict saved as safetensors: its model is inferred from the tensors). Modes:\n"
            "  test_clf  accuracy, loss, per-class accuracy, confusion matrix (test_clf.json, confusion.png)\n"
            "  predict   per-image label, prediction, energy, log p(y|x), logits (predict.csv)\n"
            "  cali      expected calibration error, NLL, reliability diagram (cali.json, reliability.png)\n"
@@ -205,6 +259,7 @@ int jp_cmd_eval(int argc, char **argv)
     o->kid_subset_size = 1000;
     o->is_splits = 10;
     o->inception_batch = 50;
+    int image_size = 0; /* --image_size: 0 = the checkpoint's, else the data set's */
     jp_flag flags[] = {
         {"ckpt", FLAG_STR, o->ckpt, sizeof o->ckpt, NULL, NULL, "checkpoint to evaluate (required)"},
         {"mode", FLAG_CHOICE, &o->mode, 0, NULL, EV_MODE_CHOICES, "what to evaluate"},
@@ -215,6 +270,7 @@ int jp_cmd_eval(int argc, char **argv)
         {"n_valid", FLAG_INT, &o->n_valid, 0, NULL, NULL, "validation images split off the training set (as in training)"},
         {"max_n", FLAG_INT, &o->max_n, 0, NULL, NULL, "evaluate only the first N images of the split (0: all)"},
         {"batch_size", FLAG_INT, &o->batch_size, 0, NULL, NULL, "images per model pass"},
+        {"image_size", FLAG_INT, &image_size, 0, NULL, NULL, "the model's image size (0: the checkpoint's, from its metadata or replay buffer, else the data set's; set: overrides the checkpoint's)"},
         {"seed", FLAG_U64, &o->seed, 0, NULL, NULL, "seed of every random draw (noise, shifted sets, chains, attacks)"},
         {"quiet", FLAG_BOOL, &o->quiet, 0, NULL, NULL, "no progress output"},
         {"sigma", FLAG_FLOAT, &o->input.sigma, 0, NULL, NULL, "Gaussian noise std added to inputs (test_clf/predict/cali/ood; the reference's eval uses 0.03)"},
@@ -282,7 +338,7 @@ int jp_cmd_eval(int argc, char **argv)
     }
     c.ckpt_name = o->ckpt;
     jp_rng_seed(&c.rng, o->seed);
-    jp_status st = load_checkpoint(&c, &err);
+    jp_status st = load_checkpoint(&c, image_size, &err);
     if (!st) st = jp_mkdirs(o->out, &err);
     if (!st) {
         double t0 = jp_now();

@@ -158,10 +158,15 @@ int jp_cmd_train(int argc, char **argv)
         fprintf(stderr, "jempp train: %s\n", err.msg);
         return st == JP_ERR_INTERRUPTED ? 130 : 1;
     }
-    char best[32] = "none scheduled";
-    if (r.best_valid_acc >= 0) snprintf(best, sizeof best, "%.4f", r.best_valid_acc);
-    printf("test accuracy %.4f (best valid %s), %lld iterations in %.1f s (%.3f s per training step; the rest: "
-           "evaluation, samples, checkpoints), %d recoveries; results in %s\n",
-           r.test_acc, best, (long long)r.iters, r.seconds, r.seconds_per_iter, r.recoveries, c.save_dir);
+    char best[160];
+    if (r.best_iter >= 0)
+        snprintf(best, sizeof best, "best.safetensors: epoch %lld, iteration %lld, valid %.4f, test %.4f",
+                 (long long)r.best_epoch, (long long)r.best_iter, r.best_valid_acc, r.best_test_acc);
+    else
+        snprintf(best, sizeof best, "no best.safetensors: %s", r.n_valid > 0 ? "no epoch-end evaluation yet"
+                                                                             : "no validation split");
+    printf("final model (last.safetensors, iteration %lld): test accuracy %.4f; %s; %.1f s (%.3f s per training "
+           "step; the rest: evaluation, samples, checkpoints), %d recoveries; results in %s\n",
+           (long long)r.iters, r.test_acc, best, r.seconds, r.seconds_per_iter, r.recoveries, c.save_dir);
     return 0;
 }
