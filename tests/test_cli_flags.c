@@ -1,5 +1,5 @@
 /* The command-line flag parser (tools/cli/flags.c, compiled into this test): booleans as
- * --flag, --flag=V and --flag V (V one of 0, 1, true, false), the other types, and the
+ * --flag, --flag=V and --flag V (V one of 0, 1, true, false), negated booleans, the other types, and the
  * errors for bad values, unknown flags and stray words; jp_args_parse's split of
  * positional arguments around a boolean's value. */
 #include <string.h>
@@ -8,22 +8,23 @@
 #include "testutil.h"
 
 typedef struct {
-    int wino, quiet, n;
+    int wino, quiet, n, train_mode;
     float lr;
     char name[16];
 } opts;
 
 static jp_status parse(opts *o, int argc, char **argv, jp_error *err)
 {
-    *o = (opts){1, 0, 5, 0.1f, "x"};
+    *o = (opts){1, 0, 5, 1, 0.1f, "x"};
     jp_flag f[] = {
         {"winograd", FLAG_BOOL, &o->wino, 0, NULL, NULL, ""},
         {"quiet", FLAG_BOOL, &o->quiet, 0, NULL, NULL, ""},
         {"n", FLAG_INT, &o->n, 0, NULL, NULL, ""},
         {"lr", FLAG_FLOAT, &o->lr, 0, NULL, NULL, ""},
         {"name", FLAG_STR, o->name, sizeof o->name, NULL, NULL, ""},
+        {"eval_mode", FLAG_BOOL_NOT, &o->train_mode, 0, NULL, NULL, ""},
     };
-    return jp_flags_parse(f, 5, argc, argv, 1, err);
+    return jp_flags_parse(f, 6, argc, argv, 1, err);
 }
 
 #define ARGV(...) ((char *[]){"prog", __VA_ARGS__})
@@ -55,6 +56,12 @@ int main(void)
              "an unknown flag is named (%s)", err.msg);
     tu_check(&t, PARSE(&o, &err, "--name", "abc", "--lr=0.5") == JP_OK && !strcmp(o.name, "abc") && o.lr == 0.5f,
              "--name abc --lr=0.5");
+
+    tu_check(&t, PARSE(&o, &err, "--eval_mode", "--n", "2") == JP_OK && o.train_mode == 0 && o.n == 2,
+             "a negated boolean: --eval_mode alone stores 0");
+    tu_check(&t, PARSE(&o, &err, "--eval_mode", "false") == JP_OK && o.train_mode == 1,
+             "--eval_mode false stores 1");
+    tu_check(&t, PARSE(&o, &err, "--eval_mode=1") == JP_OK && o.train_mode == 0, "--eval_mode=1 stores 0");
 
     /* positional arguments around booleans (jempp report / compare) */
     int quiet = 0;

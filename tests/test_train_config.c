@@ -58,8 +58,37 @@ int main(void)
                  b.kernels.conv == JP_CONV_ONEDNN_DIRECT && b.kernels.bnact == JP_BNACT_ONEDNN,
              "seed, max_iters, choices, the decay list, floats, strings and the kernels exact");
     tu_check(&t, first && strstr(first, "\"sigma\": 0.07,") != NULL, "floats written in their shortest form (sigma 0.07)");
+    tu_check(&t, first && strstr(first, "\"eval_mode_sampling\": 0,") && !strstr(first, "sample_train_mode") &&
+                     strstr(first, "\"n_sample_grid\": 36,") && b.n_sample_grid == 36 && b.sampler.train_mode == 1,
+             "the sampler's mode under its flag's name (eval_mode_sampling 0: train mode), n_sample_grid 36");
     free(first);
     free(second);
+
+    /* one table: every setting has one name, its flag and its key; each written to
+     * config.json is read back from it */
+    {
+        int n;
+        const jp_train_setting *s = jp_train_settings(&n);
+        int dup = 0, json = 0;
+        for (int i = 0; i < n; i++) {
+            json += s[i].in_json;
+            for (int j = 0; j < i; j++) dup += !strcmp(s[i].name, s[j].name);
+        }
+        tu_check(&t, n > 50 && dup == 0, "%d settings, %d of them in config.json, no name twice", n, json);
+    }
+
+    /* before version 4, sample_train_mode held the sampler's mode (the negation of
+     * eval_mode_sampling) */
+    {
+        char vp[400];
+        tu_write_text(dir, "legacy.json", "{\"config_version\": 3, \"sample_train_mode\": 0}\n");
+        snprintf(vp, sizeof vp, "%s/legacy.json", dir);
+        jp_train_config v;
+        jp_train_config_defaults(&v);
+        st = jp_train_config_read_json(&v, vp, &e);
+        tu_check(&t, st == JP_OK && v.sampler.train_mode == 0, "config_version 3, sample_train_mode 0: train_mode %d (%s)",
+                 v.sampler.train_mode, st ? e.msg : "ok");
+    }
 
     /* before version 3, clf_only meant a plain softmax classifier (softmax_only now) */
     {
@@ -79,12 +108,12 @@ int main(void)
     }
 
     /* config_version: a file of version 1 (none written) ran PYLD without its sgld_lr
-     * step, whatever sgld_lr held: it resumes with 0; version 2 keeps it; 4 is refused */
+     * step, whatever sgld_lr held: it resumes with 0; version 2 keeps it; 5 is refused */
     {
         static const char *const texts[3] = {
             "{\"sampler\": \"pyld\", \"sgld_lr\": 1}\n",
             "{\"config_version\": 2, \"sampler\": \"pyld\", \"sgld_lr\": 0.5}\n",
-            "{\"config_version\": 4, \"sampler\": \"pyld\"}\n"};
+            "{\"config_version\": 5, \"sampler\": \"pyld\"}\n"};
         float want[2] = {0.0f, 0.5f};
         for (int k = 0; k < 3; k++) {
             char name[32], vp[400];
@@ -99,7 +128,7 @@ int main(void)
                 tu_check(&t, st == JP_OK && v.sampler.sgld_lr == want[k], "config_version %d, PYLD: sgld_lr %g (want %g)",
                          k + 1, (double)v.sampler.sgld_lr, (double)want[k]);
             else
-                tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, "config_version"), "config_version 4 refused (%s)",
+                tu_check(&t, st == JP_ERR_FORMAT && strstr(e.msg, "config_version"), "config_version 5 refused (%s)",
                          st ? e.msg : "accepted");
         }
     }

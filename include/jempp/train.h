@@ -84,6 +84,35 @@ typedef struct {
     const volatile sig_atomic_t *stop;
 } jp_train_config;
 
+/* The settings of jp_train_config a user sets, in one table: each has one name, the
+ * flag of `jempp train` (--name) and the key of config.json. */
+typedef enum {
+    JP_SET_INT,      /* int */
+    JP_SET_FLOAT,    /* float */
+    JP_SET_I64,      /* int64_t */
+    JP_SET_U64,      /* uint64_t */
+    JP_SET_STR,      /* char[size] */
+    JP_SET_BOOL,     /* int, 0 or 1 */
+    JP_SET_BOOL_NOT, /* int holding the negation of the setting (eval_mode_sampling sets
+                        sampler.train_mode = 0) */
+    JP_SET_CHOICE,   /* an enum (int) holding the index of one of choices' words */
+    JP_SET_INTLIST   /* int[size], its length in the int at count_offset */
+} jp_setting_type;
+
+typedef struct {
+    const char *name;    /* flag and config.json key */
+    jp_setting_type type;
+    size_t offset;       /* of the field in jp_train_config */
+    size_t size;         /* STR: buffer size; INTLIST: most entries */
+    const char *choices; /* CHOICE: "a|b|c" */
+    size_t count_offset; /* INTLIST: offset of the int holding the count */
+    int in_json;         /* 1: part of a run's identity, written to and read from config.json */
+    const char *help;
+} jp_train_setting;
+
+/* The table (*n entries), in the order of `jempp train --help`. */
+const jp_train_setting *jp_train_settings(int *n);
+
 /* The reference JEM++ defaults (the authors' code, sndnyang/JEMPP), on Fashion-MNIST. */
 void jp_train_config_defaults(jp_train_config *c);
 /* Named presets: "jempp" (PYLD-10-5, informative init, BN, SGD 0.1 + warmup),

@@ -1,5 +1,6 @@
 /* The training configuration as JSON: config.json of a run directory is written from,
- * and read back into, a jp_train_config through one table of its fields, so that
+ * and read back into, a jp_train_config through the table of its settings
+ * (train_settings.c, the one `jempp train` takes its flags from), so that
  * `jempp train --resume DIR` continues with the run's own configuration. */
 #include <errno.h>
 #include <stddef.h>
@@ -11,96 +12,22 @@
 #include "../io/json.h"
 #include "jempp/train.h"
 
-typedef enum { F_INT, F_FLOAT, F_I64, F_U64, F_STR, F_CHOICE, F_INTLIST } field_type;
-
-typedef struct {
-    const char *name;
-    field_type type;
-    size_t offset;
-    size_t size;         /* F_STR: buffer size; F_INTLIST: max entries */
-    const char *choices; /* F_CHOICE: words by enum value, '|'-separated */
-    size_t count_offset; /* F_INTLIST: offset of the int that holds the count */
-} field;
-
-#define FIELD(n, t, member) {n, t, offsetof(jp_train_config, member), 0, NULL, 0}
-#define STR(n, member) {n, F_STR, offsetof(jp_train_config, member), sizeof(((jp_train_config *)0)->member), NULL, 0}
-#define CHOICE(n, member, words) {n, F_CHOICE, offsetof(jp_train_config, member), 0, words, 0}
-
-/* Every field that decides what a run computes; save_dir, resume and quiet are not part
- * of a run's identity: left out (the testing aids of ebm/train_hooks.h are not in the
- * configuration at all). */
-static const field fields[] = {
-    STR("dataset", dataset),
-    STR("data_root", data_root),
-    STR("load_path", load_path),
-    FIELD("n_valid", F_INT, n_valid),
-    FIELD("labels_per_class", F_INT, labels_per_class),
-    FIELD("flip", F_INT, flip),
-    FIELD("pad", F_INT, pad),
-    FIELD("sigma", F_FLOAT, sigma),
-    FIELD("depth", F_INT, depth),
-    FIELD("width", F_INT, width),
-    CHOICE("norm", norm, "none|batch"),
-    FIELD("dropout_rate", F_FLOAT, dropout_rate),
-    FIELD("winograd", F_INT, winograd),
-    FIELD("vector_width", F_INT, kernels.vector_width),
-    CHOICE("conv_impl", kernels.conv, JP_CONV_IMPL_WORDS),
-    CHOICE("bn_impl", kernels.bnact, JP_BNACT_IMPL_WORDS),
-    FIELD("uncond", F_INT, uncond),
-    FIELD("p_x_weight", F_FLOAT, p_x_weight),
-    FIELD("p_y_given_x_weight", F_FLOAT, p_y_given_x_weight),
-    FIELD("p_x_y_weight", F_FLOAT, p_x_y_weight),
-    FIELD("clf_only", F_INT, clf_only),
-    FIELD("softmax_only", F_INT, softmax_only),
-    FIELD("class_cond_p_x_sample", F_INT, class_cond_p_x_sample),
-    CHOICE("sampler", sampler.kind, "pyld|sgld|proximal"),
-    FIELD("n_steps", F_INT, sampler.n_steps),
-    FIELD("in_steps", F_INT, sampler.in_steps),
-    FIELD("pyld_lr", F_FLOAT, sampler.pyld_lr),
-    FIELD("eps", F_FLOAT, sampler.eps),
-    FIELD("sgld_lr", F_FLOAT, sampler.sgld_lr),
-    FIELD("sgld_std", F_FLOAT, sampler.sgld_std),
-    FIELD("sample_train_mode", F_INT, sampler.train_mode),
-    FIELD("sample_clamp", F_INT, sampler.clamp),
-    CHOICE("init", init, "uniform|informative"),
-    FIELD("buffer_size", F_INT, buffer_size),
-    FIELD("reinit_freq", F_FLOAT, reinit_freq),
-    CHOICE("optimizer", optimizer, "sgd|adam"),
-    FIELD("lr", F_FLOAT, lr),
-    FIELD("momentum", F_FLOAT, momentum),
-    FIELD("weight_decay", F_FLOAT, weight_decay),
-    FIELD("warmup_iters", F_INT, warmup_iters),
-    {"decay_epochs", F_INTLIST, offsetof(jp_train_config, decay_epochs), 16, NULL, offsetof(jp_train_config, n_decay)},
-    FIELD("decay_rate", F_FLOAT, decay_rate),
-    CHOICE("lr_schedule", lr_schedule, "step|cosine"),
-    FIELD("final_lr", F_FLOAT, final_lr),
-    FIELD("cosine_iters", F_I64, cosine_iters),
-    FIELD("n_epochs", F_INT, n_epochs),
-    FIELD("batch_size", F_INT, batch_size),
-    FIELD("max_iters", F_I64, max_iters),
-    FIELD("seed", F_U64, seed),
-    FIELD("ckpt_every", F_INT, ckpt_every),
-    FIELD("save_every", F_INT, save_every),
-    FIELD("eval_every", F_INT, eval_every),
-    FIELD("print_every", F_INT, print_every),
-    FIELD("n_sample_grid", F_INT, n_sample_grid),
-    FIELD("diverge_loss", F_FLOAT, diverge_loss),
-    FIELD("diverge_energy", F_FLOAT, diverge_energy),
-    FIELD("diverge_range", F_FLOAT, diverge_range),
-    FIELD("diverge_gap", F_FLOAT, diverge_gap),
-    FIELD("max_recoveries", F_INT, max_recoveries),
-    FIELD("gap_max_steps", F_INT, gap_max_steps),
-};
-#define N_FIELDS (int)(sizeof fields / sizeof *fields)
-
 /* config.json's own version, and what older files meant:
  *  2: under PYLD, sgld_lr and sgld_std mean what they mean in the authors' sample_q (an
  *     extra clamped step before, noise after each outer step's inner loop). A file
  *     without it (version 1) comes from before, when PYLD ignored sgld_lr (written as
  *     1): such a run resumes with sgld_lr 0, as it ran.
  *  3: clf_only is the reference's (only class_output is optimised); before, it meant
- *     what softmax_only means now (a plain softmax classifier), and reads so. */
-#define CONFIG_VERSION 3
+ *     what softmax_only means now (a plain softmax classifier), and reads so.
+ *  4: the sampler's mode is eval_mode_sampling, as the flag; before, sample_train_mode
+ *     held its negation, and still reads (legacy key). */
+#define CONFIG_VERSION 4
+
+/* Keys of earlier versions that still read: sample_train_mode (before 4) is
+ * sampler.train_mode itself. */
+static const jp_train_setting legacy[] = {
+    {"sample_train_mode", JP_SET_BOOL, offsetof(jp_train_config, sampler.train_mode), 0, NULL, 0, 1, NULL},
+};
 
 /* Keys written for information only (the data's shape, where the run lives). */
 static const char *const info_keys[] = {"image_shape", "n_classes", "save_dir"};
@@ -130,17 +57,22 @@ jp_status jp_train_config_write_json(const jp_train_config *c, const int image_s
     jp_jw_key(&w, "config_version");
     jp_jw_int(&w, CONFIG_VERSION);
     const char *base = (const char *)c;
-    for (int i = 0; i < N_FIELDS; i++) {
-        const field *f = &fields[i];
+    int n;
+    const jp_train_setting *fields = jp_train_settings(&n);
+    for (int i = 0; i < n; i++) {
+        const jp_train_setting *f = &fields[i];
+        if (!f->in_json) continue;
         const void *p = base + f->offset;
         jp_jw_key(&w, f->name);
         switch (f->type) {
-        case F_INT: jp_jw_int(&w, *(const int *)p); break;
-        case F_FLOAT: jp_jw_float(&w, *(const float *)p); break;
-        case F_I64: jp_jw_int(&w, *(const int64_t *)p); break;
-        case F_U64: jp_jw_uint(&w, *(const uint64_t *)p); break;
-        case F_STR: jp_jw_string(&w, (const char *)p); break;
-        case F_CHOICE: {
+        case JP_SET_INT:
+        case JP_SET_BOOL: jp_jw_int(&w, *(const int *)p); break;
+        case JP_SET_BOOL_NOT: jp_jw_int(&w, !*(const int *)p); break;
+        case JP_SET_FLOAT: jp_jw_float(&w, *(const float *)p); break;
+        case JP_SET_I64: jp_jw_int(&w, *(const int64_t *)p); break;
+        case JP_SET_U64: jp_jw_uint(&w, *(const uint64_t *)p); break;
+        case JP_SET_STR: jp_jw_string(&w, (const char *)p); break;
+        case JP_SET_CHOICE: {
             char word[32];
             if (choice_word(f->choices, *(const int *)p, word, sizeof word))
                 jp_jw_string(&w, word);
@@ -148,10 +80,10 @@ jp_status jp_train_config_write_json(const jp_train_config *c, const int image_s
                 jp_jw_int(&w, *(const int *)p);
             break;
         }
-        case F_INTLIST: {
-            int n = *(const int *)(base + f->count_offset);
+        case JP_SET_INTLIST: {
+            int count = *(const int *)(base + f->count_offset);
             jp_jw_begin_array(&w);
-            for (int k = 0; k < n; k++) jp_jw_int(&w, ((const int *)p)[k]);
+            for (int k = 0; k < count; k++) jp_jw_int(&w, ((const int *)p)[k]);
             jp_jw_end_array(&w);
             break;
         }
@@ -173,21 +105,28 @@ jp_status jp_train_config_write_json(const jp_train_config *c, const int image_s
     return st;
 }
 
-static jp_status read_field(const field *f, const jp_json *v, char *base, const char *path, jp_error *err)
+static jp_status read_field(const jp_train_setting *f, const jp_json *v, char *base, const char *path,
+                            jp_error *err)
 {
     void *p = base + f->offset;
     int64_t i = 0;
     switch (f->type) {
-    case F_INT:
+    case JP_SET_INT:
         if (!jp_json_int64(v, &i) || i < -2147483647 - 1 || i > 2147483647)
             return jp_fail(err, JP_ERR_FORMAT, "%s: \"%s\" must be an integer", path, f->name);
         *(int *)p = (int)i;
         return JP_OK;
-    case F_I64:
+    case JP_SET_BOOL:
+    case JP_SET_BOOL_NOT:
+        if (!jp_json_int64(v, &i) || (i != 0 && i != 1))
+            return jp_fail(err, JP_ERR_FORMAT, "%s: \"%s\" must be 0 or 1", path, f->name);
+        *(int *)p = f->type == JP_SET_BOOL ? (int)i : !i;
+        return JP_OK;
+    case JP_SET_I64:
         if (!jp_json_int64(v, &i)) return jp_fail(err, JP_ERR_FORMAT, "%s: \"%s\" must be an integer", path, f->name);
         *(int64_t *)p = i;
         return JP_OK;
-    case F_U64: {
+    case JP_SET_U64: {
         char *end = NULL;
         errno = 0;
         unsigned long long u = v->type == JP_JSON_NUMBER ? strtoull(v->str, &end, 10) : 0;
@@ -196,17 +135,17 @@ static jp_status read_field(const field *f, const jp_json *v, char *base, const 
         *(uint64_t *)p = (uint64_t)u;
         return JP_OK;
     }
-    case F_FLOAT:
+    case JP_SET_FLOAT:
         if (v->type != JP_JSON_NUMBER) return jp_fail(err, JP_ERR_FORMAT, "%s: \"%s\" must be a number", path, f->name);
         *(float *)p = (float)v->number;
         return JP_OK;
-    case F_STR:
+    case JP_SET_STR:
         if (v->type != JP_JSON_STRING || v->len + 1 > f->size || strlen(v->str) != v->len)
             return jp_fail(err, JP_ERR_FORMAT, "%s: \"%s\" must be a string of at most %zu bytes", path, f->name,
                            f->size - 1);
         memcpy(p, v->str, v->len + 1);
         return JP_OK;
-    case F_CHOICE: {
+    case JP_SET_CHOICE: {
         char word[32];
         for (int k = 0; v->type == JP_JSON_STRING && choice_word(f->choices, k, word, sizeof word); k++)
             if (!strcmp(word, v->str)) {
@@ -215,7 +154,7 @@ static jp_status read_field(const field *f, const jp_json *v, char *base, const 
             }
         return jp_fail(err, JP_ERR_FORMAT, "%s: \"%s\" must be one of %s", path, f->name, f->choices);
     }
-    case F_INTLIST: {
+    case JP_SET_INTLIST: {
         if (v->type != JP_JSON_ARRAY || v->len > f->size)
             return jp_fail(err, JP_ERR_FORMAT, "%s: \"%s\" must be a list of at most %zu integers", path, f->name,
                            f->size);
@@ -268,6 +207,8 @@ jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_err
     /* read into a copy, so that a bad file leaves the caller's configuration as it was */
     jp_train_config tmp = *c;
     int64_t version = 1;
+    int n_fields;
+    const jp_train_setting *fields = jp_train_settings(&n_fields);
     for (const jp_json *m = st ? NULL : doc.root->child; m && !st; m = m->next) {
         if (!strcmp(m->key, "config_version")) {
             if (!jp_json_int64(m, &version) || version < 1 || version > CONFIG_VERSION)
@@ -275,9 +216,11 @@ jp_status jp_train_config_read_json(jp_train_config *c, const char *path, jp_err
                              path, CONFIG_VERSION);
             continue;
         }
-        const field *f = NULL;
-        for (int i = 0; i < N_FIELDS && !f; i++)
-            if (!strcmp(fields[i].name, m->key)) f = &fields[i];
+        const jp_train_setting *f = NULL;
+        for (int i = 0; i < n_fields && !f; i++)
+            if (fields[i].in_json && !strcmp(fields[i].name, m->key)) f = &fields[i];
+        for (size_t i = 0; i < sizeof legacy / sizeof *legacy && !f; i++)
+            if (!strcmp(legacy[i].name, m->key)) f = &legacy[i];
         if (f) {
             st = read_field(f, m, (char *)&tmp, path, err);
             continue;

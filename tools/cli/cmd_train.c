@@ -24,6 +24,21 @@ static void on_stop_signal(int sig)
     (void)ignored;
 }
 
+/* Room for every setting's flag and the command's own. */
+#define JP_MAX_TRAIN_FLAGS 96
+
+/* The flag of a setting of jp_train_config (its table entry), pointing into c. */
+static jp_flag setting_flag(const jp_train_setting *s, jp_train_config *c)
+{
+    static const jp_flag_type types[] = {
+        [JP_SET_INT] = FLAG_INT,   [JP_SET_FLOAT] = FLAG_FLOAT,       [JP_SET_I64] = FLAG_I64,
+        [JP_SET_U64] = FLAG_U64,   [JP_SET_STR] = FLAG_STR,           [JP_SET_BOOL] = FLAG_BOOL,
+        [JP_SET_BOOL_NOT] = FLAG_BOOL_NOT, [JP_SET_CHOICE] = FLAG_CHOICE, [JP_SET_INTLIST] = FLAG_INTLIST};
+    char *base = (char *)c;
+    return (jp_flag){s->name, types[s->type], base + s->offset, s->size,
+                     s->type == JP_SET_INTLIST ? (int *)(base + s->count_offset) : NULL, s->choices, s->help};
+}
+
 int jp_cmd_train(int argc, char **argv)
 {
     jp_train_config c;
@@ -51,77 +66,20 @@ int jp_cmd_train(int argc, char **argv)
             return 2;
         }
     }
-    int sampler = (int)c.sampler.kind, init = (int)c.init, norm = (int)c.norm, opt = (int)c.optimizer;
-    int conv_impl = (int)c.kernels.conv, bn_impl = (int)c.kernels.bnact;
-    int sched = (int)c.lr_schedule;
-    int eval_sampling = !c.sampler.train_mode;
-    jp_flag flags[] = {
-        {"preset", FLAG_STR, preset_buf, sizeof preset_buf, NULL, NULL, "configuration to start from: jempp, jem, clf, fashion"},
-        {"dataset", FLAG_STR, c.dataset, sizeof c.dataset, NULL, NULL, "fashionmnist, mnist, cifar10, cifar100, svhn or folder"},
-        {"data_root", FLAG_STR, c.data_root, sizeof c.data_root, NULL, NULL, "folder of the data set files"},
-        {"n_valid", FLAG_INT, &c.n_valid, 0, NULL, NULL, "validation images split off the training set"},
-        {"labels_per_class", FLAG_INT, &c.labels_per_class, 0, NULL, NULL, "labelled images per class (-1: all; semi-supervised otherwise)"},
-        {"flip", FLAG_INT, &c.flip, 0, NULL, NULL, "horizontal flips: -1 data-set default, 0 off, 1 on"},
-        {"pad", FLAG_INT, &c.pad, 0, NULL, NULL, "reflect-pad by this many pixels, then crop randomly back (0: no crop)"},
-        {"sigma", FLAG_FLOAT, &c.sigma, 0, NULL, NULL, "std of the Gaussian noise added to training images"},
-        {"depth", FLAG_INT, &c.depth, 0, NULL, NULL, "Wide-ResNet depth (6n+4)"},
-        {"width", FLAG_INT, &c.width, 0, NULL, NULL, "Wide-ResNet width factor k"},
-        {"norm", FLAG_CHOICE, &norm, 0, NULL, "none|batch", "normalisation layers"},
-        {"dropout_rate", FLAG_FLOAT, &c.dropout_rate, 0, NULL, NULL, "dropout between the convolutions of a block"},
-        {"winograd", FLAG_BOOL, &c.winograd, 0, NULL, NULL, "the automatic choice may run Winograd F(4x4,3x3) for the 3x3 stride-1 convolutions (jempp's own; 1.2-1.7x the direct kernels' speed per iteration); --winograd 0: oneDNN's direct kernels"},
-        {"conv_impl", FLAG_CHOICE, &conv_impl, 0, NULL, JP_CONV_IMPL_WORDS, "convolution implementation: auto (by layer shape, docs/design.md), or one forced for every layer it can run (onednn-direct the rest); `jempp train` prints what ran"},
-        {"bn_impl", FLAG_CHOICE, &bn_impl, 0, NULL, JP_BNACT_IMPL_WORDS, "batch norm + LeakyReLU implementation: auto (jempp-fused where it runs), onednn or jempp-fused"},
-        {"vector_width", FLAG_INT, &c.kernels.vector_width, 0, NULL, NULL, "channel block of the activations: 0 the CPU's (16 with AVX-512, else 8), 8 (nChw8c, AVX2 kernels) or 16 (nChw16c, AVX-512 kernels)"},
-        {"p_x_weight", FLAG_FLOAT, &c.p_x_weight, 0, NULL, NULL, "weight of the p(x) term"},
-        {"p_y_given_x_weight", FLAG_FLOAT, &c.p_y_given_x_weight, 0, NULL, NULL, "weight of the p(y|x) cross-entropy"},
-        {"p_x_y_weight", FLAG_FLOAT, &c.p_x_y_weight, 0, NULL, NULL, "weight of the p(x|y) term"},
-        {"uncond", FLAG_BOOL, &c.uncond, 0, NULL, NULL, "unconditional JEM: log p(x) is the energy head energy_output(f(x)), not LSE of the logits"},
-        {"clf_only", FLAG_BOOL, &c.clf_only, 0, NULL, NULL, "the reference's: the optimiser updates only class_output (the loss keeps every term)"},
-        {"softmax_only", FLAG_BOOL, &c.softmax_only, 0, NULL, NULL, "train a plain softmax classifier: cross-entropy only, no sampling (--preset clf)"},
-        {"class_cond_p_x_sample", FLAG_BOOL, &c.class_cond_p_x_sample, 0, NULL, NULL, "sample p(x) chains class-conditionally"},
-        {"sampler", FLAG_CHOICE, &sampler, 0, NULL, "pyld|sgld|proximal", "sampler for the p(x) term"},
-        {"n_steps", FLAG_INT, &c.sampler.n_steps, 0, NULL, NULL, "PYLD M (outer steps) / SGLD K"},
-        {"in_steps", FLAG_INT, &c.sampler.in_steps, 0, NULL, NULL, "PYLD N (inner steps)"},
-        {"pyld_lr", FLAG_FLOAT, &c.sampler.pyld_lr, 0, NULL, NULL, "PYLD inner step size"},
-        {"eps", FLAG_FLOAT, &c.sampler.eps, 0, NULL, NULL, "gradient clamp of PYLD and proximal SGLD"},
-        {"sgld_lr", FLAG_FLOAT, &c.sampler.sgld_lr, 0, NULL, NULL, "SGLD step size; PYLD: when > 0, a clamped step of this size on the outer gradient before each inner loop (the authors' sample_q; 0: off)"},
-        {"sgld_std", FLAG_FLOAT, &c.sampler.sgld_std, 0, NULL, NULL, "SGLD noise std; PYLD: noise added once per outer step after the inner loop, unclamped (the authors' sample_q; 0: off)"},
-        {"eval_mode_sampling", FLAG_BOOL, &eval_sampling, 0, NULL, NULL, "sample with the model in eval mode (running BN statistics)"},
-        {"init", FLAG_CHOICE, &init, 0, NULL, "uniform|informative", "initial distribution of the chains"},
-        {"buffer_size", FLAG_INT, &c.buffer_size, 0, NULL, NULL, "replay buffer size"},
-        {"reinit_freq", FLAG_FLOAT, &c.reinit_freq, 0, NULL, NULL, "probability of restarting a chain"},
-        {"optimizer", FLAG_CHOICE, &opt, 0, NULL, "sgd|adam", "optimiser"},
-        {"lr", FLAG_FLOAT, &c.lr, 0, NULL, NULL, "learning rate"},
-        {"momentum", FLAG_FLOAT, &c.momentum, 0, NULL, NULL, "SGD momentum"},
-        {"weight_decay", FLAG_FLOAT, &c.weight_decay, 0, NULL, NULL, "L2 weight decay"},
-        {"warmup_iters", FLAG_INT, &c.warmup_iters, 0, NULL, NULL, "linear learning-rate warmup iterations"},
-        {"decay_epochs", FLAG_INTLIST, c.decay_epochs, 16, &c.n_decay, NULL, "epochs at whose start lr *= decay_rate"},
-        {"decay_rate", FLAG_FLOAT, &c.decay_rate, 0, NULL, NULL, "learning-rate decay factor"},
-        {"lr_schedule", FLAG_CHOICE, &sched, 0, NULL, "step|cosine", "step: lr *= decay_rate at --decay_epochs (the reference); cosine: from lr down to --final_lr over --n_epochs or --cosine_iters (after the warmup; decay epochs ignored)"},
-        {"final_lr", FLAG_FLOAT, &c.final_lr, 0, NULL, NULL, "cosine: learning rate at the end of the cosine"},
-        {"cosine_iters", FLAG_I64, &c.cosine_iters, 0, NULL, NULL, "cosine: its length in iterations, reaching --final_lr there (0: --n_epochs epochs; -1: --max_iters)"},
-        {"n_epochs", FLAG_INT, &c.n_epochs, 0, NULL, NULL, "epochs"},
-        {"batch_size", FLAG_INT, &c.batch_size, 0, NULL, NULL, "batch size"},
-        {"max_iters", FLAG_I64, &c.max_iters, 0, NULL, NULL, "stop after this many iterations (0: no limit)"},
-        {"seed", FLAG_U64, &c.seed, 0, NULL, NULL, "random seed"},
-        {"save_dir", FLAG_STR, c.save_dir, sizeof c.save_dir, NULL, NULL, "run directory"},
-        {"load_path", FLAG_STR, c.load_path, sizeof c.load_path, NULL, NULL, "start from this checkpoint's model weights (and its replay buffer when it holds one of this run's shape), with a fresh optimizer and schedule: e.g. a converted reference checkpoint, or a run's weights under new settings"},
-        {"resume", FLAG_STR, c.resume, sizeof c.resume, NULL, NULL, "continue the run in this directory exactly, with its config.json (flags given override it)"},
-        {"ckpt_every", FLAG_INT, &c.ckpt_every, 0, NULL, NULL, "epochs between numbered checkpoints (0: none)"},
-        {"save_every", FLAG_INT, &c.save_every, 0, NULL, NULL, "iterations between rewrites of last.safetensors within an epoch (0: epoch ends only)"},
-        {"eval_every", FLAG_INT, &c.eval_every, 0, NULL, NULL, "epochs between evaluations"},
-        {"print_every", FLAG_INT, &c.print_every, 0, NULL, NULL, "iterations between progress lines and sample grids"},
-        {"diverge_loss", FLAG_FLOAT, &c.diverge_loss, 0, NULL, NULL, "|loss| above this counts as divergence"},
-        {"diverge_energy", FLAG_FLOAT, &c.diverge_energy, 0, NULL, NULL, "|mean LSE| of data or samples above this counts as divergence (energies running away)"},
-        {"diverge_gap", FLAG_FLOAT, &c.diverge_gap, 0, NULL, NULL, "a running mean (~20 iterations) of |LSE(data) - LSE(samples)| above this counts as divergence: the sampler lost the data (0: off)"},
-        {"diverge_range", FLAG_FLOAT, &c.diverge_range, 0, NULL, NULL, "a sample value |x| above this counts as divergence (samples leaving the valid range)"},
-        {"max_recoveries", FLAG_INT, &c.max_recoveries, 0, NULL, NULL, "automatic rollbacks before giving up"},
-        {"gap_max_steps", FLAG_INT, &c.gap_max_steps, 0, NULL, NULL, "after the gap detector fires the run rolls back and doubles the sampler's outer steps (--n_steps), up to this many; beyond it (and with 0) it halves the lr instead"},
-        {"inject_nan_iter", FLAG_I64, &hooks.nan_iter, 0, NULL, NULL, "testing aid: make the loss NaN once at this iteration"},
-        {"inject_gap_iter", FLAG_I64, &hooks.gap_iter, 0, NULL, NULL, "testing aid: make the gap detector fire once at this iteration"},
-        {"quiet", FLAG_BOOL, &c.quiet, 0, NULL, NULL, "no progress output"},
-    };
-    int nf = (int)(sizeof flags / sizeof *flags);
+    /* the settings' flags, from the library's table (config.json's too), after --preset;
+     * then the testing aids of ebm/train_hooks.h */
+    int n_set;
+    const jp_train_setting *set = jp_train_settings(&n_set);
+    jp_flag flags[JP_MAX_TRAIN_FLAGS];
+    int nf = 0;
+    flags[nf++] = (jp_flag){"preset", FLAG_STR, preset_buf, sizeof preset_buf, NULL, NULL,
+                            "configuration to start from: jempp, jem, clf, fashion"};
+    JP_CHECK(n_set + 3 <= JP_MAX_TRAIN_FLAGS);
+    for (int i = 0; i < n_set; i++) flags[nf++] = setting_flag(&set[i], &c);
+    flags[nf++] = (jp_flag){"inject_nan_iter", FLAG_I64, &hooks.nan_iter, 0, NULL, NULL,
+                            "testing aid: make the loss NaN once at this iteration"};
+    flags[nf++] = (jp_flag){"inject_gap_iter", FLAG_I64, &hooks.gap_iter, 0, NULL, NULL,
+                            "testing aid: make the gap detector fire once at this iteration"};
     if (jp_flags_want_help(argc, argv)) {
         printf("usage: jempp train [--preset NAME] [flags]\n\nTrains a JEM++ model (or JEM, or a plain classifier) "
                "and writes a run directory.\nDefaults shown are those of --preset %s.\n\n", preset_buf);
@@ -132,14 +90,6 @@ int jp_cmd_train(int argc, char **argv)
         fprintf(stderr, "jempp train: %s\n", err.msg);
         return 2;
     }
-    c.sampler.kind = (jp_sampler_kind)sampler;
-    c.init = (jp_init_kind)init;
-    c.norm = (jp_norm)norm;
-    c.kernels.conv = (jp_conv_impl_id)conv_impl;
-    c.kernels.bnact = (jp_bnact_impl_id)bn_impl;
-    c.optimizer = (jp_optim_kind)opt;
-    c.lr_schedule = (jp_lr_kind)sched;
-    c.sampler.train_mode = !eval_sampling;
     if (c.softmax_only) c.p_x_weight = 0.0f;
     if (jp_train_config_check(&c, &err)) {
         fprintf(stderr, "jempp train: %s\n", err.msg);

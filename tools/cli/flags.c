@@ -66,10 +66,14 @@ static jp_status set_value(const jp_flag *f, const char *v, jp_error *err)
         snprintf((char *)f->ptr, f->size, "%s", v);
         return JP_OK;
     case FLAG_BOOL:
-        if (!strcmp(v, "1") || !strcmp(v, "true")) *(int *)f->ptr = 1;
-        else if (!strcmp(v, "0") || !strcmp(v, "false")) *(int *)f->ptr = 0;
+    case FLAG_BOOL_NOT: {
+        int on;
+        if (!strcmp(v, "1") || !strcmp(v, "true")) on = 1;
+        else if (!strcmp(v, "0") || !strcmp(v, "false")) on = 0;
         else return jp_fail(err, JP_ERR_ARG, "--%s '%s': expected 0, 1, true or false", f->name, v);
+        *(int *)f->ptr = f->type == FLAG_BOOL ? on : !on;
         return JP_OK;
+    }
     case FLAG_CHOICE: {
         int k = choice_index(f->choices, v);
         if (k < 0) return jp_fail(err, JP_ERR_ARG, "--%s '%s': expected one of %s", f->name, v, f->choices);
@@ -129,9 +133,9 @@ jp_status jp_flags_parse(const jp_flag *flags, int n, int argc, char **argv, int
             continue;
         }
         const char *v = eq ? eq + 1 : NULL;
-        if (!v && f->type == FLAG_BOOL) { /* --flag, or --flag 0|1|true|false */
+        if (!v && (f->type == FLAG_BOOL || f->type == FLAG_BOOL_NOT)) { /* --flag, or --flag 0|1|true|false */
             if (!(i + 1 < argc && is_bool_word(argv[i + 1]))) {
-                *(int *)f->ptr = 1;
+                *(int *)f->ptr = f->type == FLAG_BOOL;
                 continue;
             }
             v = argv[++i];
@@ -154,6 +158,7 @@ void jp_flags_help(const jp_flag *flags, int n, FILE *out)
         switch (f->type) {
         case FLAG_INT: snprintf(def, sizeof def, "%d", *(int *)f->ptr); break;
         case FLAG_BOOL: snprintf(def, sizeof def, "%s", *(int *)f->ptr ? "on" : "off"); break;
+        case FLAG_BOOL_NOT: snprintf(def, sizeof def, "%s", *(int *)f->ptr ? "off" : "on"); break;
         case FLAG_I64: snprintf(def, sizeof def, "%lld", (long long)*(int64_t *)f->ptr); break;
         case FLAG_U64: snprintf(def, sizeof def, "%llu", (unsigned long long)*(uint64_t *)f->ptr); break;
         case FLAG_FLOAT: snprintf(def, sizeof def, "%g", (double)*(float *)f->ptr); break;
@@ -209,7 +214,7 @@ static int takes_value(const jp_flag *flags, int n, const char *a, const char *n
 {
     if (strchr(a, '=')) return 0;
     const jp_flag *f = find(flags, n, a + 2, strlen(a + 2));
-    return f && (f->type != FLAG_BOOL || is_bool_word(next));
+    return f && ((f->type != FLAG_BOOL && f->type != FLAG_BOOL_NOT) || is_bool_word(next));
 }
 
 /* 1 when a is "--repeat" (the value follows) or "--repeat=value" (*value set). */

@@ -10,12 +10,24 @@
 
 #include "jempp/core.h"
 
-typedef enum { FLAG_INT, FLAG_FLOAT, FLAG_U64, FLAG_I64, FLAG_STR, FLAG_BOOL, FLAG_CHOICE, FLAG_INTLIST } jp_flag_type;
+/* FLAG_BOOL_NOT: a boolean whose int holds its negation (--eval_mode_sampling sets
+ * sampler.train_mode to 0). */
+typedef enum {
+    FLAG_INT,
+    FLAG_FLOAT,
+    FLAG_U64,
+    FLAG_I64,
+    FLAG_STR,
+    FLAG_BOOL,
+    FLAG_BOOL_NOT,
+    FLAG_CHOICE,
+    FLAG_INTLIST
+} jp_flag_type;
 
 typedef struct {
     const char *name;    /* without the leading dashes */
     jp_flag_type type;
-    void *ptr;           /* int*, float*, uint64_t*, int64_t*, char[size], int* (bool/choice/list) */
+    void *ptr;           /* int*, float*, uint64_t*, int64_t*, char[size], int* (bool/bool_not/choice/list) */
     size_t size;         /* STR: buffer size; INTLIST: max entries */
     int *count;          /* INTLIST: receives the number of entries */
     const char *choices; /* CHOICE: "a|b|c", stored as the index */
