@@ -28,6 +28,8 @@ For one seeded model and one batch (x ~ U(-1,1), labels) each file holds:
                        from the initial weights and statistics. energy_output gets no
                        gradient (None), so torch's SGD leaves it untouched.
 Metadata: depth, width, in_channels, image_size, n_classes, norm, batch, seed, torch.
+WideBasic's dropout is GivenDropout: the identity here (no mask), a given mask in
+tools/gen_wrn_wide_ref.py, which imports this module's CCF.
 
 Sizes: the number of parameters grows as width^2 and every file holds three copies of
 them (init, grad, sgd5); depth 10 width 1 is about 77k parameters (0.3 MB a copy), width
@@ -56,6 +58,24 @@ def get_norm(c, norm):
     return nn.BatchNorm2d(c, momentum=0.9) if norm == "batch" else nn.Identity()
 
 
+class GivenDropout(nn.Module):
+    """Dropout with a mask given from outside (tools/gen_wrn_wide_ref.py), so that a test
+    can hand the same mask to jempp: in train mode out = x * mask, mask holding
+    keep / (1 - p) or 0 (torch's inverted dropout); no mask (the default), or eval mode,
+    is the identity. The mask is a plain attribute, not a buffer: the state_dict and the
+    seeded initialisation are those of the reference's model without dropout."""
+
+    def __init__(self):
+        super().__init__()
+        self.mask = None
+
+    def forward(self, x):
+        if self.mask is None or not self.training:
+            return x
+        assert self.mask.shape == x.shape, (self.mask.shape, x.shape)
+        return x * self.mask
+
+
 class WideBasic(nn.Module):
     """The reference's wide_basic (pre-activation block)."""
 
@@ -64,7 +84,7 @@ class WideBasic(nn.Module):
         self.lrelu = nn.LeakyReLU(SLOPE)
         self.bn1 = get_norm(in_planes, norm)
         self.conv1 = nn.Conv2d(in_planes, planes, kernel_size=3, padding=1, bias=True)
-        self.dropout = nn.Identity()
+        self.dropout = GivenDropout()  # the reference's nn.Dropout, with a given mask
         self.bn2 = get_norm(planes, norm)
         self.conv2 = nn.Conv2d(planes, planes, kernel_size=3, stride=stride, padding=1, bias=True)
         self.shortcut = nn.Sequential()

@@ -39,6 +39,11 @@ typedef struct {
 
 #define JP_WRN_MAX_PLANS 64
 
+/* Testing hook: fills the dropout mask of block `block` (0-based over all blocks in
+ * order) for its conv1 output of shape (n, c, h, w), plain NCHW, each value
+ * keep / (1 - p) or 0. */
+typedef void (*jp_wrn_dropout_fill)(void *ctx, int block, float *mask_nchw, int n, int c, int h, int w);
+
 struct jp_wrn {
     jp_wrn_config cfg;
     int batch, n_blocks, last_c, last_hw;
@@ -69,8 +74,16 @@ struct jp_wrn {
     float *dfeat;   /* (N,64k) */
     float *dw_scratch, *db_scratch, *dparam_scratch, *plain_tmp;
     int last_train, last_n;
+    jp_wrn_dropout_fill dropout_fill; /* NULL: masks from rng (jp_wrn_set_dropout_source) */
+    void *dropout_ctx;
     unsigned long weights_version, prepared_version;
     jp_rng rng;
 };
+
+/* Testing hook (tests/test_wrn_wide.c gives PyTorch the same masks): when fill is not
+ * NULL, every train-mode forward takes each block's dropout mask from fill instead of
+ * drawing it from the model's RNG (which is then left alone); NULL restores the draws.
+ * Only for a model built with cfg.dropout > 0: without dropout there are no masks. */
+void jp_wrn_set_dropout_source(jp_wrn *m, jp_wrn_dropout_fill fill, void *ctx);
 
 #endif

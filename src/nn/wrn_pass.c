@@ -67,6 +67,26 @@ static size_t act_count(const jp_wrn *m, int c, int h, int w)
     return jp_act_bytes(&m->cpu, m->batch, c, h, w) / sizeof(float);
 }
 
+void jp_wrn_set_dropout_source(jp_wrn *m, jp_wrn_dropout_fill fill, void *ctx)
+{
+    m->dropout_fill = fill;
+    m->dropout_ctx = ctx;
+}
+
+/* Dropout of block i's h1 with the mask of the testing hook: the caller fills it plain
+ * NCHW into m->g[0] (the gradient buffers are free during a forward and each holds the
+ * largest blocked activation, at least as many floats as the plain N*cout*h*w), then it
+ * goes into the blocked layout as b->mask (zero in padded channels), which is what
+ * jp_dropout_forward would have left there for the backward. */
+static void dropout_given_mask(jp_wrn *m, int i, jp_wrn_block *b)
+{
+    float *plain = m->g[0];
+    m->dropout_fill(m->dropout_ctx, i, plain, m->batch, b->cout, b->h, b->w);
+    jp_act_to_blocked(&m->cpu, b->mask, plain, m->batch, b->cout, b->h, b->w);
+    size_t count = act_count(m, b->cout, b->h, b->w);
+    for (size_t k = 0; k < count; k++) b->h1[k] *= b->mask[k];
+}
+
 void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
 {
     const jp_wrn_config *c = &m->cfg;
@@ -82,7 +102,9 @@ void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
         jp_wrn_block *b = &m->blocks[i];
         bnact_fwd(m, &b->bn1, train, b->a1, b->x);
         conv_fwd(m, &b->conv1, b->h1, b->a1);
-        if (b->mask && train)
+        if (b->mask && train && m->dropout_fill)
+            dropout_given_mask(m, i, b);
+        else if (b->mask && train)
             jp_dropout_forward(b->h1, b->mask, b->h1, act_count(m, b->cout, b->h, b->w), c->dropout, &m->rng);
         bnact_fwd(m, &b->bn2, train, b->a2, b->h1);
         if (b->has_shortcut) conv_fwd(m, &b->shortcut, b->out, b->x);
