@@ -1,10 +1,13 @@
 /* Evaluation on a tiny model (WRN-10-1, 1x8x8 images, 3 classes) and a tiny synthetic
  * data set: OOD scores (against direct computations and finite differences), the
  * shifted sets, PGD (lowers accuracy, never leaves the eps ball or [-1, 1]), JEM's
- * defence, and `jempp eval` itself (jp_cmd_eval, every mode and the bad-input errors)
- * on a checkpoint and a PNG folder data set written to a temporary folder. */
+ * defence, the evaluation modes as library functions (include/jempp/evaluate.h: results
+ * against direct computations, compute-only and with files), and the built program
+ * `$JEMPP_BIN/jempp eval` run as a child (every mode and the bad-input errors and exit
+ * codes) on a checkpoint and a PNG folder data set written to a temporary folder. */
 #include <fcntl.h>
 #include <math.h>
+#include <sys/wait.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +16,14 @@
 
 #include "jempp/attack.h"
 #include "jempp/checkpoint.h"
+#include "jempp/evaluate.h"
 #include "jempp/metrics.h"
 #include "jempp/ood.h"
 #include "jempp/ops.h"
 #include "jempp/png.h"
 #include "testutil.h"
 
-/* The CLI command under test, built into this binary (the tests link only the library). */
-#include "../tools/cli/flags.c"
-#include "../tools/cli/cmd_eval.c"
-#include "../tools/cli/cmd_eval_attack.c"
-#include "../tools/cli/cmd_eval_clf.c"
-#include "../tools/cli/cmd_eval_fid.c"
-#include "../tools/cli/cmd_eval_gen.c"
-#include "../tools/cli/cmd_eval_ood.c"
+#include "io/json.h"
 
 enum { T_K = 3, T_S = 8, T_B = 16, T_N = 48 };
 
@@ -83,6 +80,14 @@ static void tiny_images(jp_dataset *ds, int n, uint64_t seed)
     }
 }
 
+static int argmax_of(const float *l, int K)
+{
+    int arg = 0;
+    for (int k = 1; k < K; k++)
+        if (l[k] > l[arg]) arg = k;
+    return arg;
+}
+
 static double lse_of(const float *l, int K)
 {
     double mx = l[0], s = 0;
@@ -105,7 +110,7 @@ static void test_scores(tu_ctx *t, jp_wrn *m, const jp_dataset *ds)
     double dpx = 0, dpy = 0;
     for (int i = 0; i < n; i++) {
         const float *l = logits + (size_t)i * T_K;
-        double lse = lse_of(l, T_K), mx = l[ev_argmax(l, T_K)];
+        double lse = lse_of(l, T_K), mx = l[argmax_of(l, T_K)];
         dpx = fmax(dpx, fabs(px[i] - lse));
         dpy = fmax(dpy, fabs(py[i] - exp(mx - lse)));
     }
@@ -241,7 +246,7 @@ static void test_attack(tu_ctx *t, jp_wrn *m, jp_dataset *ds)
     jp_wrn_params_changed(m);
     jp_eval_logits(m, ds->x, ds->n, NULL, logits, NULL, &rng, &err);
     int counts[T_K] = {0};
-    for (int i = 0; i < ds->n; i++) counts[ds->y[i] = ev_argmax(logits + i * T_K, T_K)]++;
+    for (int i = 0; i < ds->n; i++) counts[ds->y[i] = argmax_of(logits + i * T_K, T_K)]++;
     printf("        predicted classes of the tiny set: %d %d %d\n", counts[0], counts[1], counts[2]);
     jp_attacker *a;
     tu_check(t, jp_attacker_create(&a, m, NULL, 9, &err) == JP_OK, "attacker (no defence)");
@@ -311,6 +316,173 @@ static void test_attack(tu_ctx *t, jp_wrn *m, jp_dataset *ds)
     free(logits);
 }
 
+/* ---- the modes as library functions ------------------------------------------------ */
+
+static int exists(const char *dir, const char *file);
+static double json_num(const char *dir, const char *file, const char *parent, const char *key);
+
+/* jp_eval_* on the tiny set without a folder (compute only) against the pieces they are
+ * made of, then with a folder (the files written hold the results). */
+static void test_library_modes(tu_ctx *t, jp_wrn *m, const jp_dataset *ds)
+{
+    int n = ds->n, K = T_K;
+    jp_error err;
+    jp_eval_target tg = jp_eval_target_init(m);
+    tg.ckpt = "tiny";
+    tg.split = ds;
+    tg.seed = 7;
+    tg.quiet = 1;
+    float *logits = malloc((size_t)n * K * sizeof(float));
+    jp_rng rng;
+    jp_rng_seed(&rng, 1);
+    jp_eval_logits(m, ds->x, n, NULL, logits, NULL, &rng, &err);
+    int correct = 0;
+    double ce = 0;
+    for (int i = 0; i < n; i++) {
+        const float *l = logits + (size_t)i * K;
+        correct += argmax_of(l, K) == ds->y[i];
+        ce += lse_of(l, K) - l[ds->y[i]];
+    }
+    jp_clf_opts co;
+    jp_clf_opts_defaults(&co);
+    jp_test_clf_result tr;
+    jp_status st = jp_eval_test_clf(&tg, &co, &tr, &err);
+    int64_t total = 0;
+    for (int k = 0; k < K * K && !st; k++) total += tr.confusion[k];
+    tu_check(t, !st && tr.n == n && tr.accuracy == (double)correct / n && fabs(tr.loss - ce / n) < 1e-9 && total == n,
+             "jp_eval_test_clf: accuracy %.4f = direct %.4f, loss %.6f = %.6f, confusion sums to %lld %s",
+             st ? 0 : tr.accuracy, (double)correct / n, st ? 0 : tr.loss, ce / n, (long long)total, st ? err.msg : "");
+    jp_predict_result pr;
+    st = jp_eval_predict(&tg, &co, &pr, &err);
+    double dl = 0, de = 0;
+    int preds_ok = 1;
+    for (int i = 0; i < n && !st; i++) {
+        preds_ok &= pr.pred[i] == argmax_of(logits + (size_t)i * K, K) && pr.label[i] == ds->y[i];
+        de = fmax(de, fabs(pr.energy[i] + lse_of(logits + (size_t)i * K, K)));
+        for (int k = 0; k < K; k++) dl = fmax(dl, fabs(pr.logits[(size_t)i * K + k] - logits[(size_t)i * K + k]));
+    }
+    tu_check(t, !st && preds_ok && dl < 1e-6 && de < 1e-5 && pr.accuracy == tr.accuracy,
+             "jp_eval_predict: argmax, labels, logits (%.2g) and energy = -LSE (%.2g) per image", dl, de);
+    if (!st) jp_predict_result_free(&pr);
+    jp_calibration cal, direct;
+    co.bins = 10;
+    st = jp_eval_cali(&tg, &co, &cal, &err);
+    jp_calibrate(&direct, logits, ds->y, n, K, 10, &err);
+    tu_check(t, !st && cal.ece == direct.ece && cal.nll == direct.nll && cal.n_bins == 10,
+             "jp_eval_cali: ECE %.5f = jp_calibrate's %.5f", st ? 0 : cal.ece, direct.ece);
+    if (!st) jp_calibration_free(&cal);
+    jp_calibration_free(&direct);
+
+    /* ood against the inverted images: the AUROC of the scores computed directly */
+    jp_ood_opts oo;
+    jp_ood_opts_defaults(&oo);
+    tu_check(t, jp_ood_parse_shifts(&oo, "invert,bogus", "--ood_sets", &err) == JP_ERR_ARG && strstr(err.msg, "bogus"),
+             "jp_ood_parse_shifts refuses an unknown set: %s", err.msg);
+    jp_ood_parse_shifts(&oo, "invert", "--ood_sets", &err);
+    jp_ood_result orr;
+    st = jp_eval_ood(&tg, &oo, &orr, &err);
+    double *pin = malloc(n * sizeof(double)), *pout = malloc(n * sizeof(double));
+    jp_dataset inv;
+    jp_rng_seed(&rng, 7);
+    jp_ood_scores(m, ds->x, n, 0, pin, NULL, NULL, &rng, &err);
+    jp_shifted_set(&inv, ds, JP_SHIFT_INVERT, n, &rng, &err);
+    jp_ood_scores(m, inv.x, n, 0, pout, NULL, NULL, &rng, &err);
+    double auroc = jp_auroc(pin, n, pout, n);
+    tu_check(t, !st && orr.n_sets == 1 && !strcmp(orr.sets[0].kind, "invert") &&
+                    orr.sets[0].m[JP_SCORE_PX].auroc == auroc,
+             "jp_eval_ood: AUROC px vs invert %.4f = direct %.4f", st ? 0 : orr.sets[0].m[JP_SCORE_PX].auroc, auroc);
+    if (!st) jp_ood_result_free(&orr);
+    jp_dataset_free(&inv);
+    free(pin);
+    free(pout);
+    oo.n_shifts = 0;
+    tu_check(t, jp_eval_ood(&tg, &oo, &orr, &err) == JP_ERR_ARG && strstr(err.msg, "nothing to compare"),
+             "jp_eval_ood without sets refused: %s", err.msg);
+
+    /* attack at eps 0 only: the clean accuracy is test_clf's */
+    jp_attack_opts ao;
+    jp_attack_opts_defaults(&ao);
+    ao.n_eps[JP_PGD_L2] = 0;
+    jp_attack_parse_eps("0", "--eps_linf", ao.eps[JP_PGD_LINF], &ao.n_eps[JP_PGD_LINF], &err);
+    ao.n_iter = 1;
+    jp_attack_result ar;
+    st = jp_eval_attack(&tg, &ao, &ar, &err);
+    tu_check(t, !st && ar.norm[JP_PGD_LINF].n_points == 1 && ar.norm[JP_PGD_L2].n_points == 0 &&
+                    ar.norm[JP_PGD_LINF].clean_accuracy == tr.accuracy,
+             "jp_eval_attack: clean accuracy %.4f = test_clf's %.4f %s", st ? 0 : ar.norm[0].clean_accuracy,
+             tr.accuracy, st ? err.msg : "");
+    double eps[4];
+    int neps;
+    tu_check(t, jp_attack_parse_eps("0,8/255", "--eps_linf", eps, &neps, &err) == JP_OK && neps == 2 &&
+                    fabs(eps[1] - 8.0 / 255) < 1e-15 &&
+                    jp_attack_parse_eps("2", "--eps_linf", eps, &neps, &err) == JP_ERR_ARG,
+             "jp_attack_parse_eps: fractions, radii above 1 refused (%s)", err.msg);
+
+    /* samples: uniform init (no data), traces of n_steps + 1 energies */
+    jp_samples_opts so;
+    jp_samples_opts_defaults(&so);
+    jp_sampler_config_sgld(&so.chains.sampler);
+    so.chains.sampler.n_steps = 3;
+    so.chains.informative = 0;
+    so.n_samples = 5;
+    so.per_class = 2;
+    jp_samples_result sr;
+    st = jp_eval_samples(&tg, &so, &sr, &err);
+    tu_check(t, !st && sr.n_steps == 3 && sr.n_uncond == 5 && sr.n_cond == 2 * K && isfinite(sr.energy_uncond[3]) &&
+                    isfinite(sr.energy_cond[0]) && !sr.has_buffer,
+             "jp_eval_samples: %d + %d chains, energy %.4f -> %.4f %s", st ? 0 : sr.n_uncond, st ? 0 : sr.n_cond,
+             st ? 0 : sr.energy_uncond[0], st ? 0 : sr.energy_uncond[3], st ? err.msg : "");
+    if (!st) jp_samples_result_free(&sr);
+    so.chains.informative = 1;
+    tu_check(t, jp_eval_samples(&tg, &so, &sr, &err) == JP_ERR_ARG && strstr(err.msg, "training images"),
+             "jp_eval_samples: informative init without a data set refused: %s", err.msg);
+
+    /* with a folder: the files hold the results */
+    char dir[900];
+    tu_tmpdir(dir, sizeof dir, "eval-lib");
+    tg.out = dir;
+    jp_test_clf_result tr2;
+    st = jp_eval_test_clf(&tg, &co, &tr2, &err);
+    tu_check(t, !st && json_num(dir, "test_clf.json", NULL, "accuracy") == tr.accuracy &&
+                    json_num(dir, "test_clf.json", NULL, "loss") == tr.loss && exists(dir, "confusion.png"),
+             "jp_eval_test_clf with a folder: test_clf.json holds the result, confusion.png %s", st ? err.msg : "");
+    if (!st) jp_test_clf_result_free(&tr2);
+    jp_test_clf_result_free(&tr);
+    free(logits);
+}
+
+/* jp_chains_run is the batches of init + jp_sample the trainer's grid ran before it
+ * (same rng draws): its chains equal the hand-written loop. */
+static void test_chains(tu_ctx *t, jp_wrn *m)
+{
+    int D = T_S * T_S, n = 2 * T_B, dim = D;
+    float *a = malloc((size_t)n * D * sizeof(float)), *b = malloc((size_t)n * D * sizeof(float));
+    int y[2 * T_B];
+    for (int i = 0; i < n; i++) y[i] = i % T_K;
+    jp_chains ch = {{0}, jp_init_uniform, &dim, 1};
+    jp_sampler_config_pyld(&ch.sc);
+    ch.sc.train_mode = 0;
+    ch.sc.n_steps = 3;
+    ch.sc.in_steps = 2;
+    jp_rng r1, r2;
+    jp_rng_seed(&r1, 9);
+    jp_rng_seed(&r2, 9);
+    jp_error err;
+    double trace[4];
+    jp_status st = jp_chains_run(m, &ch, a, y, n, &r1, trace, NULL, 0, &err);
+    jp_sampler_work sw;
+    jp_sampler_work_init(&sw, m, &err);
+    for (int at = 0; at < n; at += T_B) {
+        for (int i = 0; i < T_B; i++) jp_init_uniform(&dim, b + (size_t)(at + i) * D, 1, y[at + i], &r2);
+        jp_sample(m, &sw, &ch.sc, b + (size_t)at * D, y + at, T_B, &r2);
+    }
+    jp_sampler_work_free(&sw);
+    tu_check(t, !st && memcmp(a, b, (size_t)n * D * sizeof(float)) == 0 && isfinite(trace[3]),
+             "jp_chains_run = init + jp_sample per batch, bit for bit (energy %.4f -> %.4f)", trace[0], trace[3]);
+    free(a);
+    free(b);
+}
+
 /* ---- the command line ------------------------------------------------------------ */
 
 static char g_tmp[900];
@@ -370,25 +542,32 @@ static void write_ckpt(const char *path, jp_wrn *m, int buffer_n)
     free(buf);
 }
 
-/* Runs jp_cmd_eval with the words of `args` (space-separated); stderr goes to msg. */
+/* Runs `$JEMPP_BIN/jempp eval` with the words of `args` (space-separated) as a child;
+ * its stderr goes to msg. Its exit status, -1 when it did not exit normally. */
 static int run_eval(const char *args, char *msg, size_t msg_len)
 {
-    char buf[8192], *argv[64];
+    char buf[8192], bin[1000], *argv[64];
+    const char *bdir = getenv("JEMPP_BIN");
+    snprintf(bin, sizeof bin, "%s/jempp", bdir ? bdir : "build");
     int argc = 0;
+    argv[argc++] = bin;
     snprintf(buf, sizeof buf, "eval %s", args);
     for (char *save = NULL, *tok = strtok_r(buf, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
         argv[argc++] = tok;
     argv[argc] = NULL;
     char errfile[1000];
     snprintf(errfile, sizeof errfile, "%s/stderr.txt", g_tmp);
+    fflush(stdout);
     fflush(stderr);
-    int saved = dup(2), fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 2);
-    close(fd);
-    int rc = jp_cmd_eval(argc, argv);
-    fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 2);
+        execv(bin, argv);
+        _exit(127);
+    }
+    int status, rc = -1;
+    if (pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status)) rc = WEXITSTATUS(status);
     FILE *f = fopen(errfile, "r");
     size_t got = f ? fread(msg, 1, msg_len - 1, f) : 0;
     msg[got] = '\0';
@@ -822,9 +1001,16 @@ int main(void)
     printf("        scores: %.2f s\n", jp_now() - t0);
     test_shifted(&t, &ds);
     printf("        shifted sets: %.2f s\n", jp_now() - t0);
+    test_library_modes(&t, m, &ds);
+    test_chains(&t, m);
+    printf("        modes as library functions: %.2f s\n", jp_now() - t0);
     test_attack(&t, m, &ds);
     printf("        library part: %.2f s\n", jp_now() - t0);
     t0 = jp_now();
+    char bin[1000];
+    const char *bdir = getenv("JEMPP_BIN");
+    snprintf(bin, sizeof bin, "%s/jempp", bdir ? bdir : "build");
+    tu_check(&t, access(bin, X_OK) == 0, "the jempp program %s is built (JEMPP_BIN)", bin);
     test_cli(&t);
     test_no_metadata(&t);
     test_test_files_only(&t);

@@ -85,5 +85,29 @@ void jp_buffer_free(jp_replay_buffer *b);
 
 /* Uniform(-1, 1) init (ctx: pointer to int dim). */
 void jp_init_uniform(void *ctx, float *x, int n, int fixed_class, jp_rng *rng);
+/* Informative init: draws from class Gaussians (ctx: a const jp_gauss_stats *, see
+ * jp_gauss_stats_sample; fixed_class -1 draws the class from the priors). */
+void jp_init_gauss(void *ctx, float *x, int n, int fixed_class, jp_rng *rng);
+
+/* ---- chains from scratch ----------------------------------------------------- */
+typedef struct {
+    jp_sampler_config sc; /* sc.n_steps steps of this sampler */
+    jp_init_fn init;      /* fresh chains: init(init_ctx, x, 1, class or -1, rng), chain by chain */
+    void *init_ctx;
+    int quiet;            /* 0: "  chains i/n" on stderr after each batch when n > the batch */
+} jp_chains;
+
+/* Runs n chains from scratch into x (n, C, H, W): per batch of the model's batch size B,
+ * each chain is drawn from init (class y[i], or -1 when y is NULL: unconditional) and
+ * the batch runs sc.n_steps steps of jp_sample (on -f(x)[y] when y is given, else on
+ * -LSE). With sc.train_mode the batches are full: a last partial batch of nb chains is
+ * padded to B with extra chains (class y[at + i mod nb]) that are dropped; the model's
+ * BN running statistics are restored after every batch. trace (n_steps + 1, may be NULL)
+ * receives the chains' mean energy -log p(x) before each step (from the sampler's own
+ * forward) and, last, of the final states (an eval-mode pass). With frames_dir, n_frames
+ * grids of the first min(n, 64) chains, frame k at step round(k S / (n_frames - 1)), are
+ * written as frames_dir/frame_NNNN.png. Draws from rng in chain order, batch by batch. */
+jp_status jp_chains_run(jp_wrn *m, const jp_chains *c, float *x, const int *y, int n, jp_rng *rng,
+                        double *trace, const char *frames_dir, int n_frames, jp_error *err);
 
 #endif

@@ -1,4 +1,5 @@
 /* The replay buffer of persistent chains, as the reference keeps it. */
+#include "jempp/data.h"
 #include "jempp/ebm.h"
 
 #include <string.h>
@@ -62,4 +63,9 @@ void jp_init_uniform(void *ctx, float *x, int n, int fixed_class, jp_rng *rng)
     (void)fixed_class;
     int dim = *(const int *)ctx;
     jp_rng_fill_uniform(rng, x, (size_t)n * dim, -1.0f, 1.0f);
+}
+
+void jp_init_gauss(void *ctx, float *x, int n, int fixed_class, jp_rng *rng)
+{
+    jp_gauss_stats_sample((const jp_gauss_stats *)ctx, x, NULL, n, fixed_class, rng);
 }

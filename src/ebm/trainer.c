@@ -30,11 +30,6 @@
 #include "jempp/ops.h"
 #include "jempp/png.h"
 
-static void informative_init(void *ctx, float *x, int n, int fixed_class, jp_rng *rng)
-{
-    jp_gauss_stats_sample((const jp_gauss_stats *)ctx, x, NULL, n, fixed_class, rng);
-}
-
 static void tr_log(const jp_trainer *t, const char *fmt, ...)
 {
     if (t->cfg.quiet) return;
@@ -194,7 +189,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
             t->have_gauss = 1;
             tr_log(t, "informative init: class Gaussians %s in %.1f s (%s)\n",
                    t->gauss.from_cache ? "loaded" : "computed", jp_now() - t0, cache);
-            t->init_fn = informative_init;
+            t->init_fn = jp_init_gauss;
             t->init_ctx = &t->gauss;
         } else {
             t->init_fn = jp_init_uniform;
@@ -457,26 +452,26 @@ jp_status jp_trainer_conditional_grid(jp_trainer *t, const char *name, int per_c
 {
     if (!t->init_fn) return JP_OK;
     int B = t->cfg.batch_size, K = t->K;
-    int total = K * per_class;
-    float *all = jp_alloc((size_t)total * t->dim * sizeof(float));
-    if (!all) return jp_fail(err, JP_ERR_NOMEM, "conditional sample grid");
-    jp_sampler_config sc = t->cfg.sampler;
-    sc.train_mode = 0; /* generation: running statistics, no updates to the model */
-    sc.n_steps *= 4;
+    int total = K * per_class, nrun = (total + B - 1) / B * B;
+    /* full batches: chains past `total` repeat the classes from the start and are dropped */
+    float *all = jp_alloc((size_t)nrun * t->dim * sizeof(float));
+    int *y = jp_alloc((size_t)nrun * sizeof(int));
+    if (!all || !y) {
+        jp_free(all);
+        jp_free(y);
+        return jp_fail(err, JP_ERR_NOMEM, "conditional sample grid");
+    }
+    for (int i = 0; i < nrun; i++) y[i] = (i % total) / per_class;
+    jp_chains ch = {t->cfg.sampler, t->init_fn, t->init_ctx, 1};
+    ch.sc.train_mode = 0; /* generation: running statistics, no updates to the model */
+    ch.sc.n_steps *= 4;
     jp_rng rng;
     jp_rng_seed(&rng, t->cfg.seed ^ 0x5a5a);
-    for (int at = 0; at < total; at += B) {
-        int n = total - at < B ? total - at : B;
-        for (int i = 0; i < B; i++) {
-            t->y_q[i] = ((at + i) % total) / per_class;
-            t->init_fn(t->init_ctx, t->x_q + (size_t)i * t->dim, 1, t->y_q[i], &rng);
-        }
-        jp_sample(t->m, &t->sw, &sc, t->x_q, t->y_q, B, &rng);
-        memcpy(all + (size_t)at * t->dim, t->x_q, (size_t)n * t->dim * sizeof(float));
-    }
-    write_grid(t, name, all, total, per_class, "samples_conditional");
+    jp_status st = jp_chains_run(t->m, &ch, all, y, nrun, &rng, NULL, NULL, 0, err);
+    if (!st) write_grid(t, name, all, total, per_class, "samples_conditional");
     jp_free(all);
-    return JP_OK;
+    jp_free(y);
+    return st;
 }
 
 static void log_iter(jp_trainer *t, const jp_iter_stats *s)

@@ -1,137 +1,31 @@
 /* jempp eval: evaluates a checkpoint (accuracy, predictions, calibration, OOD detection,
- * samples, adversarial robustness, FID/KID/IS). Flags, the checkpoint, the data and
- * the helpers shared by the modes (cmd_eval_*.c); each mode writes <mode>.json and its
- * pictures into --out. */
-#include <errno.h>
-#include <stdarg.h>
+ * samples, adversarial robustness, FID/KID/IS). The flags, the checkpoint and the data
+ * set; the modes are library functions (include/jempp/evaluate.h, run by
+ * cmd_eval_modes.c), each writing <mode>.json and its pictures into --out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cmd_eval.h"
 #include "commands.h"
 #include "flags.h"
-#include "io/atomic_file.h"
 #include "jempp/checkpoint.h"
 #include "jempp/safetensors.h"
 
-void ev_log(const ev_ctx *c, const char *fmt, ...)
-{
-    if (c->o.quiet) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
-
-const char *ev_path(const ev_ctx *c, char *buf, size_t len, const char *file)
-{
-    snprintf(buf, len, "%s/%s", c->o.out, file);
-    return buf;
-}
-
-/* Opens data set `dataset` from root (empty or NULL: its default folder) with n_valid
- * validation images; test_only reads only its official test files (jp_data_config). */
-static jp_status open_dataset(jp_data *d, const char *dataset, const char *root, int n_valid, int test_only,
-                              jp_error *err)
-{
-    jp_data_config dc = jp_data_config_defaults();
-    dc.dataset = dataset;
-    dc.data_root = root && root[0] ? root : NULL;
-    dc.n_valid = n_valid;
-    dc.test_only = test_only;
-    return jp_data_open(d, &dc, err);
-}
-
-jp_status ev_open_other(jp_data *d, const char *dataset, const char *root, int n_valid, jp_error *err)
-{
-    return open_dataset(d, dataset, root, n_valid, 0, err);
-}
-
-jp_status ev_open_data(ev_ctx *c, int need_labels, int need_train, jp_error *err)
-{
-    if (c->o.split == 1 && c->o.n_valid < 1)
-        return jp_fail(err, JP_ERR_ARG, "--split valid needs --n_valid > 0 (it is %d)", c->o.n_valid);
-    /* the training run's split (--n_valid) matters only for the valid and train images;
-       the test split of a mode that needs no training images reads only the test files,
-       so that a machine holding only those can evaluate it */
-    int test_only = c->o.split == 0 && !need_train;
-    int n_valid = test_only ? 0 : c->o.n_valid;
-    jp_status st = open_dataset(&c->data, c->o.dataset, c->o.data_root, n_valid, test_only, err);
-    if (st) return st;
-    c->data_open = 1;
-    c->ds = c->o.split == 0 ? &c->data.test : c->o.split == 1 ? &c->data.valid : &c->data.train;
-    st = jp_model_fits(c->m, c->ckpt_name, c->ds, need_labels, err);
-    if (st) return st;
-    c->n = c->o.max_n > 0 && c->o.max_n < c->ds->n ? c->o.max_n : c->ds->n;
-    return JP_OK;
-}
-
-void ev_json_begin(const ev_ctx *c, jp_jw *w, const char *mode)
-{
-    jp_jw_init(w, 1);
-    jp_jw_begin_object(w);
-    jp_jw_key(w, "mode");
-    jp_jw_string(w, mode);
-    jp_jw_key(w, "checkpoint");
-    jp_jw_string(w, c->o.ckpt);
-    jp_jw_key(w, "seed");
-    jp_jw_uint(w, c->o.seed);
-}
-
-void ev_json_dataset(const ev_ctx *c, jp_jw *w)
-{
-    static const char *splits[] = {"test", "valid", "train"};
-    jp_jw_key(w, "dataset");
-    jp_jw_string(w, c->ds ? c->ds->name : c->o.dataset);
-    jp_jw_key(w, "split");
-    jp_jw_string(w, splits[c->o.split]);
-    jp_jw_key(w, "n");
-    jp_jw_int(w, c->n);
-}
-
-jp_status ev_json_save(const ev_ctx *c, jp_jw *w, const char *file, jp_error *err)
-{
-    jp_jw_end_object(w);
-    jp_jw_raw(w, "\n", 1);
-    jp_status st = jp_jw_finish(w, err);
-    char path[1100];
-    if (!st) st = jp_write_file_atomic(ev_path(c, path, sizeof path, file), w->buf, w->len, err);
-    jp_jw_free(w);
-    return st;
-}
-
-void ev_json_float(jp_jw *w, float v)
-{
-    /* the shortest decimal that reads back to the same float: 0.03, not 0.0299999993 */
-    char b[32];
-    for (int digits = 6; digits <= 9; digits++) {
-        snprintf(b, sizeof b, "%.*g", digits, (double)v);
-        if ((float)strtod(b, NULL) == v) break;
-    }
-    jp_jw_double(w, strtod(b, NULL));
-}
-
-const char *ev_class_name(const jp_dataset *ds, int k, char *buf, size_t len)
-{
-    if (ds && ds->class_names && k < ds->n_classes) snprintf(buf, len, "%s", ds->class_names[k]);
-    else snprintf(buf, len, "%d", k);
-    return buf;
-}
-
-int ev_argmax(const float *l, int K)
-{
-    int arg = 0;
-    for (int k = 1; k < K; k++)
-        if (l[k] > l[arg]) arg = k;
-    return arg;
-}
+/* What jp_cmd_eval opens: the flags, the model and its replay buffer, the data set. */
+typedef struct {
+    ev_opts o;
+    jp_wrn *m;
+    float *buffer; /* the checkpoint's replay buffer (buffer_n, C, H, W), or NULL */
+    int buffer_n;
+    jp_data data;
+    int data_open;
+} ev_cli;
 
 /* cfg->image_size for the evaluation: --image_size (flag > 0) when given, else the
  * checkpoint's (metadata or replay buffer, jp_ckpt_config), else the data set's; nothing
  * is assumed. `why` says where it came from, for the note. */
-static jp_status eval_image_size(const ev_ctx *c, int flag, const jp_ckpt_origin *o, jp_wrn_config *cfg, char *why,
+static jp_status eval_image_size(const ev_opts *o_, int flag, const jp_ckpt_origin *o, jp_wrn_config *cfg, char *why,
                                  size_t len, jp_error *err)
 {
     if (flag < 0) return jp_fail(err, JP_ERR_ARG, "--image_size %d: must be > 0 (0: the checkpoint's)", flag);
@@ -147,18 +41,18 @@ static jp_status eval_image_size(const ev_ctx *c, int flag, const jp_ckpt_origin
         snprintf(why, len, "the checkpoint's %s", o->size_from);
         return JP_OK;
     }
-    cfg->image_size = jp_data_image_size(c->o.dataset);
+    cfg->image_size = jp_data_image_size(o_->dataset);
     if (cfg->image_size == 0)
         return jp_fail(err, JP_ERR_ARG, "%s does not give the model's image size (no metadata 'image_size', no "
-                       "replay_buffer) and data set '%s' has none built in: give it with --image_size N", c->o.ckpt,
-                       c->o.dataset);
-    snprintf(why, len, "%s's: the checkpoint does not give it; --image_size N overrides", c->o.dataset);
+                       "replay_buffer) and data set '%s' has none built in: give it with --image_size N", o_->ckpt,
+                       o_->dataset);
+    snprintf(why, len, "%s's: the checkpoint does not give it; --image_size N overrides", o_->dataset);
     return JP_OK;
 }
 
 /* The model (for batches of --batch_size; its images image_size x image_size when
  * image_size > 0, see eval_image_size) and the replay buffer when the file has one. */
-static jp_status load_checkpoint(ev_ctx *c, int image_size, jp_error *err)
+static jp_status load_checkpoint(ev_cli *c, int image_size, jp_error *err)
 {
     jp_st_file f;
     jp_status st = jp_st_read(&f, c->o.ckpt, err);
@@ -171,7 +65,7 @@ static jp_status load_checkpoint(ev_ctx *c, int image_size, jp_error *err)
         const char *ds = jp_st_meta(&f, "dataset");
         snprintf(c->o.dataset, sizeof c->o.dataset, "%s", ds && strlen(ds) < sizeof c->o.dataset ? ds : "fashionmnist");
     }
-    if (!st) st = eval_image_size(c, image_size, &origin, &cfg, why, sizeof why, err);
+    if (!st) st = eval_image_size(&c->o, image_size, &origin, &cfg, why, sizeof why, err);
     if (!st) st = jp_wrn_create(&c->m, &cfg, c->o.batch_size, err);
     if (!st) st = jp_ckpt_load_model(&f, c->m, err);
     /* what the file did not say is told, --quiet or not: it decides what is evaluated */
@@ -180,10 +74,7 @@ static jp_status load_checkpoint(ev_ctx *c, int image_size, jp_error *err)
                 origin.arch, cfg.image_size, why);
     else if (!st && (image_size > 0 || !origin.size_from || strcmp(origin.size_from, "metadata")))
         fprintf(stderr, "note: image size %d (%s)\n", cfg.image_size, why);
-    c->K = cfg.n_classes;
-    c->C = cfg.in_channels;
-    c->H = c->W = cfg.image_size;
-    c->dim = c->C * c->H * c->W;
+    int C = cfg.in_channels, H = cfg.image_size, dim = C * H * H;
     const jp_st_entry *e = st ? NULL : jp_st_find(&f, "replay_buffer");
     if (e && image_size > 0 && e->ndim == 4 && e->shape[2] != image_size) {
         /* a fully convolutional model run at another size: its chains are of no use */
@@ -192,20 +83,58 @@ static jp_status load_checkpoint(ev_ctx *c, int image_size, jp_error *err)
         e = NULL;
     }
     if (e) {
-        int ok = e->dtype == JP_F32 && e->ndim == 4 && e->shape[1] == c->C && e->shape[2] == c->H &&
-                 e->shape[3] == c->W && e->shape[0] > 0 && e->shape[0] < (1 << 30);
+        int ok = e->dtype == JP_F32 && e->ndim == 4 && e->shape[1] == C && e->shape[2] == H &&
+                 e->shape[3] == H && e->shape[0] > 0 && e->shape[0] < (1 << 30);
         if (!ok) {
             st = jp_fail(err, JP_ERR_SHAPE, "%s: replay_buffer is not an F32 tensor (N, %d, %d, %d) of the model's "
-                         "images", c->o.ckpt, c->C, c->H, c->W);
+                         "images", c->o.ckpt, C, H, H);
         } else {
             c->buffer_n = (int)e->shape[0];
-            c->buffer = jp_alloc((size_t)c->buffer_n * c->dim * sizeof(float));
+            c->buffer = jp_alloc((size_t)c->buffer_n * dim * sizeof(float));
             if (!c->buffer) st = jp_fail(err, JP_ERR_NOMEM, "replay buffer of %d images", c->buffer_n);
-            else memcpy(c->buffer, jp_st_data(&f, e), (size_t)c->buffer_n * c->dim * sizeof(float));
+            else memcpy(c->buffer, jp_st_data(&f, e), (size_t)c->buffer_n * dim * sizeof(float));
         }
     }
     jp_st_close(&f);
     return st;
+}
+
+
+int ev_needs_data(const ev_opts *o, int has_buffer, int *need_train)
+{
+    *need_train = 0;
+    switch ((ev_mode)o->mode) {
+    case EV_SAMPLES: *need_train = o->init == 1; return *need_train;
+    case EV_FID:
+        if (o->fid_source == JP_FID_DATA) return 1;
+        if (o->fid_source == JP_FID_BUFFER || (o->fid_source == JP_FID_AUTO && has_buffer)) return 0;
+        *need_train = o->init == 1;
+        return *need_train;
+    default: return 1;
+    }
+}
+
+/* Opens --dataset (its split --split) when the mode reads it. The validation images are
+ * split off the training set (--n_valid, as in training) when the split is valid or
+ * train, or the mode needs the training images; otherwise the test split reads only the
+ * data set's test files, so that a machine holding only those can evaluate it. */
+static jp_status open_data(ev_cli *c, jp_eval_target *t, jp_error *err)
+{
+    int need_train;
+    if (!ev_needs_data(&c->o, c->buffer != NULL, &need_train)) return JP_OK;
+    if (c->o.split == 1 && c->o.n_valid < 1)
+        return jp_fail(err, JP_ERR_ARG, "--split valid needs --n_valid > 0 (it is %d)", c->o.n_valid);
+    jp_data_config dc = jp_data_config_defaults();
+    dc.dataset = c->o.dataset;
+    dc.data_root = c->o.data_root[0] ? c->o.data_root : NULL;
+    dc.test_only = c->o.split == 0 && !need_train;
+    dc.n_valid = dc.test_only ? 0 : c->o.n_valid;
+    jp_status st = jp_data_open(&c->data, &dc, err);
+    if (st) return st;
+    c->data_open = 1;
+    t->data = &c->data;
+    t->split = c->o.split == 0 ? &c->data.test : c->o.split == 1 ? &c->data.valid : &c->data.train;
+    return JP_OK;
 }
 
 static void usage_head(void)
@@ -225,7 +154,7 @@ static void usage_head(void)
 
 int jp_cmd_eval(int argc, char **argv)
 {
-    ev_ctx c;
+    ev_cli c;
     memset(&c, 0, sizeof c);
     ev_opts *o = &c.o;
     jp_error err = {0};
@@ -336,23 +265,26 @@ int jp_cmd_eval(int argc, char **argv)
         fprintf(stderr, "jempp eval: %s (see --help)\n", bad);
         return 2;
     }
-    c.ckpt_name = o->ckpt;
-    jp_rng_seed(&c.rng, o->seed);
+    static const char *splits[] = {"test", "valid", "train"};
     jp_status st = load_checkpoint(&c, image_size, &err);
+    jp_eval_target t = jp_eval_target_init(c.m);
+    t.ckpt = o->ckpt;
+    t.split_name = splits[o->split];
+    t.dataset = o->dataset;
+    t.data_root = o->data_root;
+    t.n_valid = o->n_valid;
+    t.max_n = o->max_n;
+    t.buffer = c.buffer;
+    t.buffer_n = c.buffer_n;
+    t.seed = o->seed;
+    t.quiet = o->quiet;
+    t.out = o->out;
     if (!st) st = jp_mkdirs(o->out, &err);
     if (!st) {
         double t0 = jp_now();
-        switch ((ev_mode)o->mode) {
-        case EV_TEST_CLF: st = ev_test_clf(&c, &err); break;
-        case EV_PREDICT: st = ev_predict(&c, &err); break;
-        case EV_CALI: st = ev_cali(&c, &err); break;
-        case EV_OOD: st = ev_ood(&c, &err); break;
-        case EV_SAMPLES: st = ev_samples(&c, &err); break;
-        case EV_ATTACK: st = ev_attack(&c, &err); break;
-        case EV_FID: st = ev_fid(&c, &err); break;
-        default: st = jp_fail(&err, JP_ERR_ARG, "unknown mode %d", o->mode); break;
-        }
-        if (!st) ev_log(&c, "done in %.1f s; results in %s\n", jp_now() - t0, o->out);
+        st = open_data(&c, &t, &err);
+        if (!st) st = ev_run_mode(o, &t, &err);
+        if (!st && !o->quiet) fprintf(stderr, "done in %.1f s; results in %s\n", jp_now() - t0, o->out);
     }
     if (st) fprintf(stderr, "jempp eval: %s\n", err.msg);
     if (c.data_open) jp_data_close(&c.data);
