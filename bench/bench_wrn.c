@@ -124,7 +124,7 @@ int main(int argc, char **argv)
         jp_wrn_zero_grads(m);
         jp_wrn_forward(m, logits, x, batch, 1);
         jp_cross_entropy_backward(dl, 1.0f, logits, y, batch, K);
-        jp_wrn_backward(m, dl, dx, NULL, 1);
+        jp_wrn_backward(m, dl, dx, 1);
         if (it >= 2) t[it - 2] = jp_now() - t0;
     }
     double med = bench_median(t, iters);
@@ -163,7 +163,7 @@ int main(int argc, char **argv)
                 } else {
                     jp_cross_entropy_backward(dl, 1.0f, logits, y, batch, K);
                 }
-                jp_wrn_backward(m, dl, NULL, NULL, 1);
+                jp_wrn_backward(m, dl, NULL, 1);
             }
             if (it >= 2) tt[it - 2] = jp_now() - t0;
         }

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
         jp_logsumexp_forward(lse, logits, BATCH, K);
         for (int i = 0; i < BATCH; i++) lse_data += lse[i] / BATCH, w[i] = -1.0f / BATCH;
         jp_logsumexp_backward(dl, w, logits, BATCH, K);
-        jp_wrn_backward(m, dl, NULL, NULL, 1);
+        jp_wrn_backward(m, dl, NULL, 1);
         /* +mean LSE(x_q), x_q from the buffer after PYLD (5% fresh chains) */
         jp_buffer_sample(&buf, xq, slots, BATCH, NULL, 0.05f, gauss_init, &gs, &rng);
         jp_sample(m, &work, &sc, xq, NULL, BATCH, &rng);
@@ -105,12 +105,12 @@ int main(int argc, char **argv)
         jp_logsumexp_forward(lse, logits, BATCH, K);
         for (int i = 0; i < BATCH; i++) lse_q += lse[i] / BATCH, w[i] = 1.0f / BATCH;
         jp_logsumexp_backward(dl, w, logits, BATCH, K);
-        jp_wrn_backward(m, dl, NULL, NULL, 1);
+        jp_wrn_backward(m, dl, NULL, 1);
         /* cross-entropy of the labels */
         jp_wrn_forward(m, logits, x, BATCH, 1);
         ce = jp_cross_entropy_forward(logits, y, BATCH, K);
         jp_cross_entropy_backward(dl, 1.0f, logits, y, BATCH, K);
-        jp_wrn_backward(m, dl, NULL, NULL, 1);
+        jp_wrn_backward(m, dl, NULL, 1);
         /* SGD, learning rate 0.1 after a linear warm-up of 50 iterations */
         double lr = 0.1 * (it < 50 ? (double)it / 50 : 1.0);
         jp_optim_step(&opt, jp_wrn_params(m), jp_wrn_grads(m), n_params, lr);

@@ -129,7 +129,7 @@ static void test_scores(tu_ctx *t, jp_wrn *m, const jp_dataset *ds)
     jp_wrn_forward(m, logits, ds->x + 5 * D, 1, 0);
     float dl[T_K], dx[T_S * T_S], xp[T_S * T_S], xm[T_S * T_S], one = 1.0f;
     jp_logsumexp_backward(dl, &one, logits, 1, T_K);
-    jp_wrn_backward(m, dl, dx, NULL, 0);
+    jp_wrn_backward(m, dl, dx, 0);
     double gn = 0, h = 1e-2;
     for (int j = 0; j < D; j++) gn += (double)dx[j] * dx[j];
     gn = sqrt(gn);

@@ -80,7 +80,7 @@ static void step(jp_wrn *m, jp_optim *o, jp_sampler_work *w, const jp_sampler_co
     jp_wrn_zero_grads(m);
     jp_wrn_forward(m, logits, x, B, 1);
     jp_cross_entropy_backward(dl, 1.0f, logits, y, B, K);
-    jp_wrn_backward(m, dl, dx, NULL, 1);
+    jp_wrn_backward(m, dl, dx, 1);
     jp_sample(m, w, sc, xq, NULL, B, r);
     jp_optim_step(o, jp_wrn_params(m), jp_wrn_grads(m), jp_wrn_classifier_param_count(m), 0.1);
     jp_wrn_params_changed(m);

@@ -22,6 +22,7 @@
 #include "jempp/ops.h"
 #include "jempp/safetensors.h"
 #include "jempp/wrn.h"
+#include "nn/wrn_internal.h" /* jp_wrn_slack */
 #include "testutil.h"
 
 /* Tolerances: |got - ref| <= atol + rtol*|ref| elementwise.
@@ -418,7 +419,8 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
     float loss = (float)jp_cross_entropy_forward(logits, y, n, C);
     check_tensor(t, &f, "loss", &loss, 1, tl->fwd_atol, tl->fwd_rtol, &md->loss, NULL, 0);
     jp_cross_entropy_backward(dlogits, 1.0f, logits, y, n, C);
-    jp_wrn_backward(m, dlogits, dx, dz0, 1);
+    jp_wrn_backward(m, dlogits, dx, 1);
+    jp_wrn_slack(m, dz0);
     for (int i = 0; i < nt; i++) {
         if (ti[i].kind != JP_T_PARAM) continue;
         snprintf(full, sizeof full, "grad.%s", ti[i].name);
@@ -433,12 +435,12 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
     {
         float *g1 = malloc(sizeof(float) * P);
         memcpy(g1, jp_wrn_grads(m), sizeof(float) * P);
-        jp_wrn_backward(m, dlogits, NULL, NULL, 1);
+        jp_wrn_backward(m, dlogits, NULL, 1);
         for (size_t i = 0; i < P; i++) g1[i] *= 2.0f;
         tu_close(t, "second backward accumulates (g2 vs 2 g1)", jp_wrn_grads(m), g1, P, 1e-6, 1e-5);
         /* param_grads = 0 leaves the gradients alone */
         memcpy(g1, jp_wrn_grads(m), sizeof(float) * P);
-        jp_wrn_backward(m, dlogits, dx2, NULL, 0);
+        jp_wrn_backward(m, dlogits, dx2, 0);
         tu_check(t, memcmp(g1, jp_wrn_grads(m), sizeof(float) * P) == 0,
                  "backward with param_grads = 0 leaves the gradients unchanged");
         tu_check(t, memcmp(dx, dx2, sizeof(float) * nx) == 0, "backward again gives the same dx");
@@ -466,7 +468,7 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
         jp_logsumexp_backward(dlogits, ones, logits, n, C);
         free(ones);
     }
-    jp_wrn_backward(m, dlogits, dx, NULL, 0);
+    jp_wrn_backward(m, dlogits, dx, 0);
     check_grad(t, &f, "eval.grad.x", dx, nx, tl->grad_atol, tl->grad_rtol, &md->eval_gx, NULL, 0);
 
     /* eval with fewer rows than the batch: the first half */
@@ -481,7 +483,7 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
         float *ones = malloc(sizeof(float) * h);
         for (int i = 0; i < h; i++) ones[i] = 1.0f;
         jp_logsumexp_backward(dlogits, ones, logits, h, C);
-        jp_wrn_backward(m, dlogits, dx, NULL, 0);
+        jp_wrn_backward(m, dlogits, dx, 0);
         size_t nh = (size_t)h * cfg.in_channels * HW;
         double d = tu_max_abs_diff(dx, gref, nh);
         if (d > md->eval_small) md->eval_small = d;
@@ -509,7 +511,7 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
             jp_wrn_zero_grads(m);
             jp_wrn_forward(m, logits, x, n, 1);
             jp_cross_entropy_backward(dlogits, 1.0f, logits, y, n, C);
-            jp_wrn_backward(m, dlogits, NULL, NULL, 1);
+            jp_wrn_backward(m, dlogits, NULL, 1);
             for (size_t i = 0; i < P; i++) {
                 if (skip[i]) continue;
                 float d = fmaf(p[i], wd, g[i]);              /* grad.add(p, alpha=wd) */
@@ -560,7 +562,7 @@ static void run_file(tu_ctx *t, const char *path, int winograd, const tols *tl, 
             jp_wrn_log_px(mu, logits, e, n);
             check_tensor(t, &f, "uncond.e", e, (size_t)n, tl->fwd_atol, tl->fwd_rtol, &md->uncond, NULL, 0);
             jp_cross_entropy_backward(dlogits, 1.0f, logits, y, n, C);
-            jp_wrn_backward_log_px(mu, logits, w, dlogits, dx, NULL, 1);
+            jp_wrn_backward_log_px(mu, logits, w, dlogits, dx, 1);
             int nu;
             const jp_tensor_info *tu = jp_wrn_tensors(mu, &nu);
             for (int i = 0; i < nu; i++) {

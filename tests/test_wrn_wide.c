@@ -574,7 +574,7 @@ static void run(tu_ctx *t, const jp_st_file *f, int dropout, int winograd, const
         md->loss = check_fwd(t, f, prefix, "loss", &loss, 1, tl);
         count_flips(t, f, prefix, m, md);
         jp_cross_entropy_backward(dlogits, 1.0f, logits, y, n, C);
-        jp_wrn_backward(m, dlogits, dx, NULL, 1);
+        jp_wrn_backward(m, dlogits, dx, 1);
         int nt;
         const jp_tensor_info *ti = jp_wrn_tensors(m, &nt);
         for (int i = 0; i < nt; i++)

@@ -97,13 +97,11 @@ jp_rng *jp_wrn_rng(jp_wrn *m);
  * n <= batch. Saves what backward needs. */
 void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train);
 /* Backward of the last forward from dlogits (n, C). Accumulates parameter gradients
- * when param_grads != 0; writes dx (n, C_in, H, W) and dz0 (n, 16, H, W: the gradient at
- * the first convolution's output, the PYLD slack) when not NULL. */
-void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, float *dz0, int param_grads);
+ * when param_grads != 0; writes dx (n, C_in, H, W) when not NULL. */
+void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, int param_grads);
 /* Backward of the last forward from both heads: d(logits) (n, C) and d(energy head)
  * (n); either may be NULL (zero). jp_wrn_backward is this with denergy = NULL. */
-void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy, float *dx, float *dz0,
-                           int param_grads);
+void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy, float *dx, int param_grads);
 /* The energy head on the last forward's features: e (n) = energy_output(feat). */
 void jp_wrn_energy_head(jp_wrn *m, float *e, int n);
 
@@ -116,7 +114,7 @@ void jp_wrn_log_px(jp_wrn *m, const float *logits, float *out, int n);
  * the pxgrad OOD score), dlogits_extra = onehot(y) the class-conditional f(x)[y].
  * Uses the model's own scratch: allocates nothing. */
 void jp_wrn_backward_log_px(jp_wrn *m, const float *logits, const float *w, const float *dlogits_extra, float *dx,
-                            float *dz0, int param_grads);
+                            int param_grads);
 
 /* dx (n, C_in, H, W) = conv1^T p: the first convolution's transposed application to
  * p (n, 16, H, W); equals grad_x <p, conv1(x)> for any x. */

@@ -90,10 +90,10 @@ static double energy_grad(jp_wrn *m, jp_sampler_work *w, const float *x, const i
         /* d f(x)[y] / d logits = onehot(y) */
         memset(w->dlogits, 0, (size_t)n * K * sizeof(float));
         for (int i = 0; i < n; i++) w->dlogits[(size_t)i * K + y[i]] = 1.0f;
-        jp_wrn_backward_log_px(m, w->logits, NULL, w->dlogits, w->grad, NULL, 0);
+        jp_wrn_backward_log_px(m, w->logits, NULL, w->dlogits, w->grad, 0);
     } else {
         for (int i = 0; i < n; i++) w->lse[i] = 1.0f;
-        jp_wrn_backward_log_px(m, w->logits, w->lse, NULL, w->grad, NULL, 0);
+        jp_wrn_backward_log_px(m, w->logits, w->lse, NULL, w->grad, 0);
     }
     return mean / n;
 }

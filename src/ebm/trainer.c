@@ -269,7 +269,7 @@ static double lse_term(jp_trainer *t, const float *x, float coef, const int *y, 
         }
     }
     if (ymean) *ymean = fy / B;
-    jp_wrn_backward_log_px(t->m, t->logits, t->scale, y ? t->dlogits : NULL, NULL, NULL, 1);
+    jp_wrn_backward_log_px(t->m, t->logits, t->scale, y ? t->dlogits : NULL, NULL, 1);
     return mean / B;
 }
 
@@ -395,7 +395,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         }
         s->acc = (double)correct / B;
         jp_cross_entropy_backward(t->dlogits, c->p_y_given_x_weight, t->logits, t->y_lab, B, K);
-        jp_wrn_backward(t->m, t->dlogits, NULL, NULL, 1);
+        jp_wrn_backward(t->m, t->dlogits, NULL, 1);
         loss += c->p_y_given_x_weight * s->ce;
     }
     if (t->use_pxy) {

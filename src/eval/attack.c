@@ -165,7 +165,7 @@ void jp_attacker_grad(jp_attacker *a, float *dx, float *logits, const float *x, 
     forward(a, logits, x, n);
     if (!a->defended) {
         for (int i = 0; i < n; i++) ce_row(logits + (size_t)i * K, y[i], K, a->dlc + (size_t)i * K);
-        jp_wrn_backward(a->m, a->dlc, dx, NULL, 0);
+        jp_wrn_backward(a->m, a->dlc, dx, 0);
         return;
     }
     /* L = CE(lbar, y) with lbar = (1/C) sum_c f(r_c), r_c = refine(x + sigma n_c). BPDA takes
@@ -179,7 +179,7 @@ void jp_attacker_grad(jp_attacker *a, float *dx, float *logits, const float *x, 
         for (int c = C - 1; c >= 0; c--) /* copy 0 last: it is read by the others */
             for (int k = 0; k < K; k++) row0[(size_t)c * K + k] = row0[k] / (float)C;
     }
-    jp_wrn_backward(a->m, a->dlc, a->dxc, NULL, 0);
+    jp_wrn_backward(a->m, a->dlc, a->dxc, 0);
     size_t dim = (size_t)a->dim;
     for (int i = 0; i < n; i++) {
         float *o = dx + (size_t)i * dim;

@@ -164,7 +164,7 @@ jp_status jp_ood_scores(jp_wrn *m, const float *x, int n, float sigma, double *p
         if (pxgrad) {
             /* backward of sum_i log p(x_i) gives grad_x per image */
             for (int i = 0; i < nb; i++) w.lse[i] = 1.0f;
-            jp_wrn_backward_log_px(m, w.logits, w.lse, NULL, w.dx, NULL, 0);
+            jp_wrn_backward_log_px(m, w.logits, w.lse, NULL, w.dx, 0);
             for (int i = 0; i < nb; i++) {
                 const float *g = w.dx + (size_t)i * w.dim;
                 double s = 0;

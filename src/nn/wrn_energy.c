@@ -24,7 +24,7 @@ void jp_wrn_log_px(jp_wrn *m, const float *logits, float *out, int n)
 /* d/d logits of sum_i w_i LSE(logits_i) = w_i softmax(logits_i); for the energy head
  * d/d e_i = w_i. The extra d(logits) adds to the class head's gradient either way. */
 void jp_wrn_backward_log_px(jp_wrn *m, const float *logits, const float *w, const float *dlogits_extra, float *dx,
-                            float *dz0, int param_grads)
+                            int param_grads)
 {
     int n = m->last_n, K = m->cfg.n_classes;
     size_t nk = (size_t)n * K;
@@ -37,5 +37,5 @@ void jp_wrn_backward_log_px(jp_wrn *m, const float *logits, const float *w, cons
             for (size_t i = 0; i < nk; i++) m->dlog_scratch[i] += dlogits_extra[i];
         dl = m->dlog_scratch;
     }
-    jp_wrn_backward_heads(m, dl, de, dx, dz0, param_grads);
+    jp_wrn_backward_heads(m, dl, de, dx, param_grads);
 }

@@ -74,6 +74,7 @@ struct jp_wrn {
     float *dfeat;   /* (N,64k) */
     float *dw_scratch, *db_scratch, *dparam_scratch, *plain_tmp;
     int last_train, last_n;
+    const float *dz0_last; /* blocked: the gradient at z0 of the last backward (one of g[]) */
     jp_wrn_dropout_fill dropout_fill; /* NULL: masks from rng (jp_wrn_set_dropout_source) */
     void *dropout_ctx;
     unsigned long weights_version, prepared_version;
@@ -85,5 +86,10 @@ struct jp_wrn {
  * drawing it from the model's RNG (which is then left alone); NULL restores the draws.
  * Only for a model built with cfg.dropout > 0: without dropout there are no masks. */
 void jp_wrn_set_dropout_source(jp_wrn *m, jp_wrn_dropout_fill fill, void *ctx);
+
+/* dz0 (n, 16, H, W), plain: the gradient at the first convolution's output z0 of the
+ * last backward (the PYLD slack p; tests/test_wrn_torch.c compares it with PyTorch's
+ * z0.grad). Call right after that backward, before anything else runs the model. */
+void jp_wrn_slack(const jp_wrn *m, float *dz0);
 
 #endif

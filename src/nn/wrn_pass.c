@@ -153,15 +153,15 @@ static void add_into(float *dst, const float *src, size_t count)
  *   d h1 = bnact2^T(d a2) * mask  dW1 += d h1 (x) a1
  *   d a1 = conv1^T(d h1)
  *   d x  = bnact1^T(d a1) + sc^T(d out)   (sc^T = identity or the 1x1 conv's transpose) */
-void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, float *dz0, int pgrad)
+void jp_wrn_backward(jp_wrn *m, const float *dlogits, float *dx, int pgrad)
 {
-    jp_wrn_backward_heads(m, dlogits, NULL, dx, dz0, pgrad);
+    jp_wrn_backward_heads(m, dlogits, NULL, dx, pgrad);
 }
 
 /* The heads: logits = feat W^T + b (class_output), e = feat w_e + b_e (energy_output).
  *   dfeat = dlogits W + denergy w_e^T
  *   dW += dlogits^T feat, db += sum_i dlogits[i];  dw_e += denergy^T feat, db_e += sum_i denergy[i] */
-void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy, float *dx, float *dz0, int pgrad)
+void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy, float *dx, int pgrad)
 {
     const jp_wrn_config *c = &m->cfg;
     int N = m->batch, n = m->last_n, K = c->n_classes, D = m->last_c, H = c->image_size;
@@ -212,12 +212,19 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
         }
         dout = dxb;
     }
-    if (dz0) jp_act_from_blocked(&m->cpu, dz0, dout, n, 16, H, H);
+    m->dz0_last = dout; /* for jp_wrn_slack: nothing below writes it */
     if (pgrad) conv_bwd_w(m, &m->conv1, dout, m->x_in);
     if (dx) {
         jp_conv_backward_data(m->conv1.plan, m->plain_tmp, dout, m->conv1.wbwd);
         memcpy(dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
     }
+}
+
+void jp_wrn_slack(const jp_wrn *m, float *dz0)
+{
+    JP_CHECK(m->dz0_last != NULL);
+    int H = m->cfg.image_size;
+    jp_act_from_blocked(&m->cpu, dz0, m->dz0_last, m->last_n, 16, H, H);
 }
 
 void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n)
