@@ -77,6 +77,48 @@ int main(void)
         tu_check(&t, n > 50 && dup == 0, "%d settings, %d of them in config.json, no name twice", n, json);
     }
 
+    /* the presets and the ranges come from the table: a preset's values, each number out
+     * of its range refused naming the flag, a text that does not parse refused */
+    {
+        jp_train_config p;
+        tu_check(&t, jp_train_preset(&p, "jem", &e) == JP_OK && p.sampler.kind == JP_SAMPLER_SGLD &&
+                         p.sampler.n_steps == 20 && p.sampler.sgld_std == 0.01f && p.sampler.train_mode == 0 &&
+                         p.sampler.clamp == 0 && p.norm == JP_NORM_NONE && p.optimizer == JP_OPTIM_ADAM &&
+                         p.lr == 1e-4f && p.n_decay == 2 && p.decay_epochs[1] == 180 && p.init == JP_INIT_UNIFORM,
+                 "preset jem: SGLD-20 (std 0.01, eval mode, no clamp), no norm, Adam 1e-4, decays at 160 and 180");
+        tu_check(&t, jp_train_preset(&p, "fashion", &e) == JP_OK && p.max_iters == 550 && p.n_decay == 0 &&
+                         p.lr_schedule == JP_LR_COSINE && p.cosine_iters == -1 && p.depth == 10 && p.width == 2,
+                 "preset fashion: 550 iterations, no decay epochs, cosine over the run, WRN-10-2");
+        tu_check(&t, jp_train_preset(&p, "nope", &e) == JP_ERR_ARG && strstr(e.msg, "nope"), "an unknown preset: %s",
+                 e.msg);
+        static const struct {
+            const char *name, *value, *needle;
+        } out[] = {{"batch_size", "1", "--batch_size 1: must be between 2 and 4096"},
+                   {"lr", "0", "--lr 0: must be > 0"},
+                   {"reinit_freq", "1.5", "--reinit_freq 1.5: must be between 0 and 1"},
+                   {"flip", "2", "--flip 2"},
+                   {"cosine_iters", "-2", "--cosine_iters -2: must be >= -1"}};
+        for (size_t i = 0; i < sizeof out / sizeof *out; i++) {
+            jp_train_config_defaults(&p);
+            const jp_train_setting *s = jp_train_setting_find(out[i].name);
+            jp_status ps = s ? jp_train_setting_parse(&p, s, out[i].value, &e) : JP_ERR_ARG;
+            jp_status cs = jp_train_config_check(&p, &e);
+            tu_check(&t, ps == JP_OK && cs == JP_ERR_ARG && strstr(e.msg, out[i].needle), "%s %s refused: %s",
+                     out[i].name, out[i].value, e.msg);
+        }
+        static const struct {
+            const char *name, *value;
+        } bad_text[] = {{"depth", "ten"}, {"depth", "10.5"}, {"lr", "nan"}, {"norm", "layer"},
+                        {"decay_epochs", "5,-1"}, {"seed", "-1"}, {"uncond", "maybe"}};
+        for (size_t i = 0; i < sizeof bad_text / sizeof *bad_text; i++) {
+            jp_train_config_defaults(&p);
+            jp_train_config before = p;
+            jp_status ps = jp_train_setting_parse(&p, jp_train_setting_find(bad_text[i].name), bad_text[i].value, &e);
+            tu_check(&t, ps == JP_ERR_ARG && strstr(e.msg, bad_text[i].name) && !memcmp(&p, &before, sizeof p),
+                     "--%s '%s' refused, nothing changed: %s", bad_text[i].name, bad_text[i].value, e.msg);
+        }
+    }
+
     /* before version 4, sample_train_mode held the sampler's mode (the negation of
      * eval_mode_sampling) */
     {

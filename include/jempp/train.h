@@ -107,11 +107,23 @@ typedef struct {
     const char *choices; /* CHOICE: "a|b|c" */
     size_t count_offset; /* INTLIST: offset of the int holding the count */
     int in_json;         /* 1: part of a run's identity, written to and read from config.json */
+    const char *def;     /* the default (the reference's JEM++), as jp_train_setting_parse reads it */
+    double lo, hi;       /* INT, I64, FLOAT: the valid range, lo excluded when lo_open */
+    int lo_open;
     const char *help;
 } jp_train_setting;
 
 /* The table (*n entries), in the order of `jempp train --help`. */
 const jp_train_setting *jp_train_settings(int *n);
+/* The setting of that name, or NULL. */
+const jp_train_setting *jp_train_setting_find(const char *name);
+/* Sets s in c from text: integers and numbers in full, booleans 0/1/true/false/on/off, a
+ * choice's word, a list of integers separated by commas or spaces. JP_ERR_ARG naming the
+ * setting (--name) and the text otherwise; c unchanged then. */
+jp_status jp_train_setting_parse(jp_train_config *c, const jp_train_setting *s, const char *text, jp_error *err);
+/* Every number of c finite and in its setting's range (JP_ERR_ARG naming the first that
+ * is not); jp_train_config_check adds the checks that concern several settings. */
+jp_status jp_train_settings_check(const jp_train_config *c, jp_error *err);
 
 /* The reference JEM++ defaults (the authors' code, sndnyang/JEMPP), on Fashion-MNIST. */
 void jp_train_config_defaults(jp_train_config *c);

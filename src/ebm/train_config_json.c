@@ -26,7 +26,7 @@
 /* Keys of earlier versions that still read: sample_train_mode (before 4) is
  * sampler.train_mode itself. */
 static const jp_train_setting legacy[] = {
-    {"sample_train_mode", JP_SET_BOOL, offsetof(jp_train_config, sampler.train_mode), 0, NULL, 0, 1, NULL},
+    {"sample_train_mode", JP_SET_BOOL, offsetof(jp_train_config, sampler.train_mode), 0, NULL, 0, 1, "1", 0, 0, 0, NULL},
 };
 
 /* Keys written for information only (the data's shape, where the run lives). */
