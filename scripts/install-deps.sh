@@ -2,13 +2,13 @@
 # Installs the Debian packages jempp needs: to build and run it (training and
 # evaluation: `make train`), and with `--tests` also what the tests need (PyTorch,
 # NumPy and SciPy under /usr/bin/python3 for the reference files and the converters'
-# check, protobuf to decode the TensorBoard files: `make test`). Idempotent: does nothing when they are all present. Needs root
+# check, protobuf to decode the TensorBoard files, Open MPI for the data-parallel test: `make test`). Idempotent: does nothing when they are all present. Needs root
 # for apt-get; otherwise prints the command to run as root.
 #   sh scripts/install-deps.sh [--tests]
 set -e
 PKGS="build-essential cmake pkg-config libdnnl-dev libopenblas-dev liblapack-dev libmatio-dev zlib1g-dev libpng-dev dataset-fashion-mnist"
 case "${1:-}" in
-    --tests) PKGS="$PKGS python3-torch python3-numpy python3-scipy python3-protobuf" ;;
+    --tests) PKGS="$PKGS python3-torch python3-numpy python3-scipy python3-protobuf libopenmpi-dev openmpi-bin" ;;
     "") ;;
     *) echo "install-deps.sh: unknown argument '$1' (--tests or nothing)" >&2; exit 2 ;;
 esac

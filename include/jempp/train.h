@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "jempp/core.h"
+#include "jempp/dist.h"
 #include "jempp/ebm.h"
 #include "jempp/optim.h"
 #include "jempp/wrn.h"
@@ -82,6 +83,11 @@ typedef struct {
      * epoch), writes last.safetensors and returns JP_ERR_INTERRUPTED; --resume then
      * continues exactly. NULL: never. Not part of config.json. */
     const volatile sig_atomic_t *stop;
+    /* Data-parallel training over dist->size processes (jempp/dist.h), NULL: one. Each
+     * rank takes its share (batch_size / size) of every global batch, keeps buffer_size /
+     * size chains, and the gradients are averaged before every step, so the weights stay
+     * the same on every rank; rank 0 alone writes the run folder. Not part of config.json. */
+    const jp_dist *dist;
 } jp_train_config;
 
 /* The settings of jp_train_config a user sets, in one table: each has one name, the
@@ -157,6 +163,8 @@ typedef struct {
     int64_t iters;
     double seconds;          /* the whole run: evaluations, sample grids and checkpoints too */
     double seconds_per_iter; /* the training steps alone (refused ones included) per iteration done */
+    double comm_seconds_per_iter; /* of it, in the ranks' collective operations (jp_dist) */
+    int ranks;               /* processes of the run (1 without jp_dist) */
     int recoveries;
 } jp_train_result;
 

@@ -63,6 +63,136 @@ static FILE *open_log(const jp_trainer *t, const char *name, const char *header,
 #define ITER_CSV "iter,epoch,lr,loss,ce,acc,lse_data,lse_sample,sec_per_iter"
 #define EPOCH_CSV "epoch,iter,lr,train_acc,valid_acc,valid_loss,test_acc,test_loss,lse_valid,seconds"
 
+/* ---- ranks ----------------------------------------------------------------- */
+
+void jp_trainer_allreduce_f64(jp_trainer *t, double *v, size_t n, jp_dist_op op)
+{
+    jp_error err;
+    if (t->dist && t->dist->allreduce_f64(t->dist->ctx, v, n, op, &err)) {
+        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
+        t->dist->abort(t->dist->ctx, 1);
+    }
+}
+
+void jp_trainer_bcast(jp_trainer *t, void *data, size_t bytes)
+{
+    jp_error err;
+    if (t->dist && t->dist->bcast(t->dist->ctx, data, bytes, 0, &err)) {
+        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
+        t->dist->abort(t->dist->ctx, 1);
+    }
+}
+
+/* 52 bits of an FNV-1a hash of n bytes: a double holds them exactly. */
+static double hash52(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return (double)(h >> 12);
+}
+
+/* Whether v is the same on every rank (compared through its max and min). */
+static int same_on_all(jp_trainer *t, double v)
+{
+    double m[2] = {v, -v};
+    jp_trainer_allreduce_f64(t, m, 2, JP_DIST_MAX);
+    return m[0] == -m[1];
+}
+
+/* The replicas hold the same weights: a hash of the parameters compared over the ranks.
+ * A difference is an error, not a silent drift. */
+static jp_status check_replicas(jp_trainer *t, jp_error *err)
+{
+    if (t->nranks == 1) return JP_OK;
+    if (same_on_all(t, hash52(jp_wrn_params(t->m), jp_wrn_param_count(t->m) * sizeof(float)))) return JP_OK;
+    return jp_fail(err, JP_ERR_NUMERIC, "the %d ranks' weights differ after iteration %lld: the replicas diverged",
+                   t->nranks, (long long)t->iter);
+}
+
+/* The configuration as text, one setting of config.json per line. */
+static void config_text(const jp_train_config *c, char *out, size_t len)
+{
+    int n;
+    const jp_train_setting *s = jp_train_settings(&n);
+    size_t at = 0;
+    out[0] = '\0';
+    for (int i = 0; i < n && at + 1 < len; i++) {
+        if (!s[i].in_json) continue;
+        const char *p = (const char *)c + s[i].offset;
+        char v[600];
+        switch (s[i].type) {
+        case JP_SET_FLOAT: snprintf(v, sizeof v, "%.9g", (double)*(const float *)p); break;
+        case JP_SET_I64: snprintf(v, sizeof v, "%lld", (long long)*(const int64_t *)p); break;
+        case JP_SET_U64: snprintf(v, sizeof v, "%llu", (unsigned long long)*(const uint64_t *)p); break;
+        case JP_SET_STR: snprintf(v, sizeof v, "%s", p); break;
+        case JP_SET_INTLIST: {
+            int k = *(const int *)((const char *)c + s[i].count_offset);
+            size_t vl = 0;
+            v[0] = '\0';
+            for (int j = 0; j < k && vl + 12 < sizeof v; j++)
+                vl += (size_t)snprintf(v + vl, sizeof v - vl, "%s%d", j ? "," : "", ((const int *)p)[j]);
+            break;
+        }
+        default: snprintf(v, sizeof v, "%d", *(const int *)p); break;
+        }
+        at += (size_t)snprintf(out + at, len - at, "%s=%s\n", s[i].name, v);
+    }
+}
+
+/* Every rank runs the same configuration on the same data: rank 0's settings are sent to
+ * the others, which name the first that differs; the training images are compared by
+ * their hash. */
+static jp_status check_same_run(jp_trainer *t, const jp_train_config *cfg, jp_error *err)
+{
+    static char mine[16384], first[16384];
+    config_text(cfg, mine, sizeof mine);
+    memcpy(first, mine, sizeof first);
+    jp_trainer_bcast(t, first, sizeof first);
+    int differ = strcmp(mine, first) != 0;
+    if (differ) {
+        const char *a = mine, *b = first;
+        while (*a && *a == *b) a++, b++;
+        while (a > mine && a[-1] != '\n') a--, b--;
+        char line_a[200], line_b[200];
+        snprintf(line_a, sizeof line_a, "%.*s", (int)strcspn(a, "\n"), a);
+        snprintf(line_b, sizeof line_b, "%.*s", (int)strcspn(b, "\n"), b);
+        jp_fail(err, JP_ERR_ARG, "rank %d runs another configuration than rank 0: %s here, %s there", t->rank, line_a,
+                line_b);
+    }
+    double bad = differ;
+    jp_trainer_allreduce_f64(t, &bad, 1, JP_DIST_MAX);
+    if (bad && !differ) return jp_fail(err, JP_ERR_ARG, "another rank runs another configuration than rank 0");
+    if (bad) return JP_ERR_ARG;
+    if (!same_on_all(t, (double)(jp_dataset_hash(&t->data.train) >> 12)))
+        return jp_fail(err, JP_ERR_ARG, "the ranks read different training images (%s): every rank needs the same data",
+                       t->data.train.name);
+    return JP_OK;
+}
+
+/* With cfg.dist of size R > 1: this rank's share of the batch and of the replay buffer
+ * (each must divide evenly), and only rank 0 reports. */
+static jp_status split_over_ranks(jp_trainer *t, jp_error *err)
+{
+    const jp_train_config *c = &t->cfg;
+    t->dist = c->dist && c->dist->size > 1 ? c->dist : NULL;
+    t->rank = t->dist ? t->dist->rank : 0;
+    t->nranks = t->dist ? t->dist->size : 1;
+    t->global_batch = c->batch_size;
+    if (t->nranks == 1) return JP_OK;
+    int R = t->nranks;
+    if (c->batch_size % R || c->batch_size / R < 2)
+        return jp_fail(err, JP_ERR_ARG, "--batch_size %d: the global batch must split evenly over the %d ranks, at "
+                       "least 2 images each", c->batch_size, R);
+    if (c->buffer_size % R)
+        return jp_fail(err, JP_ERR_ARG, "--buffer_size %d: the replay buffer must split evenly over the %d ranks",
+                       c->buffer_size, R);
+    t->cfg.batch_size /= R;
+    t->cfg.buffer_size /= R;
+    if (t->rank > 0) t->cfg.quiet = 1;
+    return JP_OK;
+}
+
 /* ---- setup ----------------------------------------------------------------- */
 
 jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *err)
@@ -70,6 +200,8 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     memset(t, 0, sizeof *t);
     t->cfg = *cfg;
     jp_status st = jp_train_config_check(cfg, err);
+    if (st) return st;
+    st = split_over_ranks(t, err);
     if (st) return st;
     jp_rng_seed(&t->rng, cfg->seed);
 
@@ -86,6 +218,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (st) return st;
     t->data_open = 1;
     const jp_dataset *tr = &t->data.train;
+    if (t->nranks > 1 && (st = check_same_run(t, cfg, err))) return st;
     if (tr->h != tr->w)
         return jp_fail(err, JP_ERR_SHAPE, "%s: images are %dx%d; the Wide-ResNet needs square images", tr->name, tr->h, tr->w);
 
@@ -101,7 +234,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     mc.winograd = cfg->winograd;
     mc.kernels = cfg->kernels;
     mc.uncond = cfg->uncond;
-    int B = cfg->batch_size;
+    int B = t->cfg.batch_size; /* this rank's share */
     st = jp_wrn_create(&t->m, &mc, B, err);
     if (st) return st;
     char kernels[400];
@@ -118,6 +251,8 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     jp_rng_split(&t->rng, &init_rng);
     jp_wrn_init_params(t->m, &init_rng);
     jp_rng_split(&t->rng, jp_wrn_rng(t->m));
+    /* the same weights on every rank; from here each rank draws its own chains */
+    if (t->rank > 0) jp_rng_seed(&t->rng, cfg->seed ^ (0x9E3779B97F4A7C15ull * (uint64_t)t->rank));
 
     jp_optim_config oc;
     if (cfg->optimizer == JP_OPTIM_SGD) {
@@ -151,10 +286,11 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
 
     t->dim = tr->c * tr->h * tr->w;
     t->K = tr->n_classes;
-    jp_loader_config lc = jp_loader_config_train(&t->data, B, 0);
+    /* every rank reads the global batches (the same streams) and takes its share */
+    jp_loader_config lc = jp_loader_config_train(&t->data, t->global_batch, 0);
     st = jp_loader_init(&t->px, tr, NULL, tr->n, &lc, err);
     if (st) return st;
-    lc = jp_loader_config_train(&t->data, B, 1);
+    lc = jp_loader_config_train(&t->data, t->global_batch, 1);
     st = jp_loader_init(&t->lab, tr, t->data.labeled_idx, t->data.n_labeled, &lc, err);
     if (st) return st;
 
@@ -184,7 +320,13 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
             char cache[700];
             jp_gauss_stats_cache_path(cache, sizeof cache, &t->data, tr);
             double t0 = jp_now();
-            st = jp_gauss_stats_load_or_compute(&t->gauss, tr, cache, err);
+            /* rank 0 computes (and caches) first, the others then load its cache */
+            if (t->rank == 0) st = jp_gauss_stats_load_or_compute(&t->gauss, tr, cache, err);
+            int st0 = (int)st;
+            jp_trainer_bcast(t, &st0, sizeof st0);
+            if (t->rank > 0 && st0 == JP_OK) st = jp_gauss_stats_load_or_compute(&t->gauss, tr, cache, err);
+            if (t->rank > 0 && st0 != JP_OK)
+                st = jp_fail(err, (jp_status)st0, "rank 0 could not compute the class Gaussians");
             if (st) return st;
             t->have_gauss = 1;
             tr_log(t, "informative init: class Gaussians %s in %.1f s (%s)\n",
@@ -195,7 +337,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
             t->init_fn = jp_init_uniform;
             t->init_ctx = &t->dim;
         }
-        st = jp_buffer_init(&t->buf, cfg->buffer_size, t->dim, t->K, err);
+        st = jp_buffer_init(&t->buf, t->cfg.buffer_size, t->dim, t->K, err);
         if (st) return st;
         jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, cfg->init == JP_INIT_INFORMATIVE, &t->rng);
         st = jp_sampler_work_init(&t->sw, t->m, err);
@@ -214,6 +356,12 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     t->y_q = jp_alloc((size_t)B * sizeof(int));
     t->idx = jp_alloc((size_t)B * sizeof(int));
     t->fresh = jp_alloc((size_t)B * sizeof(int));
+    if (t->nranks > 1) {
+        t->x_glob = jp_alloc((size_t)t->global_batch * t->dim * sizeof(float));
+        t->y_glob = jp_alloc((size_t)t->global_batch * sizeof(int));
+        t->rng_all = jp_alloc((size_t)t->nranks * 12 * sizeof(uint64_t));
+        if (!t->x_glob || !t->y_glob || !t->rng_all) return jp_fail(err, JP_ERR_NOMEM, "global batches");
+    }
     if (!t->x_p || !t->x_lab || !t->x_q || !t->logits || !t->dlogits || !t->lse || !t->scale || !t->y_lab ||
         !t->y_p || !t->y_q || !t->idx || !t->fresh)
         return jp_fail(err, JP_ERR_NOMEM, "training batches");
@@ -234,7 +382,7 @@ void jp_trainer_free(jp_trainer *t)
     jp_tfevents_close(t->tb);
     if (t->epochs_csv) fclose(t->epochs_csv);
     void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx,
-                    t->fresh};
+                    t->fresh, t->x_glob, t->y_glob, t->buf_all, t->rng_all};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
     jp_sampler_work_free(&t->sw);
     jp_buffer_free(&t->buf);
@@ -326,10 +474,54 @@ static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
 static void next_batch(jp_trainer *t, int labelled, float *x, int *y)
 {
     const jp_step_feed *f = t->hooks.feed;
-    if (f)
+    jp_loader *l = labelled ? t->lab : t->px;
+    if (f) {
         f->batch(f->ctx, labelled, x, y);
-    else
-        jp_loader_next(labelled ? t->lab : t->px, x, y);
+    } else if (t->nranks == 1) {
+        jp_loader_next(l, x, y);
+    } else { /* this rank's rows of the global batch */
+        size_t b = (size_t)t->cfg.batch_size, r = (size_t)t->rank;
+        jp_loader_next(l, t->x_glob, t->y_glob);
+        memcpy(x, t->x_glob + r * b * t->dim, b * t->dim * sizeof(float));
+        if (y) memcpy(y, t->y_glob + r * b, b * sizeof(int));
+    }
+}
+
+/* Over the ranks: the loss terms and accuracy averaged, the samples' checks combined,
+ * so that every rank takes the same decisions (divergence, remedies). */
+static void reduce_stats(jp_trainer *t, jp_iter_stats *s, double *loss)
+{
+    double sum[5] = {s->lse_data, s->lse_sample, s->ce, s->acc, *loss};
+    jp_trainer_allreduce_f64(t, sum, 5, JP_DIST_SUM);
+    double worst[2] = {s->sample_absmax, !s->samples_finite};
+    jp_trainer_allreduce_f64(t, worst, 2, JP_DIST_MAX);
+    double R = t->nranks;
+    s->lse_data = sum[0] / R, s->lse_sample = sum[1] / R, s->ce = sum[2] / R, s->acc = sum[3] / R;
+    *loss = sum[4] / R;
+    s->sample_absmax = worst[0];
+    s->samples_finite = worst[1] == 0;
+}
+
+/* The gradients of the optimised parameters averaged over the ranks (one buffer): the
+ * gradient of the mean loss over the global batch, the same on every rank. */
+static void average_grads(jp_trainer *t)
+{
+    float *g = jp_wrn_grads(t->m) + t->opt_off;
+    jp_error err;
+    if (t->dist->allreduce_f32(t->dist->ctx, g, t->n_opt, JP_DIST_SUM, &err)) {
+        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
+        t->dist->abort(t->dist->ctx, 1);
+    }
+    const float inv = 1.0f / (float)t->nranks;
+    for (size_t i = 0; i < t->n_opt; i++) g[i] *= inv;
+}
+
+/* The BN running statistics of rank 0 on every rank, as PyTorch's DistributedDataParallel
+ * broadcasts its buffers (each rank's batch statistics differ). */
+static void sync_buffers(jp_trainer *t)
+{
+    jp_trainer_bcast(t, jp_wrn_buffers(t->m), jp_wrn_buffer_count(t->m) * sizeof(float));
+    jp_trainer_bcast(t, jp_wrn_counters(t->m), jp_wrn_counter_count(t->m) * sizeof(int64_t));
 }
 
 /* B chains from the replay buffer into x_q and their slots into idx, from class y's
@@ -375,11 +567,6 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         s->lse_sample = lse_term(t, t->x_q, c->p_x_weight, NULL, 0, NULL);
         loss += c->p_x_weight * (s->lse_sample - s->lse_data);
         s->samples_finite = samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
-        s->gap_mean = (1 - JP_GAP_ALPHA) * t->gap_mean + JP_GAP_ALPHA * fabs(s->lse_data - s->lse_sample);
-        if (t->hooks.gap_iter > 0 && t->iter + 1 == t->hooks.gap_iter && !(t->injected & 2)) {
-            t->injected |= 2; /* the gap detector fires on demand, to test its remedy */
-            s->gap_mean = INFINITY;
-        }
     }
     if (c->p_y_given_x_weight != 0.0f || t->use_pxy) next_batch(t, 1, t->x_lab, t->y_lab);
     if (c->p_y_given_x_weight != 0.0f) {
@@ -416,6 +603,19 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         t->injected |= 1; /* a divergence on demand, to test the recovery path */
         loss = NAN;
     }
+    if (t->nranks > 1) {
+        double c0 = jp_now();
+        reduce_stats(t, s, &loss);
+        average_grads(t);
+        s->comm_seconds = jp_now() - c0;
+    }
+    if (t->use_px) {
+        s->gap_mean = (1 - JP_GAP_ALPHA) * t->gap_mean + JP_GAP_ALPHA * fabs(s->lse_data - s->lse_sample);
+        if (t->hooks.gap_iter > 0 && t->iter + 1 == t->hooks.gap_iter && !(t->injected & 2)) {
+            t->injected |= 2; /* the gap detector fires on demand, to test its remedy */
+            s->gap_mean = INFINITY;
+        }
+    }
     s->loss = loss;
     if (diverged(t, s, loss)) {
         s->diverged = 1;
@@ -424,6 +624,11 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     }
     jp_optim_step(&t->opt, jp_wrn_params(t->m) + t->opt_off, jp_wrn_grads(t->m) + t->opt_off, t->n_opt, s->lr);
     jp_wrn_params_changed(t->m);
+    if (t->nranks > 1) {
+        double c0 = jp_now();
+        sync_buffers(t);
+        s->comm_seconds += jp_now() - c0;
+    }
     if (t->use_px) t->gap_mean = s->gap_mean; /* the accepted step's gap joins the running mean */
     if (t->use_px || t->use_pxy) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
     t->iter++;
@@ -438,6 +643,7 @@ static void write_grid(jp_trainer *t, const char *name, const float *x, int n, i
 {
     char path[700];
     jp_error err;
+    if (t->rank > 0) return; /* rank 0 writes the run folder */
     snprintf(path, sizeof path, "%s/%s", t->cfg.save_dir, name);
     const jp_dataset *tr = &t->data.train;
     if (jp_png_write_grid(path, x, n, tr->c, tr->h, tr->w, ncols, &err))
@@ -534,13 +740,37 @@ static void log_event(jp_trainer *t, const char *event, const char *detail)
     tr_log(t, "[%s] %s\n", event, detail);
 }
 
-static jp_status write_config(const jp_trainer *t, jp_error *err)
+/* config.json: the run's configuration as given (the global batch and buffer). */
+static jp_status write_config(const jp_trainer *t, const jp_train_config *cfg, jp_error *err)
 {
     char path[700];
-    snprintf(path, sizeof path, "%s/config.json", t->cfg.save_dir);
+    snprintf(path, sizeof path, "%s/config.json", cfg->save_dir);
     const jp_dataset *d = &t->data.train;
     int shape[3] = {d->c, d->h, d->w};
-    return jp_train_config_write_json(&t->cfg, shape, t->K, path, err);
+    return jp_train_config_write_json(cfg, shape, t->K, path, err);
+}
+
+/* The run folder's files: config.json and the logs (appended to on --resume), opened by
+ * rank 0; the other ranks write their log lines to /dev/null. */
+static jp_status open_outputs(jp_trainer *t, const jp_train_config *cfg, jp_error *err)
+{
+    if (t->rank > 0) {
+        FILE **logs[4] = {&t->metrics_jsonl, &t->metrics_csv, &t->epochs_jsonl, &t->epochs_csv};
+        for (int i = 0; i < 4; i++)
+            if (!(*logs[i] = fopen("/dev/null", "w"))) return jp_fail(err, JP_ERR_IO, "cannot open /dev/null");
+        return JP_OK;
+    }
+    int append = cfg->resume[0] != 0;
+    jp_status st = write_config(t, cfg, err);
+    if (!st && !(t->metrics_jsonl = open_log(t, "metrics.jsonl", NULL, append, err))) st = err->code;
+    if (!st && !(t->metrics_csv = open_log(t, "metrics.csv", ITER_CSV, append, err))) st = err->code;
+    if (!st && !(t->epochs_jsonl = open_log(t, "epochs.jsonl", NULL, append, err))) st = err->code;
+    if (!st && !(t->epochs_csv = open_log(t, "epochs.csv", EPOCH_CSV, append, err))) st = err->code;
+    if (!st) { /* TensorBoard: one event file per start; a failure costs only the events */
+        jp_error tberr;
+        if (jp_tfevents_open(&t->tb, cfg->save_dir, NULL, 0, &tberr)) tr_log(t, "warning: TensorBoard: %s\n", tberr.msg);
+    }
+    return st;
 }
 
 /* ---- the run ----------------------------------------------------------------- */
@@ -555,7 +785,13 @@ static jp_status evaluate(jp_trainer *t, jp_clf_metrics *valid, jp_clf_metrics *
     return st;
 }
 
-static int stop_requested(const jp_train_config *c) { return c->stop && *c->stop; }
+/* A stop asked for (cfg->stop) on any rank: every rank stops at the same iteration. */
+static int stop_requested(jp_trainer *t, const jp_train_config *c)
+{
+    double asked = c->stop && *c->stop;
+    if (t->nranks > 1) jp_trainer_allreduce_f64(t, &asked, 1, JP_DIST_MAX);
+    return asked != 0;
+}
 
 /* The run was asked to stop (cfg->stop) and last.safetensors holds its state. */
 static jp_status interrupted(jp_trainer *t, jp_error *err)
@@ -603,8 +839,9 @@ static void write_result(const jp_trainer *t, const jp_train_result *res)
     else
         fprintf(f, " \"best\": null,\n");
     fprintf(f, " \"valid_images\": %d, \"iters\": %lld, \"seconds\": %.1f, \"seconds_per_iter\": %.4f, "
-               "\"recoveries\": %d}\n",
-            res->n_valid, (long long)res->iters, res->seconds, res->seconds_per_iter, res->recoveries);
+               "\"ranks\": %d, \"comm_seconds_per_iter\": %.5f, \"recoveries\": %d}\n",
+            res->n_valid, (long long)res->iters, res->seconds, res->seconds_per_iter, res->ranks,
+            res->comm_seconds_per_iter, res->recoveries);
     fclose(f);
 }
 
@@ -618,7 +855,7 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
 {
     memset(res, 0, sizeof *res);
     jp_trainer t;
-    jp_status st = jp_mkdirs(cfg->save_dir, err);
+    jp_status st = !cfg->dist || cfg->dist->rank == 0 ? jp_mkdirs(cfg->save_dir, err) : JP_OK;
     if (st) return st;
     st = jp_trainer_init(&t, cfg, err);
     if (!st && hooks) t.hooks = *hooks;
@@ -629,19 +866,10 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
         jp_trainer_free(&t);
         return st;
     }
-    int append = cfg->resume[0] != 0;
-    if (!st) st = write_config(&t, err);
-    if (!st && !(t.metrics_jsonl = open_log(&t, "metrics.jsonl", NULL, append, err))) st = err->code;
-    if (!st && !(t.metrics_csv = open_log(&t, "metrics.csv", ITER_CSV, append, err))) st = err->code;
-    if (!st && !(t.epochs_jsonl = open_log(&t, "epochs.jsonl", NULL, append, err))) st = err->code;
-    if (!st && !(t.epochs_csv = open_log(&t, "epochs.csv", EPOCH_CSV, append, err))) st = err->code;
+    st = open_outputs(&t, cfg, err);
     if (st) {
         jp_trainer_free(&t);
         return st;
-    }
-    { /* TensorBoard: one event file per start; a failure costs only the events */
-        jp_error tberr;
-        if (jp_tfevents_open(&t.tb, cfg->save_dir, NULL, 0, &tberr)) tr_log(&t, "warning: TensorBoard: %s\n", tberr.msg);
     }
     int64_t per_epoch = t.sched.iters_per_epoch;
     int64_t total = (int64_t)cfg->n_epochs * per_epoch;
@@ -654,7 +882,8 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
     if (loaded[0]) log_event(&t, "loaded", loaded);
     double start = jp_now();
     int64_t start_iter = t.iter;
-    double step_seconds = 0; /* time in training steps, without evaluations, grids, saves */
+    double step_seconds = 0, comm_seconds = 0; /* time in training steps (without evaluations,
+                                                  * grids, saves), of it in collective operations */
     jp_iter_stats s;
     memset(&s, 0, sizeof s);
     int64_t eval_iter = -1; /* the iteration of the model whose accuracies res holds */
@@ -667,6 +896,7 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
             st = jp_trainer_step(&t, &s);
             if (st) break;
             step_seconds += s.seconds;
+            comm_seconds += s.comm_seconds;
             if (s.diverged) {
                 char why[220];
                 snprintf(why, sizeof why, "%s at iteration %lld", s.why, (long long)t.iter + 1);
@@ -705,13 +935,14 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
                 if (t.use_px) {
                     char name[64];
                     snprintf(name, sizeof name, "samples_%06lld.png", (long long)t.iter);
-                    int n = cfg->n_sample_grid < cfg->batch_size ? cfg->n_sample_grid : cfg->batch_size;
+                    int n = cfg->n_sample_grid < t.cfg.batch_size ? cfg->n_sample_grid : t.cfg.batch_size;
                     write_grid(&t, name, t.x_q, n, (int)ceil(sqrt((double)n)), "samples");
                 }
                 fflush(t.metrics_jsonl);
                 fflush(t.metrics_csv);
                 if (t.tb) jp_tfevents_flush(t.tb, err);
             }
+            if (t.iter % JP_SNAPSHOT_EVERY == 0 && (st = check_replicas(&t, err))) break;
             if (t.iter % JP_SNAPSHOT_EVERY == 0 && !(cfg->diverge_gap > 0 && t.gap_mean > 0.5 * cfg->diverge_gap))
                 jp_trainer_snapshot_take(&t);
             /* within an epoch too, so that a killed run loses at most save_every iterations */
@@ -721,11 +952,11 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
                 st = jp_trainer_save(&t, "last.safetensors", err);
                 if (st) break;
             }
-            if (stop_requested(cfg)) break;
+            if (stop_requested(&t, cfg)) break;
         }
         if (st) break;
         int epoch_done = t.iter >= epoch_end;
-        int stopping = stop_requested(cfg) && t.iter < total;
+        int stopping = stop_requested(&t, cfg) && t.iter < total;
         if (stopping && !epoch_done) { /* mid-epoch: save and go */
             fflush(t.metrics_jsonl);
             fflush(t.metrics_csv);
@@ -801,21 +1032,23 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
         fflush(t.epochs_csv);
         jp_trainer_plot_curves(&t);
     }
-    if (!st && t.init_fn) {
+    if (!st && t.init_fn && t.rank == 0) {
         st = jp_trainer_conditional_grid(&t, "samples_conditional.png", 10, err);
-        int n = cfg->buffer_size < 100 ? cfg->buffer_size : 100;
+        int n = t.cfg.buffer_size < 100 ? t.cfg.buffer_size : 100;
         write_grid(&t, "buffer.png", t.buf.x, n, 10, "buffer");
     }
     res->iters = t.iter;
     res->seconds = jp_now() - start;
     res->seconds_per_iter = t.iter > start_iter ? step_seconds / (double)(t.iter - start_iter) : 0;
+    res->comm_seconds_per_iter = t.iter > start_iter ? comm_seconds / (double)(t.iter - start_iter) : 0;
+    res->ranks = t.nranks;
     res->best_valid_acc = t.best_valid;
     res->best_test_acc = t.best_test;
     res->best_iter = t.best_iter;
     res->best_epoch = t.best_epoch;
     res->n_valid = t.data.valid.n;
     res->recoveries = t.recoveries;
-    if (!st) write_result(&t, res);
+    if (!st && t.rank == 0) write_result(&t, res);
     jp_trainer_free(&t);
     return st;
 }

@@ -15,6 +15,7 @@
 
 typedef struct {
     double lr, loss, ce, acc, lse_data, lse_sample, seconds;
+    double comm_seconds;  /* of seconds: in the ranks' collective operations (0 on one process) */
     double sample_absmax; /* largest |x| of the iteration's samples (0 without sampling) */
     double gap_mean;      /* the running mean of |LSE gap| including this iteration */
     int samples_finite;
@@ -34,7 +35,14 @@ typedef struct {
 } jp_snapshot;
 
 typedef struct {
-    jp_train_config cfg;
+    jp_train_config cfg; /* with --dist: this rank's batch_size and buffer_size */
+    const jp_dist *dist; /* NULL: one process */
+    int rank, nranks;
+    int global_batch;    /* the loaders' batch: nranks x cfg.batch_size */
+    float *x_glob;       /* (global_batch, dim), nranks > 1: a batch before this rank's share */
+    int *y_glob;
+    float *buf_all;      /* rank 0 of several: the whole replay buffer, gathered to be saved */
+    uint64_t *rng_all;   /* nranks x 12: the ranks' generator states, gathered to be saved */
     jp_data data;
     int data_open;
     jp_wrn *m;
@@ -67,6 +75,10 @@ typedef struct {
 
 jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *err);
 void jp_trainer_free(jp_trainer *t);
+/* Collective helpers (no-ops on one process); their errors end the job (dist->abort):
+ * a rank that cannot take part would leave the others waiting. */
+void jp_trainer_allreduce_f64(jp_trainer *t, double *v, size_t n, jp_dist_op op);
+void jp_trainer_bcast(jp_trainer *t, void *data, size_t bytes);
 /* One training iteration; s->diverged set (and nothing updated) on divergence. */
 jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s);
 /* Writes <save_dir>/<name> atomically: model + full training state. */

@@ -2,6 +2,7 @@
  * snapshots for rollback after a divergence, and learning curves. */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,24 +25,55 @@ static void rng_unpack(jp_rng *r, const uint64_t *o)
     r->reserved[1] = o[5];
 }
 
+/* dist's gather to rank 0, its failure ending the job (the others would wait). */
+static void gather0(jp_trainer *t, const void *send, size_t bytes, void *recv)
+{
+    jp_error err;
+    if (t->dist->gather(t->dist->ctx, send, bytes, recv, 0, &err)) {
+        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
+        t->dist->abort(t->dist->ctx, 1);
+    }
+}
+
+/* With several ranks, rank 0 writes the file: the ranks' buffer shards in rank order
+ * (the whole buffer) and each rank's generator (train.rng_ranks); the model, optimiser
+ * and position are the same on every rank. */
 jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", t->cfg.save_dir, name);
+    const jp_dataset *tr = &t->data.train;
+    uint64_t rngs[12];
+    rng_pack(&t->rng, rngs);
+    rng_pack(jp_wrn_rng(t->m), rngs + 6);
+    const float *buffer = t->buf.x;
+    int64_t buffer_rows = t->buf.size;
+    if (t->nranks > 1) {
+        size_t shard = (size_t)t->buf.size * t->dim * sizeof(float);
+        if (t->rank == 0 && t->buf.x && !t->buf_all) {
+            t->buf_all = jp_alloc(shard * t->nranks);
+            if (!t->buf_all) return jp_fail(err, JP_ERR_NOMEM, "the whole replay buffer for %s", path);
+        }
+        if (t->buf.x) gather0(t, t->buf.x, shard, t->buf_all);
+        gather0(t, rngs, sizeof rngs, t->rng_all);
+        if (t->rank > 0) return JP_OK;
+        buffer = t->buf_all;
+        buffer_rows = (int64_t)t->buf.size * t->nranks;
+    }
     jp_st_writer w;
     jp_st_writer_init(&w);
     jp_ckpt_add_model(&w, t->m);
     jp_optim_state_save(&t->opt, &w);
-    const jp_dataset *tr = &t->data.train;
-    if (t->buf.x) {
-        int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
-        jp_st_writer_add(&w, "replay_buffer", JP_F32, 4, shape, t->buf.x);
+    if (buffer) {
+        int64_t shape[4] = {buffer_rows, tr->c, tr->h, tr->w};
+        jp_st_writer_add(&w, "replay_buffer", JP_F32, 4, shape, buffer);
     }
-    uint64_t rngs[12];
-    rng_pack(&t->rng, rngs);
-    rng_pack(jp_wrn_rng(t->m), rngs + 6);
     int64_t rshape[1] = {12}, pshape[1] = {8}, sshape[1] = {7};
     jp_st_writer_add(&w, "train.rng", JP_U64, 1, rshape, rngs);
+    if (t->nranks > 1) {
+        int64_t rrshape[2] = {t->nranks, 12};
+        jp_st_writer_add(&w, "train.rng_ranks", JP_U64, 2, rrshape, t->rng_all);
+    }
     int64_t pos[8] = {t->epoch, t->iter, 0, 0, 0, 0, t->recoveries, 0};
     jp_loader_tell(t->px, &pos[2], &pos[3]);
     jp_loader_tell(t->lab, &pos[4], &pos[5]);
@@ -65,8 +97,36 @@ static jp_status get_exact(const jp_st_file *f, const char *name, jp_dtype dt, i
 static jp_status load_buffer(jp_trainer *t, const jp_st_file *f, jp_error *err)
 {
     const jp_dataset *tr = &t->data.train;
-    int64_t shape[4] = {t->buf.size, tr->c, tr->h, tr->w};
-    return jp_st_get(f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
+    int64_t shape[4] = {(int64_t)t->buf.size * t->nranks, tr->c, tr->h, tr->w};
+    if (t->nranks == 1) return jp_st_get(f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
+    /* the whole buffer, checked, then this rank's shard of it */
+    size_t shard = (size_t)t->buf.size * t->dim;
+    float *all = jp_alloc(shard * t->nranks * sizeof(float));
+    if (!all) return jp_fail(err, JP_ERR_NOMEM, "%s: the replay buffer", f->path);
+    jp_status st = jp_st_get(f, "replay_buffer", JP_F32, 4, shape, all, err);
+    if (!st) memcpy(t->buf.x, all + (size_t)t->rank * shard, shard * sizeof(float));
+    jp_free(all);
+    return st;
+}
+
+/* This rank's generator states from a checkpoint: train.rng on one process; with R
+ * ranks the rank's row of train.rng_ranks, which only an R-rank run writes. */
+static jp_status load_rngs(jp_trainer *t, const jp_st_file *f, uint64_t rngs[12], jp_error *err)
+{
+    const jp_st_entry *e = jp_st_find(f, "train.rng_ranks");
+    int written_by = e && e->ndim == 2 ? (int)e->shape[0] : 1;
+    if (written_by != t->nranks)
+        return jp_fail(err, JP_ERR_ARG, "%s was written by a run on %d rank%s; resume it on as many (mpirun -np %d): "
+                       "each rank's chains and generator are part of it", f->path, written_by,
+                       written_by > 1 ? "s" : "", written_by);
+    if (t->nranks == 1) return get_exact(f, "train.rng", JP_U64, 12, rngs, err);
+    int64_t shape[2] = {t->nranks, 12};
+    uint64_t *all = malloc((size_t)t->nranks * 12 * sizeof(uint64_t));
+    if (!all) return jp_fail(err, JP_ERR_NOMEM, "%s: train.rng_ranks", f->path);
+    jp_status st = jp_st_get(f, "train.rng_ranks", JP_U64, 2, shape, all, err);
+    if (!st) memcpy(rngs, all + (size_t)t->rank * 12, 12 * sizeof(uint64_t));
+    free(all);
+    return st;
 }
 
 jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
@@ -82,7 +142,7 @@ jp_status jp_trainer_resume(jp_trainer *t, const char *dir, jp_error *err)
     uint64_t rngs[12];
     int64_t pos[8];
     double scalars[7] = {0, 0, 0, 1, -1, -1, -1};
-    if (!st) st = get_exact(&f, "train.rng", JP_U64, 12, rngs, err);
+    if (!st) st = load_rngs(t, &f, rngs, err);
     if (!st) st = get_exact(&f, "train.position", JP_I64, 8, pos, err);
     if (!st) { /* 7 scalars: lr scale, best validation accuracy, the LSE gap's running mean,
                 * the sampler's steps scale, the best model's iteration, epoch and test
@@ -277,6 +337,7 @@ void jp_trainer_plot_curves(jp_trainer *t)
 {
     char path[700], out[700];
     jp_error err;
+    if (t->rank > 0) return; /* rank 0 writes the run folder */
     /* epochs.csv: epoch,iter,lr,train_acc,valid_acc,valid_loss,test_acc,test_loss,lse_valid,seconds */
     snprintf(path, sizeof path, "%s/epochs.csv", t->cfg.save_dir);
     int cols[4] = {0, 3, 4, 6}, rows = 0;

@@ -1,5 +1,6 @@
 /* jempp env: what this machine gives jempp and the settings it runs with: the vector
- * kernels the CPU runs, the activation layout, OpenBLAS's kernel set, and the runtime
+ * kernels the CPU runs, the activation layout, OpenBLAS's kernel set, whether it was
+ * built with MPI (mpirun -np R jempp train), and the runtime
  * variables jempp sets at its start when the user set none (main.c). One KEY=value
  * per line. */
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "dist_cli.h"
 #include "core/sgemm.h"
 #include "ops/backend.h"
 #include "ops/cpu_isa.h"
@@ -35,6 +37,7 @@ int jp_cmd_env(int argc, char **argv)
            jp_cpu_has_width(16) ? "yes" : "no", cpu.act_block);
     jp_cpu_free(&cpu);
     printf("openblas_core=%s\n", openblas_get_corename());
+    printf("mpi=%s\n", jp_cli_dist_built() ? "yes" : "no");
     print_var("OPENBLAS_CORETYPE");
     print_var("OMP_WAIT_POLICY");
     print_var("GOMP_SPINCOUNT");

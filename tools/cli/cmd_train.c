@@ -6,6 +6,7 @@
 
 #include "ebm/train_hooks.h"
 #include "commands.h"
+#include "dist_cli.h"
 #include "flags.h"
 #include "jempp/train.h"
 
@@ -103,11 +104,25 @@ int jp_cmd_train(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     c.stop = &stop_flag;
+    /* under mpirun: one rank of a data-parallel run (dist_mpi.c) */
+    jp_dist dist;
+    int ranks = 0;
+    if (jp_cli_dist_start(&dist, &ranks, &err)) {
+        fprintf(stderr, "jempp train: %s\n", err.msg);
+        return 2;
+    }
+    if (ranks) c.dist = &dist;
     jp_status st = jp_train_run_hooked(&c, &hooks, &r, &err);
+    if (st && ranks && st != JP_ERR_INTERRUPTED) { /* the other ranks would wait for this one */
+        fprintf(stderr, "jempp train (rank %d of %d): %s; stopping the job\n", dist.rank, dist.size, err.msg);
+        dist.abort(dist.ctx, 1);
+    }
+    jp_cli_dist_end(ranks);
     if (st) {
         fprintf(stderr, "jempp train: %s\n", err.msg);
         return st == JP_ERR_INTERRUPTED ? 130 : 1;
     }
+    if (ranks && dist.rank > 0) return 0; /* rank 0 reports */
     char best[160];
     if (r.best_iter >= 0)
         snprintf(best, sizeof best, "best.safetensors: epoch %lld, iteration %lld, valid %.4f, test %.4f",
