@@ -1,5 +1,5 @@
 #!/bin/sh
-# The pair of docs/results.md (session 3) for issue 4 item 9 / issue 5 item 9: WRN-10-2 on
+# The pair of docs/results.md ("Cosine schedule: the pair's commands"): WRN-10-2 on
 # Fashion-MNIST, 6 epochs, cosine lr after 1000 warmup iterations, flips and sigma 0.03;
 # random crop after a reflect-pad of PAD pixels (0 by default: no crop).
 #   [PAD=4] sh scripts/fashion-pair.sh jempp|clf [--resume runs/fashion-cos[-pad4]-KIND]

@@ -3,7 +3,8 @@
 # rank), on Fashion-MNIST with a WRN-10-1:
 #  1. one rank under mpirun is the run without mpirun, bit for bit (last.safetensors);
 #  2. two ranks x 8 images equal one process x 16 (a softmax classifier without batch
-#     norm: the averaged gradient is the full batch's) up to float summation order;
+#     norm: the averaged gradient is the full batch's) up to float summation order, and
+#     so do they with batch norm and --sync_bn (statistics over the global batch);
 #  3. a two-rank JEM++ run stopped and resumed (--resume, two ranks) is the uninterrupted
 #     run, bit for bit, and its checkpoint holds both ranks' chains and generators;
 #  4. a rank killed with kill -9 ends the whole job (no hang), and --resume continues;
@@ -65,7 +66,7 @@ import sys
 sys.path.insert(0, '$SRC/tools')
 import numpy as np, safetensors_io as s
 a, _ = s.load('$1'); b, _ = s.load('$2'); c, _ = s.load('$3')
-names = [k for k in c if k.startswith(('f.', 'class_output.')) and c[k].dtype == np.float32]
+names = [k for k in c if k.startswith(('f.', 'class_output.')) and c[k].dtype == np.float32 and c[k].size]
 d = max(float(np.abs(a[k] - b[k]).max()) for k in names)
 move = max(float(np.abs(b[k] - c[k]).max()) for k in names)
 print('%.3g %.3g' % (d, move))
@@ -91,6 +92,23 @@ set -- $(relative_diff "$TMP/two/last.safetensors" "$TMP/single/last.safetensors
 echo "        max|two ranks - one process| $1, largest change of a weight $2"
 "$PY" -c "import sys; sys.exit(0 if float('$1') <= 1e-5 * max(float('$2'), 1e-3) + 1e-7 and float('$2') > 0 else 1)"
 check $? "the weights agree to 1e-5 of the largest change (float summation order)"
+
+echo "-- 2b. with batch norm and --sync_bn: two ranks x 8 = one process x 16"
+CLFBN="--preset clf --depth 10 --width 1 --norm batch --n_valid 1000 --batch_size 16 --warmup_iters 0 --lr 0.05 --quiet"
+"$JEMPP" train $CLFBN --max_iters 1 --lr 1e-30 --save_dir "$TMP/startbn" > /dev/null 2>&1
+"$JEMPP" train $CLFBN --max_iters 3 --save_dir "$TMP/singlebn" > "$TMP/singlebn.log" 2>&1
+check $? "one process, batch 16, batch norm, 3 steps"
+$MPIRUN -np 2 "$JEMPP" train $CLFBN --sync_bn --max_iters 3 --save_dir "$TMP/twobn" > "$TMP/twobn.log" 2>&1
+check $? "two ranks, 8 images each, --sync_bn, 3 steps"
+set -- $(relative_diff "$TMP/twobn/last.safetensors" "$TMP/singlebn/last.safetensors" "$TMP/startbn/last.safetensors")
+echo "        max|two ranks - one process| $1, largest change of a weight $2"
+"$PY" -c "import sys; sys.exit(0 if float('$1') <= 1e-3 * float('$2') and float('$2') > 0 else 1)"
+check $? "weights and BN statistics agree to 1e-3 of the largest change (measured 2.4e-4: float statistics, other convolution batch sizes)"
+$MPIRUN -np 2 "$JEMPP" train $CLFBN --max_iters 3 --save_dir "$TMP/twobn_local" > /dev/null 2>&1
+set -- $(relative_diff "$TMP/twobn_local/last.safetensors" "$TMP/singlebn/last.safetensors" "$TMP/startbn/last.safetensors")
+echo "        without --sync_bn (each rank's statistics): max|diff| $1"
+"$PY" -c "import sys; sys.exit(0 if float('$1') > 1e-2 * float('$2') else 1)"
+check $? "without --sync_bn the runs differ by more than 1e-2 of it (each rank normalises its own 8 images)"
 
 echo "-- 3. two ranks: stop and --resume = uninterrupted"
 $MPIRUN -np 2 "$JEMPP" train $BASE --max_iters 4 --save_dir "$TMP/full" > "$TMP/full.log" 2>&1

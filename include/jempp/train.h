@@ -53,6 +53,7 @@ typedef struct {
     int64_t cosine_iters; /* cosine: its length in iterations; 0: n_epochs epochs; -1: the run's
                              length (max_iters, or n_epochs epochs when max_iters is 0) */
     int n_epochs, batch_size;
+    int sync_bn;         /* with dist: batch-norm statistics over the global batch (jp_wrn_sync_batch_norm) */
     int64_t max_iters;   /* stop after this many iterations in total (0: no limit) */
     /* run */
     uint64_t seed;

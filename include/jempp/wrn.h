@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "jempp/core.h"
+#include "jempp/dist.h"
 #include "jempp/ops.h"
 
 typedef enum { JP_NORM_NONE = 0, JP_NORM_BATCH = 1 } jp_norm;
@@ -85,6 +86,12 @@ float *jp_wrn_buffers(jp_wrn *m);    /* BN running statistics */
 size_t jp_wrn_buffer_count(const jp_wrn *m);
 int64_t *jp_wrn_counters(jp_wrn *m); /* BN num_batches_tracked */
 size_t jp_wrn_counter_count(const jp_wrn *m);
+/* Synchronised batch norm (PyTorch's SyncBatchNorm) for data-parallel training: the
+ * train-mode batch statistics, and the backward's sums through them, over the processes
+ * of dist, each holding an equal share of the batch; NULL: this process's batch again.
+ * Needs jempp's fused batch norm on every BN layer (JP_ERR_BACKEND naming the layer's
+ * kernel otherwise: --bn_impl jempp-fused, AVX2 or AVX-512). */
+jp_status jp_wrn_sync_batch_norm(jp_wrn *m, const jp_dist *dist, jp_error *err);
 /* Call after the parameters were changed (optimizer step, load): the next forward
  * re-lays the convolution weights out for oneDNN. */
 void jp_wrn_params_changed(jp_wrn *m);

@@ -122,6 +122,8 @@ static const jp_train_setting settings[] = {
         "epochs"),
     SET("batch_size", INT, batch_size, 1, "64", 2, 4096, 0,
         "batch size"),
+    SET("sync_bn", BOOL, sync_bn, 1, "0", -INF, INF, 0,
+        "with mpirun: batch-norm statistics over the whole global batch (PyTorch's SyncBatchNorm; jempp's fused batch norm), not each rank's share"),
     SET("max_iters", I64, max_iters, 1, "0", 0, INF, 0,
         "stop after this many iterations (0: no limit)"),
     SET("seed", U64, seed, 1, "1", -INF, INF, 0,

@@ -237,6 +237,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     int B = t->cfg.batch_size; /* this rank's share */
     st = jp_wrn_create(&t->m, &mc, B, err);
     if (st) return st;
+    if (t->nranks > 1 && cfg->sync_bn && (st = jp_wrn_sync_batch_norm(t->m, t->dist, err))) return st;
     char kernels[400];
     jp_wrn_kernel_summary(t->m, kernels, sizeof kernels);
     tr_log(t, "kernels: %s\n", kernels);

@@ -3,6 +3,7 @@
 #include "ops/cpu_isa.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -402,6 +403,30 @@ size_t jp_wrn_buffer_count(const jp_wrn *m) { return m->n_buffers; }
 int64_t *jp_wrn_counters(jp_wrn *m) { return m->counters; }
 size_t jp_wrn_counter_count(const jp_wrn *m) { return m->n_counters; }
 void jp_wrn_params_changed(jp_wrn *m) { m->weights_version++; }
+
+/* jp_bn_sync's sum over dist; a failure ends the job (the other ranks would wait). */
+static void bn_sum(void *ctx, double *v, size_t n)
+{
+    const jp_dist *d = ctx;
+    jp_error err;
+    if (d->allreduce_f64(d->ctx, v, n, JP_DIST_SUM, &err)) {
+        fprintf(stderr, "jempp (rank %d): synchronised batch norm: %s\n", d->rank, err.msg);
+        d->abort(d->ctx, 1);
+    }
+}
+
+jp_status jp_wrn_sync_batch_norm(jp_wrn *m, const jp_dist *dist, jp_error *err)
+{
+    m->bn_sync = (jp_bn_sync){(void *)dist, dist ? dist->size : 1, bn_sum};
+    for (int i = 0; i < m->n_bn_plans; i++) {
+        jp_status st = jp_bnact_plan_sync(&m->bn_plans[i], dist ? &m->bn_sync : NULL, err);
+        if (st) {
+            for (int k = 0; k < m->n_bn_plans; k++) jp_bnact_plan_sync(&m->bn_plans[k], NULL, NULL);
+            return st;
+        }
+    }
+    return JP_OK;
+}
 void jp_wrn_zero_grads(jp_wrn *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
 jp_rng *jp_wrn_rng(jp_wrn *m) { return &m->rng; }
 const float *jp_wrn_features(const jp_wrn *m) { return m->feat; }

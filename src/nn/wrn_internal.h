@@ -52,6 +52,7 @@ struct jp_wrn {
     int n_conv_plans;
     jp_bnact_plan bn_plans[JP_WRN_MAX_PLANS];
     int n_bn_plans;
+    jp_bn_sync bn_sync; /* jp_wrn_sync_batch_norm's: the plans point at it */
 
     jp_tensor_info *tensors;
     int n_tensors;

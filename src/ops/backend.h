@@ -127,12 +127,21 @@ void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, 
 /* ---- batch norm + LeakyReLU plan (train: batch stats; eval: running stats) -------- */
 typedef struct jp_bnact_impl jp_bnact_impl;
 
+/* Batch statistics over several processes (synchronised batch norm): `sum` adds v (n) over
+ * the `ranks` processes in place, each holding an equal share of the batch. */
+typedef struct {
+    void *ctx;
+    int ranks;
+    void (*sum)(void *ctx, double *v, size_t n);
+} jp_bn_sync;
+
 typedef struct {
     jp_cpu *ctx;
     const jp_bnact_impl *impl;
     jp_bn_shape s;
     float slope;
     int has_bn;  /* 0: norm "none", only the activation */
+    const jp_bn_sync *sync; /* NULL: this process's batch (jp_bnact_plan_sync) */
     void *state; /* the implementation's own */
 } jp_bnact_plan;
 
@@ -162,6 +171,11 @@ extern const jp_bnact_impl jp_bnact_onednn, jp_bnact_jempp_fused;
 jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_cpu *ctx, const jp_bn_shape *s, int has_bn,
                              float slope, jp_bnact_impl_id impl, jp_error *err);
 void jp_bnact_plan_free(jp_bnact_plan *p);
+/* Train-mode statistics over the processes of sync (NULL: back to this process's): the
+ * batch mean and variance of the whole batch, the backward's sums over it; dgamma and
+ * dbeta stay this process's share (the gradient averaging adds them). Only jempp-fused
+ * implements it: JP_ERR_BACKEND otherwise. */
+jp_status jp_bnact_plan_sync(jp_bnact_plan *p, const jp_bn_sync *sync, jp_error *err);
 /* The kernel of pass k (see jp_bnact_impl.kernel). */
 const char *jp_bnact_kernel(const jp_bnact_plan *p, int k);
 /* dst = lrelu(bn(src)). Train: normalise with batch mean/biased variance, store them

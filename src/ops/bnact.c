@@ -5,6 +5,7 @@
  *
  * Forward (train):  mu = mean(x), var = mean((x-mu)^2) (biased), y = g*(x-mu)/sqrt(var+eps)+b,
  *                   running = (1-m)*running + m*{mu, var*M/(M-1)} (unbiased), M = N*H*W
+ *                   (synchronised over R processes: the whole batch's, M = R*N*H*W)
  * Forward (eval):   the same with the running statistics.
  * Activation:       a = y > 0 ? y : slope*y
  * Backward:         dy = da * (a > 0 ? 1 : slope)   (a and y have the same sign: slope > 0,
@@ -39,6 +40,16 @@ jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_cpu *ctx, const jp_bn_shape *s
     return st;
 }
 
+jp_status jp_bnact_plan_sync(jp_bnact_plan *p, const jp_bn_sync *sync, jp_error *err)
+{
+    if (sync && p->has_bn && p->impl != &jp_bnact_jempp_fused)
+        return jp_fail(err, JP_ERR_BACKEND, "synchronised batch norm runs in jempp's fused batch norm only (--bn_impl "
+                       "jempp-fused: channels in multiples of %d, AVX2 or AVX-512); this layer runs %s",
+                       p->ctx->act_block, p->impl->kernel(p, 0));
+    p->sync = sync;
+    return JP_OK;
+}
+
 void jp_bnact_plan_free(jp_bnact_plan *p)
 {
     if (p->impl) p->impl->release(p);
@@ -57,7 +68,7 @@ void jp_bnact_forward(const jp_bnact_plan *p, int train, float *dst, float *mean
     const jp_bn_shape *s = &p->s;
     p->impl->forward(p, train, dst, train ? mean : running_mean, train ? var : running_var, src, gamma, beta);
     if (p->has_bn && train && running_mean && running_var) {
-        double M = (double)s->n * s->h * s->w;
+        double M = (double)s->n * s->h * s->w * (p->sync ? p->sync->ranks : 1);
         float unbias = M > 1 ? (float)(M / (M - 1)) : 1.0f, mo = s->momentum;
         for (int c = 0; c < s->c; c++) {
             running_mean[c] = (1 - mo) * running_mean[c] + mo * mean[c];

@@ -21,7 +21,12 @@
  * eltwise) and three in the backward (eltwise backward writes dy, BN backward reads it).
  *
  * Sums run per (channel block, fixed chunk of images) and are added in chunk order, so
- * the results do not depend on the number of threads. */
+ * the results do not depend on the number of threads.
+ *
+ * Synchronised over R processes (jp_bnact_plan_sync), each with M values per channel: the
+ * forward's mean and variance are the whole batch's (jp_bnfused_sync_stats), and the
+ * backward's Sdy and Sdyt are summed over the processes with R M in place of M, so each
+ * process's dx is that of the whole batch's loss; dgamma and dbeta stay its own share. */
 #include "ops/bnact_fused.h"
 
 #include <stdlib.h>
@@ -73,20 +78,37 @@ void jp_bnfused_backward(const jp_bnfused *b, int train, float *dsrc, const floa
 
 /* ---- the implementation "jempp-fused" of ops/backend.h ---- */
 
+void jp_bnfused_sync_stats(const jp_bnfused *b, float *mean, float *var)
+{
+    const jp_bn_sync *s = *b->sync;
+    int C = b->s.c;
+    double *w = b->sums, R = s->ranks;
+    for (int c = 0; c < C; c++) w[c] = mean[c];
+    s->sum(s->ctx, w, (size_t)C);
+    for (int c = 0; c < C; c++) {
+        w[c] /= R;
+        double d = mean[c] - w[c];
+        w[C + c] = var[c] + d * d;
+    }
+    s->sum(s->ctx, w + C, (size_t)C);
+    for (int c = 0; c < C; c++) mean[c] = (float)w[c], var[c] = (float)(w[C + c] / R);
+}
+
 static jp_status init(jp_bnact_plan *p, jp_error *err)
 {
     jp_bnfused *b = malloc(sizeof *b);
     p->state = b;
     if (!b) return jp_fail(err, JP_ERR_NOMEM, "batch-norm plan");
     *b = (jp_bnfused){p->ctx->act_block, p->s, p->slope, p->has_bn,
-                      jp_alloc(jp_bnfused_partial_doubles(p->s.c) * sizeof(double))};
-    return b->partial ? JP_OK : jp_fail(err, JP_ERR_NOMEM, "out of memory for batch norm sums");
+                      jp_alloc(jp_bnfused_partial_doubles(p->s.c) * sizeof(double)),
+                      jp_alloc((size_t)2 * p->s.c * sizeof(double)), &p->sync};
+    return b->partial && b->sums ? JP_OK : jp_fail(err, JP_ERR_NOMEM, "out of memory for batch norm sums");
 }
 
 static void release(jp_bnact_plan *p)
 {
     jp_bnfused *b = p->state;
-    if (b) jp_free(b->partial);
+    if (b) jp_free(b->partial), jp_free(b->sums);
     free(b);
     p->state = NULL;
 }

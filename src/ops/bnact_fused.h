@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "jempp/ops.h"
+#include "ops/backend.h"
 
 /* NCHUNK: chunks of images per channel block, fixed so that sums do not depend on the
  * thread count. */
@@ -19,7 +20,14 @@ typedef struct {
     float slope;
     int has_bn;      /* 0: only the activation (scale 1, shift 0) */
     double *partial; /* per (channel block, chunk of images) sums: jp_bnfused_partial_doubles */
+    double *sums;    /* (2 C) the backward's per-channel sums, over the processes when synchronised */
+    const jp_bn_sync *const *sync; /* the plan's synchronisation (*sync NULL: none) */
 } jp_bnfused;
+
+/* Synchronised batch norm, forward: this process's batch mean and variance (C each)
+ * become the whole batch's (equal shares): mu = mean_r mu_r, var = mean_r (var_r +
+ * (mu_r - mu)^2). */
+void jp_bnfused_sync_stats(const jp_bnfused *b, float *mean, float *var);
 
 /* Whether this build and CPU can run it for C channels on a layout of block B (8 or 16). */
 int jp_bnfused_supported(int c, int block);

@@ -114,7 +114,10 @@ void JP_VNAME(jp_bnfused_forward)(const jp_bnfused *b, int train, float *dst, fl
                        const float *gamma, const float *beta)
 {
     const jp_bn_shape *s = &b->s;
-    if (b->has_bn && train) batch_stats(b, mean, var, src);
+    if (b->has_bn && train) {
+        batch_stats(b, mean, var, src);
+        if (*b->sync) jp_bnfused_sync_stats(b, mean, var);
+    }
     size_t hw = (size_t)s->h * s->w;
     vf slope = vf_set1(b->slope);
 #pragma omp parallel for schedule(static)
@@ -165,14 +168,18 @@ void JP_VNAME(jp_bnfused_backward)(const jp_bnfused *b, int train, float *dsrc, 
     size_t hw = (size_t)s->h * s->w;
     double M = (double)s->n * (double)hw;
     int sums = b->has_bn && (train || dgamma || dbeta);
+    double *Sdy = b->sums, *Sdyt = b->sums + s->c; /* per channel */
     if (sums) {
         grad_sums(b, ddst, src, mean, var, gamma, beta);
         for (int c = 0; c < s->c; c++) {
-            double Sdy, Sdyt;
-            chunk_sums(b, c, &Sdy, &Sdyt);
+            chunk_sums(b, c, &Sdy[c], &Sdyt[c]);
             double rstd = 1.0 / sqrt((double)var[c] + s->eps);
-            if (dgamma) dgamma[c] = (float)(rstd * Sdyt);
-            if (dbeta) dbeta[c] = (float)Sdy;
+            if (dgamma) dgamma[c] = (float)(rstd * Sdyt[c]);
+            if (dbeta) dbeta[c] = (float)Sdy[c];
+        }
+        if (train && *b->sync) { /* the whole batch's sums and count */
+            (*b->sync)->sum((*b->sync)->ctx, b->sums, (size_t)2 * s->c);
+            M *= (*b->sync)->ranks;
         }
     }
     vf slope = vf_set1(b->slope);
@@ -185,10 +192,9 @@ void JP_VNAME(jp_bnfused_backward)(const jp_bnfused *b, int train, float *dsrc, 
         if (b->has_bn && train)
             for (int l = 0; l < JP_VW; l++) {
                 int c = cb * JP_VW + l;
-                double Sdy, Sdyt, sc = gamma[c] * k.rstd[l];
-                chunk_sums(b, c, &Sdy, &Sdyt);
-                kc[l] = (float)(-sc * Sdy / M);
-                kt[l] = (float)(-sc * k.rstd[l] * k.rstd[l] * Sdyt / M);
+                double sc = gamma[c] * k.rstd[l];
+                kc[l] = (float)(-sc * Sdy[c] / M);
+                kt[l] = (float)(-sc * k.rstd[l] * k.rstd[l] * Sdyt[c] / M);
             }
         vf vkt = vf_load(kt), vkc = vf_load(kc);
         for (int img = n0; img < n1; img++) {
