@@ -38,7 +38,11 @@ const char *jp_status_name(jp_status s);
     do {                                                                        \
         if (!(cond)) jp_check_failed(__FILE__, __LINE__, #cond);                \
     } while (0)
+#ifdef __cplusplus /* the CUDA backend's sources are C++ */
+[[noreturn]] void jp_check_failed(const char *file, int line, const char *expr);
+#else
 _Noreturn void jp_check_failed(const char *file, int line, const char *expr);
+#endif
 
 /* ---- memory ----------------------------------------------------------- */
 /* 64-byte aligned allocation (huge pages advised for large blocks); zeroed. */
