@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "jempp/data.h"
 
 size_t jp_dataset_dim(const jp_dataset *ds) { return (size_t)ds->c * ds->h * ds->w; }
@@ -104,56 +105,13 @@ void jp_dataset_channel_stats(const jp_dataset *ds, double *mean, double *std)
     }
 }
 
-/* A 4-lane multiply-rotate hash over 64-bit words (in the spirit of xxHash64); not
- * cryptographic, only a cache key. */
-static inline uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-#define H_P1 0x9E3779B185EBCA87ull
-#define H_P2 0xC2B2AE3D27D4EB4Full
-#define H_P3 0x165667B19E3779F9ull
-
-static inline uint64_t hash_round(uint64_t acc, uint64_t v)
-{
-    acc += v * H_P2;
-    acc = rotl64(acc, 31);
-    return acc * H_P1;
-}
-
-static uint64_t hash_bytes(uint64_t seed, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t v[4] = {seed + H_P1 + H_P2, seed + H_P2, seed, seed - H_P1};
-    size_t i = 0;
-    for (; i + 32 <= len; i += 32) {
-        uint64_t w[4];
-        memcpy(w, p + i, 32);
-        for (int k = 0; k < 4; k++) v[k] = hash_round(v[k], w[k]);
-    }
-    uint64_t h = rotl64(v[0], 1) + rotl64(v[1], 7) + rotl64(v[2], 12) + rotl64(v[3], 18);
-    for (; i + 8 <= len; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        h ^= hash_round(0, w);
-        h = rotl64(h, 27) * H_P1 + H_P3;
-    }
-    for (; i < len; i++) {
-        h ^= (uint64_t)p[i] * H_P3;
-        h = rotl64(h, 11) * H_P1;
-    }
-    h ^= (uint64_t)len;
-    h ^= h >> 33;
-    h *= H_P2;
-    h ^= h >> 29;
-    h *= H_P3;
-    h ^= h >> 32;
-    return h;
-}
 
 uint64_t jp_dataset_hash(const jp_dataset *ds)
 {
     int64_t shape[5] = {ds->n, ds->c, ds->h, ds->w, ds->n_classes};
-    uint64_t h = hash_bytes(0x6a656d7070ull, shape, sizeof shape);
+    uint64_t h = jp_hash_bytes(0x6a656d7070ull, shape, sizeof shape);
     if (ds->n > 0) {
-        h = hash_bytes(h, ds->y, (size_t)ds->n * sizeof(int));
+        h = jp_hash_bytes(h, ds->y, (size_t)ds->n * sizeof(int));
         /* The image bytes in independent blocks, hashed in parallel, then combined in
          * order, so the result does not depend on the thread count. */
         size_t bytes = (size_t)ds->n * jp_dataset_dim(ds) * sizeof(float);
@@ -166,9 +124,9 @@ uint64_t jp_dataset_hash(const jp_dataset *ds)
         for (int b = 0; b < nblk; b++) {
             size_t at = (size_t)b * block;
             size_t len = bytes - at < block ? bytes - at : block;
-            hs[b] = hash_bytes((uint64_t)b, base + at, len);
+            hs[b] = jp_hash_bytes((uint64_t)b, base + at, len);
         }
-        h = hash_bytes(h, hs, (size_t)nblk * sizeof(uint64_t));
+        h = jp_hash_bytes(h, hs, (size_t)nblk * sizeof(uint64_t));
         free(hs);
     }
     return h;

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "ebm/trainer_internal.h"
+#include "core/hash.h"
 #include "core/sgemm.h"
 #include "io/json.h"
 #include "jempp/checkpoint.h"
@@ -83,15 +84,6 @@ void jp_trainer_bcast(jp_trainer *t, void *data, size_t bytes)
     }
 }
 
-/* 52 bits of an FNV-1a hash of n bytes: a double holds them exactly. */
-static double hash52(const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
-    return (double)(h >> 12);
-}
-
 /* Whether v is the same on every rank (compared through its max and min). */
 static int same_on_all(jp_trainer *t, double v)
 {
@@ -105,7 +97,8 @@ static int same_on_all(jp_trainer *t, double v)
 static jp_status check_replicas(jp_trainer *t, jp_error *err)
 {
     if (t->nranks == 1) return JP_OK;
-    if (same_on_all(t, hash52(jp_wrn_params(t->m), jp_wrn_param_count(t->m) * sizeof(float)))) return JP_OK;
+    uint64_t h = jp_hash_bytes(0, jp_wrn_params(t->m), jp_wrn_param_count(t->m) * sizeof(float));
+    if (same_on_all(t, (double)(h >> 12))) return JP_OK; /* 52 bits: exact in a double */
     return jp_fail(err, JP_ERR_NUMERIC, "the %d ranks' weights differ after iteration %lld: the replicas diverged",
                    t->nranks, (long long)t->iter);
 }
