@@ -10,7 +10,7 @@
 
 #include "../io/atomic_file.h"
 #include "../io/json.h"
-#include "jempp/train.h"
+#include "ebm/trainer_internal.h"
 
 /* config.json's own version, and what older files meant:
  *  2: under PYLD, sgld_lr and sgld_std mean what they mean in the authors' sample_q (an
@@ -48,8 +48,8 @@ static int choice_word(const char *words, int index, char *out, size_t len)
     return 1;
 }
 
-jp_status jp_train_config_write_json(const jp_train_config *c, const int image_shape[3], int n_classes,
-                                     const char *path, jp_error *err)
+jp_status jp_train_config_json_text(const jp_train_config *c, const int image_shape[3], int n_classes, jp_jw *out,
+                                    jp_error *err)
 {
     jp_jw w;
     jp_jw_init(&w, 1);
@@ -100,7 +100,18 @@ jp_status jp_train_config_write_json(const jp_train_config *c, const int image_s
     jp_jw_end_object(&w);
     jp_jw_raw(&w, "\n", 1);
     jp_status st = jp_jw_finish(&w, err);
-    if (!st) st = jp_write_file_atomic(path, w.buf, w.len, err);
+    if (st) jp_jw_free(&w);
+    else *out = w;
+    return st;
+}
+
+jp_status jp_train_config_write_json(const jp_train_config *c, const int image_shape[3], int n_classes,
+                                     const char *path, jp_error *err)
+{
+    jp_jw w;
+    jp_status st = jp_train_config_json_text(c, image_shape, n_classes, &w, err);
+    if (st) return st;
+    st = jp_write_file_atomic(path, w.buf, w.len, err);
     jp_jw_free(&w);
     return st;
 }

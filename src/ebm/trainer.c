@@ -66,22 +66,23 @@ static FILE *open_log(const jp_trainer *t, const char *name, const char *header,
 
 /* ---- ranks ----------------------------------------------------------------- */
 
+void jp_trainer_dist_ok(const jp_trainer *t, jp_status st, const jp_error *err)
+{
+    if (!st) return;
+    fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err->msg);
+    t->dist->abort(t->dist->ctx, 1);
+}
+
 void jp_trainer_allreduce_f64(jp_trainer *t, double *v, size_t n, jp_dist_op op)
 {
     jp_error err;
-    if (t->dist && t->dist->allreduce_f64(t->dist->ctx, v, n, op, &err)) {
-        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
-        t->dist->abort(t->dist->ctx, 1);
-    }
+    if (t->dist) jp_trainer_dist_ok(t, t->dist->allreduce_f64(t->dist->ctx, v, n, op, &err), &err);
 }
 
 void jp_trainer_bcast(jp_trainer *t, void *data, size_t bytes)
 {
     jp_error err;
-    if (t->dist && t->dist->bcast(t->dist->ctx, data, bytes, 0, &err)) {
-        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
-        t->dist->abort(t->dist->ctx, 1);
-    }
+    if (t->dist) jp_trainer_dist_ok(t, t->dist->bcast(t->dist->ctx, data, bytes, 0, &err), &err);
 }
 
 /* Whether v is the same on every rank (compared through its max and min). */
@@ -103,56 +104,51 @@ static jp_status check_replicas(jp_trainer *t, jp_error *err)
                    t->nranks, (long long)t->iter);
 }
 
-/* The configuration as text, one setting of config.json per line. */
-static void config_text(const jp_train_config *c, char *out, size_t len)
+/* A line of config.json's text as name=value: `  "lr": 0.2,` gives `lr=0.2`. */
+static void setting_of_line(const char *line, char *out, size_t len)
 {
-    int n;
-    const jp_train_setting *s = jp_train_settings(&n);
-    size_t at = 0;
-    out[0] = '\0';
-    for (int i = 0; i < n && at + 1 < len; i++) {
-        if (!s[i].in_json) continue;
-        const char *p = (const char *)c + s[i].offset;
-        char v[600];
-        switch (s[i].type) {
-        case JP_SET_FLOAT: snprintf(v, sizeof v, "%.9g", (double)*(const float *)p); break;
-        case JP_SET_I64: snprintf(v, sizeof v, "%lld", (long long)*(const int64_t *)p); break;
-        case JP_SET_U64: snprintf(v, sizeof v, "%llu", (unsigned long long)*(const uint64_t *)p); break;
-        case JP_SET_STR: snprintf(v, sizeof v, "%s", p); break;
-        case JP_SET_INTLIST: {
-            int k = *(const int *)((const char *)c + s[i].count_offset);
-            size_t vl = 0;
-            v[0] = '\0';
-            for (int j = 0; j < k && vl + 12 < sizeof v; j++)
-                vl += (size_t)snprintf(v + vl, sizeof v - vl, "%s%d", j ? "," : "", ((const int *)p)[j]);
-            break;
-        }
-        default: snprintf(v, sizeof v, "%d", *(const int *)p); break;
-        }
-        at += (size_t)snprintf(out + at, len - at, "%s=%s\n", s[i].name, v);
-    }
+    while (*line == ' ') line++;
+    int n = (int)strcspn(line, "\n");
+    if (n > 0 && line[n - 1] == ',') n--;
+    const char *colon = strstr(line, "\": ");
+    if (line[0] == '"' && colon && colon - line < n)
+        snprintf(out, len, "%.*s=%.*s", (int)(colon - line - 1), line + 1, (int)(line + n - colon - 3), colon + 3);
+    else
+        snprintf(out, len, "%.*s", n, line);
 }
 
-/* Every rank runs the same configuration on the same data: rank 0's settings are sent to
- * the others, which name the first that differs; the training images are compared by
- * their hash. */
+/* Every rank runs the same configuration on data of the same shape: rank 0's config.json
+ * text goes to the others, which name the first setting that differs; the training images
+ * are compared by their hash. */
 static jp_status check_same_run(jp_trainer *t, const jp_train_config *cfg, jp_error *err)
 {
-    static char mine[16384], first[16384];
-    config_text(cfg, mine, sizeof mine);
-    memcpy(first, mine, sizeof first);
-    jp_trainer_bcast(t, first, sizeof first);
-    int differ = strcmp(mine, first) != 0;
-    if (differ) {
-        const char *a = mine, *b = first;
-        while (*a && *a == *b) a++, b++;
-        while (a > mine && a[-1] != '\n') a--, b--;
-        char line_a[200], line_b[200];
-        snprintf(line_a, sizeof line_a, "%.*s", (int)strcspn(a, "\n"), a);
-        snprintf(line_b, sizeof line_b, "%.*s", (int)strcspn(b, "\n"), b);
-        jp_fail(err, JP_ERR_ARG, "rank %d runs another configuration than rank 0: %s here, %s there", t->rank, line_a,
-                line_b);
+    const jp_dataset *d = &t->data.train;
+    int shape[3] = {d->c, d->h, d->w};
+    jp_jw mine;
+    jp_status st = jp_train_config_json_text(cfg, shape, t->K, &mine, err);
+    if (st) return st;
+    uint64_t len = mine.len;
+    jp_trainer_bcast(t, &len, sizeof len);
+    char *first = malloc(len + 1);
+    if (!first) {
+        jp_jw_free(&mine);
+        return jp_fail(err, JP_ERR_NOMEM, "rank 0's configuration");
     }
+    if (t->rank == 0) memcpy(first, mine.buf, len + 1);
+    jp_trainer_bcast(t, first, len + 1);
+    int differ = mine.len != len || memcmp(mine.buf, first, len) != 0;
+    if (differ) {
+        const char *a = mine.buf, *b = first;
+        while (*a && *a == *b) a++, b++;
+        while (a > mine.buf && a[-1] != '\n') a--, b--;
+        char here[200], there[200];
+        setting_of_line(a, here, sizeof here);
+        setting_of_line(b, there, sizeof there);
+        jp_fail(err, JP_ERR_ARG, "rank %d runs another configuration than rank 0: %s here, %s there", t->rank, here,
+                there);
+    }
+    free(first);
+    jp_jw_free(&mine);
     double bad = differ;
     jp_trainer_allreduce_f64(t, &bad, 1, JP_DIST_MAX);
     if (bad && !differ) return jp_fail(err, JP_ERR_ARG, "another rank runs another configuration than rank 0");
@@ -502,10 +498,7 @@ static void average_grads(jp_trainer *t)
 {
     float *g = jp_wrn_grads(t->m) + t->opt_off;
     jp_error err;
-    if (t->dist->allreduce_f32(t->dist->ctx, g, t->n_opt, JP_DIST_SUM, &err)) {
-        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
-        t->dist->abort(t->dist->ctx, 1);
-    }
+    jp_trainer_dist_ok(t, t->dist->allreduce_f32(t->dist->ctx, g, t->n_opt, JP_DIST_SUM, &err), &err);
     const float inv = 1.0f / (float)t->nranks;
     for (size_t i = 0; i < t->n_opt; i++) g[i] *= inv;
 }

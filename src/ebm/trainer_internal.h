@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "ebm/train_hooks.h"
+#include "io/json.h"
 #include "jempp/tfevents.h"
 #include "jempp/data.h"
 #include "jempp/ebm.h"
@@ -75,8 +76,14 @@ typedef struct {
 
 jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *err);
 void jp_trainer_free(jp_trainer *t);
+/* config.json's text (jp_train_config_write_json's) into *out, finished; the caller
+ * frees it (jp_jw_free). */
+jp_status jp_train_config_json_text(const jp_train_config *c, const int image_shape[3], int n_classes, jp_jw *out,
+                                    jp_error *err);
 /* Collective helpers (no-ops on one process); their errors end the job (dist->abort):
- * a rank that cannot take part would leave the others waiting. */
+ * a rank that cannot take part would leave the others waiting. jp_trainer_dist_ok does
+ * that with the status of any collective operation. */
+void jp_trainer_dist_ok(const jp_trainer *t, jp_status st, const jp_error *err);
 void jp_trainer_allreduce_f64(jp_trainer *t, double *v, size_t n, jp_dist_op op);
 void jp_trainer_bcast(jp_trainer *t, void *data, size_t bytes);
 /* One training iteration; s->diverged set (and nothing updated) on divergence. */

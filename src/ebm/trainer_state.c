@@ -29,10 +29,7 @@ static void rng_unpack(jp_rng *r, const uint64_t *o)
 static void gather0(jp_trainer *t, const void *send, size_t bytes, void *recv)
 {
     jp_error err;
-    if (t->dist->gather(t->dist->ctx, send, bytes, recv, 0, &err)) {
-        fprintf(stderr, "jempp train (rank %d): %s\n", t->rank, err.msg);
-        t->dist->abort(t->dist->ctx, 1);
-    }
+    jp_trainer_dist_ok(t, t->dist->gather(t->dist->ctx, send, bytes, recv, 0, &err), &err);
 }
 
 /* With several ranks, rank 0 writes the file: the ranks' buffer shards in rank order
