@@ -56,8 +56,8 @@ int main(int argc, char **argv)
     static const int shapes[][3] = {{16, 32, 32}, {32, 32, 32}, {64, 64, 16}, {128, 128, 8}, {32, 32, 28},
                                     {64, 64, 14}, {128, 128, 7}, {160, 160, 32}, {320, 320, 16}, {640, 640, 8}};
     jp_error err;
-    jp_cpu ctx;
-    if (jp_cpu_init(&ctx, vw, &err) != JP_OK) {
+    jp_ctx ctx;
+    if (jp_ctx_init(&ctx, vw, &err) != JP_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
                 printf(" | %-22s", "n/a (CPU or layout)");
                 continue;
             }
-            if (jp_cpu_finalize(&ctx, &err) != JP_OK) return 1;
+            if (jp_ctx_finalize(&ctx, &err) != JP_OK) return 1;
             y[m] = jp_alloc(nout * 4);
             float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
             float *dws = p.dw_bytes ? jp_alloc(p.dw_bytes) : NULL;
@@ -122,6 +122,6 @@ int main(int argc, char **argv)
         for (int m = 0; m < N_IMPL; m++) jp_free(y[m]);
         jp_free(x), jp_free(dx), jp_free(dy), jp_free(w), jp_free(b), jp_free(dw), jp_free(dbs);
     }
-    jp_cpu_free(&ctx);
+    jp_ctx_free(&ctx);
     return 0;
 }

@@ -26,8 +26,8 @@ static void bench_layers(jp_wrn *m, int iters)
     for (int i = 0; i < m->n_conv_plans; i++) {
         const jp_conv_plan *p = &m->conv_plans[i];
         const jp_conv_shape *s = &p->s;
-        size_t in = jp_act_bytes(&m->cpu, s->n, s->cin, s->h, s->w) + (size_t)s->n * s->cin * s->h * s->w * 4;
-        size_t out = jp_act_bytes(&m->cpu, s->n, s->cout, s->oh, s->ow);
+        size_t in = jp_act_bytes(&m->ctx, s->n, s->cin, s->h, s->w) + (size_t)s->n * s->cin * s->h * s->w * 4;
+        size_t out = jp_act_bytes(&m->ctx, s->n, s->cout, s->oh, s->ow);
         float *x = jp_alloc(in), *y = jp_alloc(out), *dy = jp_alloc(out), *dx = jp_alloc(in);
         float *w = jp_alloc(p->w_bytes), *wd = p->wd_bytes ? jp_alloc(p->wd_bytes) : w, *dw = jp_alloc(p->dw_bytes);
         float *b = jp_alloc((size_t)s->cout * 4), *db = jp_alloc((size_t)s->cout * 4);

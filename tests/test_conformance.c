@@ -44,7 +44,7 @@ static float *rnd(jp_rng *r, size_t n, float lo, float hi)
 
 /* One convolution shape on implementation impl; a shape not of impl's kind (a 1x1 for a
  * Winograd one) is left out, an implementation this CPU lacks is noted in sk. */
-static void check_conv(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_conv_impl_id impl, int n, int cin,
+static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_impl_id impl, int n, int cin,
                        int h, int cout, int k, int stride, int src_plain, int residual)
 {
     jp_conv_shape s;
@@ -69,7 +69,7 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_conv_i
     }
     /* Winograd's transforms round differently: a looser bound */
     double tol = impl == JP_CONV_ONEDNN_DIRECT ? 1e-4 : 1e-3;
-    JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
+    JP_CHECK(jp_ctx_finalize(ctx, &err) == JP_OK);
     size_t nin = (size_t)n * cin * h * h, nout = (size_t)n * cout * s.oh * s.ow, nw = (size_t)cout * cin * k * k;
     float *x = rnd(r, nin, -1, 1), *w = rnd(r, nw, -0.3f, 0.3f), *b = rnd(r, cout, -0.5f, 0.5f);
     float *dout = rnd(r, nout, -1, 1), *prev = rnd(r, nout, -1, 1);
@@ -111,7 +111,7 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_conv_i
         if (jp_conv_plan_init(&pr, ctx, &s, &orelu, &err) != JP_OK) {
             tu_check(t, 0, "relu plan: %s", err.msg);
         } else {
-            JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
+            JP_CHECK(jp_ctx_finalize(ctx, &err) == JP_OK);
             float *wr = jp_alloc(pr.w_bytes), *rref = jp_alloc(nout * 4);
             jp_conv_prepare_weights(&pr, wr, NULL, w);
             jp_conv_forward(&pr, yb, xb, wr, b);
@@ -157,7 +157,7 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_conv_i
 
 /* lrelu(bn(x)) and its backward against the reference ops; x drawn from [shift - 2,
  * shift + 3] (a large shift: a mean far from 0 against the spread). */
-static void check_bnact(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_bnact_impl_id impl, int n, int c,
+static void check_bnact(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_bnact_impl_id impl, int n, int c,
                         int h, int has_bn, int train, float shift)
 {
     jp_bn_shape s = {n, c, h, h, 1e-5f, 0.9f};
@@ -170,7 +170,7 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_bnact
         skip_note(sk, note);
         return;
     }
-    JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
+    JP_CHECK(jp_ctx_finalize(ctx, &err) == JP_OK);
     size_t cnt = (size_t)n * c * h * h, bytes = jp_act_bytes(ctx, n, c, h, h);
     float *x = rnd(r, cnt, shift - 2, shift + 3), *g = rnd(r, c, 0.5f, 1.5f), *be = rnd(r, c, -0.5f, 0.5f);
     float *dout = rnd(r, cnt, -1, 1);
@@ -229,13 +229,13 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_cpu *ctx, jp_rng *r, jp_bnact
 
 /* Train-mode forward and backward give the same bits on 1 and 2 threads (jempp's fused
  * kernels sum per fixed chunk of images; oneDNN's need not, so only they are checked). */
-static void check_bnact_threads(tu_ctx *t, jp_cpu *ctx, jp_rng *r)
+static void check_bnact_threads(tu_ctx *t, jp_ctx *ctx, jp_rng *r)
 {
     jp_bn_shape s = {5, 32, 6, 6, 1e-5f, 0.9f};
     jp_bnact_plan p;
     jp_error err;
     if (jp_bnact_plan_init(&p, ctx, &s, 1, 0.2f, JP_BNACT_JEMPP_FUSED, &err) != JP_OK) return; /* noted above */
-    JP_CHECK(jp_cpu_finalize(ctx, &err) == JP_OK);
+    JP_CHECK(jp_ctx_finalize(ctx, &err) == JP_OK);
     size_t cnt = jp_act_bytes(ctx, s.n, s.c, s.h, s.w) / 4, C = (size_t)s.c;
     float *x = rnd(r, cnt, -2, 3), *dy = rnd(r, cnt, -1, 1), *g = rnd(r, C, 0.5f, 1.5f), *be = rnd(r, C, -0.5f, 0.5f);
     float *out[2][6]; /* dst, mean, var, dsrc, dgamma, dbeta per thread count */
@@ -278,20 +278,20 @@ int main(int argc, char **argv)
         return tu_skip_machine(&t, "nChw%dc: jempp's %s kernels cannot run on this CPU (or build), so neither the layout's "
                "implementations nor their conformance are checked here", vw, jp_cpu_width_isa(vw));
     }
-    jp_cpu ctx;
+    jp_ctx ctx;
     jp_error err;
     /* nChw16c is the CPU's own layout only where oneDNN runs AVX-512 kernels too (else
      * its primitives fall back to reference loops) */
-    if (jp_cpu_init(&ctx, 0, &err) != JP_OK) {
+    if (jp_ctx_init(&ctx, 0, &err) != JP_OK) {
         printf("%s\n", err.msg);
         return 1;
     }
     int native = ctx.act_block;
-    jp_cpu_free(&ctx);
+    jp_ctx_free(&ctx);
     if (vw == 16 && native != 16) {
         return tu_skip_machine(&t, "nChw16c: oneDNN runs no AVX-512 kernels on this CPU (or DNNL_MAX_CPU_ISA limits them)");
     }
-    if (jp_cpu_init(&ctx, vw, &err) != JP_OK) {
+    if (jp_ctx_init(&ctx, vw, &err) != JP_OK) {
         printf("%s\n", err.msg);
         return 1;
     }
@@ -334,7 +334,7 @@ int main(int argc, char **argv)
         jp_bnact_plan_free(&p);
         check_bnact_threads(&t, &ctx, &r);
     }
-    jp_cpu_free(&ctx);
+    jp_ctx_free(&ctx);
 
     /* every primitive of the WRNs jempp trains runs a JIT kernel; the 3x3 stride-1
      * layers run jempp's Winograd by default */

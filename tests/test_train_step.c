@@ -21,7 +21,9 @@
  * subset only.
  *
  * Tolerances, and why. The loss terms agree to ~5e-7 and the first iteration's samples,
- * buffer, statistics and optimiser state to ~4e-7. From the second iteration on, a
+ * buffer, statistics and optimiser state to ~4e-7, except where a first-iteration chain
+ * already meets such a flip (below): case pxy with OpenBLAS's Haswell kernels in the
+ * heads, 68 of 1152 sample values up to 2e-4 apart. From the second iteration on, a
  * LeakyReLU input within rounding of 0 on one side only switches the slope (1 or 0.2)
  * of a unit and so the slack p and the gradient over its receptive field: measured,
  * up to 456 of 1152 sample values differ by up to 2e-3, and then up to 3.8% of the
@@ -46,8 +48,16 @@
 #define TERM_ATOL 2e-5 /* the loss terms, each of order 1-10 */
 #define X_ATOL 2e-5    /* samples and buffer, |x| <= 1 */
 #define X_MAX 5e-3
-#define STAT_ATOL 1e-5 /* BN running statistics */
+/* share of the samples within X_ATOL at iteration 1 and after: the heads' SGEMM kernel
+ * set alone (OpenBLAS's Haswell kernels against its Cooperlake / SkylakeX ones on the same
+ * AMD EPYC) moves 68 of the 1152 p(x) values of case pxy by up to 2e-4 at iteration 1 (a
+ * LeakyReLU input rounding to the other side of 0 in one chain) */
+#define X_SHARE_FIRST 0.90
+#define X_SHARE_LATER 0.50
+#define STAT_ATOL 1e-5 /* BN running statistics after iteration 1; */
 #define STAT_RTOL 1e-4
+#define STAT_RTOL_LATER 1e-3 /* after iteration 3, when the batches' samples differ as above:
+                              * 6e-4 measured in case pxy (Haswell kernels) */
 #define REL_TOL 1e-3   /* parameters and optimiser state: |diff| over the largest change / value, */
 #define REL_SHARE 0.95 /* for this share of the values, */
 #define REL_MAX 5e-2   /* and for all of them */
@@ -325,24 +335,24 @@ static void run_case(tu_ctx *t, const jp_st_file *f, const char *name, const cha
             snprintf(key, sizeof key, "%s.it%d.x_q", name, it);
             read_f32(f, key, ref, bd);
             snprintf(key, sizeof key, "%s p(x) samples", label);
-            check_chains(t, key, pxy ? fc.px_samples : tr.x_q, ref, bd, it ? 0.5 : 0.95);
+            check_chains(t, key, pxy ? fc.px_samples : tr.x_q, ref, bd, it ? X_SHARE_LATER : X_SHARE_FIRST);
             if (pxy) tu_check(t, fc.have_px_samples, "%s the p(x|y) chains were drawn", label);
         }
         if (pxy) {
             snprintf(key, sizeof key, "%s.it%d.x_q_y", name, it);
             read_f32(f, key, ref, bd);
             snprintf(key, sizeof key, "%s p(x|y) samples", label);
-            check_chains(t, key, tr.x_q, ref, bd, it ? 0.5 : 0.95);
+            check_chains(t, key, tr.x_q, ref, bd, it ? X_SHARE_LATER : X_SHARE_FIRST);
         }
         if (it == 0 || it == N_ITERS - 1) {
             snprintf(key, sizeof key, "%s.it%d.buffer", name, it);
             read_f32(f, key, ref, nbuf);
             char what[128];
             snprintf(what, sizeof what, "%s replay buffer", label);
-            check_chains(t, what, tr.buf.x, ref, nbuf, it ? 0.5 : 0.95);
+            check_chains(t, what, tr.buf.x, ref, nbuf, it ? X_SHARE_LATER : X_SHARE_FIRST);
             if (cfg.norm == JP_NORM_BATCH) {
                 snprintf(key, sizeof key, "%s.it%d.stat.", name, it);
-                tu_wrn_check_stats(t, tr.m, f, key, label, STAT_ATOL, STAT_RTOL);
+                tu_wrn_check_stats(t, tr.m, f, key, label, STAT_ATOL, it ? STAT_RTOL_LATER : STAT_RTOL);
             }
         }
         if (it == 0 && (!strcmp(name, "jempp") || !strcmp(name, "jem"))) check_optim(t, &tr, f, name);

@@ -257,7 +257,7 @@ static int lrelu_site_of(const jp_wrn *m, int k, lrelu_site *s)
 /* Element i (plain NCHW order) of a site's blocked output. */
 static float site_at(const jp_wrn *m, const lrelu_site *s, size_t i)
 {
-    size_t B = (size_t)m->cpu.act_block, cb = ((size_t)s->c + B - 1) / B, hw = (size_t)s->h * s->w;
+    size_t B = (size_t)m->ctx.act_block, cb = ((size_t)s->c + B - 1) / B, hw = (size_t)s->h * s->w;
     size_t p = i % hw, ch = (i / hw) % (size_t)s->c, n = i / hw / (size_t)s->c;
     return s->out[((n * cb + ch / B) * hw + p) * B + ch % B];
 }

@@ -62,6 +62,10 @@ int jp_arena_init(jp_arena *a, size_t bytes);
 void *jp_arena_take(jp_arena *a, size_t bytes); /* NULL in a measuring arena */
 void jp_arena_free(jp_arena *a);
 
+/* A compute device, where tensors live and layers run: the CPU, or a GPU in a build
+ * that has one (src/ops/device.h). Opaque to users of the library. */
+typedef struct jp_device jp_device;
+
 /* ---- random numbers --------------------------------------------------- */
 /* xoshiro256** seeded with splitmix64; normals by a ziggurat on its stream
  * (src/core/normal.c). The whole state is plain data, so checkpoints save and restore it

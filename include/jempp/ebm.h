@@ -32,10 +32,13 @@ void jp_sampler_config_pyld(jp_sampler_config *c);
 void jp_sampler_config_sgld(jp_sampler_config *c);
 jp_status jp_sampler_config_check(const jp_sampler_config *c, jp_error *err);
 
-/* Scratch for a sampler run on a model: allocated once. */
+/* Scratch for a sampler run on a model: allocated once, on the model's device (its
+ * arrays are device arrays; lse_host is the host's copy of the log densities). */
 typedef struct {
     int n, dim, n_classes;
+    const jp_device *dev;
     float *logits, *dlogits, *grad, *noise, *lse;
+    float *lse_host;
 } jp_sampler_work;
 
 jp_status jp_sampler_work_init(jp_sampler_work *w, const jp_wrn *m, jp_error *err);

@@ -55,6 +55,7 @@ jp_status jp_optim_config_check(const jp_optim_config *c, jp_error *err);
 
 typedef struct {
     jp_optim_config cfg;
+    const jp_device *dev; /* where the state lives and the steps run */
     size_t n;
     int64_t step; /* steps taken; SGD: 0 means the momentum buffer is not yet set */
     float *momentum_buffer; /* SGD with momentum != 0, else NULL */
@@ -64,12 +65,16 @@ typedef struct {
 /* Checks cfg and allocates the state for n parameters (zeroed, step 0). The state
  * is allocated here once; steps allocate nothing. */
 jp_status jp_optim_init(jp_optim *o, const jp_optim_config *cfg, size_t n, jp_error *err);
+/* The same on device dev (the model's; NULL: the CPU), whose arrays params and grads
+ * then are. */
+jp_status jp_optim_init_on(jp_optim *o, const jp_optim_config *cfg, size_t n, const jp_device *dev,
+                           jp_error *err);
 /* Frees the state arrays; o may then be initialised again. */
 void jp_optim_free(jp_optim *o);
 /* Forgets the state (zeroes the arrays and the step), as a fresh optimiser. */
 void jp_optim_reset(jp_optim *o);
 /* One step on params[0..n) with gradients grads[0..n) and learning rate lr (n must
- * be the n given to init). Dispatches to jp_sgd_update or jp_adam_update. */
+ * be the n given to init): jp_sgd_update or jp_adam_update, on the optimiser's device. */
 void jp_optim_step(jp_optim *o, float *params, const float *grads, size_t n, double lr);
 
 /* torch.optim.SGD, one step; float32 and PyTorch's order, with

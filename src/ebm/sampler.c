@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "jempp/ops.h"
+#include "nn/wrn_internal.h"
 
 void jp_sampler_config_pyld(jp_sampler_config *c)
 {
@@ -51,16 +52,19 @@ jp_status jp_sampler_work_init(jp_sampler_work *w, const jp_wrn *m, jp_error *er
 {
     const jp_wrn_config *c = jp_wrn_config_of(m);
     memset(w, 0, sizeof *w);
+    const jp_device *d = jp_wrn_dev(m);
+    w->dev = d;
     w->n = jp_wrn_batch(m);
     w->dim = c->in_channels * c->image_size * c->image_size;
     w->n_classes = c->n_classes;
     size_t nk = (size_t)w->n * w->n_classes, nd = (size_t)w->n * w->dim;
-    w->logits = jp_alloc(nk * sizeof(float));
-    w->dlogits = jp_alloc(nk * sizeof(float));
-    w->grad = jp_alloc(nd * sizeof(float));
-    w->noise = jp_alloc(nd * sizeof(float));
-    w->lse = jp_alloc((size_t)w->n * sizeof(float));
-    if (!w->logits || !w->dlogits || !w->grad || !w->noise || !w->lse) {
+    w->logits = jp_dev_alloc(d, nk * sizeof(float));
+    w->dlogits = jp_dev_alloc(d, nk * sizeof(float));
+    w->grad = jp_dev_alloc(d, nd * sizeof(float));
+    w->noise = jp_dev_alloc(d, nd * sizeof(float));
+    w->lse = jp_dev_alloc(d, (size_t)w->n * sizeof(float));
+    w->lse_host = jp_alloc((size_t)w->n * sizeof(float));
+    if (!w->logits || !w->dlogits || !w->grad || !w->noise || !w->lse || !w->lse_host) {
         jp_sampler_work_free(w);
         return jp_fail(err, JP_ERR_NOMEM, "sampler scratch for batch %d", w->n);
     }
@@ -69,11 +73,12 @@ jp_status jp_sampler_work_init(jp_sampler_work *w, const jp_wrn *m, jp_error *er
 
 void jp_sampler_work_free(jp_sampler_work *w)
 {
-    jp_free(w->logits);
-    jp_free(w->dlogits);
-    jp_free(w->grad);
-    jp_free(w->noise);
-    jp_free(w->lse);
+    const jp_device *d = w->dev;
+    if (d) {
+        float *arrays[] = {w->logits, w->dlogits, w->grad, w->noise, w->lse};
+        for (size_t i = 0; i < sizeof arrays / sizeof *arrays; i++) jp_dev_release(d, arrays[i]);
+    }
+    jp_free(w->lse_host);
     memset(w, 0, sizeof *w);
 }
 
@@ -81,28 +86,29 @@ void jp_sampler_work_free(jp_sampler_work *w)
  * model), or of sum_i f(x_i)[y_i], into w->grad; returns the mean log p(x). */
 static double energy_grad(jp_wrn *m, jp_sampler_work *w, const float *x, const int *y, int n, int train)
 {
+    const jp_device *d = w->dev;
     int K = w->n_classes;
     jp_wrn_forward(m, w->logits, x, n, train);
     jp_wrn_log_px(m, w->logits, w->lse, n);
+    jp_dev_download(d, w->lse_host, w->lse, (size_t)n * sizeof(float));
     double mean = 0;
-    for (int i = 0; i < n; i++) mean += w->lse[i];
+    for (int i = 0; i < n; i++) mean += w->lse_host[i];
     if (y) {
         /* d f(x)[y] / d logits = onehot(y) */
-        memset(w->dlogits, 0, (size_t)n * K * sizeof(float));
-        for (int i = 0; i < n; i++) w->dlogits[(size_t)i * K + y[i]] = 1.0f;
+        jp_dev_zero(d, w->dlogits, (size_t)n * K * sizeof(float));
+        d->ops->set_at_labels(d->state, w->dlogits, y, n, K, 1.0f);
         jp_wrn_backward_log_px(m, w->logits, NULL, w->dlogits, w->grad, 0);
     } else {
-        for (int i = 0; i < n; i++) w->lse[i] = 1.0f;
+        d->ops->fill(d->state, w->lse, 1.0f, (size_t)n);
         jp_wrn_backward_log_px(m, w->logits, w->lse, NULL, w->grad, 0);
     }
     return mean / n;
 }
 
-static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
-
 double jp_sample(jp_wrn *m, jp_sampler_work *w, const jp_sampler_config *c, float *x, const int *y,
                  int n, jp_rng *rng)
 {
+    const jp_device *d = w->dev;
     size_t count = (size_t)n * w->dim;
     double lse = 0;
     for (int s = 0; s < c->n_steps; s++) {
@@ -111,31 +117,17 @@ double jp_sample(jp_wrn *m, jp_sampler_work *w, const jp_sampler_config *c, floa
         if (c->kind == JP_SAMPLER_PYLD) {
             /* the authors' sample_q: an optional SGLD step on the outer gradient, the N inner
              * steps, then optional noise, unclamped, once per outer step */
-            float lr = c->pyld_lr, eps = c->eps, sgld_lr = c->sgld_lr;
-            if (sgld_lr > 0) {
-#pragma omp parallel for simd
-                for (size_t i = 0; i < count; i++) x[i] = clampf(x[i] + sgld_lr * clampf(g[i], -eps, eps), -1.0f, 1.0f);
-            }
-            for (int t = 0; t < c->in_steps; t++) {
-#pragma omp parallel for simd
-                for (size_t i = 0; i < count; i++) x[i] = clampf(x[i] + lr * clampf(g[i], -eps, eps), -1.0f, 1.0f);
-            }
+            if (c->sgld_lr > 0) d->ops->pyld_step(d->state, x, g, count, c->sgld_lr, c->eps);
+            for (int t = 0; t < c->in_steps; t++) d->ops->pyld_step(d->state, x, g, count, c->pyld_lr, c->eps);
             if (c->sgld_std > 0) {
-                jp_rng_fill_normal(rng, w->noise, count, 0.0f, c->sgld_std);
-#pragma omp parallel for simd
-                for (size_t i = 0; i < count; i++) x[i] += w->noise[i];
+                d->ops->normal(d->state, w->noise, count, 0.0f, c->sgld_std, rng);
+                d->ops->add(d->state, x, w->noise, count);
             }
         } else {
             int prox = c->kind == JP_SAMPLER_PROXIMAL;
-            float lr = c->sgld_lr, eps = c->eps, std = c->sgld_std;
-            if (std > 0) jp_rng_fill_normal(rng, w->noise, count, 0.0f, prox ? lr * std : std);
-            const float *nz = std > 0 ? w->noise : NULL;
-#pragma omp parallel for simd
-            for (size_t i = 0; i < count; i++) {
-                float step = prox ? 0.5f * lr * clampf(g[i], -eps, eps) : lr * g[i];
-                float v = x[i] + step + (nz ? nz[i] : 0.0f);
-                x[i] = c->clamp ? clampf(v, -1.0f, 1.0f) : v;
-            }
+            float lr = c->sgld_lr, std = c->sgld_std;
+            if (std > 0) d->ops->normal(d->state, w->noise, count, 0.0f, prox ? lr * std : std, rng);
+            d->ops->sgld_step(d->state, x, g, std > 0 ? w->noise : NULL, count, lr, c->eps, prox, c->clamp);
         }
     }
     return lse;

@@ -228,6 +228,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (st) return st;
     if (t->nranks > 1 && cfg->sync_bn && (st = jp_wrn_sync_batch_norm(t->m, t->dist, err))) return st;
     char kernels[400];
+    t->dev = jp_wrn_dev(t->m);
     jp_wrn_kernel_summary(t->m, kernels, sizeof kernels);
     tr_log(t, "kernels: %s\n", kernels);
     char blas[400];
@@ -271,7 +272,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
         JP_CHECK(hi > lo);
         t->opt_off = lo, t->n_opt = hi - lo;
     }
-    st = jp_optim_init(&t->opt, &oc, t->n_opt, err);
+    st = jp_optim_init_on(&t->opt, &oc, t->n_opt, t->dev, err);
     if (st) return st;
 
     t->dim = tr->c * tr->h * tr->w;
@@ -411,13 +412,6 @@ static double lse_term(jp_trainer *t, const float *x, float coef, const int *y, 
     return mean / B;
 }
 
-static int finite_all(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return 0;
-    return 1;
-}
-
 /* Finite samples, and their largest |x| into *absmax (the larger of it and what it holds). */
 static int samples_ok(const float *x, size_t n, double *absmax)
 {
@@ -453,7 +447,7 @@ static int diverged(const jp_trainer *t, jp_iter_stats *s, double loss)
         snprintf(s->why, sizeof s->why, "the sampler lost the data: |LSE data - LSE samples| averages %.4g "
                  "(limit %g; this iteration: data %.4g, samples %.4g)", s->gap_mean, (double)c->diverge_gap,
                  s->lse_data, s->lse_sample);
-    } else if (!finite_all(jp_wrn_grads(t->m) + t->opt_off, t->n_opt))
+    } else if (!t->dev->ops->all_finite(t->dev->state, jp_wrn_grads(t->m) + t->opt_off, t->n_opt))
         snprintf(s->why, sizeof s->why, "non-finite gradients");
     else
         return 0;
@@ -499,8 +493,7 @@ static void average_grads(jp_trainer *t)
     float *g = jp_wrn_grads(t->m) + t->opt_off;
     jp_error err;
     jp_trainer_dist_ok(t, t->dist->allreduce_f32(t->dist->ctx, g, t->n_opt, JP_DIST_SUM, &err), &err);
-    const float inv = 1.0f / (float)t->nranks;
-    for (size_t i = 0; i < t->n_opt; i++) g[i] *= inv;
+    t->dev->ops->scale(t->dev->state, g, 1.0f / (float)t->nranks, t->n_opt);
 }
 
 /* The BN running statistics of rank 0 on every rank, as PyTorch's DistributedDataParallel
@@ -558,7 +551,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     if (c->p_y_given_x_weight != 0.0f || t->use_pxy) next_batch(t, 1, t->x_lab, t->y_lab);
     if (c->p_y_given_x_weight != 0.0f) {
         jp_wrn_forward(t->m, t->logits, t->x_lab, B, 1);
-        s->ce = jp_cross_entropy_forward(t->logits, t->y_lab, B, K);
+        s->ce = t->dev->ops->cross_entropy_forward(t->dev->state, t->logits, t->y_lab, B, K);
         int correct = 0;
         for (int i = 0; i < B; i++) {
             const float *l = t->logits + (size_t)i * K;
@@ -568,7 +561,8 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             correct += arg == t->y_lab[i];
         }
         s->acc = (double)correct / B;
-        jp_cross_entropy_backward(t->dlogits, c->p_y_given_x_weight, t->logits, t->y_lab, B, K);
+        t->dev->ops->cross_entropy_backward(t->dev->state, t->dlogits, c->p_y_given_x_weight, t->logits, t->y_lab,
+                                            B, K);
         jp_wrn_backward(t->m, t->dlogits, NULL, 1);
         loss += c->p_y_given_x_weight * s->ce;
     }

@@ -13,6 +13,7 @@
 #include "jempp/optim.h"
 #include "jempp/train.h"
 #include "jempp/wrn.h"
+#include "nn/wrn_internal.h"
 
 typedef struct {
     double lr, loss, ce, acc, lse_data, lse_sample, seconds;
@@ -47,6 +48,7 @@ typedef struct {
     jp_data data;
     int data_open;
     jp_wrn *m;
+    const jp_device *dev; /* the model's */
     jp_optim opt;
     jp_lr_schedule sched;
     jp_loader *px, *lab;

@@ -117,7 +117,7 @@ typedef struct {
 
 static void grow(size_t *max, const builder *b, int c, int h, int w)
 {
-    size_t s = jp_act_bytes(&b->m->cpu, b->m->batch, c, h, w);
+    size_t s = jp_act_bytes(&b->m->ctx, b->m->batch, c, h, w);
     if (s > *max) *max = s;
 }
 
@@ -177,7 +177,7 @@ static jp_status add_conv(builder *b, int *idx, const char *prefix, const conv_s
     c->w = w;
     c->oh = (h + 2 * c->ph - c->kh) / c->sh + 1;
     c->ow = (w + 2 * c->pw - c->kw) / c->sw + 1;
-    int B = m->cpu.act_block;
+    int B = m->ctx.act_block;
     c->cin_p = m->n_convs == 0 ? cin : (cin + B - 1) / B * B;
     c->cout_p = (c->cout + B - 1) / B * B;
     jp_status st = check_values(b, name, 0);
@@ -315,11 +315,11 @@ static jp_status make_plans(jp_inception *m, jp_error *err)
         if (c->plan) continue;
         JP_CHECK(m->n_plans < JP_INC_MAX_PLANS);
         jp_conv_opts o = {.src_plain = plain, .relu = 1, .impl = JP_CONV_ONEDNN_DIRECT};
-        st = jp_conv_plan_init(&m->plans[m->n_plans], &m->cpu, &s, &o, err);
+        st = jp_conv_plan_init(&m->plans[m->n_plans], &m->ctx, &s, &o, err);
         if (st) return st;
         c->plan = &m->plans[m->n_plans++];
     }
-    return jp_cpu_finalize(&m->cpu, err);
+    return jp_ctx_finalize(&m->ctx, err);
 }
 
 static void carve(jp_inception *m, jp_arena *wa, jp_arena *aa, const builder *b)
@@ -411,7 +411,7 @@ jp_status jp_inception_load(jp_inception **out, const char *weights_path, int ba
         return jp_fail(err, JP_ERR_NOMEM, "Inception model struct");
     }
     m->batch = batch;
-    st = jp_cpu_init(&m->cpu, 0, err);
+    st = jp_ctx_init(&m->ctx, 0, err);
     builder b = {m, &f, err, {0, 0}, {0, 0, 0, 0}};
     if (!st) st = build(&b);
     if (!st) st = make_plans(m, err);
@@ -440,7 +440,7 @@ void jp_inception_free(jp_inception *m)
 {
     if (!m) return;
     for (int i = 0; i < m->n_plans; i++) jp_conv_plan_free(&m->plans[i]);
-    jp_cpu_free(&m->cpu);
+    jp_ctx_free(&m->ctx);
     jp_arena_free(&m->weight_arena);
     jp_arena_free(&m->act_arena);
     free(m);

@@ -57,7 +57,7 @@ struct jp_inception {
     int batch;
     int feat_dim, n_classes; /* n_classes = 0: no fc layer in the weights file */
     int final_h, final_w;    /* Mixed_7c's resolution (8x8) */
-    jp_cpu cpu;
+    jp_ctx ctx;
     jp_inc_conv convs[JP_INC_MAX_CONVS];
     int n_convs;
     jp_conv_plan plans[JP_INC_MAX_PLANS];

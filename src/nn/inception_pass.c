@@ -25,22 +25,22 @@ static void check_fits(const jp_inception *m, const float *dst, size_t bytes)
 static void conv(const jp_inception *m, int idx, float *dst, const float *src)
 {
     const jp_inc_conv *c = &m->convs[idx];
-    check_fits(m, dst, jp_act_bytes(&m->cpu, m->batch, c->cout_p, c->oh, c->ow));
+    check_fits(m, dst, jp_act_bytes(&m->ctx, m->batch, c->cout_p, c->oh, c->ow));
     jp_conv_forward(c->plan, dst, src, c->wfwd, c->bias);
 }
 
 static void pool(const jp_inception *m, float *dst, const float *src, jp_pool_kind kind, int c, int h, int w)
 {
     int oh = kind == JP_POOL_MAX3_S2 ? (h - 3) / 2 + 1 : h, ow = kind == JP_POOL_MAX3_S2 ? (w - 3) / 2 + 1 : w;
-    check_fits(m, dst, jp_act_bytes(&m->cpu, m->batch, c, oh, ow));
-    jp_inc_pool(dst, src, kind, m->batch, c, h, w, m->cpu.act_block);
+    check_fits(m, dst, jp_act_bytes(&m->ctx, m->batch, c, oh, ow));
+    jp_inc_pool(dst, src, kind, m->batch, c, h, w, m->ctx.act_block);
 }
 
 /* One mixed block: x -> out (both blocked). */
 static void block_forward(jp_inception *m, const jp_inc_block *blk, float *out, const float *x)
 {
-    int N = m->batch, B = m->cpu.act_block, off = 0;
-    check_fits(m, out, jp_act_bytes(&m->cpu, N, blk->cout, blk->oh, blk->ow));
+    int N = m->batch, B = m->ctx.act_block, off = 0;
+    check_fits(m, out, jp_act_bytes(&m->ctx, N, blk->cout, blk->oh, blk->ow));
     for (int i = 0; i < blk->n_branch; i++) {
         const jp_inc_branch *br = &blk->br[i];
         const float *cur = x;
@@ -108,7 +108,7 @@ jp_status jp_inception_features(jp_inception *m, float *feats, const float *x, i
         return jp_fail(err, JP_ERR_SHAPE, "Inception: images with %d channels (1 or 3 expected)", c);
     if (h < 1 || w < 1 || h > 8192 || w > 8192)
         return jp_fail(err, JP_ERR_SHAPE, "Inception: image size %dx%d", h, w);
-    int B = m->cpu.act_block;
+    int B = m->ctx.act_block;
     resize_input(m, x, n, c, h, w);
     /* rows past n: zeros rather than stale activations (x299 shares big[1]) */
     size_t per = (size_t)3 * JP_INC_SIZE * JP_INC_SIZE;
@@ -126,13 +126,13 @@ jp_status jp_inception_features(jp_inception *m, float *feats, const float *x, i
     conv(m, m->stem[4], b, a);
     pool(m, a, b, JP_POOL_MAX3_S2, c4a->cout, c4a->oh, c4a->ow);
     if (m->debug_stem)
-        jp_act_from_blocked(&m->cpu, m->debug_stem, a, n, m->blocks[0].cin, m->blocks[0].h, m->blocks[0].w);
+        jp_act_from_blocked(&m->ctx, m->debug_stem, a, n, m->blocks[0].cin, m->blocks[0].h, m->blocks[0].w);
 
     for (int i = 0; i < m->n_blocks; i++) {
         const jp_inc_block *blk = &m->blocks[i];
         block_forward(m, blk, b, a);
         if (m->debug_6e && !strcmp(blk->name, "Mixed_6e"))
-            jp_act_from_blocked(&m->cpu, m->debug_6e, b, n, blk->cout, blk->oh, blk->ow);
+            jp_act_from_blocked(&m->ctx, m->debug_6e, b, n, blk->cout, blk->oh, blk->ow);
         float *t = a;
         a = b;
         b = t;

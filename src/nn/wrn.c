@@ -179,7 +179,7 @@ static jp_status conv_plan(jp_wrn *m, const jp_conv_plan **out, int cin, int h, 
     jp_conv_plan *p = &m->conv_plans[m->n_conv_plans];
     jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1,
                       .winograd = m->cfg.winograd, .impl = m->cfg.kernels.conv};
-    st = jp_conv_plan_init(p, &m->cpu, &s, &o, err);
+    st = jp_conv_plan_init(p, &m->ctx, &s, &o, err);
     if (st) return st;
     m->n_conv_plans++;
     *out = p;
@@ -198,7 +198,7 @@ static jp_status bn_plan(jp_wrn *m, const jp_bnact_plan **out, int c, int h, int
     }
     JP_CHECK(m->n_bn_plans < JP_WRN_MAX_PLANS);
     jp_bnact_plan *p = &m->bn_plans[m->n_bn_plans];
-    jp_status st = jp_bnact_plan_init(p, &m->cpu, &s, m->cfg.norm == JP_NORM_BATCH, m->cfg.slope,
+    jp_status st = jp_bnact_plan_init(p, &m->ctx, &s, m->cfg.norm == JP_NORM_BATCH, m->cfg.slope,
                                       m->cfg.kernels.bnact, err);
     if (st) return st;
     m->n_bn_plans++;
@@ -231,7 +231,7 @@ static jp_status make_plans(jp_wrn *m, jp_error *err)
         st = jp_fail(err, JP_ERR_ARG, "--conv_impl %s runs no layer of this model on nChw%dc (onednn-winograd: "
                      "3x3 stride-1 layers on nChw16c, channels in multiples of 16; jempp-winograd: 3x3 stride-1 "
                      "layers, channels in multiples of the vector width)",
-                     jp_conv_impl_word(c->kernels.conv), m->cpu.act_block);
+                     jp_conv_impl_word(c->kernels.conv), m->ctx.act_block);
     return st;
 }
 
@@ -245,7 +245,7 @@ static void carve_weights(jp_wrn_conv *c, jp_arena *a)
 
 static void carve(jp_wrn *m, jp_arena *wa, jp_arena *aa)
 {
-    const jp_cpu *d = &m->cpu;
+    const jp_ctx *d = &m->ctx;
     int N = m->batch, H = m->cfg.image_size;
     size_t maxact = 0, maxdw = 0, maxc = 16;
     carve_weights(&m->conv1, wa);
@@ -308,9 +308,9 @@ jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_er
     m->batch = batch;
     jp_rng_seed(&m->rng, 0);
     build_table(m);
-    st = jp_cpu_init(&m->cpu, cfg->kernels.vector_width, err);
+    st = jp_ctx_init(&m->ctx, cfg->kernels.vector_width, err);
     if (!st) st = make_plans(m, err);
-    if (!st) st = jp_cpu_finalize(&m->cpu, err);
+    if (!st) st = jp_ctx_finalize(&m->ctx, err);
     if (st) {
         jp_wrn_free(m);
         return st;
@@ -320,8 +320,9 @@ jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_er
     jp_arena_init(&wmeasure, 0);
     jp_arena_init(&ameasure, 0);
     carve(m, &wmeasure, &ameasure);
-    if (jp_arena_init(&m->param_arena, pbytes) || jp_arena_init(&m->weight_arena, wmeasure.used) ||
-        jp_arena_init(&m->act_arena, ameasure.used)) {
+    const jp_device *dev = m->ctx.dev;
+    if (jp_dev_arena_init(dev, &m->param_arena, pbytes) || jp_dev_arena_init(dev, &m->weight_arena, wmeasure.used) ||
+        jp_dev_arena_init(dev, &m->act_arena, ameasure.used)) {
         jp_wrn_free(m);
         return jp_fail(err, JP_ERR_NOMEM, "model memory: %zu MiB of activations, %zu MiB of weights",
                        ameasure.used >> 20, (wmeasure.used + pbytes) >> 20);
@@ -343,10 +344,12 @@ void jp_wrn_free(jp_wrn *m)
     if (!m) return;
     for (int i = 0; i < m->n_conv_plans; i++) jp_conv_plan_free(&m->conv_plans[i]);
     for (int i = 0; i < m->n_bn_plans; i++) jp_bnact_plan_free(&m->bn_plans[i]);
-    jp_cpu_free(&m->cpu);
-    jp_arena_free(&m->param_arena);
-    jp_arena_free(&m->weight_arena);
-    jp_arena_free(&m->act_arena);
+    if (m->ctx.dev) {
+        jp_dev_arena_free(m->ctx.dev, &m->param_arena);
+        jp_dev_arena_free(m->ctx.dev, &m->weight_arena);
+        jp_dev_arena_free(m->ctx.dev, &m->act_arena);
+    }
+    jp_ctx_free(&m->ctx);
     free(m->tensors);
     free(m->blocks);
     free(m);
@@ -485,14 +488,14 @@ void jp_wrn_kernel_summary(const jp_wrn *m, char *buf, size_t len)
     int conv[JP_CONV_N_IMPL] = {0}, bn[JP_BNACT_N_IMPL] = {0};
     for (int i = 0; i < m->n_conv_plans; i++) conv[m->conv_plans[i].impl->id]++;
     for (int i = 0; i < m->n_bn_plans; i++) bn[m->bn_plans[i].impl->id]++;
-    size_t at = (size_t)snprintf(buf, len, "nChw%dc;", m->cpu.act_block);
+    size_t at = (size_t)snprintf(buf, len, "nChw%dc;", m->ctx.act_block);
     for (int k = 1; k < JP_CONV_N_IMPL && at < len; k++)
         if (conv[k])
             at += (size_t)snprintf(buf + at, len - at, " %s x%d", jp_conv_impl_word((jp_conv_impl_id)k), conv[k]);
     for (int k = 1; k < JP_BNACT_N_IMPL && at < len; k++)
         if (bn[k]) at += (size_t)snprintf(buf + at, len - at, " %s bn x%d", jp_bnact_impl_word((jp_bnact_impl_id)k), bn[k]);
     if (at < len && (conv[JP_CONV_JEMPP_WINOGRAD] || bn[JP_BNACT_JEMPP_FUSED]))
-        snprintf(buf + at, len - at, "; jempp's kernels: %s", jp_cpu_width_isa(m->cpu.act_block));
+        snprintf(buf + at, len - at, "; jempp's kernels: %s", jp_cpu_width_isa(m->ctx.act_block));
 }
 
 int jp_wrn_reference_kernels(const jp_wrn *m, char *buf, size_t len)

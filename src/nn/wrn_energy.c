@@ -1,24 +1,22 @@
 /* The WRN's log density: log p(x) = LSE(logits) for JEM/JEM++ (the classifier's logits
  * define the energy), or the energy head energy_output(feat) for JEM's unconditional
  * variant (--uncond), and its backward. */
-#include <string.h>
-
-#include "core/sgemm.h"
-#include "jempp/ops.h"
 #include "nn/wrn_internal.h"
 
 void jp_wrn_energy_head(jp_wrn *m, float *e, int n)
 {
+    const jp_device *d = m->ctx.dev;
     int D = m->last_c;
-    const float *we = m->params + m->en_w;
-    jp_sgemm(0, 0, n, 1, D, 1.0f, m->feat, D, we, 1, 0.0f, e, 1); /* e (n) = feat (n, D) we (D) */
-    for (int i = 0; i < n; i++) e[i] += m->params[m->en_b];
+    /* e (n) = feat (n, D) w_e (D) + b_e */
+    d->ops->gemm(d->state, 0, 0, n, 1, D, 1.0f, m->feat, D, m->params + m->en_w, 1, 0.0f, e, 1);
+    d->ops->bias_forward(d->state, e, m->params + m->en_b, n, 1);
 }
 
 void jp_wrn_log_px(jp_wrn *m, const float *logits, float *out, int n)
 {
+    const jp_device *d = m->ctx.dev;
     if (m->cfg.uncond) jp_wrn_energy_head(m, out, n);
-    else jp_logsumexp_forward(out, logits, n, m->cfg.n_classes);
+    else d->ops->logsumexp_forward(d->state, out, logits, n, m->cfg.n_classes);
 }
 
 /* d/d logits of sum_i w_i LSE(logits_i) = w_i softmax(logits_i); for the energy head
@@ -26,15 +24,14 @@ void jp_wrn_log_px(jp_wrn *m, const float *logits, float *out, int n)
 void jp_wrn_backward_log_px(jp_wrn *m, const float *logits, const float *w, const float *dlogits_extra, float *dx,
                             int param_grads)
 {
+    const jp_device *d = m->ctx.dev;
     int n = m->last_n, K = m->cfg.n_classes;
-    size_t nk = (size_t)n * K;
     const float *dl = dlogits_extra, *de = NULL;
     if (m->cfg.uncond) {
         de = w;
     } else if (w) {
-        jp_logsumexp_backward(m->dlog_scratch, w, logits, n, K);
-        if (dlogits_extra)
-            for (size_t i = 0; i < nk; i++) m->dlog_scratch[i] += dlogits_extra[i];
+        d->ops->logsumexp_backward(d->state, m->dlog_scratch, w, logits, n, K);
+        if (dlogits_extra) d->ops->add(d->state, m->dlog_scratch, dlogits_extra, (size_t)n * K);
         dl = m->dlog_scratch;
     }
     jp_wrn_backward_heads(m, dl, de, dx, param_grads);

@@ -47,7 +47,7 @@ typedef void (*jp_wrn_dropout_fill)(void *ctx, int block, float *mask_nchw, int 
 struct jp_wrn {
     jp_wrn_config cfg;
     int batch, n_blocks, last_c, last_hw;
-    jp_cpu cpu;
+    jp_ctx ctx;
     jp_conv_plan conv_plans[JP_WRN_MAX_PLANS];
     int n_conv_plans;
     jp_bnact_plan bn_plans[JP_WRN_MAX_PLANS];
@@ -81,6 +81,10 @@ struct jp_wrn {
     unsigned long weights_version, prepared_version;
     jp_rng rng;
 };
+
+/* The model's device: its tensors live there (samplers and the trainer allocate theirs
+ * on it and run their updates through it). */
+static inline const jp_device *jp_wrn_dev(const jp_wrn *m) { return m->ctx.dev; }
 
 /* Testing hook (tests/test_wrn_wide.c gives PyTorch the same masks): when fill is not
  * NULL, every train-mode forward takes each block's dropout mask from fill instead of

@@ -1,10 +1,7 @@
 /* Wide-ResNet forward and backward on blocked activations. */
 #include "nn/wrn_internal.h"
 
-#include <cblas.h>
 #include <string.h>
-
-#include "core/sgemm.h"
 
 static void prepare_weights(jp_wrn *m)
 {
@@ -33,38 +30,12 @@ static void bnact_fwd(jp_wrn *m, jp_wrn_bnact *b, int train, float *dst, const f
                      bn ? m->params + b->b_off : NULL);
 }
 
-/* Global average pooling of blocked (N, C, hw) into plain (N, C). */
-static void pool_forward(jp_wrn *m)
-{
-    int N = m->batch, C = m->last_c, B = m->cpu.act_block, hw = m->last_hw;
-    float inv = 1.0f / (float)hw;
-#pragma omp parallel for
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            const float *s = m->af + (((size_t)n * (C / B) + c / B) * hw) * B + c % B;
-            float acc = 0.0f;
-            for (int p = 0; p < hw; p++) acc += s[(size_t)p * B];
-            m->feat[(size_t)n * C + c] = acc * inv;
-        }
-}
-
-/* d af[n, c, p] = dfeat[n, c] / hw */
-static void pool_backward(jp_wrn *m, float *daf)
-{
-    int N = m->batch, C = m->last_c, B = m->cpu.act_block, hw = m->last_hw;
-    float inv = 1.0f / (float)hw;
-#pragma omp parallel for
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            float *d = daf + (((size_t)n * (C / B) + c / B) * hw) * B + c % B;
-            float v = m->dfeat[(size_t)n * C + c] * inv;
-            for (int p = 0; p < hw; p++) d[(size_t)p * B] = v;
-        }
-}
+/* The model's device: memory, pooling, the heads, losses, element-wise updates. */
+static const jp_device *dev(const jp_wrn *m) { return m->ctx.dev; }
 
 static size_t act_count(const jp_wrn *m, int c, int h, int w)
 {
-    return jp_act_bytes(&m->cpu, m->batch, c, h, w) / sizeof(float);
+    return jp_act_bytes(&m->ctx, m->batch, c, h, w) / sizeof(float);
 }
 
 void jp_wrn_set_dropout_source(jp_wrn *m, jp_wrn_dropout_fill fill, void *ctx)
@@ -82,9 +53,8 @@ static void dropout_given_mask(jp_wrn *m, int i, jp_wrn_block *b)
 {
     float *plain = m->g[0];
     m->dropout_fill(m->dropout_ctx, i, plain, m->batch, b->cout, b->h, b->w);
-    jp_act_to_blocked(&m->cpu, b->mask, plain, m->batch, b->cout, b->h, b->w);
-    size_t count = act_count(m, b->cout, b->h, b->w);
-    for (size_t k = 0; k < count; k++) b->h1[k] *= b->mask[k];
+    jp_act_to_blocked(&m->ctx, b->mask, plain, m->batch, b->cout, b->h, b->w);
+    dev(m)->ops->dropout_backward(dev(m)->state, b->h1, b->h1, b->mask, act_count(m, b->cout, b->h, b->w));
 }
 
 void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
@@ -94,8 +64,9 @@ void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
     JP_CHECK(train ? n == N : (n >= 1 && n <= N));
     prepare_weights(m);
     size_t per = (size_t)c->in_channels * H * H;
-    memcpy(m->x_in, x, (size_t)n * per * sizeof(float));
-    if (n < N) memset(m->x_in + (size_t)n * per, 0, (size_t)(N - n) * per * sizeof(float));
+    const jp_device *d = dev(m);
+    jp_dev_copy(d, m->x_in, x, (size_t)n * per * sizeof(float));
+    if (n < N) jp_dev_zero(d, m->x_in + (size_t)n * per, (size_t)(N - n) * per * sizeof(float));
 
     conv_fwd(m, &m->conv1, m->z0, m->x_in);
     for (int i = 0; i < m->n_blocks; i++) {
@@ -105,20 +76,19 @@ void jp_wrn_forward(jp_wrn *m, float *logits, const float *x, int n, int train)
         if (b->mask && train && m->dropout_fill)
             dropout_given_mask(m, i, b);
         else if (b->mask && train)
-            jp_dropout_forward(b->h1, b->mask, b->h1, act_count(m, b->cout, b->h, b->w), c->dropout, &m->rng);
+            d->ops->dropout_forward(d->state, b->h1, b->mask, b->h1, act_count(m, b->cout, b->h, b->w), c->dropout,
+                                    &m->rng);
         bnact_fwd(m, &b->bn2, train, b->a2, b->h1);
         if (b->has_shortcut) conv_fwd(m, &b->shortcut, b->out, b->x);
-        else memcpy(b->out, b->x, act_count(m, b->cout, b->oh, b->ow) * sizeof(float));
+        else jp_dev_copy(d, b->out, b->x, act_count(m, b->cout, b->oh, b->ow) * sizeof(float));
         conv_fwd(m, &b->conv2, b->out, b->a2); /* residual plan: out += conv2(a2) */
     }
     const jp_wrn_block *last = &m->blocks[m->n_blocks - 1];
     bnact_fwd(m, &m->head_bn, train, m->af, last->out);
-    pool_forward(m);
+    d->ops->pool_forward(d->state, m->feat, m->af, N, D, m->last_hw, m->ctx.act_block);
     /* logits (n, K) = feat (n, D) W^T + b */
-    const float *W = m->params + m->fc_w, *bias = m->params + m->fc_b;
-    jp_sgemm(0, 1, n, K, D, 1.0f, m->feat, D, W, D, 0.0f, logits, K);
-    for (int i = 0; i < n; i++)
-        for (int k = 0; k < K; k++) logits[(size_t)i * K + k] += bias[k];
+    d->ops->gemm(d->state, 0, 1, n, K, D, 1.0f, m->feat, D, m->params + m->fc_w, D, 0.0f, logits, K);
+    d->ops->bias_forward(d->state, logits, m->params + m->fc_b, n, K);
     m->last_train = train;
     m->last_n = n;
 }
@@ -142,12 +112,6 @@ static void bnact_bwd(jp_wrn *m, const jp_wrn_bnact *b, int pgrad, float *dsrc, 
                       m->dparam_scratch);
 }
 
-static void add_into(float *dst, const float *src, size_t count)
-{
-#pragma omp parallel for simd
-    for (size_t i = 0; i < count; i++) dst[i] += src[i];
-}
-
 /* The math, block by block (out = conv2(a2) + sc(x)):
  *   d a2 = conv2^T(d out)         dW2 += d out (x) a2
  *   d h1 = bnact2^T(d a2) * mask  dW1 += d h1 (x) a1
@@ -165,26 +129,26 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
 {
     const jp_wrn_config *c = &m->cfg;
     int N = m->batch, n = m->last_n, K = c->n_classes, D = m->last_c, H = c->image_size;
+    const jp_device *d = dev(m);
     const float *W = m->params + m->fc_w, *we = m->params + m->en_w;
     /* rows past n (eval padding) are zero */
     if (dlogits)
-        jp_sgemm(0, 0, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
+        d->ops->gemm(d->state, 0, 0, n, D, K, 1.0f, dlogits, K, W, D, 0.0f, m->dfeat, D);
     size_t from = dlogits ? (size_t)n * D : 0;
-    memset(m->dfeat + from, 0, ((size_t)N * D - from) * sizeof(float));
-    if (denergy) cblas_sger(CblasRowMajor, n, D, 1.0f, denergy, 1, we, 1, m->dfeat, D);
+    jp_dev_zero(d, m->dfeat + from, ((size_t)N * D - from) * sizeof(float));
+    /* dfeat (n, D) += denergy (n, 1) w_e (1, D) */
+    if (denergy) d->ops->gemm(d->state, 0, 0, n, D, 1, 1.0f, denergy, 1, we, D, 1.0f, m->dfeat, D);
     if (pgrad && dlogits) {
-        jp_sgemm(1, 0, K, D, n, 1.0f, dlogits, K, m->feat, D, 1.0f, m->grads + m->fc_w, D);
-        float *db = m->grads + m->fc_b;
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < K; k++) db[k] += dlogits[(size_t)i * K + k];
+        d->ops->gemm(d->state, 1, 0, K, D, n, 1.0f, dlogits, K, m->feat, D, 1.0f, m->grads + m->fc_w, D);
+        d->ops->bias_backward(d->state, m->grads + m->fc_b, dlogits, n, K);
     }
     if (pgrad && denergy) {
         /* dw_e (1, D) += denergy^T (1, n) feat (n, D) */
-        jp_sgemm(0, 0, 1, D, n, 1.0f, denergy, n, m->feat, D, 1.0f, m->grads + m->en_w, D);
-        for (int i = 0; i < n; i++) m->grads[m->en_b] += denergy[i];
+        d->ops->gemm(d->state, 0, 0, 1, D, n, 1.0f, denergy, n, m->feat, D, 1.0f, m->grads + m->en_w, D);
+        d->ops->bias_backward(d->state, m->grads + m->en_b, denergy, n, 1);
     }
     float **g = m->g;
-    pool_backward(m, g[0]);
+    d->ops->pool_backward(d->state, g[0], m->dfeat, N, D, m->last_hw, m->ctx.act_block);
     const jp_wrn_block *last = &m->blocks[m->n_blocks - 1];
     bnact_bwd(m, &m->head_bn, pgrad, g[1], g[0], m->af, last->out);
     float *dout = g[1];
@@ -198,7 +162,7 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
         jp_conv_backward_data(b->conv2.plan, da, dout, b->conv2.wbwd);
         bnact_bwd(m, &b->bn2, pgrad, dh, da, b->a2, b->h1);
         if (b->mask && m->last_train)
-            jp_dropout_backward(dh, dh, b->mask, act_count(m, b->cout, b->h, b->w));
+            d->ops->dropout_backward(d->state, dh, dh, b->mask, act_count(m, b->cout, b->h, b->w));
         if (pgrad) conv_bwd_w(m, &b->conv1, dh, b->a1);
         jp_conv_backward_data(b->conv1.plan, da, dh, b->conv1.wbwd);
         bnact_bwd(m, &b->bn1, pgrad, dxb, da, b->a1, b->x);
@@ -206,9 +170,9 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
         if (b->has_shortcut) {
             if (pgrad) conv_bwd_w(m, &b->shortcut, dout, b->x);
             jp_conv_backward_data(b->shortcut.plan, da, dout, b->shortcut.wbwd);
-            add_into(dxb, da, in_count);
+            d->ops->add(d->state, dxb, da, in_count);
         } else {
-            add_into(dxb, dout, in_count);
+            d->ops->add(d->state, dxb, dout, in_count);
         }
         dout = dxb;
     }
@@ -216,7 +180,7 @@ void jp_wrn_backward_heads(jp_wrn *m, const float *dlogits, const float *denergy
     if (pgrad) conv_bwd_w(m, &m->conv1, dout, m->x_in);
     if (dx) {
         jp_conv_backward_data(m->conv1.plan, m->plain_tmp, dout, m->conv1.wbwd);
-        memcpy(dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
+        jp_dev_copy(d, dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
     }
 }
 
@@ -224,7 +188,7 @@ void jp_wrn_slack(const jp_wrn *m, float *dz0)
 {
     JP_CHECK(m->dz0_last != NULL);
     int H = m->cfg.image_size;
-    jp_act_from_blocked(&m->cpu, dz0, m->dz0_last, m->last_n, 16, H, H);
+    jp_act_from_blocked(&m->ctx, dz0, m->dz0_last, m->last_n, 16, H, H);
 }
 
 void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n)
@@ -234,9 +198,10 @@ void jp_wrn_conv1_transpose(jp_wrn *m, float *dx, const float *p, int n)
     JP_CHECK(n >= 1 && n <= N);
     prepare_weights(m);
     size_t per = (size_t)16 * H * H;
-    memcpy(m->plain_tmp, p, (size_t)n * per * sizeof(float));
-    memset(m->plain_tmp + (size_t)n * per, 0, (size_t)(N - n) * per * sizeof(float));
-    jp_act_to_blocked(&m->cpu, m->g[0], m->plain_tmp, N, 16, H, H);
+    const jp_device *d = dev(m);
+    jp_dev_copy(d, m->plain_tmp, p, (size_t)n * per * sizeof(float));
+    jp_dev_zero(d, m->plain_tmp + (size_t)n * per, (size_t)(N - n) * per * sizeof(float));
+    jp_act_to_blocked(&m->ctx, m->g[0], m->plain_tmp, N, 16, H, H);
     jp_conv_backward_data(m->conv1.plan, m->plain_tmp, m->g[0], m->conv1.wbwd);
-    memcpy(dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
+    jp_dev_copy(d, dx, m->plain_tmp, (size_t)n * c->in_channels * H * H * sizeof(float));
 }

@@ -1,8 +1,10 @@
-/* The seam between the models and the kernels that run their layers: a CPU context
- * (the activations' layout and one shared scratchpad), and plans for convolution and
- * batch norm + LeakyReLU, each running one implementation chosen among peers
+/* The seam between the models and the kernels that run their layers: a context (the
+ * device, the activations' layout and one shared scratchpad), and plans for convolution
+ * and batch norm + LeakyReLU, each running one implementation chosen among peers
  * (jp_conv_impl_id, jp_bnact_impl_id). What an implementation keeps is its own (the
- * plan's `state`); oneDNN's API is used only under src/ops/onednn/.
+ * plan's `state`); oneDNN's API is used only under src/ops/onednn/. Everything else a
+ * model runs (pooling, the heads' products, losses, element-wise updates, memory) is an
+ * operation of the context's device (ops/device.h).
  *
  * Activations between layers stay in a blocked layout (nChw16c on AVX-512, nChw8c
  * otherwise) and are reordered only at the edges of the network. Weights are kept by
@@ -22,31 +24,33 @@
 
 #include "jempp/core.h"
 #include "jempp/ops.h"
+#include "ops/device.h"
 
 typedef struct jp_onednn jp_onednn; /* oneDNN's engine and stream (ops/onednn/onednn.h) */
 
-/* The activations' layout and one scratchpad shared by all plans of a context (they
- * run one at a time). */
+/* The device, the activations' layout and one scratchpad (device memory) shared by all
+ * plans of a context (they run one at a time). */
 typedef struct {
+    const jp_device *dev; /* where the activations live and everything but the plans runs */
     int act_block;  /* channel block of the activations: 16 or 8 */
     jp_onednn *dnnl;
     void *scratch;
     size_t scratch_size, scratch_need;
-} jp_cpu;
+} jp_ctx;
 
 /* vector_width: the activations' channel block, 0 for the CPU's own (16 where oneDNN
  * and jempp both run AVX-512 kernels, else 8), or 8 / 16 (tests, --vector_width). */
-jp_status jp_cpu_init(jp_cpu *ctx, int vector_width, jp_error *err);
+jp_status jp_ctx_init(jp_ctx *ctx, int vector_width, jp_error *err);
 /* Allocates the shared scratchpad (call after creating plans; may be called again
  * after creating more plans: grows when needed). */
-jp_status jp_cpu_finalize(jp_cpu *ctx, jp_error *err);
-void jp_cpu_free(jp_cpu *ctx);
+jp_status jp_ctx_finalize(jp_ctx *ctx, jp_error *err);
+void jp_ctx_free(jp_ctx *ctx);
 /* Bytes of an (N,C,H,W) activation in the context's blocked layout (channels padded up
  * to the block). */
-size_t jp_act_bytes(const jp_cpu *ctx, int n, int c, int h, int w);
+size_t jp_act_bytes(const jp_ctx *ctx, int n, int c, int h, int w);
 /* Plain NCHW <-> blocked copies (edges of the network and tests). Not for hot loops. */
-void jp_act_to_blocked(const jp_cpu *ctx, float *dst, const float *src, int n, int c, int h, int w);
-void jp_act_from_blocked(const jp_cpu *ctx, float *dst, const float *src, int n, int c, int h, int w);
+void jp_act_to_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w);
+void jp_act_from_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w);
 /* Whether a kernel name is one of oneDNN's reference (naive loop) kernels, 10-1000x
  * slower than its JIT ones. */
 int jp_kernel_is_reference(const char *kernel);
@@ -55,7 +59,7 @@ int jp_kernel_is_reference(const char *kernel);
 typedef struct jp_conv_impl jp_conv_impl;
 
 typedef struct {
-    jp_cpu *ctx;
+    jp_ctx *ctx;
     const jp_conv_impl *impl; /* the implementation that runs all three passes */
     jp_conv_shape s;
     int src_plain;      /* source (and diff source) in plain NCHW (first layer: C = 1 or 3) */
@@ -103,7 +107,7 @@ extern const jp_conv_impl jp_conv_onednn_direct, jp_conv_onednn_winograd, jp_con
  * opts ask for, or the automatic choice (conv_impls.c). A named implementation that
  * cannot run on this CPU is an error (JP_ERR_BACKEND); one that does not fit the shape
  * leaves it to onednn-direct. Without backward the forward is an inference one. */
-jp_status jp_conv_plan_init(jp_conv_plan *p, jp_cpu *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
+jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
                             jp_error *err);
 void jp_conv_plan_free(jp_conv_plan *p);
 /* Name of the kernel that runs pass 0 (forward), 1 (backward-data) or 2
@@ -136,7 +140,7 @@ typedef struct {
 } jp_bn_sync;
 
 typedef struct {
-    jp_cpu *ctx;
+    jp_ctx *ctx;
     const jp_bnact_impl *impl;
     jp_bn_shape s;
     float slope;
@@ -168,7 +172,7 @@ extern const jp_bnact_impl jp_bnact_onednn, jp_bnact_jempp_fused;
 /* impl: JP_BNACT_AUTO (jempp-fused where it runs: C a multiple of the layout's block
  * and the CPU's vector width; onednn otherwise) or a named one (an error when it
  * cannot run this shape here). */
-jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_cpu *ctx, const jp_bn_shape *s, int has_bn,
+jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_ctx *ctx, const jp_bn_shape *s, int has_bn,
                              float slope, jp_bnact_impl_id impl, jp_error *err);
 void jp_bnact_plan_free(jp_bnact_plan *p);
 /* Train-mode statistics over the processes of sync (NULL: back to this process's): the

@@ -18,7 +18,7 @@
 #include "ops/backend.h"
 #include "ops/bnact_fused.h"
 
-jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_cpu *ctx, const jp_bn_shape *s, int has_bn, float slope,
+jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_ctx *ctx, const jp_bn_shape *s, int has_bn, float slope,
                              jp_bnact_impl_id impl, jp_error *err)
 {
     memset(p, 0, sizeof *p);

@@ -38,7 +38,7 @@ const char *jp_bnact_impl_word(jp_bnact_impl_id id)
     return (int)id >= 0 && id < JP_BNACT_N_IMPL ? bnact_words[id] : NULL;
 }
 
-static void reset(jp_conv_plan *p, jp_cpu *ctx, const jp_conv_shape *s, const jp_conv_opts *o)
+static void reset(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s, const jp_conv_opts *o)
 {
     memset(p, 0, sizeof *p);
     p->ctx = ctx;
@@ -49,7 +49,7 @@ static void reset(jp_conv_plan *p, jp_cpu *ctx, const jp_conv_shape *s, const jp
     p->backward = o->need_backward;
 }
 
-jp_status jp_conv_plan_init(jp_conv_plan *p, jp_cpu *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
+jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s, const jp_conv_opts *o,
                             jp_error *err)
 {
     const jp_conv_impl *order[3];

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "jempp/optim.h"
+#include "ops/device.h"
 
 void jp_optim_config_sgd(jp_optim_config *c)
 {
@@ -54,10 +55,17 @@ jp_status jp_optim_config_check(const jp_optim_config *c, jp_error *err)
 /* Allocates the arrays the kind needs; everything else stays NULL. */
 jp_status jp_optim_init(jp_optim *o, const jp_optim_config *cfg, size_t n, jp_error *err)
 {
+    return jp_optim_init_on(o, cfg, n, NULL, err);
+}
+
+jp_status jp_optim_init_on(jp_optim *o, const jp_optim_config *cfg, size_t n, const jp_device *dev,
+                           jp_error *err)
+{
     memset(o, 0, sizeof *o);
     jp_status st = jp_optim_config_check(cfg, err);
     if (st != JP_OK) return st;
     o->cfg = *cfg;
+    o->dev = dev ? dev : jp_device_cpu();
     o->n = n;
     const size_t bytes = (n ? n : 1) * sizeof(float);
     float **need[3] = {NULL, NULL, NULL};
@@ -70,7 +78,7 @@ jp_status jp_optim_init(jp_optim *o, const jp_optim_config *cfg, size_t n, jp_er
     }
     for (int k = 0; k < 3; k++) {
         if (!need[k]) continue;
-        *need[k] = jp_alloc(bytes);
+        *need[k] = jp_dev_alloc(o->dev, bytes);
         if (!*need[k]) {
             jp_optim_free(o);
             return jp_fail(err, JP_ERR_NOMEM, "optimiser: cannot allocate %zu bytes of state", bytes);
@@ -81,10 +89,9 @@ jp_status jp_optim_init(jp_optim *o, const jp_optim_config *cfg, size_t n, jp_er
 
 void jp_optim_free(jp_optim *o)
 {
-    jp_free(o->momentum_buffer);
-    jp_free(o->exp_avg);
-    jp_free(o->exp_avg_sq);
-    jp_free(o->max_exp_avg_sq);
+    float *arrays[4] = {o->momentum_buffer, o->exp_avg, o->exp_avg_sq, o->max_exp_avg_sq};
+    for (int k = 0; k < 4; k++)
+        if (arrays[k]) jp_dev_release(o->dev, arrays[k]);
     o->momentum_buffer = o->exp_avg = o->exp_avg_sq = o->max_exp_avg_sq = NULL;
     o->n = 0;
     o->step = 0;
@@ -94,7 +101,7 @@ void jp_optim_reset(jp_optim *o)
 {
     float *arrays[4] = {o->momentum_buffer, o->exp_avg, o->exp_avg_sq, o->max_exp_avg_sq};
     for (int k = 0; k < 4; k++)
-        if (arrays[k]) memset(arrays[k], 0, o->n * sizeof(float));
+        if (arrays[k]) jp_dev_zero(o->dev, arrays[k], o->n * sizeof(float));
     o->step = 0;
 }
 
@@ -103,13 +110,14 @@ void jp_optim_reset(jp_optim *o)
 void jp_optim_step(jp_optim *o, float *params, const float *grads, size_t n, double lr)
 {
     JP_CHECK(o != NULL && n == o->n);
+    const jp_device *d = o->dev;
     if (o->cfg.kind == JP_OPTIM_SGD) {
-        jp_sgd_update(&o->cfg, params, grads, o->momentum_buffer, n, o->step == 0, lr);
+        d->ops->sgd_update(d->state, &o->cfg, params, grads, o->momentum_buffer, n, o->step == 0, lr);
         o->step++;
     } else {
         o->step++;
-        jp_adam_update(&o->cfg, params, grads, o->exp_avg, o->exp_avg_sq, o->max_exp_avg_sq, n,
-                       o->step, lr);
+        d->ops->adam_update(d->state, &o->cfg, params, grads, o->exp_avg, o->exp_avg_sq, o->max_exp_avg_sq, n,
+                            o->step, lr);
     }
 }
 

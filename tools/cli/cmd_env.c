@@ -27,15 +27,15 @@ int jp_cmd_env(int argc, char **argv)
         fprintf(stderr, "%s: takes no arguments (got '%s')\n", argv[0], argv[1]);
         return 2;
     }
-    jp_cpu cpu;
+    jp_ctx cpu;
     jp_error err;
-    if (jp_cpu_init(&cpu, 0, &err)) {
+    if (jp_ctx_init(&cpu, 0, &err)) {
         fprintf(stderr, "jempp env: %s\n", err.msg);
         return 1;
     }
     printf("kernels_avx2=%s\nkernels_avx512=%s\nactivations=nChw%dc\n", jp_cpu_has_width(8) ? "yes" : "no",
            jp_cpu_has_width(16) ? "yes" : "no", cpu.act_block);
-    jp_cpu_free(&cpu);
+    jp_ctx_free(&cpu);
     printf("openblas_core=%s\n", openblas_get_corename());
     printf("mpi=%s\n", jp_cli_dist_built() ? "yes" : "no");
     print_var("OPENBLAS_CORETYPE");

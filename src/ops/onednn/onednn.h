@@ -31,17 +31,17 @@ int jp_onednn_has_avx512(void);
 _Noreturn void jp_dnnl_failed(const char *file, int line, const char *call, dnnl_status_t st);
 
 /* Memory description of an (N,C,H,W) activation in the context's blocked layout. */
-void jp_dnnl_act_md(const jp_cpu *ctx, dnnl_memory_desc_t *md, int n, int c, int h, int w);
+void jp_dnnl_act_md(const jp_ctx *ctx, dnnl_memory_desc_t *md, int n, int c, int h, int w);
 /* A memory object with no data handle yet; handles are set right before execution. */
-dnnl_memory_t jp_dnnl_mem(const jp_cpu *ctx, const dnnl_memory_desc_t *md);
+dnnl_memory_t jp_dnnl_mem(const jp_ctx *ctx, const dnnl_memory_desc_t *md);
 /* Sets the handles and executes, then waits for the stream. Each arg's memory gets
  * its pointer from ptrs[i]; a NULL ptr means "the context scratchpad"; a NULL memory
  * (a primitive that needs no scratchpad) is skipped. */
-void jp_dnnl_exec(const jp_cpu *ctx, dnnl_primitive_t prim, int nargs, const int *arg_ids,
+void jp_dnnl_exec(const jp_ctx *ctx, dnnl_primitive_t prim, int nargs, const int *arg_ids,
                   dnnl_memory_t *mems, void *const *ptrs);
 /* Creates the primitive of pd, records its scratchpad size in the context, and returns
  * the memory object for that scratchpad through *scratch_mem (NULL when it needs none). */
-dnnl_primitive_t jp_dnnl_primitive(jp_cpu *ctx, dnnl_primitive_desc_t pd, dnnl_memory_t *scratch_mem);
+dnnl_primitive_t jp_dnnl_primitive(jp_ctx *ctx, dnnl_primitive_desc_t pd, dnnl_memory_t *scratch_mem);
 /* An attribute with user scratchpad; post-ops: when sum != 0, dst += result; when
  * relu != 0, then dst = max(dst, 0). */
 dnnl_primitive_attr_t jp_dnnl_attr(int sum, int relu);

@@ -15,7 +15,7 @@ typedef struct {
 
 static jp_status init(jp_bnact_plan *p, jp_error *err)
 {
-    jp_cpu *ctx = p->ctx;
+    jp_ctx *ctx = p->ctx;
     const jp_bn_shape *s = &p->s;
     bn_state *b = calloc(1, sizeof *b);
     p->state = b;

@@ -14,7 +14,7 @@
 
 /* A reorder; some (the weights of oneDNN's AVX-512 Winograd) need a scratchpad, whose
  * memory object comes back through *scr. */
-static dnnl_primitive_t make_reorder(jp_cpu *ctx, const dnnl_memory_desc_t *from,
+static dnnl_primitive_t make_reorder(jp_ctx *ctx, const dnnl_memory_desc_t *from,
                                      const dnnl_memory_desc_t *to, int accumulate,
                                      dnnl_memory_t *scr)
 {
@@ -29,7 +29,7 @@ static dnnl_primitive_t make_reorder(jp_cpu *ctx, const dnnl_memory_desc_t *from
 
 /* A primitive descriptor for op desc `d`, or NULL when oneDNN has no implementation
  * (the callers then try the next algorithm). */
-static dnnl_primitive_desc_t make_pd(const jp_cpu *ctx, const void *d, dnnl_primitive_attr_t attr,
+static dnnl_primitive_desc_t make_pd(const jp_ctx *ctx, const void *d, dnnl_primitive_attr_t attr,
                                      const_dnnl_primitive_desc_t hint)
 {
     dnnl_primitive_desc_t pd = NULL;
@@ -62,7 +62,7 @@ static int is_reference(const_dnnl_primitive_desc_t pd)
  * passes, each falling back to direct where algo has none). */
 static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
 {
-    jp_cpu *ctx = p->ctx;
+    jp_ctx *ctx = p->ctx;
     conv_state *c = calloc(1, sizeof *c);
     p->state = c;
     if (!c) return jp_fail(err, JP_ERR_NOMEM, "convolution plan");

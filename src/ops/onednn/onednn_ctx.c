@@ -40,20 +40,20 @@ void jp_onednn_destroy(jp_onednn *d)
     free(d);
 }
 
-void jp_dnnl_act_md(const jp_cpu *ctx, dnnl_memory_desc_t *md, int n, int c, int h, int w)
+void jp_dnnl_act_md(const jp_ctx *ctx, dnnl_memory_desc_t *md, int n, int c, int h, int w)
 {
     dnnl_dims_t d = {n, c, h, w};
     JP_DNNL(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, ctx->dnnl->act_tag));
 }
 
-dnnl_memory_t jp_dnnl_mem(const jp_cpu *ctx, const dnnl_memory_desc_t *md)
+dnnl_memory_t jp_dnnl_mem(const jp_ctx *ctx, const dnnl_memory_desc_t *md)
 {
     dnnl_memory_t m;
     JP_DNNL(dnnl_memory_create(&m, md, ctx->dnnl->eng, DNNL_MEMORY_NONE));
     return m;
 }
 
-void jp_dnnl_exec(const jp_cpu *ctx, dnnl_primitive_t prim, int nargs, const int *arg_ids, dnnl_memory_t *mems,
+void jp_dnnl_exec(const jp_ctx *ctx, dnnl_primitive_t prim, int nargs, const int *arg_ids, dnnl_memory_t *mems,
                   void *const *ptrs)
 {
     dnnl_exec_arg_t args[16];
@@ -71,7 +71,7 @@ void jp_dnnl_exec(const jp_cpu *ctx, dnnl_primitive_t prim, int nargs, const int
     JP_DNNL(dnnl_stream_wait(ctx->dnnl->stream));
 }
 
-dnnl_primitive_t jp_dnnl_primitive(jp_cpu *ctx, dnnl_primitive_desc_t pd, dnnl_memory_t *scratch_mem)
+dnnl_primitive_t jp_dnnl_primitive(jp_ctx *ctx, dnnl_primitive_desc_t pd, dnnl_memory_t *scratch_mem)
 {
     dnnl_primitive_t prim;
     JP_DNNL(dnnl_primitive_create(&prim, pd));

@@ -1,5 +1,5 @@
-/* The CPU context of ops/backend.h: the activations' layout, the shared scratchpad,
- * and the layout copies at the edges of a network. */
+/* The context of ops/backend.h on the CPU device: the activations' layout, the shared
+ * scratchpad, and the layout copies at the edges of a network. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,7 +7,7 @@
 #include "ops/cpu_isa.h"
 #include "ops/onednn/onednn.h"
 
-jp_status jp_cpu_init(jp_cpu *ctx, int vector_width, jp_error *err)
+jp_status jp_ctx_init(jp_ctx *ctx, int vector_width, jp_error *err)
 {
     memset(ctx, 0, sizeof *ctx);
     if (vector_width != 0 && vector_width != 8 && vector_width != 16)
@@ -15,34 +15,35 @@ jp_status jp_cpu_init(jp_cpu *ctx, int vector_width, jp_error *err)
     /* 16 where both oneDNN and jempp's own kernels run AVX-512 */
     int block = vector_width ? vector_width : jp_onednn_has_avx512() && jp_cpu_has_width(16) ? 16 : 8;
     ctx->act_block = block;
+    ctx->dev = jp_device_cpu();
     return jp_onednn_create(&ctx->dnnl, block, err);
 }
 
-jp_status jp_cpu_finalize(jp_cpu *ctx, jp_error *err)
+jp_status jp_ctx_finalize(jp_ctx *ctx, jp_error *err)
 {
     if (ctx->scratch_need <= ctx->scratch_size) return JP_OK;
-    jp_free(ctx->scratch);
-    ctx->scratch = jp_alloc(ctx->scratch_need);
+    jp_dev_release(ctx->dev, ctx->scratch);
+    ctx->scratch = jp_dev_alloc(ctx->dev, ctx->scratch_need);
     if (!ctx->scratch) return jp_fail(err, JP_ERR_NOMEM, "shared scratchpad of %zu bytes", ctx->scratch_need);
     ctx->scratch_size = ctx->scratch_need;
     return JP_OK;
 }
 
-void jp_cpu_free(jp_cpu *ctx)
+void jp_ctx_free(jp_ctx *ctx)
 {
     jp_onednn_destroy(ctx->dnnl);
-    jp_free(ctx->scratch);
+    if (ctx->dev) jp_dev_release(ctx->dev, ctx->scratch);
     memset(ctx, 0, sizeof *ctx);
 }
 
-size_t jp_act_bytes(const jp_cpu *ctx, int n, int c, int h, int w)
+size_t jp_act_bytes(const jp_ctx *ctx, int n, int c, int h, int w)
 {
     size_t cp = (size_t)((c + ctx->act_block - 1) / ctx->act_block * ctx->act_block);
     return (size_t)n * cp * (size_t)h * (size_t)w * sizeof(float);
 }
 
 /* Blocked index of (n, c, y, x): [n][c/B][y][x][c%B], channels padded to B. */
-void jp_act_to_blocked(const jp_cpu *ctx, float *dst, const float *src, int n, int c, int h, int w)
+void jp_act_to_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w)
 {
     int B = ctx->act_block, cb = (c + B - 1) / B;
     size_t hw = (size_t)h * w;
@@ -58,7 +59,7 @@ void jp_act_to_blocked(const jp_cpu *ctx, float *dst, const float *src, int n, i
         }
 }
 
-void jp_act_from_blocked(const jp_cpu *ctx, float *dst, const float *src, int n, int c, int h, int w)
+void jp_act_from_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w)
 {
     int B = ctx->act_block, cb = (c + B - 1) / B;
     size_t hw = (size_t)h * w;

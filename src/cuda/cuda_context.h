@@ -1,0 +1,25 @@
+/* The CUDA context's fields, shared by the .cu files of src/cuda (C++ only). */
+#ifndef JEMPP_CUDA_CONTEXT_H
+#define JEMPP_CUDA_CONTEXT_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+extern "C" {
+#include "cuda/cuda_backend.h"
+}
+
+/* Device scratch for reductions that come back to the host (a flag, per-row sums). */
+#define JP_CUDA_SMALL_BYTES (1u << 20)
+
+struct jp_cuda {
+    int device;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    cudnnHandle_t dnn;
+    void *small; /* JP_CUDA_SMALL_BYTES of device memory */
+    char describe[256];
+};
+
+#endif
