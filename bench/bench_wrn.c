@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 {
     int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 1;
     int K_sgld = 0;
-    jp_kernel_choice kc = {0, JP_CONV_AUTO, JP_BNACT_AUTO};
+    jp_kernel_choice kc = {0, JP_CONV_AUTO, JP_BNACT_AUTO, NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--depth") && i + 1 < argc) depth = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = atoi(argv[++i]);

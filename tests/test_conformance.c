@@ -1,7 +1,9 @@
-/* Conformance: every implementation of the fast path that this CPU can run, against
- * the plain reference kernels (jempp/ops.h), on one layout width given as the argument:
+/* Conformance: every implementation of the fast path that this machine can run, against
+ * the plain reference kernels (jempp/ops.h), on one layout given as the argument:
  *   test_conformance 8    nChw8c:  onednn-direct, jempp-winograd; onednn, jempp-fused
  *   test_conformance 16   nChw16c: the same and onednn-winograd
+ *   test_conformance cuda NCHW on GPU 0: cudnn (convolutions with TF32 off and on), cudnn
+ *                         batch norm; SKIPPED without a GPU or a CUDA build
  * Convolution: forward (plain, residual, inference + ReLU), backward-data and
  * backward-weights (accumulating), on shapes with odd channel counts, stride 2, 1x1,
  * 28x28 and 7x7 maps; batch norm + LeakyReLU: forward and backward in train and eval
@@ -42,10 +44,56 @@ static float *rnd(jp_rng *r, size_t n, float lo, float hi)
     return x;
 }
 
+/* Arrays the plans touch live on the context's device (host memory on the CPU): these
+ * move the test's plain NCHW host arrays there and back, in the context's layout. */
+static float *dalloc(const jp_ctx *ctx, size_t bytes)
+{
+    float *p = jp_dev_alloc(ctx->dev, bytes);
+    JP_CHECK(p != NULL);
+    return p;
+}
+
+static float *dput(const jp_ctx *ctx, const float *host, size_t count)
+{
+    float *p = dalloc(ctx, count * sizeof(float));
+    jp_dev_upload(ctx->dev, p, host, count * sizeof(float));
+    return p;
+}
+
+static void dget(const jp_ctx *ctx, float *host, const float *p, size_t count)
+{
+    jp_error err;
+    JP_CHECK(ctx->dev->ops->sync(ctx->dev->state, &err) == JP_OK);
+    jp_dev_download(ctx->dev, host, p, count * sizeof(float));
+}
+
+static void act_in(const jp_ctx *ctx, float *dst, const float *host, int n, int c, int h, int w)
+{
+    if (ctx->act_block == 1) jp_dev_upload(ctx->dev, dst, host, (size_t)n * c * h * w * sizeof(float));
+    else jp_act_to_blocked(ctx, dst, host, n, c, h, w);
+}
+
+static void act_out(const jp_ctx *ctx, float *host, const float *src, int n, int c, int h, int w)
+{
+    if (ctx->act_block == 1) dget(ctx, host, src, (size_t)n * c * h * w);
+    else jp_act_from_blocked(ctx, host, src, n, c, h, w);
+}
+
+static void dfree(const jp_ctx *ctx, float *const *bufs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) jp_dev_release(ctx->dev, bufs[i]);
+}
+
+/* The layout's name in messages: nChw8c, nChw16c, or NCHW (a device's plain layout). */
+static const char *layout(const jp_ctx *ctx)
+{
+    return ctx->act_block == 16 ? "nChw16c" : ctx->act_block == 8 ? "nChw8c" : "NCHW";
+}
+
 /* One convolution shape on implementation impl; a shape not of impl's kind (a 1x1 for a
  * Winograd one) is left out, an implementation this CPU lacks is noted in sk. */
-static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_impl_id impl, int n, int cin,
-                       int h, int cout, int k, int stride, int src_plain, int residual)
+static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_impl_id impl, double tol, int n,
+                       int cin, int h, int cout, int k, int stride, int src_plain, int residual)
 {
     jp_conv_shape s;
     jp_error err;
@@ -55,7 +103,7 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
     jp_status st = jp_conv_plan_init(&p, ctx, &s, &o, &err);
     if (st == JP_ERR_BACKEND) {
         char note[1200];
-        snprintf(note, sizeof note, "%s on nChw%dc (%s)", jp_conv_impl_word(impl), ctx->act_block, err.msg);
+        snprintf(note, sizeof note, "%s on %s (%s)", jp_conv_impl_word(impl), layout(ctx), err.msg);
         skip_note(sk, note);
         return;
     }
@@ -67,21 +115,21 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
         jp_conv_plan_free(&p);
         return;
     }
-    /* Winograd's transforms round differently: a looser bound */
-    double tol = impl == JP_CONV_ONEDNN_DIRECT ? 1e-4 : 1e-3;
     JP_CHECK(jp_ctx_finalize(ctx, &err) == JP_OK);
     size_t nin = (size_t)n * cin * h * h, nout = (size_t)n * cout * s.oh * s.ow, nw = (size_t)cout * cin * k * k;
     float *x = rnd(r, nin, -1, 1), *w = rnd(r, nw, -0.3f, 0.3f), *b = rnd(r, cout, -0.5f, 0.5f);
     float *dout = rnd(r, nout, -1, 1), *prev = rnd(r, nout, -1, 1);
     float *ref = jp_alloc(nout * 4), *got = jp_alloc(nout * 4);
-    float *xb = jp_alloc(jp_act_bytes(ctx, n, cin, h, h) + nin * 4);
-    float *yb = jp_alloc(jp_act_bytes(ctx, n, cout, s.oh, s.ow));
-    float *db_ = jp_alloc(jp_act_bytes(ctx, n, cout, s.oh, s.ow));
-    float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
-    float *dws = jp_alloc(p.dw_bytes), *dbs = jp_alloc((size_t)cout * 4);
+    /* on the device: */
+    float *wd = dput(ctx, w, nw), *bd = dput(ctx, b, (size_t)cout);
+    float *xb = dalloc(ctx, jp_act_bytes(ctx, n, cin, h, h) + nin * 4);
+    float *yb = dalloc(ctx, jp_act_bytes(ctx, n, cout, s.oh, s.ow));
+    float *db_ = dalloc(ctx, jp_act_bytes(ctx, n, cout, s.oh, s.ow));
+    float *wf = dalloc(ctx, p.w_bytes), *wb = p.wd_bytes ? dalloc(ctx, p.wd_bytes) : wf;
+    float *dws = dalloc(ctx, p.dw_bytes), *dbs = dalloc(ctx, (size_t)cout * 4);
     char what[160];
-    snprintf(what, sizeof what, "%s nChw%dc: conv %d->%d k%d s%d %dx%d%s%s", jp_conv_impl_word(impl), ctx->act_block,
-             cin, cout, k, stride, h, h, src_plain ? " plain-src" : "", residual ? " residual" : "");
+    snprintf(what, sizeof what, "%s %s: conv %d->%d k%d s%d %dx%d%s%s", jp_conv_impl_word(impl), layout(ctx), cin,
+             cout, k, stride, h, h, src_plain ? " plain-src" : "", residual ? " residual" : "");
     /* oneDNN's reference kernels are 10-1000x slower: the plan must avoid them (the
      * 1-channel plain first layer's backward-weights gets one unless it reads a
      * blocked copy of its source) */
@@ -94,12 +142,12 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
     jp_ref_conv2d_forward(ref, x, w, b, &s);
     if (residual)
         for (size_t i = 0; i < nout; i++) ref[i] += prev[i];
-    if (src_plain) memcpy(xb, x, nin * 4);
-    else jp_act_to_blocked(ctx, xb, x, n, cin, h, h);
-    jp_conv_prepare_weights(&p, wf, wb, w);
-    if (residual) jp_act_to_blocked(ctx, yb, prev, n, cout, s.oh, s.ow);
-    jp_conv_forward(&p, yb, xb, wf, b);
-    jp_act_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
+    if (src_plain) jp_dev_upload(ctx->dev, xb, x, nin * 4);
+    else act_in(ctx, xb, x, n, cin, h, h);
+    jp_conv_prepare_weights(&p, wf, wb, wd);
+    if (residual) act_in(ctx, yb, prev, n, cout, s.oh, s.ow);
+    jp_conv_forward(&p, yb, xb, wf, bd);
+    act_out(ctx, got, yb, n, cout, s.oh, s.ow);
     char w2[200];
     snprintf(w2, sizeof w2, "%s fwd", what);
     tu_close(t, w2, got, ref, nout, tol, tol);
@@ -112,16 +160,16 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
             tu_check(t, 0, "relu plan: %s", err.msg);
         } else {
             JP_CHECK(jp_ctx_finalize(ctx, &err) == JP_OK);
-            float *wr = jp_alloc(pr.w_bytes), *rref = jp_alloc(nout * 4);
-            jp_conv_prepare_weights(&pr, wr, NULL, w);
-            jp_conv_forward(&pr, yb, xb, wr, b);
-            jp_act_from_blocked(ctx, got, yb, n, cout, s.oh, s.ow);
+            float *wr = dalloc(ctx, pr.w_bytes), *rref = jp_alloc(nout * 4);
+            jp_conv_prepare_weights(&pr, wr, NULL, wd);
+            jp_conv_forward(&pr, yb, xb, wr, bd);
+            act_out(ctx, got, yb, n, cout, s.oh, s.ow);
             for (size_t i = 0; i < nout; i++) rref[i] = ref[i] > 0 ? ref[i] : 0.0f;
             snprintf(w2, sizeof w2, "%s fwd inference + relu", what);
             tu_close(t, w2, got, rref, nout, tol, tol);
             tu_check(t, pr.wd_bytes == 0 && pr.dw_bytes == 0 && !jp_conv_kernel(&pr, 1) && !jp_conv_kernel(&pr, 2),
                      "%s: a forward-only plan has no backward", what);
-            jp_free(wr);
+            jp_dev_release(ctx->dev, wr);
             jp_free(rref);
             jp_conv_plan_free(&pr);
         }
@@ -130,28 +178,32 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
     /* backward data */
     float *dref = jp_alloc(nin * 4), *dgot = jp_alloc(nin * 4);
     jp_ref_conv2d_backward(dref, NULL, NULL, dout, x, w, &s);
-    jp_act_to_blocked(ctx, db_, dout, n, cout, s.oh, s.ow);
-    float *dxb = jp_alloc(jp_act_bytes(ctx, n, cin, h, h) + nin * 4);
+    act_in(ctx, db_, dout, n, cout, s.oh, s.ow);
+    float *dxb = dalloc(ctx, jp_act_bytes(ctx, n, cin, h, h) + nin * 4);
     jp_conv_backward_data(&p, dxb, db_, wb);
-    if (src_plain) memcpy(dgot, dxb, nin * 4);
-    else jp_act_from_blocked(ctx, dgot, dxb, n, cin, h, h);
+    if (src_plain) dget(ctx, dgot, dxb, nin);
+    else act_out(ctx, dgot, dxb, n, cin, h, h);
     snprintf(w2, sizeof w2, "%s bwd-data", what);
     tu_close(t, w2, dgot, dref, nin, tol, tol);
 
     /* backward weights, accumulating into existing gradients */
-    float *dwr = rnd(r, nw, -1, 1), *dwg = jp_alloc(nw * 4), *dbr = rnd(r, cout, -1, 1), *dbg = jp_alloc((size_t)cout * 4);
-    memcpy(dwg, dwr, nw * 4);
-    memcpy(dbg, dbr, (size_t)cout * 4);
+    float *dwr = rnd(r, nw, -1, 1), *dbr = rnd(r, cout, -1, 1);
+    float *dwd = dput(ctx, dwr, nw), *dbd = dput(ctx, dbr, (size_t)cout);
+    float *dwg = jp_alloc(nw * 4), *dbg = jp_alloc((size_t)cout * 4);
     jp_ref_conv2d_backward(NULL, dwr, dbr, dout, x, w, &s);
-    jp_conv_backward_weights(&p, dwg, dbg, db_, xb, dws, dbs);
+    jp_conv_backward_weights(&p, dwd, dbd, db_, xb, dws, dbs);
+    dget(ctx, dwg, dwd, nw);
+    dget(ctx, dbg, dbd, (size_t)cout);
     snprintf(w2, sizeof w2, "%s bwd-weights (+=)", what);
     tu_close(t, w2, dwg, dwr, nw, tol * 4, tol);
     snprintf(w2, sizeof w2, "%s bwd-bias (+=)", what);
     tu_close(t, w2, dbg, dbr, (size_t)cout, tol * 4, tol);
 
-    float *bufs[] = {x, w, b, dout, prev, ref, got, xb, yb, db_, wf, dws, dbs, dref, dgot, dxb, dwr, dwg, dbr, dbg};
+    float *bufs[] = {x, w, b, dout, prev, ref, got, dref, dgot, dwr, dwg, dbr, dbg};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
-    if (wb != wf) jp_free(wb);
+    float *dbufs[] = {wd, bd, xb, yb, db_, wf, dws, dbs, dxb, dwd, dbd};
+    dfree(ctx, dbufs, sizeof dbufs / sizeof *dbufs);
+    if (wb != wf) jp_dev_release(ctx->dev, wb);
     jp_conv_plan_free(&p);
 }
 
@@ -166,7 +218,7 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_bnact
     if (impl == JP_BNACT_JEMPP_FUSED && c % ctx->act_block) return; /* not of its kind */
     if (jp_bnact_plan_init(&p, ctx, &s, has_bn, 0.2f, impl, &err) != JP_OK) {
         char note[1200];
-        snprintf(note, sizeof note, "%s on nChw%dc (%s)", jp_bnact_impl_word(impl), ctx->act_block, err.msg);
+        snprintf(note, sizeof note, "%s on %s (%s)", jp_bnact_impl_word(impl), layout(ctx), err.msg);
         skip_note(sk, note);
         return;
     }
@@ -176,13 +228,15 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_bnact
     float *dout = rnd(r, cnt, -1, 1);
     float *rm = rnd(r, c, -0.2f, 0.2f), *rv = rnd(r, c, 0.5f, 2.0f);
     float *rm2 = jp_alloc((size_t)c * 4), *rv2 = jp_alloc((size_t)c * 4);
-    memcpy(rm2, rm, (size_t)c * 4);
-    memcpy(rv2, rv, (size_t)c * 4);
     float *y = jp_alloc(cnt * 4), *yref = jp_alloc(cnt * 4), *sm = jp_alloc((size_t)c * 4), *si = jp_alloc((size_t)c * 4);
-    float *xb = jp_alloc(bytes), *yb = jp_alloc(bytes), *db = jp_alloc(bytes), *dxb = jp_alloc(bytes);
-    float *mean = jp_alloc((size_t)c * 4), *var = jp_alloc((size_t)c * 4), *scr = jp_alloc((size_t)c * 8);
     float *pre = jp_alloc(cnt * 4), *dpre = jp_alloc(cnt * 4), *dxr = jp_alloc(cnt * 4), *dx = jp_alloc(cnt * 4);
     float *dg = jp_alloc((size_t)c * 4), *dbe = jp_alloc((size_t)c * 4), *dgr = jp_alloc((size_t)c * 4), *dber = jp_alloc((size_t)c * 4);
+    /* on the device: */
+    float *rmd = dput(ctx, rm, (size_t)c), *rvd = dput(ctx, rv, (size_t)c), *gd = dput(ctx, g, (size_t)c);
+    float *bed = dput(ctx, be, (size_t)c);
+    float *xb = dalloc(ctx, bytes), *yb = dalloc(ctx, bytes), *db = dalloc(ctx, bytes), *dxb = dalloc(ctx, bytes);
+    float *mean = dalloc(ctx, (size_t)c * 4), *var = dalloc(ctx, (size_t)c * 4), *scr = dalloc(ctx, (size_t)c * 8);
+    float *dgd = dalloc(ctx, (size_t)c * 4), *dbed = dalloc(ctx, (size_t)c * 4);
     char what[120];
     snprintf(what, sizeof what, "%s %s %dx%dx%dx%d mean~%g (%s)", has_bn ? "bn+lrelu" : "lrelu",
              train ? "train" : "eval", n, c, h, h, shift + 0.5, jp_bnact_kernel(&p, 0));
@@ -197,9 +251,11 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_bnact
     else if (train) jp_ref_bn_backward_train(dxr, dgr, dber, dpre, x, sm, si, g, &s);
     else jp_ref_bn_backward_eval(dxr, dgr, dber, dpre, x, g, rm, rv, &s);
 
-    jp_act_to_blocked(ctx, xb, x, n, c, h, h);
-    jp_bnact_forward(&p, train, yb, mean, var, rm2, rv2, xb, g, be);
-    jp_act_from_blocked(ctx, y, yb, n, c, h, h);
+    act_in(ctx, xb, x, n, c, h, h);
+    jp_bnact_forward(&p, train, yb, mean, var, rmd, rvd, xb, gd, bed);
+    act_out(ctx, y, yb, n, c, h, h);
+    dget(ctx, rm2, rmd, (size_t)c);
+    dget(ctx, rv2, rvd, (size_t)c);
     char w2[160];
     snprintf(w2, sizeof w2, "%s fwd", what);
     /* a mean of 50 against a spread of 5 costs oneDNN's AVX2 batch norm about 4 bits */
@@ -210,10 +266,12 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_bnact
         snprintf(w2, sizeof w2, "%s running var (unbiased)", what);
         tu_close(t, w2, rv2, rv, (size_t)c, 1e-6, 1e-5);
     }
-    jp_act_to_blocked(ctx, db, dout, n, c, h, h);
-    jp_bnact_backward(&p, train, dxb, db, has_bn ? dg : NULL, has_bn ? dbe : NULL, yb, xb,
-                      train ? mean : rm2, train ? var : rv2, g, be, scr);
-    jp_act_from_blocked(ctx, dx, dxb, n, c, h, h);
+    act_in(ctx, db, dout, n, c, h, h);
+    jp_bnact_backward(&p, train, dxb, db, has_bn ? dgd : NULL, has_bn ? dbed : NULL, yb, xb,
+                      train ? mean : rmd, train ? var : rvd, gd, bed, scr);
+    act_out(ctx, dx, dxb, n, c, h, h);
+    dget(ctx, dg, dgd, (size_t)c);
+    dget(ctx, dbe, dbed, (size_t)c);
     snprintf(w2, sizeof w2, "%s bwd dx", what);
     tu_close(t, w2, dx, dxr, cnt, 1e-5, 1e-3);
     if (has_bn) {
@@ -222,8 +280,10 @@ static void check_bnact(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_bnact
         snprintf(w2, sizeof w2, "%s bwd dbeta", what);
         tu_close(t, w2, dbe, dber, (size_t)c, 1e-4, 1e-4);
     }
-    float *bufs[] = {x, g, be, dout, rm, rv, rm2, rv2, y, yref, sm, si, xb, yb, db, dxb, mean, var, scr, pre, dpre, dxr, dx, dg, dbe, dgr, dber};
+    float *bufs[] = {x, g, be, dout, rm, rv, rm2, rv2, y, yref, sm, si, pre, dpre, dxr, dx, dg, dbe, dgr, dber};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
+    float *dbufs[] = {rmd, rvd, gd, bed, xb, yb, db, dxb, mean, var, scr, dgd, dbed};
+    dfree(ctx, dbufs, sizeof dbufs / sizeof *dbufs);
     jp_bnact_plan_free(&p);
 }
 
@@ -262,17 +322,93 @@ static void check_bnact_threads(tu_ctx *t, jp_ctx *ctx, jp_rng *r)
     jp_bnact_plan_free(&p);
 }
 
+/* The shapes of check_conv for implementation c at tolerance tol. */
+static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_impl_id c, double tol)
+{
+    /* n, cin, h, cout, k, stride, plain source, residual */
+    check_conv(t, sk, ctx, r, c, tol, 4, 3, 12, 16, 3, 1, 1, 0);  /* first layer */
+    check_conv(t, sk, ctx, r, c, tol, 2, 1, 28, 16, 3, 1, 1, 0);  /* grayscale first layer, 28x28 */
+    check_conv(t, sk, ctx, r, c, tol, 4, 16, 10, 32, 3, 1, 0, 0);
+    check_conv(t, sk, ctx, r, c, tol, 4, 32, 10, 32, 3, 2, 0, 1); /* strided residual */
+    check_conv(t, sk, ctx, r, c, tol, 3, 16, 9, 32, 1, 2, 0, 0);  /* 1x1 shortcut, odd size */
+    check_conv(t, sk, ctx, r, c, tol, 2, 24, 7, 40, 3, 1, 0, 1);  /* channels not a block multiple, 7x7 */
+    check_conv(t, sk, ctx, r, c, tol, 2, 5, 6, 7, 3, 1, 0, 0);    /* odd channel counts */
+    check_conv(t, sk, ctx, r, c, tol, 4, 32, 8, 32, 3, 1, 0, 1);
+    check_conv(t, sk, ctx, r, c, tol, 2, 32, 28, 64, 3, 1, 0, 0); /* 28x28 */
+    check_conv(t, sk, ctx, r, c, tol, 3, 64, 7, 64, 3, 1, 0, 1);  /* 7x7: partial Winograd tiles */
+    /* more tiles than one Winograd block (80 tiles: blocks of 24 and 32 with tails) */
+    check_conv(t, sk, ctx, r, c, tol, 5, 16, 14, 32, 3, 1, 0, 1);
+    check_conv(t, sk, ctx, r, c, tol, 2, 48, 8, 16, 3, 1, 0, 0);  /* Cout < Cin */
+}
+
+/* The shapes of check_bnact for implementation b. */
+static void check_bnacts(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_bnact_impl_id b)
+{
+    for (int train = 0; train < 2; train++) {
+        check_bnact(t, sk, ctx, r, b, 4, 32, 6, 1, train, 0);
+        check_bnact(t, sk, ctx, r, b, 3, 16, 5, 0, train, 0);
+        check_bnact(t, sk, ctx, r, b, 5, 16, 7, 1, train, 50); /* fewer images than chunks of the sums */
+        check_bnact(t, sk, ctx, r, b, 2, 64, 28, 1, train, 0); /* 28x28 */
+        check_bnact(t, sk, ctx, r, b, 2, 20, 5, 1, train, 0);  /* not a block multiple: onednn only */
+    }
+}
+
+#ifdef JEMPP_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+/* The CUDA device's implementations (cudnn), TF32 off at the CPU's tolerance, then on. */
+static int run_cuda(tu_ctx *t)
+{
+#ifndef JEMPP_HAVE_CUDA
+    return tu_skip_machine(t, "this build has no CUDA backend (nvcc and cuDNN were not found at configure time)");
+#else
+    char why[200];
+    if (jp_cuda_device_count(why, sizeof why) == 0) return tu_skip_machine(t, "%s", why);
+    jp_device dev;
+    jp_error err;
+    if (jp_cuda_device_open(&dev, 0, &err)) {
+        tu_check(t, 0, "the CUDA device: %s", err.msg);
+        return tu_finish(t);
+    }
+    printf("device: %s\n", jp_cuda_describe((jp_cuda *)dev.state));
+    skipped sk = {{0}, 0};
+    jp_rng r;
+    jp_rng_seed(&r, 42);
+    /* TF32 rounds the products' inputs to 10-bit mantissas: a relative 5e-4 per product
+     * (documented in docs/design.md) */
+    const double tol[2] = {1e-4, 5e-3};
+    for (int tf32 = 0; tf32 < 2; tf32++) {
+        jp_cuda_set_math((jp_cuda *)dev.state, tf32, 0);
+        jp_ctx ctx;
+        if (jp_ctx_init_device(&ctx, &dev, &err)) {
+            tu_check(t, 0, "CUDA context: %s", err.msg);
+            break;
+        }
+        printf("TF32 %s\n", tf32 ? "on" : "off");
+        check_convs(t, &sk, &ctx, &r, JP_CONV_CUDNN, tol[tf32]);
+        if (!tf32) check_bnacts(t, &sk, &ctx, &r, JP_BNACT_CUDNN);
+        jp_ctx_free(&ctx);
+    }
+    jp_cuda_device_close(&dev);
+    if (sk.len) tu_check(t, 0, "not run on this GPU: %s", sk.text);
+    return tu_finish(t);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    int cuda = argc > 1 && !strcmp(argv[1], "cuda");
     int vw = argc > 1 ? atoi(argv[1]) : 0;
-    if (vw != 8 && vw != 16) {
-        fprintf(stderr, "usage: test_conformance 8|16 (the layout's channel block)\n");
+    if (!cuda && vw != 8 && vw != 16) {
+        fprintf(stderr, "usage: test_conformance 8|16|cuda (the CPU layout's channel block, or the GPU)\n");
         return 2;
     }
     char name[40];
-    snprintf(name, sizeof name, "test_conformance %d", vw);
+    snprintf(name, sizeof name, "test_conformance %s", argv[1]);
     tu_ctx t;
     tu_begin(&t, name);
+    if (cuda) return run_cuda(&t);
     skipped sk = {{0}, 0};
     if (!jp_cpu_has_width(vw)) {
         return tu_skip_machine(&t, "nChw%dc: jempp's %s kernels cannot run on this CPU (or build), so neither the layout's "
@@ -297,33 +433,12 @@ int main(int argc, char **argv)
     }
     jp_rng r;
     jp_rng_seed(&r, 42);
-    static const jp_conv_impl_id convs[] = {JP_CONV_ONEDNN_DIRECT, JP_CONV_ONEDNN_WINOGRAD, JP_CONV_JEMPP_WINOGRAD};
-    for (size_t i = 0; i < sizeof convs / sizeof *convs; i++) {
-        jp_conv_impl_id c = convs[i];
-        /* n, cin, h, cout, k, stride, plain source, residual */
-        check_conv(&t, &sk, &ctx, &r, c, 4, 3, 12, 16, 3, 1, 1, 0);  /* first layer */
-        check_conv(&t, &sk, &ctx, &r, c, 2, 1, 28, 16, 3, 1, 1, 0);  /* grayscale first layer, 28x28 */
-        check_conv(&t, &sk, &ctx, &r, c, 4, 16, 10, 32, 3, 1, 0, 0);
-        check_conv(&t, &sk, &ctx, &r, c, 4, 32, 10, 32, 3, 2, 0, 1); /* strided residual */
-        check_conv(&t, &sk, &ctx, &r, c, 3, 16, 9, 32, 1, 2, 0, 0);  /* 1x1 shortcut, odd size */
-        check_conv(&t, &sk, &ctx, &r, c, 2, 24, 7, 40, 3, 1, 0, 1);  /* channels not a block multiple, 7x7 */
-        check_conv(&t, &sk, &ctx, &r, c, 2, 5, 6, 7, 3, 1, 0, 0);    /* odd channel counts */
-        check_conv(&t, &sk, &ctx, &r, c, 4, 32, 8, 32, 3, 1, 0, 1);
-        check_conv(&t, &sk, &ctx, &r, c, 2, 32, 28, 64, 3, 1, 0, 0); /* 28x28 */
-        check_conv(&t, &sk, &ctx, &r, c, 3, 64, 7, 64, 3, 1, 0, 1);  /* 7x7: partial Winograd tiles */
-        /* more tiles than one Winograd block (80 tiles: blocks of 24 and 32 with tails) */
-        check_conv(&t, &sk, &ctx, &r, c, 5, 16, 14, 32, 3, 1, 0, 1);
-        check_conv(&t, &sk, &ctx, &r, c, 2, 48, 8, 16, 3, 1, 0, 0);  /* Cout < Cin */
-    }
-    static const jp_bnact_impl_id bns[] = {JP_BNACT_ONEDNN, JP_BNACT_JEMPP_FUSED};
-    for (size_t i = 0; i < sizeof bns / sizeof *bns; i++)
-        for (int train = 0; train < 2; train++) {
-            check_bnact(&t, &sk, &ctx, &r, bns[i], 4, 32, 6, 1, train, 0);
-            check_bnact(&t, &sk, &ctx, &r, bns[i], 3, 16, 5, 0, train, 0);
-            check_bnact(&t, &sk, &ctx, &r, bns[i], 5, 16, 7, 1, train, 50); /* fewer images than chunks of the sums */
-            check_bnact(&t, &sk, &ctx, &r, bns[i], 2, 64, 28, 1, train, 0); /* 28x28 */
-            check_bnact(&t, &sk, &ctx, &r, bns[i], 2, 20, 5, 1, train, 0);  /* not a block multiple: onednn only */
-        }
+    /* Winograd's transforms round differently: a looser bound */
+    check_convs(&t, &sk, &ctx, &r, JP_CONV_ONEDNN_DIRECT, 1e-4);
+    check_convs(&t, &sk, &ctx, &r, JP_CONV_ONEDNN_WINOGRAD, 1e-3);
+    check_convs(&t, &sk, &ctx, &r, JP_CONV_JEMPP_WINOGRAD, 1e-3);
+    check_bnacts(&t, &sk, &ctx, &r, JP_BNACT_ONEDNN);
+    check_bnacts(&t, &sk, &ctx, &r, JP_BNACT_JEMPP_FUSED);
     {
         /* the automatic choice: jempp's fused kernels where they run */
         jp_bn_shape s = {2, 16, 4, 4, 1e-5f, 0.9f};

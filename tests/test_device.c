@@ -4,7 +4,8 @@
  * (odd channel counts, 7x7 and 8x8 maps) against the reference kernel, the matrix
  * product in its four transpose cases against a double-precision sum, the bias
  * forward and backward, dropout (values, rate, reproducibility), log-sum-exp and
- * cross-entropy against double-precision formulas, the normals (moments,
+ * cross-entropy against double-precision formulas, batch norm's running statistics,
+ * the normals (moments,
  * reproducibility), the PYLD and SGLD steps against their float formulas, and three
  * SGD and Adam steps against jp_sgd_update / jp_adam_update.
  *
@@ -301,6 +302,29 @@ static void check_losses(tdev *v, jp_rng *r)
     jp_dev_release(v->d, dlab);
 }
 
+static void check_bn_running(tdev *v, jp_rng *r)
+{
+    enum { C = 37 };
+    float rm[C], rv[C], mean[C], var[C], got[2 * C], ref[2 * C];
+    jp_rng_fill_uniform(r, rm, C, -1, 1);
+    jp_rng_fill_uniform(r, rv, C, 0, 2);
+    jp_rng_fill_uniform(r, mean, C, -1, 1);
+    jp_rng_fill_uniform(r, var, C, 0, 2);
+    float *d = up(v, NULL, 4 * C * sizeof(float));
+    jp_dev_upload(v->d, d, rm, sizeof rm);
+    jp_dev_upload(v->d, d + C, rv, sizeof rv);
+    jp_dev_upload(v->d, d + 2 * C, mean, sizeof mean);
+    jp_dev_upload(v->d, d + 3 * C, var, sizeof var);
+    v->d->ops->bn_running_update(v->d->state, d, d + C, d + 2 * C, d + 3 * C, C, 0.1f, 1.25f);
+    down(v, got, d, sizeof got);
+    for (int j = 0; j < C; j++) {
+        ref[j] = (1 - 0.1f) * rm[j] + 0.1f * mean[j];
+        ref[C + j] = (1 - 0.1f) * rv[j] + 0.1f * var[j] * 1.25f;
+    }
+    tu_close(v->t, "batch norm running statistics", got, ref, 2 * C, 0, 0);
+    jp_dev_release(v->d, d);
+}
+
 static inline float clampf(float x, float lo, float hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 static void check_sampler_steps(tdev *v, jp_rng *r)
@@ -397,7 +421,7 @@ int main(int argc, char **argv)
     tu_begin(&t, title);
     const jp_device *d = NULL;
 #ifdef JEMPP_HAVE_CUDA
-    jp_device cuda = {0};
+    jp_device cuda = {0, 0, 0, 0};
 #endif
     if (!strcmp(name, "cpu")) {
         d = jp_device_cpu();
@@ -428,6 +452,7 @@ int main(int argc, char **argv)
     check_gemm(&v, &r);
     check_bias_dropout(&v, &r);
     check_losses(&v, &r);
+    check_bn_running(&v, &r);
     check_sampler_steps(&v, &r);
     check_optimisers(&v, &r);
 #ifdef JEMPP_HAVE_CUDA

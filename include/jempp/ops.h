@@ -26,18 +26,20 @@ typedef enum {
     JP_CONV_ONEDNN_DIRECT,   /* "onednn-direct" */
     JP_CONV_ONEDNN_WINOGRAD, /* "onednn-winograd": oneDNN's F(4x4,3x3), AVX-512 only */
     JP_CONV_JEMPP_WINOGRAD,  /* "jempp-winograd": jempp's F(4x4,3x3), AVX2 or AVX-512 */
+    JP_CONV_CUDNN,           /* "cudnn": cuDNN's, on a CUDA device (every shape there) */
     JP_CONV_N_IMPL
 } jp_conv_impl_id;
-#define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd"
+#define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd|cudnn"
 
 /* Batch norm + LeakyReLU's implementations. */
 typedef enum {
     JP_BNACT_AUTO = 0,     /* jempp-fused where it runs, onednn elsewhere */
     JP_BNACT_ONEDNN,       /* "onednn": batch-norm primitive, then eltwise LeakyReLU */
     JP_BNACT_JEMPP_FUSED,  /* "jempp-fused": both in two passes, AVX2 or AVX-512 */
+    JP_BNACT_CUDNN,        /* "cudnn": cuDNN's batch norm and a LeakyReLU kernel, on a CUDA device */
     JP_BNACT_N_IMPL
 } jp_bnact_impl_id;
-#define JP_BNACT_IMPL_WORDS "auto|onednn|jempp-fused"
+#define JP_BNACT_IMPL_WORDS "auto|onednn|jempp-fused|cudnn"
 
 /* What a model runs: the activations' layout and the implementations. */
 typedef struct {
@@ -45,6 +47,8 @@ typedef struct {
                               * CPUs, 8 otherwise), 8 (nChw8c) or 16 (nChw16c) */
     jp_conv_impl_id conv;    /* JP_CONV_AUTO by default */
     jp_bnact_impl_id bnact;  /* JP_BNACT_AUTO by default */
+    const jp_device *device; /* where the model lives and runs: NULL for the CPU, or a
+                              * GPU backend's device (src/cuda: jp_cuda_device_open) */
 } jp_kernel_choice;
 
 /* The word of an implementation ("auto" for 0), NULL for an id out of range. */

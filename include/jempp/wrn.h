@@ -74,7 +74,10 @@ int jp_wrn_batch(const jp_wrn *m);
  * BN weight 1 / bias 0 / running mean 0 / running var 1. */
 void jp_wrn_init_params(jp_wrn *m, jp_rng *rng);
 
-/* The state_dict table, in PyTorch order except that energy_output comes last. */
+/* The state_dict table, in PyTorch order except that energy_output comes last.
+ * Parameters, gradients and buffers live on the model's device (cfg.kernels.device: host
+ * memory on the CPU, GPU memory on a GPU), the counters on the host; as do the arrays the
+ * passes below take and give (inputs, logits, gradients). */
 const jp_tensor_info *jp_wrn_tensors(const jp_wrn *m, int *count);
 float *jp_wrn_params(jp_wrn *m);     /* all trainable parameters, one array */
 float *jp_wrn_grads(jp_wrn *m);      /* their gradients, same layout */

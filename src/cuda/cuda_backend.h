@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "jempp/core.h"
+#include "ops/backend.h"
 #include "ops/device.h"
 
 #ifdef __cplusplus
@@ -33,11 +34,22 @@ int jp_cuda_device_count(char *why, size_t len);
 /* Waits for the stream; the first error of what ran on it, named. */
 jp_status jp_cuda_sync(jp_cuda *c, jp_error *err);
 
-/* The compute device on GPU `index`: dev->state is its jp_cuda. Random numbers: each
+/* How plans made from now on compute: tf32 (default 1) lets convolutions use TF32
+ * tensor cores, as PyTorch does by default; deterministic (default 0) restricts cuDNN to
+ * algorithms that give the same bits on every run. */
+void jp_cuda_set_math(jp_cuda *c, int tf32, int deterministic);
+
+/* The compute device on GPU `index`: dev->state is its jp_cuda; a context on it
+ * (jp_ctx_init_device) plans with cuDNN. Random numbers: each
  * call that draws takes one 64-bit key from the caller's jp_rng and generates with
  * Philox4x32-10 on the device (element i from counter i / 4 under that key). */
 jp_status jp_cuda_device_open(jp_device *dev, int index, jp_error *err);
 void jp_cuda_device_close(jp_device *dev);
+
+/* The device's plan implementations (dev->conv, dev->bnact): every convolution with
+ * "cudnn" (cudnn_conv.cu), every batch norm + LeakyReLU with "cudnn" (cudnn_bnact.cu). */
+extern const jp_conv_impl jp_conv_cudnn;
+extern const jp_bnact_impl jp_bnact_cudnn;
 
 #ifdef __cplusplus
 }

@@ -44,6 +44,7 @@ extern "C" jp_status jp_cuda_open(jp_cuda **out, int device, jp_error *err)
     jp_cuda *c = (jp_cuda *)calloc(1, sizeof *c);
     if (!c) return jp_fail(err, JP_ERR_NOMEM, "CUDA context");
     c->device = device;
+    c->tf32 = 1;
     cudaError_t e = cudaSetDevice(device);
     if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking);
     if (e != cudaSuccess) {
@@ -84,6 +85,12 @@ extern "C" void jp_cuda_close(jp_cuda *c)
     if (c->blas) cublasDestroy(c->blas);
     if (c->stream) cudaStreamDestroy(c->stream);
     free(c);
+}
+
+extern "C" void jp_cuda_set_math(jp_cuda *c, int tf32, int deterministic)
+{
+    c->tf32 = tf32 != 0;
+    c->deterministic = deterministic != 0;
 }
 
 extern "C" const char *jp_cuda_describe(const jp_cuda *c) { return c->describe; }

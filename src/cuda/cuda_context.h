@@ -8,6 +8,7 @@
 
 extern "C" {
 #include "cuda/cuda_backend.h"
+#include "ops/backend.h"
 }
 
 /* Device scratch for reductions that come back to the host (a flag, per-row sums). */
@@ -19,6 +20,8 @@ struct jp_cuda {
     cublasHandle_t blas;
     cudnnHandle_t dnn;
     void *small; /* JP_CUDA_SMALL_BYTES of device memory */
+    int tf32;          /* convolutions may use TF32 tensor cores (jp_cuda_set_math) */
+    int deterministic; /* plans choose deterministic algorithms only */
     char describe[256];
 };
 

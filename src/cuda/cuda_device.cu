@@ -321,6 +321,19 @@ static void d_ce_backward(void *st, float *dlogits, float dloss, const float *lo
     if (n > 0) k_ce_bwd<<<rows_grid(n), 128, 0, stream_of(st)>>>(dlogits, (double)dloss / n, logits, y, n, c);
 }
 
+__global__ void k_bn_running(float *rm, float *rv, const float *mean, const float *var, int c, float mo, float unbias)
+{
+    ROW(j, c);
+    rm[j] = (1 - mo) * rm[j] + mo * mean[j];
+    rv[j] = (1 - mo) * rv[j] + mo * var[j] * unbias;
+}
+
+static void d_bn_running_update(void *st, float *rm, float *rv, const float *mean, const float *var, int c, float mo,
+                                float unbias)
+{
+    if (c > 0) k_bn_running<<<rows_grid(c), 128, 0, stream_of(st)>>>(rm, rv, mean, var, c, mo, unbias);
+}
+
 /* ---- samplers ------------------------------------------------------------------------ */
 
 /* x = mean + std z, z ~ N(0, 1) by Box-Muller on uniforms in (0, 1] and [0, 1) */
@@ -456,6 +469,7 @@ static const jp_device_ops cuda_ops = {
     d_lse_backward,
     d_ce_forward,
     d_ce_backward,
+    d_bn_running_update,
     d_normal,
     d_pyld_step,
     d_sgld_step,
@@ -470,6 +484,8 @@ extern "C" jp_status jp_cuda_device_open(jp_device *dev, int index, jp_error *er
     if (st) return st;
     dev->ops = &cuda_ops;
     dev->state = c;
+    dev->conv = &jp_conv_cudnn;
+    dev->bnact = &jp_bnact_cudnn;
     return JP_OK;
 }
 

@@ -308,21 +308,24 @@ jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_er
     m->batch = batch;
     jp_rng_seed(&m->rng, 0);
     build_table(m);
-    st = jp_ctx_init(&m->ctx, cfg->kernels.vector_width, err);
+    const jp_device *on = cfg->kernels.device;
+    st = on && !jp_device_is_host(on) ? jp_ctx_init_device(&m->ctx, on, err)
+                                      : jp_ctx_init(&m->ctx, cfg->kernels.vector_width, err);
     if (!st) st = make_plans(m, err);
     if (!st) st = jp_ctx_finalize(&m->ctx, err);
     if (st) {
         jp_wrn_free(m);
         return st;
     }
-    size_t pbytes = (2 * m->n_params + m->n_buffers) * sizeof(float) + m->n_counters * sizeof(int64_t) + 4 * 64;
+    size_t pbytes = (2 * m->n_params + m->n_buffers) * sizeof(float) + 3 * 64;
     jp_arena wmeasure, ameasure;
     jp_arena_init(&wmeasure, 0);
     jp_arena_init(&ameasure, 0);
     carve(m, &wmeasure, &ameasure);
     const jp_device *dev = m->ctx.dev;
     if (jp_dev_arena_init(dev, &m->param_arena, pbytes) || jp_dev_arena_init(dev, &m->weight_arena, wmeasure.used) ||
-        jp_dev_arena_init(dev, &m->act_arena, ameasure.used)) {
+        jp_dev_arena_init(dev, &m->act_arena, ameasure.used) ||
+        !(m->counters = jp_alloc(m->n_counters * sizeof(int64_t) + 1))) {
         jp_wrn_free(m);
         return jp_fail(err, JP_ERR_NOMEM, "model memory: %zu MiB of activations, %zu MiB of weights",
                        ameasure.used >> 20, (wmeasure.used + pbytes) >> 20);
@@ -330,7 +333,6 @@ jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_er
     m->params = jp_arena_take(&m->param_arena, m->n_params * sizeof(float));
     m->grads = jp_arena_take(&m->param_arena, m->n_params * sizeof(float));
     m->buffers = jp_arena_take(&m->param_arena, m->n_buffers * sizeof(float) + 1);
-    m->counters = jp_arena_take(&m->param_arena, m->n_counters * sizeof(int64_t) + 1);
     carve(m, &m->weight_arena, &m->act_arena);
     jp_rng init_rng;
     jp_rng_seed(&init_rng, 0);
@@ -350,6 +352,7 @@ void jp_wrn_free(jp_wrn *m)
         jp_dev_arena_free(m->ctx.dev, &m->act_arena);
     }
     jp_ctx_free(&m->ctx);
+    jp_free(m->counters);
     free(m->tensors);
     free(m->blocks);
     free(m);
@@ -366,6 +369,12 @@ static void uniform(jp_rng *r, float *x, size_t n, float bound)
  * gain = sqrt(2/(1+a^2)) = sqrt(1/3), so bound = 1/sqrt(fan_in); biases U(+-1/sqrt(fan_in)). */
 void jp_wrn_init_params(jp_wrn *m, jp_rng *rng)
 {
+    /* on a device: drawn into host copies, then uploaded */
+    const jp_device *d = m->ctx.dev;
+    int host = jp_device_is_host(d);
+    float *params = host ? m->params : jp_alloc(m->n_params * sizeof(float));
+    float *buffers = host ? m->buffers : jp_alloc(m->n_buffers * sizeof(float) + 1);
+    JP_CHECK(params && buffers);
     for (int i = 0; i < m->n_tensors; i++) {
         const jp_tensor_info *t = &m->tensors[i];
         const char *leaf = strrchr(t->name, '.') + 1;
@@ -374,17 +383,23 @@ void jp_wrn_init_params(jp_wrn *m, jp_rng *rng)
             m->counters[t->offset] = 0;
         } else if (t->kind == JP_T_BUFFER) {
             float v = strcmp(leaf, "running_var") == 0 ? 1.0f : 0.0f;
-            for (size_t j = 0; j < t->count; j++) m->buffers[t->offset + j] = v;
+            for (size_t j = 0; j < t->count; j++) buffers[t->offset + j] = v;
         } else if (is_bn) {
             float v = strcmp(leaf, "weight") == 0 ? 1.0f : 0.0f;
-            for (size_t j = 0; j < t->count; j++) m->params[t->offset + j] = v;
+            for (size_t j = 0; j < t->count; j++) params[t->offset + j] = v;
         } else {
             /* weight (out, in, kh, kw) or (out, in): fan_in = in*kh*kw; the bias uses its
              * weight's fan_in, which is the previous table entry */
             const jp_tensor_info *w = strcmp(leaf, "bias") == 0 ? t - 1 : t;
             size_t fan_in = w->count / (size_t)w->shape[0];
-            uniform(rng, m->params + t->offset, t->count, (float)(1.0 / sqrt((double)fan_in)));
+            uniform(rng, params + t->offset, t->count, (float)(1.0 / sqrt((double)fan_in)));
         }
+    }
+    if (!host) {
+        jp_dev_upload(d, m->params, params, m->n_params * sizeof(float));
+        jp_dev_upload(d, m->buffers, buffers, m->n_buffers * sizeof(float));
+        jp_free(params);
+        jp_free(buffers);
     }
     jp_wrn_params_changed(m);
 }
@@ -430,7 +445,7 @@ jp_status jp_wrn_sync_batch_norm(jp_wrn *m, const jp_dist *dist, jp_error *err)
     }
     return JP_OK;
 }
-void jp_wrn_zero_grads(jp_wrn *m) { memset(m->grads, 0, m->n_params * sizeof(float)); }
+void jp_wrn_zero_grads(jp_wrn *m) { jp_dev_zero(m->ctx.dev, m->grads, m->n_params * sizeof(float)); }
 jp_rng *jp_wrn_rng(jp_wrn *m) { return &m->rng; }
 const float *jp_wrn_features(const jp_wrn *m) { return m->feat; }
 int jp_wrn_feature_dim(const jp_wrn *m) { return m->last_c; }

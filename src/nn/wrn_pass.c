@@ -51,6 +51,7 @@ void jp_wrn_set_dropout_source(jp_wrn *m, jp_wrn_dropout_fill fill, void *ctx)
  * jp_dropout_forward would have left there for the backward. */
 static void dropout_given_mask(jp_wrn *m, int i, jp_wrn_block *b)
 {
+    JP_CHECK(jp_device_is_host(dev(m))); /* the hook fills host memory */
     float *plain = m->g[0];
     m->dropout_fill(m->dropout_ctx, i, plain, m->batch, b->cout, b->h, b->w);
     jp_act_to_blocked(&m->ctx, b->mask, plain, m->batch, b->cout, b->h, b->w);

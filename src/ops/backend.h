@@ -27,13 +27,18 @@
 #include "ops/device.h"
 
 typedef struct jp_onednn jp_onednn; /* oneDNN's engine and stream (ops/onednn/onednn.h) */
+typedef struct jp_conv_impl jp_conv_impl;
+typedef struct jp_bnact_impl jp_bnact_impl;
 
 /* The device, the activations' layout and one scratchpad (device memory) shared by all
  * plans of a context (they run one at a time). */
 typedef struct {
     const jp_device *dev; /* where the activations live and everything but the plans runs */
-    int act_block;  /* channel block of the activations: 16 or 8 */
-    jp_onednn *dnnl;
+    int act_block;  /* channel block of the activations: 16 or 8 on the CPU, 1 (NCHW) on others */
+    jp_onednn *dnnl;  /* the CPU's */
+    /* a device other than the CPU: the implementations of its plans (every shape) */
+    const jp_conv_impl *dev_conv;
+    const jp_bnact_impl *dev_bnact;
     void *scratch;
     size_t scratch_size, scratch_need;
 } jp_ctx;
@@ -41,6 +46,9 @@ typedef struct {
 /* vector_width: the activations' channel block, 0 for the CPU's own (16 where oneDNN
  * and jempp both run AVX-512 kernels, else 8), or 8 / 16 (tests, --vector_width). */
 jp_status jp_ctx_init(jp_ctx *ctx, int vector_width, jp_error *err);
+/* A context on a device other than the CPU: plain NCHW activations, and every plan
+ * runs the device's implementations (dev->conv, dev->bnact; src/cuda: cuDNN's). */
+jp_status jp_ctx_init_device(jp_ctx *ctx, const jp_device *dev, jp_error *err);
 /* Allocates the shared scratchpad (call after creating plans; may be called again
  * after creating more plans: grows when needed). */
 jp_status jp_ctx_finalize(jp_ctx *ctx, jp_error *err);
@@ -48,7 +56,8 @@ void jp_ctx_free(jp_ctx *ctx);
 /* Bytes of an (N,C,H,W) activation in the context's blocked layout (channels padded up
  * to the block). */
 size_t jp_act_bytes(const jp_ctx *ctx, int n, int c, int h, int w);
-/* Plain NCHW <-> blocked copies (edges of the network and tests). Not for hot loops. */
+/* Plain NCHW <-> blocked copies (edges of the network and tests). Not for hot loops.
+ * On a plain context (block 1) a device copy. */
 void jp_act_to_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w);
 void jp_act_from_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w);
 /* Whether a kernel name is one of oneDNN's reference (naive loop) kernels, 10-1000x
@@ -56,7 +65,6 @@ void jp_act_from_blocked(const jp_ctx *ctx, float *dst, const float *src, int n,
 int jp_kernel_is_reference(const char *kernel);
 
 /* ---- convolution plan: forward, backward-data, backward-weights ---------------- */
-typedef struct jp_conv_impl jp_conv_impl;
 
 typedef struct {
     jp_ctx *ctx;
@@ -129,7 +137,6 @@ void jp_conv_backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, 
                               const float *src, float *dw_scratch, float *db_scratch);
 
 /* ---- batch norm + LeakyReLU plan (train: batch stats; eval: running stats) -------- */
-typedef struct jp_bnact_impl jp_bnact_impl;
 
 /* Batch statistics over several processes (synchronised batch norm): `sum` adds v (n) over
  * the `ranks` processes in place, each holding an equal share of the batch. */

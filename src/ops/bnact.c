@@ -26,12 +26,21 @@ jp_status jp_bnact_plan_init(jp_bnact_plan *p, jp_ctx *ctx, const jp_bn_shape *s
     p->s = *s;
     p->slope = slope;
     p->has_bn = has_bn;
+    if (ctx->dev_bnact) { /* a device's own */
+        p->impl = ctx->dev_bnact;
+        jp_status st = p->impl->init(p, err);
+        if (st) jp_bnact_plan_free(p);
+        return st;
+    }
     int fused_runs = jp_bnfused_supported(s->c, ctx->act_block);
     if (impl == JP_BNACT_JEMPP_FUSED && !fused_runs)
         return jp_fail(err, JP_ERR_BACKEND, "jempp-fused batch norm: needs channels in multiples of %d and a "
                        "CPU with %s (got %d channels)", ctx->act_block,
                        ctx->act_block == 16 ? "AVX-512F" : "AVX2 and FMA", s->c);
     if (impl == JP_BNACT_AUTO) impl = fused_runs ? JP_BNACT_JEMPP_FUSED : JP_BNACT_ONEDNN;
+    if (impl == JP_BNACT_CUDNN)
+        return jp_fail(err, JP_ERR_BACKEND, "batch-norm implementation cudnn runs on a GPU (--device cuda), not on "
+                       "the CPU");
     if (impl != JP_BNACT_JEMPP_FUSED && impl != JP_BNACT_ONEDNN)
         return jp_fail(err, JP_ERR_ARG, "no batch-norm implementation %d", (int)impl);
     p->impl = impl == JP_BNACT_JEMPP_FUSED ? &jp_bnact_jempp_fused : &jp_bnact_onednn;
@@ -69,11 +78,9 @@ void jp_bnact_forward(const jp_bnact_plan *p, int train, float *dst, float *mean
     p->impl->forward(p, train, dst, train ? mean : running_mean, train ? var : running_var, src, gamma, beta);
     if (p->has_bn && train && running_mean && running_var) {
         double M = (double)s->n * s->h * s->w * (p->sync ? p->sync->ranks : 1);
-        float unbias = M > 1 ? (float)(M / (M - 1)) : 1.0f, mo = s->momentum;
-        for (int c = 0; c < s->c; c++) {
-            running_mean[c] = (1 - mo) * running_mean[c] + mo * mean[c];
-            running_var[c] = (1 - mo) * running_var[c] + mo * var[c] * unbias;
-        }
+        float unbias = M > 1 ? (float)(M / (M - 1)) : 1.0f;
+        const jp_device *d = p->ctx->dev;
+        d->ops->bn_running_update(d->state, running_mean, running_var, mean, var, s->c, s->momentum, unbias);
     }
 }
 
@@ -84,6 +91,7 @@ void jp_bnact_backward(const jp_bnact_plan *p, int train, float *dsrc, float *dd
     int C = p->s.c;
     float *dg = dgamma && p->has_bn ? dparam_scratch : NULL, *db = dbeta && p->has_bn ? dparam_scratch + C : NULL;
     p->impl->backward(p, train, dsrc, ddst, dg, db, dst, src, mean, var, gamma, beta);
-    for (int c = 0; dg && c < C; c++) dgamma[c] += dg[c];
-    for (int c = 0; db && c < C; c++) dbeta[c] += db[c];
+    const jp_device *d = p->ctx->dev;
+    if (dg) d->ops->add(d->state, dgamma, dg, (size_t)C);
+    if (db) d->ops->add(d->state, dbeta, db, (size_t)C);
 }

@@ -25,8 +25,8 @@ static const jp_conv_impl *const impls[JP_CONV_N_IMPL] = {
 };
 
 static const char *const conv_words[JP_CONV_N_IMPL] = {"auto", "onednn-direct", "onednn-winograd",
-                                                       "jempp-winograd"};
-static const char *const bnact_words[JP_BNACT_N_IMPL] = {"auto", "onednn", "jempp-fused"};
+                                                       "jempp-winograd", "cudnn"};
+static const char *const bnact_words[JP_BNACT_N_IMPL] = {"auto", "onednn", "jempp-fused", "cudnn"};
 
 const char *jp_conv_impl_word(jp_conv_impl_id id)
 {
@@ -56,14 +56,19 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s
     int n = 0, forced = o->impl != JP_CONV_AUTO;
     if ((int)o->impl < 0 || o->impl >= JP_CONV_N_IMPL)
         return jp_fail(err, JP_ERR_ARG, "no convolution implementation %d", (int)o->impl);
-    if (forced) {
+    if (ctx->dev_conv) { /* a device's own: every shape, whatever was asked of the CPU's */
+        order[n++] = ctx->dev_conv;
+    } else if (forced) {
+        if (!impls[o->impl])
+            return jp_fail(err, JP_ERR_BACKEND, "convolution implementation %s runs on a GPU (--device cuda), not "
+                           "on the CPU", conv_words[o->impl]);
         order[n++] = impls[o->impl];
     } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
         int wide = ctx->act_block == 16 && s->cin >= 512 && s->cout >= 512;
         order[n++] = wide ? &jp_conv_onednn_winograd : &jp_conv_jempp_winograd;
         order[n++] = wide ? &jp_conv_jempp_winograd : &jp_conv_onednn_winograd;
     }
-    if (!n || order[n - 1] != &jp_conv_onednn_direct) order[n++] = &jp_conv_onednn_direct;
+    if (!ctx->dev_conv && (!n || order[n - 1] != &jp_conv_onednn_direct)) order[n++] = &jp_conv_onednn_direct;
     jp_status st = JP_OK;
     for (int i = 0; i < n; i++) {
         reset(p, ctx, s, o);

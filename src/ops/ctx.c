@@ -19,6 +19,18 @@ jp_status jp_ctx_init(jp_ctx *ctx, int vector_width, jp_error *err)
     return jp_onednn_create(&ctx->dnnl, block, err);
 }
 
+jp_status jp_ctx_init_device(jp_ctx *ctx, const jp_device *dev, jp_error *err)
+{
+    memset(ctx, 0, sizeof *ctx);
+    if (!dev || !dev->conv || !dev->bnact)
+        return jp_fail(err, JP_ERR_ARG, "device %s has no convolution and batch-norm plans", dev ? dev->ops->name : "?");
+    ctx->dev = dev;
+    ctx->act_block = 1;
+    ctx->dev_conv = dev->conv;
+    ctx->dev_bnact = dev->bnact;
+    return JP_OK;
+}
+
 jp_status jp_ctx_finalize(jp_ctx *ctx, jp_error *err)
 {
     if (ctx->scratch_need <= ctx->scratch_size) return JP_OK;
@@ -46,6 +58,10 @@ size_t jp_act_bytes(const jp_ctx *ctx, int n, int c, int h, int w)
 void jp_act_to_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w)
 {
     int B = ctx->act_block, cb = (c + B - 1) / B;
+    if (B == 1) {
+        jp_dev_copy(ctx->dev, dst, src, (size_t)n * c * h * w * sizeof(float));
+        return;
+    }
     size_t hw = (size_t)h * w;
 #pragma omp parallel for collapse(2)
     for (int i = 0; i < n; i++)
@@ -62,6 +78,10 @@ void jp_act_to_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, i
 void jp_act_from_blocked(const jp_ctx *ctx, float *dst, const float *src, int n, int c, int h, int w)
 {
     int B = ctx->act_block, cb = (c + B - 1) / B;
+    if (B == 1) {
+        jp_dev_copy(ctx->dev, dst, src, (size_t)n * c * h * w * sizeof(float));
+        return;
+    }
     size_t hw = (size_t)h * w;
 #pragma omp parallel for collapse(2)
     for (int i = 0; i < n; i++)

@@ -31,11 +31,17 @@ extern "C" {
 #endif
 
 typedef struct jp_device_ops jp_device_ops;
+struct jp_conv_impl;  /* ops/backend.h */
+struct jp_bnact_impl;
 
-/* A device: its operations and their state (the CPU device has none). */
+/* A device: its operations and their state (the CPU device has none), and the
+ * implementations of its convolution and batch-norm plans (NULL on the CPU, whose peers
+ * are chosen per layer: ops/conv_impls.c, ops/bnact.c). */
 struct jp_device {
     const jp_device_ops *ops;
     void *state;
+    const struct jp_conv_impl *conv;
+    const struct jp_bnact_impl *bnact;
 };
 
 struct jp_device_ops {
@@ -84,6 +90,11 @@ struct jp_device_ops {
     double (*cross_entropy_forward)(void *st, const float *logits, const int *y, int n, int c);
     void (*cross_entropy_backward)(void *st, float *dlogits, float dloss, const float *logits, const int *y,
                                    int n, int c);
+
+    /* Batch norm's running statistics (ops/bnact.c): rm = (1 - mo) rm + mo mean,
+     * rv = (1 - mo) rv + mo var unbias, for c channels, float. */
+    void (*bn_running_update)(void *st, float *rm, float *rv, const float *mean, const float *var, int c, float mo,
+                              float unbias);
 
     /* ---- samplers ---- */
     /* x = mean + std N(0, 1) */

@@ -162,6 +162,16 @@ static void cpu_ce_backward(void *st, float *dlogits, float dloss, const float *
     jp_cross_entropy_backward(dlogits, dloss, logits, y, n, c);
 }
 
+static void cpu_bn_running_update(void *st, float *rm, float *rv, const float *mean, const float *var, int c, float mo,
+                                  float unbias)
+{
+    (void)st;
+    for (int j = 0; j < c; j++) {
+        rm[j] = (1 - mo) * rm[j] + mo * mean[j];
+        rv[j] = (1 - mo) * rv[j] + mo * var[j] * unbias;
+    }
+}
+
 static void cpu_normal(void *st, float *x, size_t n, float mean, float std, jp_rng *rng)
 {
     (void)st;
@@ -228,6 +238,7 @@ static const jp_device_ops cpu_ops = {
     .logsumexp_backward = cpu_lse_backward,
     .cross_entropy_forward = cpu_ce_forward,
     .cross_entropy_backward = cpu_ce_backward,
+    .bn_running_update = cpu_bn_running_update,
     .normal = cpu_normal,
     .pyld_step = cpu_pyld_step,
     .sgld_step = cpu_sgld_step,
@@ -235,7 +246,7 @@ static const jp_device_ops cpu_ops = {
     .adam_update = cpu_adam_update,
 };
 
-static const jp_device cpu_device = {&cpu_ops, NULL};
+static const jp_device cpu_device = {&cpu_ops, NULL, NULL, NULL};
 
 const jp_device *jp_device_cpu(void) { return &cpu_device; }
 
