@@ -8,8 +8,12 @@
  *   bench_wrn [--depth 16] [--width 2] [--batch 64] [--size 32] [--channels 3]
  *             [--iters 7] [--layers] [--jempp M N | --sgld K] [--winograd 1|0]
  *             [--conv_impl NAME] [--bn_impl NAME] [--vector_width 0|8|16]
+ *             [--device cpu|cuda] [--no_tf32] [--deterministic]
  * (--winograd 0: oneDNN's direct convolutions instead of the default Winograd; the
- * implementation flags as `jempp train`'s; the kernels that ran are printed first) */
+ * implementation flags as `jempp train`'s; the kernels that ran are printed first.
+ * --device cuda: the model on GPU 0 in a build with the CUDA backend, cuDNN's TF32
+ * convolutions unless --no_tf32 (as peer_torch.py --device cuda); times are taken after
+ * the device finished, and the GPU memory in use is printed) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,21 @@
 #include "jempp/ops.h"
 #include "jempp/wrn.h"
 #include "nn/wrn_internal.h"
+#include "ops/device.h"
+#ifdef JEMPP_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
+
+/* The time once the device has finished what was queued. */
+static double now_synced(const jp_device *d)
+{
+    jp_error err;
+    if (d->ops->sync(d->state, &err)) {
+        fprintf(stderr, "bench_wrn: %s\n", err.msg);
+        exit(1);
+    }
+    return jp_now();
+}
 
 static void bench_layers(jp_wrn *m, int iters)
 {
@@ -60,6 +79,7 @@ static void bench_layers(jp_wrn *m, int iters)
 int main(int argc, char **argv)
 {
     int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 1;
+    int on_gpu = 0, tf32 = 1, deterministic = 0;
     int K_sgld = 0;
     jp_kernel_choice kc = {0, JP_CONV_AUTO, JP_BNACT_AUTO, NULL};
     for (int i = 1; i < argc; i++) {
@@ -82,6 +102,15 @@ int main(int argc, char **argv)
             for (int k = 0; k < JP_BNACT_N_IMPL; k++)
                 if (!strcmp(w, jp_bnact_impl_word((jp_bnact_impl_id)k))) kc.bnact = (jp_bnact_impl_id)k;
         }
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            const char *w = argv[++i];
+            if (strcmp(w, "cpu") && strcmp(w, "cuda")) {
+                fprintf(stderr, "bench_wrn: --device %s: cpu or cuda\n", w);
+                return 2;
+            }
+            on_gpu = !strcmp(w, "cuda");
+        } else if (!strcmp(argv[i], "--no_tf32")) tf32 = 0;
+        else if (!strcmp(argv[i], "--deterministic")) deterministic = 1;
         else if (!strcmp(argv[i], "--jempp") && i + 2 < argc) {
             M = atoi(argv[++i]);
             N = atoi(argv[++i]);
@@ -98,9 +127,30 @@ int main(int argc, char **argv)
     cfg.in_channels = channels;
     cfg.image_size = size;
     cfg.winograd = wino;
+    jp_error err;
+    const jp_device *d = jp_device_cpu();
+#ifdef JEMPP_HAVE_CUDA
+    jp_device gpu;
+    if (on_gpu) {
+        if (jp_cuda_device_open(&gpu, 0, &err)) {
+            fprintf(stderr, "bench_wrn: %s\n", err.msg);
+            return 1;
+        }
+        jp_cuda_set_math((jp_cuda *)gpu.state, tf32, deterministic);
+        printf("device: %s, TF32 %s%s\n", jp_cuda_describe((jp_cuda *)gpu.state), tf32 ? "on" : "off",
+               deterministic ? ", deterministic algorithms" : "");
+        d = &gpu;
+    }
+#else
+    (void)tf32, (void)deterministic;
+    if (on_gpu) {
+        fprintf(stderr, "bench_wrn: --device cuda: this build has no CUDA backend\n");
+        return 1;
+    }
+#endif
+    kc.device = d;
     cfg.kernels = kc;
     jp_wrn *m;
-    jp_error err;
     if (jp_wrn_create(&m, &cfg, batch, &err)) {
         fprintf(stderr, "bench_wrn: %s\n", err.msg);
         return 1;
@@ -108,24 +158,28 @@ int main(int argc, char **argv)
     char kernels[400];
     jp_wrn_kernel_summary(m, kernels, sizeof kernels);
     printf("kernels: %s\n", kernels);
-    if (layers) bench_layers(m, iters);
+    if (layers && !on_gpu) bench_layers(m, iters);
     int K = cfg.n_classes;
     size_t dim = (size_t)channels * size * size;
-    float *x = jp_alloc((size_t)batch * dim * 4), *dx = jp_alloc((size_t)batch * dim * 4);
-    float *logits = jp_alloc((size_t)batch * K * 4), *dl = jp_alloc((size_t)batch * K * 4);
-    int *y = jp_alloc((size_t)batch * sizeof(int));
+    /* on the model's device; the data drawn on the host */
+    size_t xbytes = (size_t)batch * dim * 4;
+    float *x = jp_dev_alloc(d, xbytes), *dx = jp_dev_alloc(d, xbytes), *xh = jp_alloc(xbytes), *xqh = jp_alloc(xbytes);
+    float *logits = jp_dev_alloc(d, (size_t)batch * K * 4), *dl = jp_dev_alloc(d, (size_t)batch * K * 4);
+    int *y = jp_dev_alloc(d, (size_t)batch * sizeof(int)), *yh = jp_alloc((size_t)batch * sizeof(int));
     jp_rng r;
     jp_rng_seed(&r, 1);
-    jp_rng_fill_uniform(&r, x, (size_t)batch * dim, -1, 1);
-    for (int i = 0; i < batch; i++) y[i] = i % K;
+    jp_rng_fill_uniform(&r, xh, (size_t)batch * dim, -1, 1);
+    for (int i = 0; i < batch; i++) yh[i] = i % K;
+    jp_dev_upload(d, x, xh, xbytes);
+    jp_dev_upload(d, y, yh, (size_t)batch * sizeof(int));
     double t[64];
     for (int it = 0; it < iters + 2; it++) {
-        double t0 = jp_now();
+        double t0 = now_synced(d);
         jp_wrn_zero_grads(m);
         jp_wrn_forward(m, logits, x, batch, 1);
-        jp_cross_entropy_backward(dl, 1.0f, logits, y, batch, K);
+        d->ops->cross_entropy_backward(d->state, dl, 1.0f, logits, y, batch, K);
         jp_wrn_backward(m, dl, dx, 1);
-        if (it >= 2) t[it - 2] = jp_now() - t0;
+        if (it >= 2) t[it - 2] = now_synced(d) - t0;
     }
     double med = bench_median(t, iters);
     printf("jempp WRN-%d-%d fwd+bwd batch %d %dx%dx%d: %.1f ms, %.1f images/s\n", depth, width, batch, channels,
@@ -144,28 +198,29 @@ int main(int argc, char **argv)
         }
         jp_sampler_work w;
         jp_sampler_work_init(&w, m, &err);
-        float *xq = jp_alloc((size_t)batch * dim * 4), *ones = jp_alloc((size_t)batch * 4), *lse = jp_alloc((size_t)batch * 4);
+        float *xq = jp_dev_alloc(d, xbytes), *ones = jp_dev_alloc(d, (size_t)batch * 4);
         double tt[64], ts[64];
         for (int it = 0; it < iters + 2; it++) {
-            double t0 = jp_now();
+            double t0 = now_synced(d);
             jp_wrn_zero_grads(m);
             for (int term = 0; term < 3; term++) {
                 if (term == 1) {
-                    double s0 = jp_now();
-                    jp_rng_fill_uniform(&r, xq, (size_t)batch * dim, -1, 1);
+                    double s0 = now_synced(d);
+                    jp_rng_fill_uniform(&r, xqh, (size_t)batch * dim, -1, 1);
+                    jp_dev_upload(d, xq, xqh, xbytes);
                     jp_sample(m, &w, &sc, xq, NULL, batch, &r);
-                    if (it >= 2) ts[it - 2] = jp_now() - s0;
+                    if (it >= 2) ts[it - 2] = now_synced(d) - s0;
                 }
                 jp_wrn_forward(m, logits, term == 1 ? xq : x, batch, 1);
                 if (term < 2) {
-                    for (int i = 0; i < batch; i++) ones[i] = (term ? 1.0f : -1.0f) / batch;
-                    jp_logsumexp_backward(dl, ones, logits, batch, K);
+                    d->ops->fill(d->state, ones, (term ? 1.0f : -1.0f) / batch, (size_t)batch);
+                    d->ops->logsumexp_backward(d->state, dl, ones, logits, batch, K);
                 } else {
-                    jp_cross_entropy_backward(dl, 1.0f, logits, y, batch, K);
+                    d->ops->cross_entropy_backward(d->state, dl, 1.0f, logits, y, batch, K);
                 }
                 jp_wrn_backward(m, dl, NULL, 1);
             }
-            if (it >= 2) tt[it - 2] = jp_now() - t0;
+            if (it >= 2) tt[it - 2] = now_synced(d) - t0;
         }
         double mt = bench_median(tt, iters), ms = bench_median(ts, iters);
         char sname[32];
@@ -174,9 +229,18 @@ int main(int argc, char **argv)
         printf("jempp %s iteration WRN-%d-%d %s batch %d: %.3f s/iter (sampling %.3f s = %.0f%%, "
                "3 training passes %.3f s)\n", K_sgld > 0 ? "JEM" : "JEM++", depth, width, sname, batch, mt, ms,
                100 * ms / mt, mt - ms);
-        (void)lse;
         jp_sampler_work_free(&w);
+        jp_dev_release(d, xq), jp_dev_release(d, ones);
     }
+#ifdef JEMPP_HAVE_CUDA
+    if (on_gpu) printf("GPU memory in use (the whole device, driver context included): %.0f MiB\n",
+                       jp_cuda_memory_used((jp_cuda *)gpu.state) / 1048576.0);
+#endif
     jp_wrn_free(m);
+    jp_dev_release(d, x), jp_dev_release(d, dx), jp_dev_release(d, logits), jp_dev_release(d, dl), jp_dev_release(d, y);
+    jp_free(xh), jp_free(xqh), jp_free(yh);
+#ifdef JEMPP_HAVE_CUDA
+    if (on_gpu) jp_cuda_device_close(&gpu);
+#endif
     return 0;
 }

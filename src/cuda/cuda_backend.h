@@ -31,6 +31,9 @@ void jp_cuda_close(jp_cuda *c);
 const char *jp_cuda_describe(const jp_cuda *c);
 /* The number of devices, 0 with the reason in why (at least 160 bytes) when none. */
 int jp_cuda_device_count(char *why, size_t len);
+/* Bytes of the device's memory in use (total - free: every process and the driver's
+ * context included). */
+double jp_cuda_memory_used(const jp_cuda *c);
 /* Waits for the stream; the first error of what ran on it, named. */
 jp_status jp_cuda_sync(jp_cuda *c, jp_error *err);
 

@@ -93,6 +93,14 @@ extern "C" void jp_cuda_set_math(jp_cuda *c, int tf32, int deterministic)
     c->deterministic = deterministic != 0;
 }
 
+extern "C" double jp_cuda_memory_used(const jp_cuda *c)
+{
+    size_t free_b = 0, total = 0;
+    cudaSetDevice(c->device);
+    if (cudaMemGetInfo(&free_b, &total) != cudaSuccess) return 0;
+    return (double)(total - free_b);
+}
+
 extern "C" const char *jp_cuda_describe(const jp_cuda *c) { return c->describe; }
 
 extern "C" jp_status jp_cuda_sync(jp_cuda *c, jp_error *err)

@@ -1,0 +1,51 @@
+#!/bin/sh
+# The GPU checks as one command, on a machine with an NVIDIA GPU (CUDA 13, cuDNN 9 and
+# PyTorch with CUDA installed), from what scripts/gpu-prepare.sh put into .gpu/:
+#   1. test_device cuda       every operation of the CUDA device against its definition
+#   2. test_conformance cuda  the cuDNN convolution and batch-norm plans against the
+#                             reference kernels, TF32 off and on
+#   3. test_wrn_device        WRN-10-2 (BN, no norm) and WRN-16-2 on the GPU against the
+#                             CPU: logits, statistics, gradients, PYLD samples, 5 SGD steps
+#   4. bench_wrn --device cuda against peer_torch.py --device cuda, in turn, twice each:
+#      WRN-28-10 forward+backward and a JEM++ iteration (PYLD-10-5), batch 64, 3x32x32
+# The log goes to standard output and, when OUT is set, to $OUT/gpu-check.log.
+#
+#   sh scripts/gpu-check.sh [FOLDER]      (FOLDER: default .gpu)
+set -u
+G=${1:-.gpu}
+cd "$(dirname "$0")/.."
+LOG=${OUT:-/tmp}/gpu-check.log
+: > "$LOG"
+say() { echo "$*" | tee -a "$LOG"; }
+# runs a command into the log; returns its exit status (a skip, 77, is a failure here)
+run() {
+    say "\$ $*"
+    { "$@" 2>&1; echo $? > /tmp/gpu-check.rc; } | tee -a "$LOG"
+    return "$(cat /tmp/gpu-check.rc)"
+}
+LIBS=/tmp/jempp-libs
+mkdir -p $LIBS
+for f in "$G"/debs/*.deb; do dpkg -x "$f" $LIBS; done
+# cuDNN and cuBLAS: the toolkit's, else those of PyTorch's wheels
+NV=$(python3 -c 'import os, nvidia; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")' 2>/dev/null || true)
+EXTRA=""
+for d in "$NV"/cudnn/lib "$NV"/cublas/lib "$NV"/cu13/lib "$NV"/cuda_runtime/lib; do [ -d "$d" ] && EXTRA="$EXTRA:$d"; done
+export LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread:/usr/local/cuda/lib64$EXTRA:${LD_LIBRARY_PATH:-}"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
+say "gpu-check: $(date -u +%FT%TZ), $(nvidia-smi -L 2>/dev/null | head -1)"
+say "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+fail=0
+for t in "test_device cuda" "test_conformance cuda" "test_wrn_device"; do
+    run "$G"/bin/$t
+    rc=$?
+    [ $rc -eq 0 ] || { say "gpu-check: $t exited with $rc"; fail=1; }
+done
+for round in 1 2; do
+    say "--- round $round"
+    run "$G"/bin/bench_wrn --device cuda --depth 28 --width 10 --batch 64 --iters 7
+    run python3 "$G"/peer_torch.py --device cuda --mode fwdbwd --depth 28 --width 10 --batch 64 --iters 7
+    run "$G"/bin/bench_wrn --device cuda --depth 28 --width 10 --batch 64 --iters 5 --jempp 10 5
+    run python3 "$G"/peer_torch.py --device cuda --depth 28 --width 10 --batch 64 --n_steps 10 --in_steps 5 --iters 5
+done
+say "gpu-check: tests $( [ $fail -eq 0 ] && echo passed || echo FAILED )"
+exit $fail
