@@ -60,6 +60,7 @@ typedef struct {
     int64_t step; /* steps taken; SGD: 0 means the momentum buffer is not yet set */
     float *momentum_buffer; /* SGD with momentum != 0, else NULL */
     float *exp_avg, *exp_avg_sq, *max_exp_avg_sq; /* Adam (the last with amsgrad), else NULL */
+    float *host; /* on a device other than the CPU: the host copy checkpoints go through */
 } jp_optim;
 
 /* Checks cfg and allocates the state for n parameters (zeroed, step 0). The state
@@ -120,7 +121,7 @@ jp_optim_tensor jp_optim_state_find(const jp_optim *o, const char *name);
 /* Adds every state tensor to w, by reference (keep o unchanged until w is saved).
  * Shapes: [n] for arrays, [1] for the step. Also sets metadata "optim.kind" to
  * "sgd" or "adam". */
-void jp_optim_state_save(const jp_optim *o, jp_st_writer *w);
+void jp_optim_state_save(jp_optim *o, jp_st_writer *w);
 /* Restores every state tensor of o from f, byte for byte. Fails, naming the file
  * and tensor: JP_ERR_FORMAT if one is missing or has another dtype, if metadata
  * "optim.kind" is present and differs, or if the step is negative; JP_ERR_SHAPE if

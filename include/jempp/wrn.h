@@ -89,6 +89,14 @@ float *jp_wrn_buffers(jp_wrn *m);    /* BN running statistics */
 size_t jp_wrn_buffer_count(const jp_wrn *m);
 int64_t *jp_wrn_counters(jp_wrn *m); /* BN num_batches_tracked */
 size_t jp_wrn_counter_count(const jp_wrn *m);
+/* Host copies of the parameters and buffers (the arrays themselves on the CPU): the view
+ * downloads them from a device model into a mirror the model keeps (valid until the next
+ * view or commit); after writing into them, commit uploads them and marks the parameters
+ * changed. Checkpoints and the trainer's snapshots go through these. */
+void jp_wrn_host_view(jp_wrn *m, float **params, float **buffers);
+void jp_wrn_host_commit(jp_wrn *m);
+/* Whether the model lives on the CPU (host memory). */
+int jp_wrn_on_host(const jp_wrn *m);
 /* Synchronised batch norm (PyTorch's SyncBatchNorm) for data-parallel training: the
  * train-mode batch statistics, and the backward's sums through them, over the processes
  * of dist, each holding an equal share of the batch; NULL: this process's batch again.

@@ -8,6 +8,7 @@
 
 #include "jempp/ebm.h"
 #include "jempp/png.h"
+#include "nn/wrn_internal.h"
 
 static jp_status write_frame(const jp_wrn *m, const char *dir, int k, const float *x, int n, jp_error *err)
 {
@@ -27,13 +28,20 @@ jp_status jp_chains_run(jp_wrn *m, const jp_chains *c, float *x, const int *y, i
     jp_sampler_work sw;
     jp_status st = jp_sampler_work_init(&sw, m, err);
     if (st) return st;
+    /* the chains on the host (xb, yb, lse) and, for a model on a device, their device
+     * copies (the same arrays on the CPU) */
+    const jp_device *d = jp_wrn_dev(m);
+    int host = jp_device_is_host(d);
     float *xb = jp_alloc((size_t)B * dim * sizeof(float)), *lse = jp_alloc((size_t)B * sizeof(float));
-    float *logits = jp_alloc((size_t)B * K * sizeof(float));
     int *yb = jp_alloc((size_t)B * sizeof(int));
+    float *xd = host ? xb : jp_dev_alloc(d, (size_t)B * dim * sizeof(float));
+    float *lsed = host ? lse : jp_dev_alloc(d, (size_t)B * sizeof(float));
+    int *yd = host ? yb : jp_dev_alloc(d, (size_t)B * sizeof(int));
+    float *logits = jp_dev_alloc(d, (size_t)B * K * sizeof(float));
     double *tsum = calloc((size_t)S + 1, sizeof(double));
     float *saved_bn = NULL;
     int64_t *saved_cnt = NULL;
-    if (!xb || !lse || !logits || !yb || !tsum) {
+    if (!xb || !lse || !logits || !yb || !xd || !lsed || !yd || !tsum) {
         st = jp_fail(err, JP_ERR_NOMEM, "sampling buffers");
         goto done;
     }
@@ -48,7 +56,7 @@ jp_status jp_chains_run(jp_wrn *m, const jp_chains *c, float *x, const int *y, i
         goto done;
     }
     if (saved_bn) {
-        memcpy(saved_bn, jp_wrn_buffers(m), nbuf * sizeof(float));
+        jp_dev_download(d, saved_bn, jp_wrn_buffers(m), nbuf * sizeof(float));
         memcpy(saved_cnt, jp_wrn_counters(m), ncnt * sizeof(int64_t));
     }
     for (int at = 0; at < n && !st; at += B) {
@@ -59,23 +67,29 @@ jp_status jp_chains_run(jp_wrn *m, const jp_chains *c, float *x, const int *y, i
             yb[i] = y ? y[at + i % nb] : -1;
             c->init(c->init_ctx, xb + (size_t)i * dim, 1, yb[i], rng);
         }
+        jp_dev_upload(d, xd, xb, (size_t)nrun * dim * sizeof(float));
+        jp_dev_upload(d, yd, yb, (size_t)nrun * sizeof(int));
         int nshow = nb < 64 ? nb : 64, frame = 0;
         for (int s = 0; s <= S && !st; s++) {
             /* frame k shows step round(k S / (F - 1)) */
             while (frames_dir && at == 0 && frame < n_frames &&
-                   (n_frames == 1 ? S : (int)lround((double)frame * S / (n_frames - 1))) == s && !st)
+                   (n_frames == 1 ? S : (int)lround((double)frame * S / (n_frames - 1))) == s && !st) {
+                jp_dev_download(d, xb, xd, (size_t)nshow * dim * sizeof(float));
                 st = write_frame(m, frames_dir, frame++, xb, nshow, err);
+            }
             if (s == S) break;
-            double mean_lse = jp_sample(m, &sw, &one, xb, y ? yb : NULL, nrun, rng);
+            double mean_lse = jp_sample(m, &sw, &one, xd, y ? yd : NULL, nrun, rng);
             tsum[s] += mean_lse * nb;
         }
         if (saved_bn) { /* back to the model's statistics before any eval-mode pass */
-            memcpy(jp_wrn_buffers(m), saved_bn, nbuf * sizeof(float));
+            jp_dev_upload(d, jp_wrn_buffers(m), saved_bn, nbuf * sizeof(float));
             memcpy(jp_wrn_counters(m), saved_cnt, ncnt * sizeof(int64_t));
         }
         /* the final states' log p(x), eval mode */
-        jp_wrn_forward(m, logits, xb, nb, 0);
-        jp_wrn_log_px(m, logits, lse, nb);
+        jp_wrn_forward(m, logits, xd, nb, 0);
+        jp_wrn_log_px(m, logits, lsed, nb);
+        jp_dev_download(d, lse, lsed, (size_t)nb * sizeof(float));
+        jp_dev_download(d, xb, xd, (size_t)nb * dim * sizeof(float));
         for (int i = 0; i < nb; i++) tsum[S] += lse[i];
         memcpy(x + (size_t)at * dim, xb, (size_t)nb * dim * sizeof(float));
         if (n > B && !c->quiet) fprintf(stderr, "  chains %d/%d\n", at + nb, n);
@@ -86,9 +100,14 @@ done:
     free(saved_bn);
     free(saved_cnt);
     jp_sampler_work_free(&sw);
+    if (!host) {
+        jp_dev_release(d, xd);
+        jp_dev_release(d, lsed);
+        jp_dev_release(d, yd);
+    }
+    jp_dev_release(d, logits);
     jp_free(xb);
     jp_free(lse);
-    jp_free(logits);
     jp_free(yb);
     free(tsum);
     return st;

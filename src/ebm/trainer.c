@@ -229,6 +229,10 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (t->nranks > 1 && cfg->sync_bn && (st = jp_wrn_sync_batch_norm(t->m, t->dist, err))) return st;
     char kernels[400];
     t->dev = jp_wrn_dev(t->m);
+    if (t->nranks > 1 && !jp_device_is_host(t->dev))
+        return jp_fail(err, JP_ERR_ARG, "--device %s with %d ranks: data-parallel training runs on the CPU only "
+                       "(gradients are all-reduced in host memory; the GPU all-reduce, NCCL, is not built yet)",
+                       t->dev->ops->name, t->nranks);
     jp_wrn_kernel_summary(t->m, kernels, sizeof kernels);
     tr_log(t, "kernels: %s\n", kernels);
     char blas[400];
@@ -356,6 +360,25 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (!t->x_p || !t->x_lab || !t->x_q || !t->logits || !t->dlogits || !t->lse || !t->scale || !t->y_lab ||
         !t->y_p || !t->y_q || !t->idx || !t->fresh)
         return jp_fail(err, JP_ERR_NOMEM, "training batches");
+    if (jp_device_is_host(t->dev)) {
+        t->d_x_p = t->x_p, t->d_x_lab = t->x_lab, t->d_x_q = t->x_q, t->d_logits = t->logits;
+        t->d_dlogits = t->dlogits, t->d_lse = t->lse, t->d_scale = t->scale, t->d_y_lab = t->y_lab;
+        t->d_y_q = t->y_q;
+    } else {
+        const jp_device *d = t->dev;
+        t->d_x_p = jp_dev_alloc(d, bd * sizeof(float));
+        t->d_x_lab = jp_dev_alloc(d, bd * sizeof(float));
+        t->d_x_q = jp_dev_alloc(d, bd * sizeof(float));
+        t->d_logits = jp_dev_alloc(d, bk * sizeof(float));
+        t->d_dlogits = jp_dev_alloc(d, bk * sizeof(float));
+        t->d_lse = jp_dev_alloc(d, (size_t)B * sizeof(float));
+        t->d_scale = jp_dev_alloc(d, (size_t)B * sizeof(float));
+        t->d_y_lab = jp_dev_alloc(d, (size_t)B * sizeof(int));
+        t->d_y_q = jp_dev_alloc(d, (size_t)B * sizeof(int));
+        if (!t->d_x_p || !t->d_x_lab || !t->d_x_q || !t->d_logits || !t->d_dlogits || !t->d_lse || !t->d_scale ||
+            !t->d_y_lab || !t->d_y_q)
+            return jp_fail(err, JP_ERR_NOMEM, "training batches on %s", d->ops->name);
+    }
     t->lr_scale = 1.0;
     t->steps_scale = 1;
     t->best_valid = -1.0;
@@ -372,6 +395,11 @@ void jp_trainer_free(jp_trainer *t)
     if (t->epochs_jsonl) fclose(t->epochs_jsonl);
     jp_tfevents_close(t->tb);
     if (t->epochs_csv) fclose(t->epochs_csv);
+    if (t->dev && !jp_device_is_host(t->dev)) {
+        void *dbufs[] = {t->d_x_p, t->d_x_lab, t->d_x_q, t->d_logits, t->d_dlogits, t->d_lse, t->d_scale, t->d_y_lab,
+                         t->d_y_q};
+        for (size_t i = 0; i < sizeof dbufs / sizeof *dbufs; i++) jp_dev_release(t->dev, dbufs[i]);
+    }
     void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx,
                     t->fresh, t->x_glob, t->y_glob, t->buf_all, t->rng_all};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
@@ -388,13 +416,20 @@ void jp_trainer_free(jp_trainer *t)
 
 /* ---- one iteration ----------------------------------------------------------- */
 
-/* Forward x in train mode; dlogits = coef/B * d(sum_i LSE_i)/dlogits (+ onehot terms for
- * y when yc != 0); backward into the parameter gradients. Returns mean LSE. */
+/* Host to the model's device and back: nothing on the CPU, where both are the same array. */
+static void to_dev(const jp_trainer *t, void *dst, const void *src, size_t bytes) { jp_dev_upload(t->dev, dst, src, bytes); }
+static void to_host(const jp_trainer *t, void *dst, const void *src, size_t bytes) { jp_dev_download(t->dev, dst, src, bytes); }
+
+/* Forward x (on the model's device) in train mode; dlogits = coef/B * d(sum_i LSE_i)/dlogits
+ * (+ onehot terms for the host labels y when y != NULL); backward into the parameter
+ * gradients. Returns mean LSE. */
 static double lse_term(jp_trainer *t, const float *x, float coef, const int *y, float ycoef, double *ymean)
 {
     int B = t->cfg.batch_size, K = t->K;
-    jp_wrn_forward(t->m, t->logits, x, B, 1);
-    jp_wrn_log_px(t->m, t->logits, t->lse, B);
+    jp_wrn_forward(t->m, t->d_logits, x, B, 1);
+    jp_wrn_log_px(t->m, t->d_logits, t->d_lse, B);
+    to_host(t, t->lse, t->d_lse, (size_t)B * sizeof(float));
+    if (y) to_host(t, t->logits, t->d_logits, (size_t)B * K * sizeof(float));
     double mean = 0, fy = 0;
     for (int i = 0; i < B; i++) {
         mean += t->lse[i];
@@ -408,7 +443,9 @@ static double lse_term(jp_trainer *t, const float *x, float coef, const int *y, 
         }
     }
     if (ymean) *ymean = fy / B;
-    jp_wrn_backward_log_px(t->m, t->logits, t->scale, y ? t->dlogits : NULL, NULL, 1);
+    to_dev(t, t->d_scale, t->scale, (size_t)B * sizeof(float));
+    if (y) to_dev(t, t->d_dlogits, t->dlogits, (size_t)B * K * sizeof(float));
+    jp_wrn_backward_log_px(t->m, t->d_logits, t->d_scale, y ? t->d_dlogits : NULL, NULL, 1);
     return mean / B;
 }
 
@@ -531,9 +568,11 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     double loss = 0;
     jp_sampler_config chains = jp_trainer_chain_sampler(t);
     s->samples_finite = 1;
+    size_t xbytes = (size_t)B * t->dim * sizeof(float);
     if (t->use_px) {
         next_batch(t, 0, t->x_p, t->y_p);
-        s->lse_data = lse_term(t, t->x_p, -c->p_x_weight, NULL, 0, NULL);
+        to_dev(t, t->d_x_p, t->x_p, xbytes);
+        s->lse_data = lse_term(t, t->d_x_p, -c->p_x_weight, NULL, 0, NULL);
         const int *yc = NULL;
         if (c->class_cond_p_x_sample) {
             if (t->hooks.feed)
@@ -541,17 +580,25 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             else
                 for (int i = 0; i < B; i++) t->y_q[i] = (int)jp_rng_below(&t->rng, (uint64_t)K);
             yc = t->y_q;
+            to_dev(t, t->d_y_q, t->y_q, (size_t)B * sizeof(int));
         }
         draw_chains(t, yc, 0);
-        jp_sample(t->m, &t->sw, &chains, t->x_q, yc, B, &t->rng);
-        s->lse_sample = lse_term(t, t->x_q, c->p_x_weight, NULL, 0, NULL);
+        to_dev(t, t->d_x_q, t->x_q, xbytes);
+        jp_sample(t->m, &t->sw, &chains, t->d_x_q, yc ? t->d_y_q : NULL, B, &t->rng);
+        s->lse_sample = lse_term(t, t->d_x_q, c->p_x_weight, NULL, 0, NULL);
+        to_host(t, t->x_q, t->d_x_q, xbytes);
         loss += c->p_x_weight * (s->lse_sample - s->lse_data);
         s->samples_finite = samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
     }
-    if (c->p_y_given_x_weight != 0.0f || t->use_pxy) next_batch(t, 1, t->x_lab, t->y_lab);
+    if (c->p_y_given_x_weight != 0.0f || t->use_pxy) {
+        next_batch(t, 1, t->x_lab, t->y_lab);
+        to_dev(t, t->d_x_lab, t->x_lab, xbytes);
+        to_dev(t, t->d_y_lab, t->y_lab, (size_t)B * sizeof(int));
+    }
     if (c->p_y_given_x_weight != 0.0f) {
-        jp_wrn_forward(t->m, t->logits, t->x_lab, B, 1);
-        s->ce = t->dev->ops->cross_entropy_forward(t->dev->state, t->logits, t->y_lab, B, K);
+        jp_wrn_forward(t->m, t->d_logits, t->d_x_lab, B, 1);
+        s->ce = t->dev->ops->cross_entropy_forward(t->dev->state, t->d_logits, t->d_y_lab, B, K);
+        to_host(t, t->logits, t->d_logits, (size_t)B * K * sizeof(float));
         int correct = 0;
         for (int i = 0; i < B; i++) {
             const float *l = t->logits + (size_t)i * K;
@@ -561,9 +608,9 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             correct += arg == t->y_lab[i];
         }
         s->acc = (double)correct / B;
-        t->dev->ops->cross_entropy_backward(t->dev->state, t->dlogits, c->p_y_given_x_weight, t->logits, t->y_lab,
-                                            B, K);
-        jp_wrn_backward(t->m, t->dlogits, NULL, 1);
+        t->dev->ops->cross_entropy_backward(t->dev->state, t->d_dlogits, c->p_y_given_x_weight, t->d_logits,
+                                            t->d_y_lab, B, K);
+        jp_wrn_backward(t->m, t->d_dlogits, NULL, 1);
         loss += c->p_y_given_x_weight * s->ce;
     }
     if (t->use_pxy) {
@@ -572,11 +619,14 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
          * x_lab of its own, then one of x_q (each updates the BN running statistics). */
         if (t->use_px) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
         memcpy(t->y_q, t->y_lab, (size_t)B * sizeof(int));
+        to_dev(t, t->d_y_q, t->y_q, (size_t)B * sizeof(int));
         draw_chains(t, t->y_q, 1);
-        jp_sample(t->m, &t->sw, &chains, t->x_q, t->y_q, B, &t->rng);
+        to_dev(t, t->d_x_q, t->x_q, xbytes);
+        jp_sample(t->m, &t->sw, &chains, t->d_x_q, t->d_y_q, B, &t->rng);
         double fy_data, fy_q;
-        lse_term(t, t->x_lab, 0.0f, t->y_lab, -c->p_x_y_weight, &fy_data);
-        lse_term(t, t->x_q, 0.0f, t->y_q, c->p_x_y_weight, &fy_q);
+        lse_term(t, t->d_x_lab, 0.0f, t->y_lab, -c->p_x_y_weight, &fy_data);
+        lse_term(t, t->d_x_q, 0.0f, t->y_q, c->p_x_y_weight, &fy_q);
+        to_host(t, t->x_q, t->d_x_q, xbytes);
         s->samples_finite &= samples_ok(t->x_q, (size_t)B * t->dim, &s->sample_absmax);
         loss += c->p_x_y_weight * (fy_q - fy_data);
     }

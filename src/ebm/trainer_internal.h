@@ -63,6 +63,10 @@ typedef struct {
     size_t opt_off, n_opt; /* the parameters the optimiser updates: [opt_off, opt_off + n_opt) */
     float *x_p, *x_lab, *x_q, *logits, *dlogits, *lse, *scale;
     int *y_lab, *y_p, *y_q, *idx, *fresh;
+    /* what the model reads and writes, on its device: the arrays above themselves on the
+     * CPU, device copies otherwise (uploaded and downloaded around each use) */
+    float *d_x_p, *d_x_lab, *d_x_q, *d_logits, *d_dlogits, *d_lse, *d_scale;
+    int *d_y_lab, *d_y_q;
     int64_t iter, epoch;
     double lr_scale, best_valid;
     int64_t best_iter, best_epoch; /* best.safetensors: its iteration and epoch (-1: none yet) */

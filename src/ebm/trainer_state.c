@@ -227,8 +227,8 @@ static void optim_copy(jp_trainer *t, int to)
     for (int i = 0; i < jp_optim_state_count(&t->opt); i++) {
         jp_optim_tensor ot = jp_optim_state_tensor(&t->opt, i);
         if (ot.dtype != JP_F32) continue;
-        if (to) memcpy(t->snap.optim + at, ot.data, ot.count * sizeof(float));
-        else memcpy(ot.data, t->snap.optim + at, ot.count * sizeof(float));
+        if (to) jp_dev_download(t->opt.dev, t->snap.optim + at, ot.data, ot.count * sizeof(float));
+        else jp_dev_upload(t->opt.dev, ot.data, t->snap.optim + at, ot.count * sizeof(float));
         at += ot.count;
     }
 }
@@ -236,8 +236,8 @@ static void optim_copy(jp_trainer *t, int to)
 void jp_trainer_snapshot_take(jp_trainer *t)
 {
     jp_snapshot *s = &t->snap;
-    memcpy(s->params, jp_wrn_params(t->m), jp_wrn_param_count(t->m) * sizeof(float));
-    memcpy(s->buffers, jp_wrn_buffers(t->m), jp_wrn_buffer_count(t->m) * sizeof(float));
+    jp_dev_download(t->dev, s->params, jp_wrn_params(t->m), jp_wrn_param_count(t->m) * sizeof(float));
+    jp_dev_download(t->dev, s->buffers, jp_wrn_buffers(t->m), jp_wrn_buffer_count(t->m) * sizeof(float));
     memcpy(s->counters, jp_wrn_counters(t->m), jp_wrn_counter_count(t->m) * sizeof(int64_t));
     optim_copy(t, 1);
     s->optim_step = t->opt.step;
@@ -261,8 +261,8 @@ jp_sampler_config jp_trainer_chain_sampler(const jp_trainer *t)
 void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len)
 {
     jp_snapshot *s = &t->snap;
-    memcpy(jp_wrn_params(t->m), s->params, jp_wrn_param_count(t->m) * sizeof(float));
-    memcpy(jp_wrn_buffers(t->m), s->buffers, jp_wrn_buffer_count(t->m) * sizeof(float));
+    jp_dev_upload(t->dev, jp_wrn_params(t->m), s->params, jp_wrn_param_count(t->m) * sizeof(float));
+    jp_dev_upload(t->dev, jp_wrn_buffers(t->m), s->buffers, jp_wrn_buffer_count(t->m) * sizeof(float));
     memcpy(jp_wrn_counters(t->m), s->counters, jp_wrn_counter_count(t->m) * sizeof(int64_t));
     jp_wrn_params_changed(t->m);
     optim_copy(t, 0);

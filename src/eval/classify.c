@@ -4,6 +4,7 @@
 
 #include "jempp/eval.h"
 #include "jempp/ops.h"
+#include "nn/wrn_internal.h"
 
 jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *out, int64_t *confusion,
                              jp_error *err)
@@ -18,22 +19,33 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
         return jp_fail(err, JP_ERR_SHAPE, "data set '%s' has %d classes, the model %d", ds->name, ds->n_classes,
                        c->n_classes);
     int B = jp_wrn_batch(m), K = c->n_classes;
+    size_t dim = (size_t)ds->c * ds->h * ds->w;
+    /* host arrays and, for a model on a device, the device's (x, logits, log p(x)) */
+    const jp_device *d = jp_wrn_dev(m);
+    int host = jp_device_is_host(d);
     float *logits = malloc((size_t)B * K * sizeof(float)), *lse = malloc((size_t)B * sizeof(float));
     float *lpx = malloc((size_t)B * sizeof(float));
-    if (!logits || !lse || !lpx) {
+    float *xd = host ? NULL : jp_dev_alloc(d, (size_t)B * dim * sizeof(float));
+    float *ld = host ? logits : jp_dev_alloc(d, (size_t)B * K * sizeof(float));
+    float *pd = host ? lpx : jp_dev_alloc(d, (size_t)B * sizeof(float));
+    if (!logits || !lse || !lpx || (!host && (!xd || !ld || !pd))) {
         free(logits);
         free(lse);
         free(lpx);
+        if (!host) jp_dev_release(d, xd), jp_dev_release(d, ld), jp_dev_release(d, pd);
         return jp_fail(err, JP_ERR_NOMEM, "evaluation buffers");
     }
     if (confusion) memset(confusion, 0, (size_t)K * K * sizeof(int64_t));
     double correct = 0, loss = 0, lsum = 0;
-    size_t dim = (size_t)ds->c * ds->h * ds->w;
     for (int at = 0; at < ds->n; at += B) {
         int n = ds->n - at < B ? ds->n - at : B;
-        jp_wrn_forward(m, logits, ds->x + (size_t)at * dim, n, 0);
+        const float *x = ds->x + (size_t)at * dim;
+        if (!host) jp_dev_upload(d, xd, x, (size_t)n * dim * sizeof(float));
+        jp_wrn_forward(m, ld, host ? x : xd, n, 0);
+        jp_wrn_log_px(m, ld, pd, n);
+        jp_dev_download(d, logits, ld, (size_t)n * K * sizeof(float));
+        jp_dev_download(d, lpx, pd, (size_t)n * sizeof(float));
         jp_logsumexp_forward(lse, logits, n, K);
-        jp_wrn_log_px(m, logits, lpx, n);
         for (int i = 0; i < n; i++) {
             const float *l = logits + (size_t)i * K;
             int arg = 0;
@@ -53,5 +65,6 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
     free(logits);
     free(lse);
     free(lpx);
+    if (!host) jp_dev_release(d, xd), jp_dev_release(d, ld), jp_dev_release(d, pd);
     return JP_OK;
 }

@@ -19,9 +19,11 @@ void jp_ckpt_add_model(jp_st_writer *w, jp_wrn *m)
 {
     int n;
     const jp_tensor_info *t = jp_wrn_tensors(m, &n);
+    float *params, *buffers;
+    jp_wrn_host_view(m, &params, &buffers);
     for (int i = 0; i < n; i++) {
-        const void *p = t[i].kind == JP_T_PARAM ? (const void *)(jp_wrn_params(m) + t[i].offset)
-                        : t[i].kind == JP_T_BUFFER ? (const void *)(jp_wrn_buffers(m) + t[i].offset)
+        const void *p = t[i].kind == JP_T_PARAM ? (const void *)(params + t[i].offset)
+                        : t[i].kind == JP_T_BUFFER ? (const void *)(buffers + t[i].offset)
                                                    : (const void *)(jp_wrn_counters(m) + t[i].offset);
         jp_st_writer_add(w, t[i].name, t[i].kind == JP_T_COUNTER ? JP_I64 : JP_F32, t[i].ndim, t[i].shape, p);
     }
@@ -232,14 +234,16 @@ jp_status jp_ckpt_load_model(const jp_st_file *f, jp_wrn *m, jp_error *err)
             }
         }
     }
+    float *params, *buffers;
+    jp_wrn_host_view(m, &params, &buffers);
     for (int i = 0; i < n; i++) {
         const jp_st_entry *e = jp_st_find(f, t[i].name);
-        void *dst = t[i].kind == JP_T_PARAM ? (void *)(jp_wrn_params(m) + t[i].offset)
-                    : t[i].kind == JP_T_BUFFER ? (void *)(jp_wrn_buffers(m) + t[i].offset)
+        void *dst = t[i].kind == JP_T_PARAM ? (void *)(params + t[i].offset)
+                    : t[i].kind == JP_T_BUFFER ? (void *)(buffers + t[i].offset)
                                                : (void *)(jp_wrn_counters(m) + t[i].offset);
         memcpy(dst, jp_st_data(f, e), e->end - e->begin);
     }
-    jp_wrn_params_changed(m);
+    jp_wrn_host_commit(m);
     return JP_OK;
 }
 

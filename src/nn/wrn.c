@@ -353,6 +353,8 @@ void jp_wrn_free(jp_wrn *m)
     }
     jp_ctx_free(&m->ctx);
     jp_free(m->counters);
+    jp_free(m->host_params);
+    jp_free(m->host_buffers);
     free(m->tensors);
     free(m->blocks);
     free(m);
@@ -421,6 +423,37 @@ size_t jp_wrn_buffer_count(const jp_wrn *m) { return m->n_buffers; }
 int64_t *jp_wrn_counters(jp_wrn *m) { return m->counters; }
 size_t jp_wrn_counter_count(const jp_wrn *m) { return m->n_counters; }
 void jp_wrn_params_changed(jp_wrn *m) { m->weights_version++; }
+int jp_wrn_on_host(const jp_wrn *m) { return jp_device_is_host(m->ctx.dev); }
+
+void jp_wrn_host_view(jp_wrn *m, float **params, float **buffers)
+{
+    const jp_device *d = m->ctx.dev;
+    if (jp_device_is_host(d)) {
+        *params = m->params, *buffers = m->buffers;
+        return;
+    }
+    if (!m->host_params) {
+        m->host_params = jp_alloc(m->n_params * sizeof(float));
+        m->host_buffers = jp_alloc(m->n_buffers * sizeof(float) + 1);
+        JP_CHECK(m->host_params && m->host_buffers);
+    }
+    jp_error err;
+    JP_CHECK(d->ops->sync(d->state, &err) == JP_OK);
+    jp_dev_download(d, m->host_params, m->params, m->n_params * sizeof(float));
+    jp_dev_download(d, m->host_buffers, m->buffers, m->n_buffers * sizeof(float));
+    *params = m->host_params, *buffers = m->host_buffers;
+}
+
+void jp_wrn_host_commit(jp_wrn *m)
+{
+    const jp_device *d = m->ctx.dev;
+    if (!jp_device_is_host(d)) {
+        JP_CHECK(m->host_params != NULL);
+        jp_dev_upload(d, m->params, m->host_params, m->n_params * sizeof(float));
+        jp_dev_upload(d, m->buffers, m->host_buffers, m->n_buffers * sizeof(float));
+    }
+    jp_wrn_params_changed(m);
+}
 
 /* jp_bn_sync's sum over dist; a failure ends the job (the other ranks would wait). */
 static void bn_sum(void *ctx, double *v, size_t n)

@@ -57,7 +57,8 @@ struct jp_wrn {
     jp_tensor_info *tensors;
     int n_tensors;
     float *params, *grads, *buffers;
-    int64_t *counters;
+    int64_t *counters;                 /* on the host */
+    float *host_params, *host_buffers; /* a device model's host mirror (jp_wrn_host_view) */
     size_t n_params, n_buffers, n_counters;
     jp_arena param_arena, weight_arena, act_arena;
 

@@ -93,6 +93,8 @@ void jp_optim_free(jp_optim *o)
     for (int k = 0; k < 4; k++)
         if (arrays[k]) jp_dev_release(o->dev, arrays[k]);
     o->momentum_buffer = o->exp_avg = o->exp_avg_sq = o->max_exp_avg_sq = NULL;
+    jp_free(o->host);
+    o->host = NULL;
     o->n = 0;
     o->step = 0;
 }
@@ -178,13 +180,31 @@ static const char *jp_optim_kind_name(jp_optim_kind k)
     return k == JP_OPTIM_SGD ? "sgd" : "adam";
 }
 
-void jp_optim_state_save(const jp_optim *o, jp_st_writer *w)
+/* The host copy of state array k (1..count-1) of an optimiser on a device, allocated
+ * once (all arrays together). */
+static float *host_array(jp_optim *o, int k)
+{
+    if (!o->host) {
+        o->host = jp_alloc(3 * (o->n ? o->n : 1) * sizeof(float));
+        JP_CHECK(o->host != NULL);
+    }
+    return o->host + (size_t)(k - 1) * o->n;
+}
+
+void jp_optim_state_save(jp_optim *o, jp_st_writer *w)
 {
     const int count = jp_optim_state_count(o);
+    int host = jp_device_is_host(o->dev);
     for (int i = 0; i < count; i++) {
         jp_optim_tensor t = jp_optim_state_tensor(o, i);
         const int64_t shape[1] = {(int64_t)t.count};
-        jp_st_writer_add(w, t.name, t.dtype, 1, shape, t.data);
+        const void *data = t.data;
+        if (i > 0 && !host) { /* the arrays (not the step count) live on the device */
+            float *h = host_array(o, i);
+            jp_dev_download(o->dev, h, t.data, t.count * sizeof(float));
+            data = h;
+        }
+        jp_st_writer_add(w, t.name, t.dtype, 1, shape, data);
     }
     jp_st_writer_meta(w, "optim.kind", jp_optim_kind_name(o->cfg.kind));
 }
@@ -199,14 +219,17 @@ jp_status jp_optim_state_load(jp_optim *o, const jp_st_file *f, jp_error *err)
                        f->path, kind, want);
     }
     const int count = jp_optim_state_count(o);
+    int host = jp_device_is_host(o->dev);
     for (int i = 0; i < count; i++) {
         jp_optim_tensor t = jp_optim_state_tensor(o, i);
         const int64_t shape[1] = {(int64_t)t.count};
-        jp_status st = jp_st_get(f, t.name, t.dtype, 1, shape, t.data, err);
+        void *dst = i > 0 && !host ? host_array(o, i) : t.data;
+        jp_status st = jp_st_get(f, t.name, t.dtype, 1, shape, dst, err);
         if (st != JP_OK) {
             jp_optim_reset(o);
             return st;
         }
+        if (dst != t.data) jp_dev_upload(o->dev, t.data, dst, t.count * sizeof(float));
     }
     if (o->step < 0) {
         int64_t bad = o->step;
