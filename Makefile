@@ -29,7 +29,7 @@ test-sanitize: deps-tests
 
 # The main job: train on the built-in default dataset (Fashion-MNIST) and write results.
 train: build
-	$(BUILD)/jempp train --preset fashion --save_dir $(RUN)
+	$(BUILD)/jempp train --preset fashion --device auto --save_dir $(RUN)
 	$(BUILD)/jempp report $(RUN)
 
 # Regenerate the PyTorch reference files under tests/data (needs Debian's python3-torch).

@@ -6,7 +6,9 @@
 #                             reference kernels, TF32 off and on
 #   3. test_wrn_device        WRN-10-2 (BN, no norm) and WRN-16-2 on the GPU against the
 #                             CPU: logits, statistics, gradients, PYLD samples, 5 SGD steps
-#   4. bench_wrn --device cuda against peer_torch.py --device cuda, in turn, twice each:
+#   4. JEM++ training on a Fashion-MNIST subset, --deterministic: 50 iterations against
+#      25 + --resume to 50 (bit-identical), and the model evaluated on the CPU
+#   5. bench_wrn --device cuda against peer_torch.py --device cuda, in turn, twice each:
 #      WRN-28-10 forward+backward and a JEM++ iteration (PYLD-10-5), batch 64, 3x32x32
 # The log goes to standard output and, when OUT is set, to $OUT/gpu-check.log.
 #
@@ -30,7 +32,7 @@ for f in "$G"/debs/*.deb; do dpkg -x "$f" $LIBS; done
 NV=$(python3 -c 'import os, nvidia; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")' 2>/dev/null || true)
 EXTRA=""
 for d in "$NV"/cudnn/lib "$NV"/cublas/lib "$NV"/cu13/lib "$NV"/cuda_runtime/lib; do [ -d "$d" ] && EXTRA="$EXTRA:$d"; done
-export LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread:/usr/local/cuda/lib64$EXTRA:${LD_LIBRARY_PATH:-}"
+export LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread:/usr/local/cuda/lib64$EXTRA:${LD_LIBRARY_PATH:-}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
 say "gpu-check: $(date -u +%FT%TZ), $(nvidia-smi -L 2>/dev/null | head -1)"
 say "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
@@ -40,6 +42,32 @@ for t in "test_device cuda" "test_conformance cuda" "test_wrn_device"; do
     rc=$?
     [ $rc -eq 0 ] || { say "gpu-check: $t exited with $rc"; fail=1; }
 done
+# JEM++ training on the GPU (Fashion-MNIST subset, --deterministic): 50 iterations in one
+# go, and 25 + resume to 50, must end bit-identical; the GPU-trained model evaluated on
+# the CPU must give the accuracy the GPU run reported
+T=/tmp/jempp-gpu-train
+rm -rf $T
+TRAIN="$G/bin/jempp train --preset fashion --device cuda --deterministic --data_root $G/fashion --n_valid 1000 --print_every 25"
+run $TRAIN --max_iters 50 --save_dir $T/a || fail=1
+run $TRAIN --max_iters 25 --save_dir $T/b || fail=1
+run "$G"/bin/jempp train --resume $T/b --device cuda --deterministic --max_iters 50 || fail=1
+run python3 - $T/a/last.safetensors $T/b/last.safetensors <<'PY' || fail=1
+import sys
+from safetensors.numpy import load_file
+a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
+bad = [k for k in a if k not in b or a[k].tobytes() != b[k].tobytes()] + [k for k in b if k not in a]
+print(f"resume on the GPU: {len(a)} tensors, {len(bad)} differ" + (": " + ", ".join(bad[:8]) if bad else " (bit-identical)"))
+sys.exit(1 if bad else 0)
+PY
+run "$G"/bin/jempp eval --ckpt $T/a/last.safetensors --mode test_clf --data_root $G/fashion --n_valid 1000 --out $T/eval-cpu || fail=1
+run python3 - $T/a/result.json $T/eval-cpu/test_clf.json <<'PY' || fail=1
+import json, sys
+gpu = json.load(open(sys.argv[1]))["test_acc"]
+cpu = json.load(open(sys.argv[2]))
+cpu = cpu["accuracy"]
+print(f"test accuracy of the GPU-trained model: GPU {gpu:.4f}, CPU {cpu:.4f}")
+sys.exit(0 if abs(gpu - cpu) <= 0.002 else 1)
+PY
 for round in 1 2; do
     say "--- round $round"
     run "$G"/bin/bench_wrn --device cuda --depth 28 --width 10 --batch 64 --iters 7

@@ -1,22 +1,43 @@
 #!/bin/sh
 # Prepares what scripts/gpu-check.sh needs on a GPU machine that has CUDA, cuDNN and
-# PyTorch but not jempp's CPU libraries: the GPU test and benchmark programs of a build
-# with the CUDA backend, the Debian packages of oneDNN, OpenBLAS and their runtime
-# libraries (unpacked there, not installed), and the PyTorch peer. Writes them into
-# .gpu/ (ignored by git; carried to the machine: about 20 MB).
+# PyTorch but not jempp's CPU libraries: a build with the CUDA backend and without MPI
+# (build-gpu/), its GPU test and benchmark programs and `jempp`, the Debian packages of
+# every library they load that is not part of glibc, libstdc++ or CUDA (unpacked there,
+# not installed), a Fashion-MNIST subset (the first 12000 training and 2000 test images,
+# in the official IDX format) and the PyTorch peer. Writes them into .gpu/ (ignored by
+# git; carried to the machine: about 40 MB).
 #
-#   sh scripts/gpu-prepare.sh [BUILD]      (BUILD: a configured build folder, default build)
+#   sh scripts/gpu-prepare.sh
 set -eu
-B=${1:-build}
 cd "$(dirname "$0")/.."
-cmake --build "$B" -j 2 --target test_device test_conformance test_wrn_device bench_wrn >/dev/null
-if [ ! -f "$B/libjempp_cuda.a" ]; then
-    echo "gpu-prepare: $B has no CUDA backend (nvcc and cuDNN were not found when it was configured)" >&2
+B=build-gpu
+cmake -S . -B $B -DCMAKE_BUILD_TYPE=Release -DJEMPP_WERROR=ON -DJEMPP_MPI=OFF >/dev/null
+cmake --build $B -j 2 --target jempp_cli test_device test_conformance test_wrn_device bench_wrn >/dev/null
+if [ ! -f $B/libjempp_cuda.a ]; then
+    echo "gpu-prepare: no CUDA backend in $B (CMake found no nvcc and cuDNN)" >&2
     exit 1
 fi
-rm -rf .gpu && mkdir -p .gpu/bin .gpu/debs
-cp "$B/test_device" "$B/test_conformance" "$B/test_wrn_device" "$B/bench_wrn" .gpu/bin/
-(cd .gpu/debs && apt-get download libdnnl2 libopenblas0-pthread libopenblas0 libgfortran5 libgomp1 >/dev/null 2>&1)
+rm -rf .gpu && mkdir -p .gpu/bin .gpu/debs .gpu/fashion
+for p in jempp test_device test_conformance test_wrn_device bench_wrn; do cp $B/$p .gpu/bin/; done
+# the Debian packages of the libraries the programs load, but glibc's, gcc's and CUDA's
+libs=$(for p in .gpu/bin/*; do ldd "$p"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
+       grep -v -E '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libresolv)\.so|/usr/local/cuda' || true)
+pkgs=$(for l in $libs; do dpkg -S "$(readlink -f "$l")" 2>/dev/null || dpkg -S "$l" 2>/dev/null; done |
+       cut -d: -f1 | sort -u)
+(cd .gpu/debs && for p in $pkgs; do apt-get download "$p" >/dev/null 2>&1 || echo "gpu-prepare: no package $p" >&2; done)
+# Fashion-MNIST, the first 12000 training and 2000 test images
+/usr/bin/python3 - <<'PY'
+import gzip, struct
+src = "/usr/share/datasets/fashion-mnist/"
+for name, keep in (("train", 12000), ("t10k", 2000)):
+    for kind, hdr in (("images-idx3-ubyte", 16), ("labels-idx1-ubyte", 8)):
+        raw = gzip.open(f"{src}{name}-{kind}.gz").read()
+        per = 28 * 28 if hdr == 16 else 1
+        head = bytearray(raw[:hdr])
+        struct.pack_into(">I", head, 4, keep)
+        with gzip.open(f".gpu/fashion/{name}-{kind}.gz", "wb") as f:
+            f.write(bytes(head) + raw[hdr:hdr + keep * per])
+PY
 cp ../shared/bench/peer_torch.py .gpu/
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
-du -sh .gpu
+echo "gpu-prepare: $(echo $pkgs | wc -w) packages; $(du -sh .gpu | cut -f1) in .gpu/"

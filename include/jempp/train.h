@@ -56,6 +56,10 @@ typedef struct {
     int sync_bn;         /* with dist: batch-norm statistics over the global batch (jp_wrn_sync_batch_norm) */
     int64_t max_iters;   /* stop after this many iterations in total (0: no limit) */
     /* run */
+    char device[16];     /* where to train: "cpu", "cuda", "cuda:N" or "auto" (the program opens it and
+                          * sets kernels.device; the library only records it) */
+    int tf32;            /* on a GPU: TF32 tensor cores in the convolutions (1, PyTorch's default) */
+    int deterministic;   /* on a GPU: deterministic cuDNN algorithms (same bits on every run) */
     uint64_t seed;
     char save_dir[512];
     char resume[512];

@@ -870,9 +870,10 @@ static void write_result(const jp_trainer *t, const jp_train_result *res)
     else
         fprintf(f, " \"best\": null,\n");
     fprintf(f, " \"valid_images\": %d, \"iters\": %lld, \"seconds\": %.1f, \"seconds_per_iter\": %.4f, "
-               "\"ranks\": %d, \"comm_seconds_per_iter\": %.5f, \"recoveries\": %d}\n",
-            res->n_valid, (long long)res->iters, res->seconds, res->seconds_per_iter, res->ranks,
-            res->comm_seconds_per_iter, res->recoveries);
+               "\"device\": \"%s\", \"ranks\": %d, \"comm_seconds_per_iter\": %.5f, \"recoveries\": %d}\n",
+            res->n_valid, (long long)res->iters, res->seconds, res->seconds_per_iter,
+            jp_device_is_host(t->dev) ? "cpu" : t->cfg.device, res->ranks, res->comm_seconds_per_iter,
+            res->recoveries);
     fclose(f);
 }
 

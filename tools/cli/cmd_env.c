@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "device_cli.h"
 #include "dist_cli.h"
 #include "core/sgemm.h"
 #include "ops/backend.h"
@@ -38,6 +39,9 @@ int jp_cmd_env(int argc, char **argv)
     jp_ctx_free(&cpu);
     printf("openblas_core=%s\n", openblas_get_corename());
     printf("mpi=%s\n", jp_cli_dist_built() ? "yes" : "no");
+    char gpu[300];
+    jp_cli_device_probe(gpu, sizeof gpu);
+    printf("cuda=%s\n", gpu);
     print_var("OPENBLAS_CORETYPE");
     print_var("OMP_WAIT_POLICY");
     print_var("GOMP_SPINCOUNT");

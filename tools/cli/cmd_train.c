@@ -6,6 +6,7 @@
 
 #include "ebm/train_hooks.h"
 #include "commands.h"
+#include "device_cli.h"
 #include "dist_cli.h"
 #include "flags.h"
 #include "jempp/train.h"
@@ -112,7 +113,17 @@ int jp_cmd_train(int argc, char **argv)
         return 2;
     }
     if (ranks) c.dist = &dist;
+    jp_cli_device dev;
+    if (jp_cli_device_open(&dev, c.device, c.tf32, c.deterministic, &err)) {
+        fprintf(stderr, "jempp train: %s\n", err.msg);
+        jp_cli_dist_end(ranks);
+        return 2;
+    }
+    c.kernels.device = dev.dev;
+    if (dev.dev) snprintf(c.device, sizeof c.device, "%s", dev.name);
+    if (!c.quiet && (!ranks || dist.rank == 0)) printf("device: %s\n", dev.describe);
     jp_status st = jp_train_run_hooked(&c, &hooks, &r, &err);
+    jp_cli_device_close(&dev);
     if (st && ranks && st != JP_ERR_INTERRUPTED) { /* the other ranks would wait for this one */
         fprintf(stderr, "jempp train (rank %d of %d): %s; stopping the job\n", dist.rank, dist.size, err.msg);
         dist.abort(dist.ctx, 1);
