@@ -420,7 +420,8 @@ jp_status jp_inception_load(jp_inception **out, const char *weights_path, int ba
         jp_arena_init(&wmeasure, 0);
         jp_arena_init(&ameasure, 0);
         carve(m, &wmeasure, &ameasure, &b);
-        if (jp_arena_init(&m->weight_arena, wmeasure.used) || jp_arena_init(&m->act_arena, ameasure.used))
+        if (jp_dev_arena_init(m->ctx.dev, &m->weight_arena, wmeasure.used) ||
+            jp_dev_arena_init(m->ctx.dev, &m->act_arena, ameasure.used))
             st = jp_fail(err, JP_ERR_NOMEM, "Inception memory for batch %d: %zu MiB of activations, "
                          "%zu MiB of weights", batch, ameasure.used >> 20, wmeasure.used >> 20);
         else
@@ -440,9 +441,11 @@ void jp_inception_free(jp_inception *m)
 {
     if (!m) return;
     for (int i = 0; i < m->n_plans; i++) jp_conv_plan_free(&m->plans[i]);
+    if (m->ctx.dev) {
+        jp_dev_arena_free(m->ctx.dev, &m->weight_arena);
+        jp_dev_arena_free(m->ctx.dev, &m->act_arena);
+    }
     jp_ctx_free(&m->ctx);
-    jp_arena_free(&m->weight_arena);
-    jp_arena_free(&m->act_arena);
     free(m);
 }
 

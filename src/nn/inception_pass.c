@@ -5,7 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "core/sgemm.h"
 
 /* Aborts when a write of `bytes` at dst would not fit the activation buffer it starts in
  * (a sizing bug in build(); cheap enough to check on every layer). */
@@ -142,9 +141,9 @@ jp_status jp_inception_features(jp_inception *m, float *feats, const float *x, i
     memcpy(feats, m->feats, (size_t)n * F * sizeof(float));
     if (K) {
         /* logits (n, K) = feats (n, F) W^T + b; the dropout before fc is the identity */
-        jp_sgemm(0, 1, n, K, F, 1.0f, m->feats, F, m->fc_w, F, 0.0f, m->logits, K);
-        for (int i = 0; i < n; i++)
-            for (int k = 0; k < K; k++) m->logits[(size_t)i * K + k] += m->fc_b[k];
+        const jp_device *d = m->ctx.dev;
+        d->ops->gemm(d->state, 0, 1, n, K, F, 1.0f, m->feats, F, m->fc_w, F, 0.0f, m->logits, K);
+        d->ops->bias_forward(d->state, m->logits, m->fc_b, n, K);
         softmax_rows(m->probs, m->logits, n, K);
     }
     m->last_n = n;
