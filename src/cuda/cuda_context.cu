@@ -1,6 +1,7 @@
 /* The CUDA backend's context (cuda_backend.h): the device, its stream, the cuBLAS and
  * cuDNN handles, and the errors that say what is missing. */
 #include <cublas_v2.h>
+#include <dlfcn.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <math.h>
@@ -32,6 +33,24 @@ extern "C" int jp_cuda_device_count(char *why, size_t len)
     return e == cudaSuccess ? n : 0;
 }
 
+/* libcublas of this CUDA major version (the one the backend was compiled against) */
+static jp_status load_cublas(jp_cublas_fns *f, jp_error *err)
+{
+    char name[64];
+    snprintf(name, sizeof name, "libcublas.so.%d", CUDART_VERSION / 1000);
+    f->lib = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    if (!f->lib) return jp_fail(err, JP_ERR_BACKEND, "cuBLAS cannot be loaded: %s", dlerror());
+    f->create = (cublasStatus_t(*)(cublasHandle_t *))dlsym(f->lib, "cublasCreate_v2");
+    f->destroy = (cublasStatus_t(*)(cublasHandle_t))dlsym(f->lib, "cublasDestroy_v2");
+    f->set_stream = (cublasStatus_t(*)(cublasHandle_t, cudaStream_t))dlsym(f->lib, "cublasSetStream_v2");
+    f->sgemm = (cublasStatus_t(*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
+                                  const float *, int, const float *, int, const float *, float *,
+                                  int))dlsym(f->lib, "cublasSgemm_v2");
+    if (!f->create || !f->destroy || !f->set_stream || !f->sgemm)
+        return jp_fail(err, JP_ERR_BACKEND, "%s lacks cublasCreate_v2, cublasSetStream_v2 or cublasSgemm_v2", name);
+    return JP_OK;
+}
+
 extern "C" jp_status jp_cuda_open(jp_cuda **out, int device, jp_error *err)
 {
     *out = NULL;
@@ -51,11 +70,17 @@ extern "C" jp_status jp_cuda_open(jp_cuda **out, int device, jp_error *err)
         free(c);
         return cuda_fail(err, e, "device setup");
     }
-    if (cublasCreate(&c->blas) != CUBLAS_STATUS_SUCCESS) {
+    jp_status st = load_cublas(&c->cublas, err);
+    if (st) {
+        jp_cuda_close(c);
+        return st;
+    }
+    if (c->cublas.create(&c->blas) != CUBLAS_STATUS_SUCCESS) {
+        c->blas = NULL;
         jp_cuda_close(c);
         return jp_fail(err, JP_ERR_BACKEND, "cuBLAS cannot start on device %d", device);
     }
-    cublasSetStream(c->blas, c->stream);
+    c->cublas.set_stream(c->blas, c->stream);
     cudnnStatus_t ds = cudnnCreate(&c->dnn);
     if (ds != CUDNN_STATUS_SUCCESS) {
         c->dnn = NULL;
@@ -82,7 +107,8 @@ extern "C" void jp_cuda_close(jp_cuda *c)
     if (!c) return;
     if (c->small) cudaFree(c->small);
     if (c->dnn) cudnnDestroy(c->dnn);
-    if (c->blas) cublasDestroy(c->blas);
+    if (c->blas) c->cublas.destroy(c->blas);
+    if (c->cublas.lib) dlclose(c->cublas.lib);
     if (c->stream) cudaStreamDestroy(c->stream);
     free(c);
 }

@@ -14,9 +14,21 @@ extern "C" {
 /* Device scratch for reductions that come back to the host (a flag, per-row sums). */
 #define JP_CUDA_SMALL_BYTES (1u << 20)
 
+/* cuBLAS, loaded when a device is opened (cuda_context.cu): linking it would make every
+ * start of `jempp`, a CPU run too, map and relocate libcublasLt (0.4 s, 210 MB). */
+typedef struct {
+    void *lib;
+    cublasStatus_t (*create)(cublasHandle_t *);
+    cublasStatus_t (*destroy)(cublasHandle_t);
+    cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
+    cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
+                            const float *, int, const float *, int, const float *, float *, int);
+} jp_cublas_fns;
+
 struct jp_cuda {
     int device;
     cudaStream_t stream;
+    jp_cublas_fns cublas;
     cublasHandle_t blas;
     cudnnHandle_t dnn;
     void *small; /* JP_CUDA_SMALL_BYTES of device memory */

@@ -164,8 +164,8 @@ static void d_gemm(void *st, int ta, int tb, int m, int n, int k, float alpha, c
 {
     if (m <= 0 || n <= 0) return;
     jp_cuda *cx = (jp_cuda *)st;
-    cublasSgemm(cx->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb, a,
-                lda, &beta, c, ldc);
+    cx->cublas.sgemm(cx->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha, b, ldb,
+                     a, lda, &beta, c, ldc);
 }
 
 __global__ void k_bias_fwd(float *y, const float *bias, int n, int k)
