@@ -30,6 +30,8 @@
  *    weights and A's buffer chains (all but those one iteration writes back); a
  *    softmax-only checkpoint (no buffer) loads with fresh chains; another width, another
  *    buffer size or a missing file fail naming the tensor or the file, writing nothing.
+ * e) a device that keeps its memory apart (the CPU's kernels on copies): the runs equal
+ *    the CPU's bit for bit, resumed across devices too (device_case).
  * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
@@ -60,6 +62,7 @@
 #include "jempp/safetensors.h"
 #include "jempp/train.h"
 #include "ebm/train_hooks.h"
+#include "ops/device.h"
 #include "testutil.h"
 
 #define FASHION "/usr/share/datasets/fashion-mnist" /* JEMPP_TEST_FASHION overrides it */
@@ -439,6 +442,61 @@ static void cosine_case(tu_ctx *t, const char *dir, int64_t cosine_iters, int64_
 /* Run A: 2n iterations in dir a. Run B: n iterations in dir b, then resumed from b up to
  * 2n. The two last.safetensors must be equal bit for bit. data_root (NULL: the full
  * training set) may name the small data folder, whose epochs are 2 iterations long. */
+/* e) The trainer on a device whose memory is not the CPU's in jempp's eyes: a copy of the
+ * CPU device's operations (the same kernels, so the same numbers) that jempp does not
+ * take for host memory, so every array the model touches is a separate device copy and
+ * every upload and download of the trainer, the sampler, the evaluation, the chains, the
+ * checkpoints, the snapshots and the optimiser's state happens. One that is missing
+ * leaves the model reading stale or zero arrays. The run on it must equal the CPU run
+ * bit for bit; a run started on it and resumed on the CPU (and the other way round) too. */
+static void device_case(tu_ctx *t, int n)
+{
+    jp_device_ops ops = *jp_device_cpu()->ops;
+    ops.name = "cpu-copies";
+    jp_device dev = {&ops, NULL, NULL, NULL};
+    jp_train_config c;
+    jp_train_result r;
+    jp_error e;
+    jp_status st;
+    char pa[1400], pb[1400];
+    printf("-- e) a device with memory of its own (the CPU's kernels): G = %d iterations against A; "
+           "G2 = %d there + %d on the CPU; GP, GPD: the p(x|y) term on the CPU and there\n", 2 * n, n, n);
+    base_config(&c, "G", 2 * n);
+    c.kernels.device = &dev;
+    st = run(&c, &r, &e, "G (2N, device copies)", NULL);
+    tu_check(t, st == JP_OK && r.iters == 2 * n, "run G on the copying device finishes %d iterations (%s)", 2 * n,
+             jp_status_name(st));
+    snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
+    snprintf(pb, sizeof pb, "%s/G/last.safetensors", g_root);
+    compare_ckpt(t, pa, pb);
+    base_config(&c, "G2", n);
+    c.kernels.device = &dev;
+    st = run(&c, &r, &e, "G2 (N, device copies)", NULL);
+    base_config(&c, "G2", 2 * n);
+    snprintf(c.resume, sizeof c.resume, "%s/G2", g_root);
+    if (!st) st = run(&c, &r, &e, "G2 resumed on the CPU", NULL);
+    tu_check(t, st == JP_OK && r.iters == 2 * n, "G2: %d iterations on the device, resumed on the CPU to %d", n, 2 * n);
+    snprintf(pb, sizeof pb, "%s/G2/last.safetensors", g_root);
+    compare_ckpt(t, pa, pb);
+    /* the p(x|y) term: conditional chains, labels on the device */
+    base_config(&c, "GP", 2);
+    c.p_x_y_weight = 1.0f;
+    st = run(&c, &r, &e, "GP (p(x|y), CPU)", NULL);
+    base_config(&c, "GPD", 1);
+    c.p_x_y_weight = 1.0f;
+    c.kernels.device = &dev;
+    if (!st) st = run(&c, &r, &e, "GPD (p(x|y), device copies)", NULL);
+    base_config(&c, "GPD", 2);
+    c.p_x_y_weight = 1.0f;
+    c.kernels.device = &dev;
+    snprintf(c.resume, sizeof c.resume, "%s/GPD", g_root);
+    if (!st) st = run(&c, &r, &e, "GPD resumed there", NULL);
+    tu_check(t, st == JP_OK && r.iters == 2, "GP and GPD finish 2 iterations (%s)", jp_status_name(st));
+    snprintf(pa, sizeof pa, "%s/GP/last.safetensors", g_root);
+    snprintf(pb, sizeof pb, "%s/GPD/last.safetensors", g_root);
+    compare_ckpt(t, pa, pb);
+}
+
 static void resume_case(tu_ctx *t, const char *da, const char *db, int n, const char *data_root)
 {
     jp_train_config c;
@@ -615,6 +673,7 @@ int main(int argc, char **argv)
 
     /* ---- a) exact resume */
     resume_case(&t, "A", "B", N_HALF, NULL); /* a stop in the middle of the first epoch */
+    device_case(&t, N_HALF);
     snprintf(pb, sizeof pb, "%s/B/last.safetensors", g_root);
     /* the small training set: epochs of 2 iterations. B2 stops at the end of epoch 1
      * (evaluation, best.safetensors), the resumed run starts epoch 2 and crosses into

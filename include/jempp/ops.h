@@ -48,7 +48,9 @@ typedef struct {
     jp_conv_impl_id conv;    /* JP_CONV_AUTO by default */
     jp_bnact_impl_id bnact;  /* JP_BNACT_AUTO by default */
     const jp_device *device; /* where the model lives and runs: NULL for the CPU, or a
-                              * GPU backend's device (src/cuda: jp_cuda_device_open) */
+                              * GPU backend's device (src/cuda: jp_cuda_device_open); a
+                              * device without plans of its own runs the CPU's plans on
+                              * its memory (which must then be host-addressable) */
 } jp_kernel_choice;
 
 /* The word of an implementation ("auto" for 0), NULL for an id out of range. */

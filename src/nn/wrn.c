@@ -308,9 +308,11 @@ jp_status jp_wrn_create(jp_wrn **out, const jp_wrn_config *cfg, int batch, jp_er
     m->batch = batch;
     jp_rng_seed(&m->rng, 0);
     build_table(m);
+    /* a device with plans of its own (a GPU) plans with them; any other runs the CPU's
+     * plans on its memory (the CPU device, or one that only keeps memory apart: tests) */
     const jp_device *on = cfg->kernels.device;
-    st = on && !jp_device_is_host(on) ? jp_ctx_init_device(&m->ctx, on, err)
-                                      : jp_ctx_init(&m->ctx, cfg->kernels.vector_width, err);
+    st = on && on->conv ? jp_ctx_init_device(&m->ctx, on, err) : jp_ctx_init(&m->ctx, cfg->kernels.vector_width, err);
+    if (!st && on && !on->conv) m->ctx.dev = on;
     if (!st) st = make_plans(m, err);
     if (!st) st = jp_ctx_finalize(&m->ctx, err);
     if (st) {
