@@ -1,6 +1,7 @@
 /* `jempp train --device`: a device that is not cpu, cuda, cuda:N or auto, and a GPU that
  * this machine or build cannot give, end with exit status 2 and a message naming the
- * flag and what is missing, before anything is written (no run folder). `jempp env`
+ * flag and what is missing, before anything is written (no run folder); so does
+ * `jempp eval --device` with a bad value. `jempp env`
  * says whether the CUDA backend is built and what it finds. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,18 +55,26 @@ int main(void)
     tu_tmpdir(tmp, sizeof tmp, "cli_device");
     snprintf(dir, sizeof dir, "%s/run", tmp);
 
+    int rc;
     const char *bad[] = {"gpu", "cuda:x", "cuda:", "CPU"};
     for (int i = 0; i < 4; i++) {
         char *argv[] = {bin, "train", "--device", (char *)bad[i], "--save_dir", dir, NULL};
-        int rc = run(argv, out, sizeof out);
+        rc = run(argv, out, sizeof out);
         char want[64];
         snprintf(want, sizeof want, "--device %s: cpu, cuda, cuda:N or auto", bad[i]);
         tu_check(&t, rc == 2 && strstr(out, want) && !exists(dir), "--device %s: exit %d, \"%s\"%s", bad[i], rc,
                  strtok(out, "\n") ? out : "", exists(dir) ? " (a run folder was made)" : "");
     }
 
+    char eval_dir[1200];
+    snprintf(eval_dir, sizeof eval_dir, "%s/eval", tmp);
+    char *ev[] = {bin, "eval", "--ckpt", "/nonexistent.safetensors", "--out", eval_dir, "--device", "tpu", NULL};
+    rc = run(ev, out, sizeof out);
+    tu_check(&t, rc == 2 && strstr(out, "--device tpu: cpu, cuda, cuda:N or auto") && !exists(eval_dir),
+             "jempp eval --device tpu: exit %d, \"%s\"", rc, strtok(out, "\n") ? out : "");
+
     char *env[] = {bin, "env", NULL};
-    int rc = run(env, out, sizeof out);
+    rc = run(env, out, sizeof out);
     const char *cuda = strstr(out, "cuda=");
     tu_check(&t, rc == 0 && cuda != NULL, "jempp env names the CUDA backend: %.80s", cuda ? cuda : out);
     if (cuda && !strncmp(cuda, "cuda=yes", 8) && !strstr(cuda, "no GPU")) {

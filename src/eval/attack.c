@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "jempp/ebm.h"
+#include "nn/wrn_internal.h"
 
 struct jp_attacker {
     jp_wrn *m;
@@ -17,6 +18,9 @@ struct jp_attacker {
     jp_sampler_config sc;
     float *xc, *lc, *dlc, *dxc; /* model-batch buffers: copies, their logits and gradients */
     float *cur, *g, *logits, *loss_best; /* per-attack: iterate, gradient, logits, best loss */
+    /* the model's device and its copies of xc, lc, dlc, dxc (those arrays on the CPU) */
+    const jp_device *dev;
+    float *d_xc, *d_lc, *d_dlc, *d_dxc;
 };
 
 const char *jp_pgd_norm_name(jp_pgd_norm k) { return k == JP_PGD_L2 ? "l2" : "linf"; }
@@ -44,6 +48,10 @@ void jp_defence_config_jem(jp_defence_config *d)
 void jp_attacker_free(jp_attacker *a)
 {
     if (!a) return;
+    if (a->dev && !jp_device_is_host(a->dev)) {
+        float *d[] = {a->d_xc, a->d_lc, a->d_dlc, a->d_dxc};
+        for (int i = 0; i < 4; i++) jp_dev_release(a->dev, d[i]);
+    }
     void *bufs[] = {a->xc, a->lc, a->dlc, a->dxc, a->cur, a->g, a->logits, a->loss_best};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
     if (a->defended && a->def.n_steps > 0) jp_sampler_work_free(&a->sw);
@@ -95,7 +103,14 @@ jp_status jp_attacker_create(jp_attacker **out, jp_wrn *m, const jp_defence_conf
     a->g = jp_alloc(bd * sizeof(float));
     a->logits = jp_alloc(bk * sizeof(float));
     a->loss_best = jp_alloc((size_t)a->B * sizeof(float));
-    if (!a->xc || !a->lc || !a->dlc || !a->dxc || !a->cur || !a->g || !a->logits || !a->loss_best) {
+    a->dev = jp_wrn_dev(m);
+    int host = jp_device_is_host(a->dev);
+    a->d_xc = host ? a->xc : jp_dev_alloc(a->dev, bd * sizeof(float));
+    a->d_lc = host ? a->lc : jp_dev_alloc(a->dev, bk * sizeof(float));
+    a->d_dlc = host ? a->dlc : jp_dev_alloc(a->dev, bk * sizeof(float));
+    a->d_dxc = host ? a->dxc : jp_dev_alloc(a->dev, bd * sizeof(float));
+    if (!a->xc || !a->lc || !a->dlc || !a->dxc || !a->cur || !a->g || !a->logits || !a->loss_best || !a->d_xc ||
+        !a->d_lc || !a->d_dlc || !a->d_dxc) {
         jp_attacker_free(a);
         return jp_fail(err, JP_ERR_NOMEM, "attack buffers (batch %d)", a->B);
     }
@@ -114,11 +129,14 @@ jp_status jp_attacker_create(jp_attacker **out, jp_wrn *m, const jp_defence_conf
 int jp_attacker_batch(const jp_attacker *a) { return a->batch; }
 
 /* Forward of the (defended) classifier; leaves the copies' pass in the model for a
- * backward. logits (n, K) = mean over copies of the copies' logits. */
+ * backward. logits (n, K) = mean over copies of the copies' logits. The model reads and
+ * writes its device's copies: xc and lc go up and come down around it. */
 static void forward(jp_attacker *a, float *logits, const float *x, int n)
 {
     if (!a->defended) {
-        jp_wrn_forward(a->m, logits, x, n, 0);
+        jp_dev_upload(a->dev, a->d_xc, x, (size_t)n * a->dim * sizeof(float));
+        jp_wrn_forward(a->m, a->d_lc, a->d_xc, n, 0);
+        jp_dev_download(a->dev, logits, a->d_lc, (size_t)n * a->K * sizeof(float));
         return;
     }
     int C = a->def.n_copies, nc = n * C, K = a->K;
@@ -129,8 +147,10 @@ static void forward(jp_attacker *a, float *logits, const float *x, int n)
             const float *src = x + (size_t)i * dim;
             for (size_t j = 0; j < dim; j++) dst[j] = src[j] + a->def.sigma * (float)jp_rng_normal(&a->rng);
         }
-    if (a->def.n_steps > 0) jp_sample(a->m, &a->sw, &a->sc, a->xc, NULL, nc, &a->rng);
-    jp_wrn_forward(a->m, a->lc, a->xc, nc, 0);
+    jp_dev_upload(a->dev, a->d_xc, a->xc, (size_t)nc * dim * sizeof(float));
+    if (a->def.n_steps > 0) jp_sample(a->m, &a->sw, &a->sc, a->d_xc, NULL, nc, &a->rng);
+    jp_wrn_forward(a->m, a->d_lc, a->d_xc, nc, 0);
+    jp_dev_download(a->dev, a->lc, a->d_lc, (size_t)nc * K * sizeof(float));
     for (int i = 0; i < n; i++)
         for (int k = 0; k < K; k++) {
             double s = 0;
@@ -165,7 +185,9 @@ void jp_attacker_grad(jp_attacker *a, float *dx, float *logits, const float *x, 
     forward(a, logits, x, n);
     if (!a->defended) {
         for (int i = 0; i < n; i++) ce_row(logits + (size_t)i * K, y[i], K, a->dlc + (size_t)i * K);
-        jp_wrn_backward(a->m, a->dlc, dx, 0);
+        jp_dev_upload(a->dev, a->d_dlc, a->dlc, (size_t)n * K * sizeof(float));
+        jp_wrn_backward(a->m, a->d_dlc, a->d_dxc, 0);
+        jp_dev_download(a->dev, dx, a->d_dxc, (size_t)n * a->dim * sizeof(float));
         return;
     }
     /* L = CE(lbar, y) with lbar = (1/C) sum_c f(r_c), r_c = refine(x + sigma n_c). BPDA takes
@@ -179,8 +201,10 @@ void jp_attacker_grad(jp_attacker *a, float *dx, float *logits, const float *x, 
         for (int c = C - 1; c >= 0; c--) /* copy 0 last: it is read by the others */
             for (int k = 0; k < K; k++) row0[(size_t)c * K + k] = row0[k] / (float)C;
     }
-    jp_wrn_backward(a->m, a->dlc, a->dxc, 0);
     size_t dim = (size_t)a->dim;
+    jp_dev_upload(a->dev, a->d_dlc, a->dlc, (size_t)n * C * K * sizeof(float));
+    jp_wrn_backward(a->m, a->d_dlc, a->d_dxc, 0);
+    jp_dev_download(a->dev, a->dxc, a->d_dxc, (size_t)n * C * dim * sizeof(float));
     for (int i = 0; i < n; i++) {
         float *o = dx + (size_t)i * dim;
         memset(o, 0, dim * sizeof(float));

@@ -8,6 +8,7 @@
 
 #include "jempp/ebm.h"
 #include "jempp/ops.h"
+#include "nn/wrn_internal.h"
 
 jp_status jp_model_fits(const jp_wrn *m, const char *ckpt_name, const jp_dataset *ds, int need_labels,
                         jp_error *err)
@@ -32,20 +33,33 @@ void jp_input_opts_defaults(jp_input_opts *o)
     o->sgld_std = 0.01f;
 }
 
-/* Scratch for batches of the model's size. */
+/* Scratch for batches of the model's size: host arrays and, for a model on a device,
+ * their device copies (d_*: the host arrays themselves on the CPU). */
 typedef struct {
     int B, K, dim;
-    float *x, *logits, *dlogits, *dx, *lse;
+    const jp_device *dev;
+    float *x, *logits, *dx, *lse;
+    float *d_x, *d_logits, *d_dx, *d_lse;
 } batch_work;
 
 static void work_free(batch_work *w)
 {
+    if (w->dev && !jp_device_is_host(w->dev)) {
+        float *d[] = {w->d_x, w->d_logits, w->d_dx, w->d_lse};
+        for (int i = 0; i < 4; i++) jp_dev_release(w->dev, d[i]);
+    }
     jp_free(w->x);
     jp_free(w->logits);
-    jp_free(w->dlogits);
     jp_free(w->dx);
     jp_free(w->lse);
     memset(w, 0, sizeof *w);
+}
+
+/* A device copy of host array h (h itself on the CPU). */
+static float *twin(const batch_work *w, float *h, size_t bytes)
+{
+    if (!h) return NULL;
+    return jp_device_is_host(w->dev) ? h : jp_dev_alloc(w->dev, bytes);
 }
 
 static jp_status work_init(batch_work *w, const jp_wrn *m, int grads, jp_error *err)
@@ -55,22 +69,25 @@ static jp_status work_init(batch_work *w, const jp_wrn *m, int grads, jp_error *
     w->B = jp_wrn_batch(m);
     w->K = c->n_classes;
     w->dim = c->in_channels * c->image_size * c->image_size;
+    w->dev = jp_wrn_dev(m);
     size_t bd = (size_t)w->B * w->dim, bk = (size_t)w->B * w->K;
     w->x = jp_alloc(bd * sizeof(float));
     w->logits = jp_alloc(bk * sizeof(float));
     w->lse = jp_alloc((size_t)w->B * sizeof(float));
-    if (grads) {
-        w->dlogits = jp_alloc(bk * sizeof(float));
-        w->dx = jp_alloc(bd * sizeof(float));
-    }
-    if (!w->x || !w->logits || !w->lse || (grads && (!w->dlogits || !w->dx))) {
+    if (grads) w->dx = jp_alloc(bd * sizeof(float));
+    w->d_x = twin(w, w->x, bd * sizeof(float));
+    w->d_logits = twin(w, w->logits, bk * sizeof(float));
+    w->d_lse = twin(w, w->lse, (size_t)w->B * sizeof(float));
+    w->d_dx = twin(w, w->dx, bd * sizeof(float));
+    if (!w->x || !w->logits || !w->lse || (grads && !w->dx) || !w->d_x || !w->d_logits || !w->d_lse ||
+        (grads && !w->d_dx)) {
         work_free(w);
         return jp_fail(err, JP_ERR_NOMEM, "evaluation batch buffers (batch %d)", w->B);
     }
     return JP_OK;
 }
 
-/* w->x = x + sigma N(0, 1) for the batch of nb images */
+/* w->x = x + sigma N(0, 1) for the batch of nb images, and on the device */
 static void load_batch(batch_work *w, const float *x, int nb, float sigma, jp_rng *rng)
 {
     size_t cnt = (size_t)nb * w->dim;
@@ -78,6 +95,7 @@ static void load_batch(batch_work *w, const float *x, int nb, float sigma, jp_rn
     if (sigma > 0) {
         for (size_t i = 0; i < cnt; i++) w->x[i] += sigma * (float)jp_rng_normal(rng);
     }
+    jp_dev_upload(w->dev, w->d_x, w->x, cnt * sizeof(float));
 }
 
 jp_status jp_eval_logits(jp_wrn *m, const float *x, int n, const jp_input_opts *o, float *logits, float *log_px,
@@ -108,9 +126,13 @@ jp_status jp_eval_logits(jp_wrn *m, const float *x, int n, const jp_input_opts *
     for (int at = 0; at < n; at += w.B) {
         int nb = n - at < w.B ? n - at : w.B;
         load_batch(&w, x + (size_t)at * w.dim, nb, o->sigma, rng);
-        if (o->n_steps > 0) jp_sample(m, &sw, &sc, w.x, NULL, nb, rng);
-        jp_wrn_forward(m, logits + (size_t)at * w.K, w.x, nb, 0);
-        if (log_px) jp_wrn_log_px(m, logits + (size_t)at * w.K, log_px + at, nb);
+        if (o->n_steps > 0) jp_sample(m, &sw, &sc, w.d_x, NULL, nb, rng);
+        jp_wrn_forward(m, w.d_logits, w.d_x, nb, 0);
+        jp_dev_download(w.dev, logits + (size_t)at * w.K, w.d_logits, (size_t)nb * w.K * sizeof(float));
+        if (log_px) {
+            jp_wrn_log_px(m, w.d_logits, w.d_lse, nb);
+            jp_dev_download(w.dev, log_px + at, w.d_lse, (size_t)nb * sizeof(float));
+        }
     }
     if (o->n_steps > 0) jp_sampler_work_free(&sw);
     work_free(&w);
@@ -125,8 +147,9 @@ jp_status jp_eval_features(jp_wrn *m, const float *x, int n, float *feats, jp_er
     int F = jp_wrn_feature_dim(m);
     for (int at = 0; at < n; at += w.B) {
         int nb = n - at < w.B ? n - at : w.B;
-        jp_wrn_forward(m, w.logits, x + (size_t)at * w.dim, nb, 0);
-        memcpy(feats + (size_t)at * F, jp_wrn_features(m), (size_t)nb * F * sizeof(float));
+        load_batch(&w, x + (size_t)at * w.dim, nb, 0.0f, NULL);
+        jp_wrn_forward(m, w.d_logits, w.d_x, nb, 0);
+        jp_dev_download(w.dev, feats + (size_t)at * F, jp_wrn_features(m), (size_t)nb * F * sizeof(float));
     }
     work_free(&w);
     return JP_OK;
@@ -148,7 +171,8 @@ jp_status jp_ood_scores(jp_wrn *m, const float *x, int n, float sigma, double *p
     for (int at = 0; at < n; at += w.B) {
         int nb = n - at < w.B ? n - at : w.B;
         load_batch(&w, x + (size_t)at * w.dim, nb, sigma, rng);
-        jp_wrn_forward(m, w.logits, w.x, nb, 0);
+        jp_wrn_forward(m, w.d_logits, w.d_x, nb, 0);
+        jp_dev_download(w.dev, w.logits, w.d_logits, (size_t)nb * K * sizeof(float));
         jp_logsumexp_forward(w.lse, w.logits, nb, K);
         for (int i = 0; i < nb; i++) {
             const float *l = w.logits + (size_t)i * K;
@@ -158,13 +182,15 @@ jp_status jp_ood_scores(jp_wrn *m, const float *x, int n, float sigma, double *p
             if (py) py[at + i] = exp((double)mx - (double)w.lse[i]);
         }
         /* px: the model's log p(x), LSE of the logits or an unconditional model's head */
-        jp_wrn_log_px(m, w.logits, w.lse, nb);
+        jp_wrn_log_px(m, w.d_logits, w.d_lse, nb);
+        jp_dev_download(w.dev, w.lse, w.d_lse, (size_t)nb * sizeof(float));
         if (px)
             for (int i = 0; i < nb; i++) px[at + i] = w.lse[i];
         if (pxgrad) {
             /* backward of sum_i log p(x_i) gives grad_x per image */
-            for (int i = 0; i < nb; i++) w.lse[i] = 1.0f;
-            jp_wrn_backward_log_px(m, w.logits, w.lse, NULL, w.dx, 0);
+            w.dev->ops->fill(w.dev->state, w.d_lse, 1.0f, (size_t)nb);
+            jp_wrn_backward_log_px(m, w.d_logits, w.d_lse, NULL, w.d_dx, 0);
+            jp_dev_download(w.dev, w.dx, w.d_dx, (size_t)nb * w.dim * sizeof(float));
             for (int i = 0; i < nb; i++) {
                 const float *g = w.dx + (size_t)i * w.dim;
                 double s = 0;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd_eval.h"
+#include "device_cli.h"
 #include "commands.h"
 #include "flags.h"
 #include "jempp/checkpoint.h"
@@ -15,6 +16,7 @@
 /* What jp_cmd_eval opens: the flags, the model and its replay buffer, the data set. */
 typedef struct {
     ev_opts o;
+    jp_cli_device dev;
     jp_wrn *m;
     float *buffer; /* the checkpoint's replay buffer (buffer_n, C, H, W), or NULL */
     int buffer_n;
@@ -66,6 +68,7 @@ static jp_status load_checkpoint(ev_cli *c, int image_size, jp_error *err)
         snprintf(c->o.dataset, sizeof c->o.dataset, "%s", ds && strlen(ds) < sizeof c->o.dataset ? ds : "fashionmnist");
     }
     if (!st) st = eval_image_size(&c->o, image_size, &origin, &cfg, why, sizeof why, err);
+    cfg.kernels.device = c->dev.dev;
     if (!st) st = jp_wrn_create(&c->m, &cfg, c->o.batch_size, err);
     if (!st) st = jp_ckpt_load_model(&f, c->m, err);
     /* what the file did not say is told, --quiet or not: it decides what is evaluated */
@@ -161,6 +164,8 @@ int jp_cmd_eval(int argc, char **argv)
     o->n_valid = 5000;
     o->batch_size = 100;
     o->seed = 1;
+    snprintf(o->device, sizeof o->device, "cpu");
+    o->tf32 = 1;
     jp_input_opts_defaults(&o->input);
     o->bins = 20;
     snprintf(o->ood_sets, sizeof o->ood_sets, "noise,constant,interp,invert");
@@ -202,6 +207,9 @@ int jp_cmd_eval(int argc, char **argv)
         {"image_size", FLAG_INT, &image_size, 0, NULL, NULL, "the model's image size (0: the checkpoint's, from its metadata or replay buffer, else the data set's; set: overrides the checkpoint's)"},
         {"seed", FLAG_U64, &o->seed, 0, NULL, NULL, "seed of every random draw (noise, shifted sets, chains, attacks)"},
         {"quiet", FLAG_BOOL, &o->quiet, 0, NULL, NULL, "no progress output"},
+        {"device", FLAG_STR, o->device, sizeof o->device, NULL, NULL, "where the model runs: cpu, cuda (GPU 0), cuda:N or auto (the first GPU when there is one); Inception (fid) runs on the CPU"},
+        {"tf32", FLAG_BOOL, &o->tf32, 0, NULL, NULL, "on a GPU: TF32 tensor cores in the convolutions (PyTorch's default)"},
+        {"deterministic", FLAG_BOOL, &o->deterministic, 0, NULL, NULL, "on a GPU: deterministic cuDNN algorithms only"},
         {"sigma", FLAG_FLOAT, &o->input.sigma, 0, NULL, NULL, "Gaussian noise std added to inputs (test_clf/predict/cali/ood; the reference's eval uses 0.03)"},
         {"n_steps", FLAG_INT, &o->input.n_steps, 0, NULL, NULL, "SGLD refinement steps of the inputs before classifying (test_clf/predict/cali)"},
         {"sgld_lr", FLAG_FLOAT, &o->input.sgld_lr, 0, NULL, NULL, "SGLD step of the input refinement and of the attack defence"},
@@ -266,6 +274,11 @@ int jp_cmd_eval(int argc, char **argv)
         return 2;
     }
     static const char *splits[] = {"test", "valid", "train"};
+    if (jp_cli_device_open(&c.dev, o->device, o->tf32, o->deterministic, &err)) {
+        fprintf(stderr, "jempp eval: %s\n", err.msg);
+        return 2;
+    }
+    if (!o->quiet) fprintf(stderr, "device: %s\n", c.dev.describe);
     jp_status st = load_checkpoint(&c, image_size, &err);
     jp_eval_target t = jp_eval_target_init(c.m);
     t.ckpt = o->ckpt;
@@ -290,5 +303,6 @@ int jp_cmd_eval(int argc, char **argv)
     if (c.data_open) jp_data_close(&c.data);
     jp_free(c.buffer);
     jp_wrn_free(c.m);
+    jp_cli_device_close(&c.dev);
     return st ? 1 : 0;
 }

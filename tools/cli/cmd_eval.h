@@ -15,6 +15,8 @@ typedef enum { EV_TEST_CLF, EV_PREDICT, EV_CALI, EV_OOD, EV_SAMPLES, EV_ATTACK, 
 typedef struct {
     char ckpt[512], out[512], dataset[32], data_root[512];
     int mode, split, n_valid, batch_size, max_n, quiet;
+    char device[16];         /* cpu, cuda[:N] or auto (device_cli.h) */
+    int tf32, deterministic; /* on a GPU */
     uint64_t seed;
     /* input preparation (test_clf, predict, cali) and the OOD scores' noise */
     jp_input_opts input;
