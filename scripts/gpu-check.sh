@@ -7,7 +7,7 @@
 #   3. test_wrn_device        WRN-10-2 (BN, no norm) and WRN-16-2 on the GPU against the
 #                             CPU: logits, statistics, gradients, PYLD samples, 5 SGD steps
 #   4. JEM++ training on a Fashion-MNIST subset, --deterministic: 50 iterations against
-#      25 + --resume to 50 (bit-identical), and the model evaluated on the CPU
+#      25 + --resume to 50 (bit-identical), and the model evaluated on the CPU and the GPU
 #   5. bench_wrn --device cuda against peer_torch.py --device cuda, in turn, twice each:
 #      WRN-28-10 forward+backward and a JEM++ iteration (PYLD-10-5), batch 64, 3x32x32
 # The log goes to standard output and, when OUT is set, to $OUT/gpu-check.log.
@@ -59,14 +59,16 @@ bad = [k for k in a if k not in b or a[k].tobytes() != b[k].tobytes()] + [k for 
 print(f"resume on the GPU: {len(a)} tensors, {len(bad)} differ" + (": " + ", ".join(bad[:8]) if bad else " (bit-identical)"))
 sys.exit(1 if bad else 0)
 PY
-run "$G"/bin/jempp eval --ckpt $T/a/last.safetensors --mode test_clf --data_root $G/fashion --n_valid 1000 --out $T/eval-cpu || fail=1
-run python3 - $T/a/result.json $T/eval-cpu/test_clf.json <<'PY' || fail=1
+for d in cpu cuda; do
+    run "$G"/bin/jempp eval --device $d --ckpt $T/a/last.safetensors --mode test_clf --data_root $G/fashion \
+        --n_valid 1000 --out $T/eval-$d || fail=1
+done
+run python3 - $T/a/result.json $T/eval-cpu/test_clf.json $T/eval-cuda/test_clf.json <<'PY' || fail=1
 import json, sys
-gpu = json.load(open(sys.argv[1]))["test_acc"]
-cpu = json.load(open(sys.argv[2]))
-cpu = cpu["accuracy"]
-print(f"test accuracy of the GPU-trained model: GPU {gpu:.4f}, CPU {cpu:.4f}")
-sys.exit(0 if abs(gpu - cpu) <= 0.002 else 1)
+train = json.load(open(sys.argv[1]))["test_acc"]
+cpu, gpu = (json.load(open(p))["accuracy"] for p in sys.argv[2:4])
+print(f"test accuracy of the GPU-trained model: training run {train:.4f}, jempp eval on the CPU {cpu:.4f}, on the GPU {gpu:.4f}")
+sys.exit(0 if abs(train - cpu) <= 0.002 and abs(gpu - cpu) <= 0.002 else 1)
 PY
 for round in 1 2; do
     say "--- round $round"
