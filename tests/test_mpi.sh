@@ -2,9 +2,10 @@
 # Data-parallel training over MPI (mpirun --oversubscribe on this machine, one thread per
 # rank), on Fashion-MNIST with a WRN-10-1:
 #  1. one rank under mpirun is the run without mpirun, bit for bit (last.safetensors);
-#  2. two ranks x 8 images equal one process x 16 (a softmax classifier without batch
-#     norm: the averaged gradient is the full batch's) up to float summation order, and
-#     so do they with batch norm and --sync_bn (statistics over the global batch);
+#  2. two ranks x 8 images and four ranks x 4 equal one process x 16 (a softmax classifier
+#     without batch norm: the averaged gradient is the full batch's) up to float summation
+#     order, and so do two ranks with batch norm and --sync_bn (statistics over the global
+#     batch);
 #  3. a two-rank JEM++ run stopped and resumed (--resume, two ranks) is the uninterrupted
 #     run, bit for bit, and its checkpoint holds both ranks' chains and generators;
 #  4. a rank killed with kill -9 ends the whole job (no hang), and --resume continues;
@@ -92,6 +93,14 @@ set -- $(relative_diff "$TMP/two/last.safetensors" "$TMP/single/last.safetensors
 echo "        max|two ranks - one process| $1, largest change of a weight $2"
 "$PY" -c "import sys; sys.exit(0 if float('$1') <= 1e-5 * max(float('$2'), 1e-3) + 1e-7 and float('$2') > 0 else 1)"
 check $? "the weights agree to 1e-5 of the largest change (float summation order)"
+
+echo "-- 2c. four ranks x 4 = one process x 16 (the same softmax classifier)"
+$MPIRUN -np 4 "$JEMPP" train $CLF --max_iters 3 --save_dir "$TMP/four" > "$TMP/four.log" 2>&1
+check $? "four ranks, 4 images each, 3 steps"
+set -- $(relative_diff "$TMP/four/last.safetensors" "$TMP/single/last.safetensors" "$TMP/start/last.safetensors")
+echo "        max|four ranks - one process| $1, largest change of a weight $2"
+"$PY" -c "import sys; sys.exit(0 if float('$1') <= 1e-5 * max(float('$2'), 1e-3) + 1e-7 and float('$2') > 0 else 1)"
+check $? "the weights agree to 1e-5 of the largest change"
 
 echo "-- 2b. with batch norm and --sync_bn: two ranks x 8 = one process x 16"
 CLFBN="--preset clf --depth 10 --width 1 --norm batch --n_valid 1000 --batch_size 16 --warmup_iters 0 --lr 0.05 --quiet"
