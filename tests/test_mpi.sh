@@ -7,7 +7,9 @@
 #     order, and so do two ranks with batch norm and --sync_bn (statistics over the global
 #     batch);
 #  3. a two-rank JEM++ run stopped and resumed (--resume, two ranks) is the uninterrupted
-#     run, bit for bit, and its checkpoint holds both ranks' chains and generators;
+#     run, bit for bit, and its checkpoint holds both ranks' chains and generators; the
+#     same two ranks on a device whose arrays are copies (--device cpu-copies, the path of
+#     GPU ranks: the collectives through host copies) give the same bits;
 #  4. a rank killed with kill -9 ends the whole job (no hang), and --resume continues;
 #  5. ranks that disagree on a setting stop at start naming it; a batch that does not
 #     split evenly is refused.
@@ -140,6 +142,13 @@ $MPIRUN -np 1 "$JEMPP" train --resume "$TMP/half" --max_iters 5 --quiet > "$TMP/
 rc=$?
 [ $rc -ne 0 ] && grep -q "mpirun -np 2" "$TMP/wrong.log"
 check $? "a two-rank checkpoint resumed on one rank is refused, naming -np 2 (exit $rc)"
+
+echo "-- 3b. two ranks on a device (--device cpu-copies: the CPU's kernels on device copies, the host copies a GPU"
+echo "       run's collectives go through) = two ranks on the CPU"
+$MPIRUN -np 2 "$JEMPP" train $BASE --max_iters 4 --device cpu-copies --save_dir "$TMP/fulldev" > "$TMP/fulldev.log" 2>&1
+check $? "two ranks on cpu-copies, 4 iterations"
+cmp -s "$TMP/full/last.safetensors" "$TMP/fulldev/last.safetensors"
+check $? "last.safetensors identical to the two CPU ranks', bit for bit"
 
 echo "-- 4. kill -9 of a rank stops the job; --resume continues"
 $MPIRUN -np 2 "$JEMPP" train $BASE --max_iters 100000 --save_every 2 --save_dir "$TMP/killed" > "$TMP/killed.log" 2>&1 &

@@ -98,7 +98,13 @@ static int same_on_all(jp_trainer *t, double v)
 static jp_status check_replicas(jp_trainer *t, jp_error *err)
 {
     if (t->nranks == 1) return JP_OK;
-    uint64_t h = jp_hash_bytes(0, jp_wrn_params(t->m), jp_wrn_param_count(t->m) * sizeof(float));
+    size_t bytes = jp_wrn_param_count(t->m) * sizeof(float);
+    const float *p = jp_wrn_params(t->m);
+    if (t->stage) { /* on a device: hashed from a host copy */
+        jp_dev_download(t->dev, t->stage, p, bytes);
+        p = t->stage;
+    }
+    uint64_t h = jp_hash_bytes(0, p, bytes);
     if (same_on_all(t, (double)(h >> 12))) return JP_OK; /* 52 bits: exact in a double */
     return jp_fail(err, JP_ERR_NUMERIC, "the %d ranks' weights differ after iteration %lld: the replicas diverged",
                    t->nranks, (long long)t->iter);
@@ -229,10 +235,14 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (t->nranks > 1 && cfg->sync_bn && (st = jp_wrn_sync_batch_norm(t->m, t->dist, err))) return st;
     char kernels[400];
     t->dev = jp_wrn_dev(t->m);
-    if (t->nranks > 1 && !jp_device_is_host(t->dev))
-        return jp_fail(err, JP_ERR_ARG, "--device %s with %d ranks: data-parallel training runs on the CPU only "
-                       "(gradients are all-reduced in host memory; the GPU all-reduce, NCCL, is not built yet)",
-                       t->dev->ops->name, t->nranks);
+    if (t->nranks > 1 && !jp_device_is_host(t->dev)) {
+        /* the collectives run on host memory (MPI): gradients, buffers and the weights'
+         * hash go through a host copy */
+        size_t n = jp_wrn_param_count(t->m) > jp_wrn_buffer_count(t->m) ? jp_wrn_param_count(t->m)
+                                                                        : jp_wrn_buffer_count(t->m);
+        if (!(t->stage = jp_alloc(n * sizeof(float))))
+            return jp_fail(err, JP_ERR_NOMEM, "host copies of the gradients for %d ranks", t->nranks);
+    }
     jp_wrn_kernel_summary(t->m, kernels, sizeof kernels);
     tr_log(t, "kernels: %s\n", kernels);
     char blas[400];
@@ -401,7 +411,7 @@ void jp_trainer_free(jp_trainer *t)
         for (size_t i = 0; i < sizeof dbufs / sizeof *dbufs; i++) jp_dev_release(t->dev, dbufs[i]);
     }
     void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx,
-                    t->fresh, t->x_glob, t->y_glob, t->buf_all, t->rng_all};
+                    t->fresh, t->x_glob, t->y_glob, t->buf_all, t->rng_all, t->stage};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
     jp_sampler_work_free(&t->sw);
     jp_buffer_free(&t->buf);
@@ -527,9 +537,11 @@ static void reduce_stats(jp_trainer *t, jp_iter_stats *s, double *loss)
  * gradient of the mean loss over the global batch, the same on every rank. */
 static void average_grads(jp_trainer *t)
 {
-    float *g = jp_wrn_grads(t->m) + t->opt_off;
+    float *g = jp_wrn_grads(t->m) + t->opt_off, *h = t->stage ? t->stage : g;
     jp_error err;
-    jp_trainer_dist_ok(t, t->dist->allreduce_f32(t->dist->ctx, g, t->n_opt, JP_DIST_SUM, &err), &err);
+    if (t->stage) jp_dev_download(t->dev, h, g, t->n_opt * sizeof(float));
+    jp_trainer_dist_ok(t, t->dist->allreduce_f32(t->dist->ctx, h, t->n_opt, JP_DIST_SUM, &err), &err);
+    if (t->stage) jp_dev_upload(t->dev, g, h, t->n_opt * sizeof(float));
     t->dev->ops->scale(t->dev->state, g, 1.0f / (float)t->nranks, t->n_opt);
 }
 
@@ -537,7 +549,14 @@ static void average_grads(jp_trainer *t)
  * broadcasts its buffers (each rank's batch statistics differ). */
 static void sync_buffers(jp_trainer *t)
 {
-    jp_trainer_bcast(t, jp_wrn_buffers(t->m), jp_wrn_buffer_count(t->m) * sizeof(float));
+    size_t bytes = jp_wrn_buffer_count(t->m) * sizeof(float);
+    if (t->stage) {
+        jp_dev_download(t->dev, t->stage, jp_wrn_buffers(t->m), bytes);
+        jp_trainer_bcast(t, t->stage, bytes);
+        jp_dev_upload(t->dev, jp_wrn_buffers(t->m), t->stage, bytes);
+    } else {
+        jp_trainer_bcast(t, jp_wrn_buffers(t->m), bytes);
+    }
     jp_trainer_bcast(t, jp_wrn_counters(t->m), jp_wrn_counter_count(t->m) * sizeof(int64_t));
 }
 

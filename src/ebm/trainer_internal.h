@@ -49,6 +49,8 @@ typedef struct {
     int data_open;
     jp_wrn *m;
     const jp_device *dev; /* the model's */
+    float *stage;         /* several ranks on a device: host room for the gradients (and
+                           * parameters, buffers) that the collectives carry */
     jp_optim opt;
     jp_lr_schedule sched;
     jp_loader *px, *lab;

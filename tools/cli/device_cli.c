@@ -39,6 +39,15 @@ int jp_cli_device_open(jp_cli_device *d, const char *name, int tf32, int determi
     snprintf(d->name, sizeof d->name, "cpu");
     int index = cuda_index(name);
     if (!strcmp(name, "cpu")) return JP_OK;
+    if (!strcmp(name, "cpu-copies")) {
+        d->copy_ops = *jp_device_cpu()->ops;
+        d->copy_ops.name = "cpu-copies";
+        d->gpu = (jp_device){&d->copy_ops, NULL, NULL, NULL};
+        d->dev = &d->gpu;
+        snprintf(d->name, sizeof d->name, "cpu-copies");
+        snprintf(d->describe, sizeof d->describe, "cpu-copies (testing aid: the CPU's kernels on device copies)");
+        return JP_OK;
+    }
     if (index < 0 && strcmp(name, "auto") != 0)
         return jp_fail(err, JP_ERR_ARG, "--device %s: cpu, cuda, cuda:N or auto", name);
 #ifdef JEMPP_HAVE_CUDA
@@ -73,7 +82,7 @@ int jp_cli_device_open(jp_cli_device *d, const char *name, int tf32, int determi
 void jp_cli_device_close(jp_cli_device *d)
 {
 #ifdef JEMPP_HAVE_CUDA
-    if (d->dev) jp_cuda_device_close(&d->gpu);
+    if (d->dev && d->dev->ops != &d->copy_ops) jp_cuda_device_close(&d->gpu);
 #endif
     d->dev = NULL;
 }
