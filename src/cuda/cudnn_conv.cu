@@ -9,7 +9,8 @@
  * Weights stay in PyTorch's OIHW layout (cuDNN's KCRS): preparing them is a copy.
  *
  * Algorithms: cuDNN's heuristics (the _v7 queries), the first one that fits; with the
- * context's `deterministic` set only deterministic ones. Math: TF32 tensor cores allowed
+ * context's `deterministic` set only deterministic ones; never one that converts to half
+ * precision, and none on tensor cores when TF32 is off. Math: TF32 tensor cores allowed
  * (CUDNN_DEFAULT_MATH, what PyTorch does for convolutions by default) unless the
  * context's `tf32` is 0 (CUDNN_FMA_MATH). The workspace is the context's shared
  * scratchpad. */
@@ -48,7 +49,16 @@ static void grow(jp_ctx *ctx, size_t bytes)
     if (bytes > ctx->scratch_need) ctx->scratch_need = bytes;
 }
 
-static jp_status pick_fwd(cudnnHandle_t h, conv_state *c, int det, size_t *ws, jp_error *err)
+/* Whether an algorithm the heuristics offer computes in float32 as asked: never with a
+ * conversion to half precision (TENSOR_OP_MATH_ALLOW_CONVERSION), and without tensor cores
+ * (TF32) when tf32 is off. */
+static int math_ok(cudnnMathType_t m, int tf32)
+{
+    if (m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) return 0;
+    return tf32 || m != CUDNN_TENSOR_OP_MATH;
+}
+
+static jp_status pick_fwd(cudnnHandle_t h, conv_state *c, int det, int tf32, size_t *ws, jp_error *err)
 {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
     int got = 0;
@@ -56,7 +66,8 @@ static jp_status pick_fwd(cudnnHandle_t h, conv_state *c, int det, size_t *ws, j
                                                perf),
         "forward algorithms");
     for (int i = 0; i < got; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC)) {
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC) &&
+            math_ok(perf[i].mathType, tf32)) {
             c->fwd = perf[i].algo;
             DNN(cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->conv, c->y, c->fwd, ws), "forward workspace");
             return JP_OK;
@@ -65,7 +76,7 @@ static jp_status pick_fwd(cudnnHandle_t h, conv_state *c, int det, size_t *ws, j
                    det ? " deterministic" : "");
 }
 
-static jp_status pick_bwd_data(cudnnHandle_t h, conv_state *c, int det, size_t *ws, jp_error *err)
+static jp_status pick_bwd_data(cudnnHandle_t h, conv_state *c, int det, int tf32, size_t *ws, jp_error *err)
 {
     cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
     int got = 0;
@@ -73,7 +84,8 @@ static jp_status pick_bwd_data(cudnnHandle_t h, conv_state *c, int det, size_t *
                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf),
         "backward-data algorithms");
     for (int i = 0; i < got; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC)) {
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC) &&
+            math_ok(perf[i].mathType, tf32)) {
             c->bwd_data = perf[i].algo;
             DNN(cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w, c->y, c->conv, c->x, c->bwd_data, ws),
                 "backward-data workspace");
@@ -83,7 +95,8 @@ static jp_status pick_bwd_data(cudnnHandle_t h, conv_state *c, int det, size_t *
                    det ? " deterministic" : "");
 }
 
-static jp_status pick_bwd_filter(cudnnHandle_t h, conv_state *c, int det, size_t *ws, jp_error *err)
+static jp_status pick_bwd_filter(cudnnHandle_t h, conv_state *c, int det, int tf32, size_t *ws,
+                                 jp_error *err)
 {
     cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
     int got = 0;
@@ -91,7 +104,8 @@ static jp_status pick_bwd_filter(cudnnHandle_t h, conv_state *c, int det, size_t
                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf),
         "backward-weights algorithms");
     for (int i = 0; i < got; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC)) {
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC) &&
+            math_ok(perf[i].mathType, tf32)) {
             c->bwd_filter = perf[i].algo;
             DNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x, c->y, c->conv, c->w, c->bwd_filter, ws),
                 "backward-weights workspace");
@@ -129,14 +143,14 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
         return jp_fail(err, JP_ERR_SHAPE, "cuDNN computes a %dx%dx%dx%d result where the plan has %dx%dx%dx%d", n, co,
                        oh, ow, s->n, s->cout, s->oh, s->ow);
     size_t ws = 0;
-    jp_status st = pick_fwd(cu->dnn, c, cu->deterministic, &ws, err);
+    jp_status st = pick_fwd(cu->dnn, c, cu->deterministic, cu->tf32, &ws, err);
     if (st) return st;
     grow(p->ctx, ws);
     snprintf(c->names[0], sizeof c->names[0], "cudnn:fwd-algo-%d", (int)c->fwd);
     if (p->backward) {
-        if ((st = pick_bwd_data(cu->dnn, c, cu->deterministic, &ws, err))) return st;
+        if ((st = pick_bwd_data(cu->dnn, c, cu->deterministic, cu->tf32, &ws, err))) return st;
         grow(p->ctx, ws);
-        if ((st = pick_bwd_filter(cu->dnn, c, cu->deterministic, &ws, err))) return st;
+        if ((st = pick_bwd_filter(cu->dnn, c, cu->deterministic, cu->tf32, &ws, err))) return st;
         grow(p->ctx, ws);
         snprintf(c->names[1], sizeof c->names[1], "cudnn:bwd-data-algo-%d", (int)c->bwd_data);
         snprintf(c->names[2], sizeof c->names[2], "cudnn:bwd-filter-algo-%d", (int)c->bwd_filter);
