@@ -31,12 +31,11 @@ jp_status jp_chains_run(jp_wrn *m, const jp_chains *c, float *x, const int *y, i
     /* the chains on the host (xb, yb, lse) and, for a model on a device, their device
      * copies (the same arrays on the CPU) */
     const jp_device *d = jp_wrn_dev(m);
-    int host = jp_device_is_host(d);
     float *xb = jp_alloc((size_t)B * dim * sizeof(float)), *lse = jp_alloc((size_t)B * sizeof(float));
     int *yb = jp_alloc((size_t)B * sizeof(int));
-    float *xd = host ? xb : jp_dev_alloc(d, (size_t)B * dim * sizeof(float));
-    float *lsed = host ? lse : jp_dev_alloc(d, (size_t)B * sizeof(float));
-    int *yd = host ? yb : jp_dev_alloc(d, (size_t)B * sizeof(int));
+    float *xd = jp_dev_twin(d, xb, (size_t)B * dim * sizeof(float));
+    float *lsed = jp_dev_twin(d, lse, (size_t)B * sizeof(float));
+    int *yd = jp_dev_twin(d, yb, (size_t)B * sizeof(int));
     float *logits = jp_dev_alloc(d, (size_t)B * K * sizeof(float));
     double *tsum = calloc((size_t)S + 1, sizeof(double));
     float *saved_bn = NULL;
@@ -100,11 +99,9 @@ done:
     free(saved_bn);
     free(saved_cnt);
     jp_sampler_work_free(&sw);
-    if (!host) {
-        jp_dev_release(d, xd);
-        jp_dev_release(d, lsed);
-        jp_dev_release(d, yd);
-    }
+    jp_dev_twin_free(d, xb, xd);
+    jp_dev_twin_free(d, lse, lsed);
+    jp_dev_twin_free(d, yb, yd);
     jp_dev_release(d, logits);
     jp_free(xb);
     jp_free(lse);

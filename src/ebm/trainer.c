@@ -370,25 +370,19 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (!t->x_p || !t->x_lab || !t->x_q || !t->logits || !t->dlogits || !t->lse || !t->scale || !t->y_lab ||
         !t->y_p || !t->y_q || !t->idx || !t->fresh)
         return jp_fail(err, JP_ERR_NOMEM, "training batches");
-    if (jp_device_is_host(t->dev)) {
-        t->d_x_p = t->x_p, t->d_x_lab = t->x_lab, t->d_x_q = t->x_q, t->d_logits = t->logits;
-        t->d_dlogits = t->dlogits, t->d_lse = t->lse, t->d_scale = t->scale, t->d_y_lab = t->y_lab;
-        t->d_y_q = t->y_q;
-    } else {
-        const jp_device *d = t->dev;
-        t->d_x_p = jp_dev_alloc(d, bd * sizeof(float));
-        t->d_x_lab = jp_dev_alloc(d, bd * sizeof(float));
-        t->d_x_q = jp_dev_alloc(d, bd * sizeof(float));
-        t->d_logits = jp_dev_alloc(d, bk * sizeof(float));
-        t->d_dlogits = jp_dev_alloc(d, bk * sizeof(float));
-        t->d_lse = jp_dev_alloc(d, (size_t)B * sizeof(float));
-        t->d_scale = jp_dev_alloc(d, (size_t)B * sizeof(float));
-        t->d_y_lab = jp_dev_alloc(d, (size_t)B * sizeof(int));
-        t->d_y_q = jp_dev_alloc(d, (size_t)B * sizeof(int));
-        if (!t->d_x_p || !t->d_x_lab || !t->d_x_q || !t->d_logits || !t->d_dlogits || !t->d_lse || !t->d_scale ||
-            !t->d_y_lab || !t->d_y_q)
-            return jp_fail(err, JP_ERR_NOMEM, "training batches on %s", d->ops->name);
-    }
+    const jp_device *d = t->dev;
+    t->d_x_p = jp_dev_twin(d, t->x_p, bd * sizeof(float));
+    t->d_x_lab = jp_dev_twin(d, t->x_lab, bd * sizeof(float));
+    t->d_x_q = jp_dev_twin(d, t->x_q, bd * sizeof(float));
+    t->d_logits = jp_dev_twin(d, t->logits, bk * sizeof(float));
+    t->d_dlogits = jp_dev_twin(d, t->dlogits, bk * sizeof(float));
+    t->d_lse = jp_dev_twin(d, t->lse, (size_t)B * sizeof(float));
+    t->d_scale = jp_dev_twin(d, t->scale, (size_t)B * sizeof(float));
+    t->d_y_lab = jp_dev_twin(d, t->y_lab, (size_t)B * sizeof(int));
+    t->d_y_q = jp_dev_twin(d, t->y_q, (size_t)B * sizeof(int));
+    if (!t->d_x_p || !t->d_x_lab || !t->d_x_q || !t->d_logits || !t->d_dlogits || !t->d_lse || !t->d_scale ||
+        !t->d_y_lab || !t->d_y_q)
+        return jp_fail(err, JP_ERR_NOMEM, "training batches on %s", d->ops->name);
     t->lr_scale = 1.0;
     t->steps_scale = 1;
     t->best_valid = -1.0;
@@ -405,10 +399,11 @@ void jp_trainer_free(jp_trainer *t)
     if (t->epochs_jsonl) fclose(t->epochs_jsonl);
     jp_tfevents_close(t->tb);
     if (t->epochs_csv) fclose(t->epochs_csv);
-    if (t->dev && !jp_device_is_host(t->dev)) {
+    if (t->dev) {
+        void *hbufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_q};
         void *dbufs[] = {t->d_x_p, t->d_x_lab, t->d_x_q, t->d_logits, t->d_dlogits, t->d_lse, t->d_scale, t->d_y_lab,
                          t->d_y_q};
-        for (size_t i = 0; i < sizeof dbufs / sizeof *dbufs; i++) jp_dev_release(t->dev, dbufs[i]);
+        for (size_t i = 0; i < sizeof dbufs / sizeof *dbufs; i++) jp_dev_twin_free(t->dev, hbufs[i], dbufs[i]);
     }
     void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx,
                     t->fresh, t->x_glob, t->y_glob, t->buf_all, t->rng_all, t->stage};

@@ -48,9 +48,11 @@ void jp_defence_config_jem(jp_defence_config *d)
 void jp_attacker_free(jp_attacker *a)
 {
     if (!a) return;
-    if (a->dev && !jp_device_is_host(a->dev)) {
-        float *d[] = {a->d_xc, a->d_lc, a->d_dlc, a->d_dxc};
-        for (int i = 0; i < 4; i++) jp_dev_release(a->dev, d[i]);
+    if (a->dev) {
+        jp_dev_twin_free(a->dev, a->xc, a->d_xc);
+        jp_dev_twin_free(a->dev, a->lc, a->d_lc);
+        jp_dev_twin_free(a->dev, a->dlc, a->d_dlc);
+        jp_dev_twin_free(a->dev, a->dxc, a->d_dxc);
     }
     void *bufs[] = {a->xc, a->lc, a->dlc, a->dxc, a->cur, a->g, a->logits, a->loss_best};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
@@ -104,11 +106,10 @@ jp_status jp_attacker_create(jp_attacker **out, jp_wrn *m, const jp_defence_conf
     a->logits = jp_alloc(bk * sizeof(float));
     a->loss_best = jp_alloc((size_t)a->B * sizeof(float));
     a->dev = jp_wrn_dev(m);
-    int host = jp_device_is_host(a->dev);
-    a->d_xc = host ? a->xc : jp_dev_alloc(a->dev, bd * sizeof(float));
-    a->d_lc = host ? a->lc : jp_dev_alloc(a->dev, bk * sizeof(float));
-    a->d_dlc = host ? a->dlc : jp_dev_alloc(a->dev, bk * sizeof(float));
-    a->d_dxc = host ? a->dxc : jp_dev_alloc(a->dev, bd * sizeof(float));
+    a->d_xc = jp_dev_twin(a->dev, a->xc, bd * sizeof(float));
+    a->d_lc = jp_dev_twin(a->dev, a->lc, bk * sizeof(float));
+    a->d_dlc = jp_dev_twin(a->dev, a->dlc, bk * sizeof(float));
+    a->d_dxc = jp_dev_twin(a->dev, a->dxc, bd * sizeof(float));
     if (!a->xc || !a->lc || !a->dlc || !a->dxc || !a->cur || !a->g || !a->logits || !a->loss_best || !a->d_xc ||
         !a->d_lc || !a->d_dlc || !a->d_dxc) {
         jp_attacker_free(a);

@@ -26,13 +26,14 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
     float *logits = malloc((size_t)B * K * sizeof(float)), *lse = malloc((size_t)B * sizeof(float));
     float *lpx = malloc((size_t)B * sizeof(float));
     float *xd = host ? NULL : jp_dev_alloc(d, (size_t)B * dim * sizeof(float));
-    float *ld = host ? logits : jp_dev_alloc(d, (size_t)B * K * sizeof(float));
-    float *pd = host ? lpx : jp_dev_alloc(d, (size_t)B * sizeof(float));
-    if (!logits || !lse || !lpx || (!host && (!xd || !ld || !pd))) {
+    float *ld = jp_dev_twin(d, logits, (size_t)B * K * sizeof(float));
+    float *pd = jp_dev_twin(d, lpx, (size_t)B * sizeof(float));
+    if (!logits || !lse || !lpx || !ld || !pd || (!host && !xd)) {
+        jp_dev_twin_free(d, logits, ld), jp_dev_twin_free(d, lpx, pd);
+        jp_dev_release(d, xd);
         free(logits);
         free(lse);
         free(lpx);
-        if (!host) jp_dev_release(d, xd), jp_dev_release(d, ld), jp_dev_release(d, pd);
         return jp_fail(err, JP_ERR_NOMEM, "evaluation buffers");
     }
     if (confusion) memset(confusion, 0, (size_t)K * K * sizeof(int64_t));
@@ -62,9 +63,10 @@ jp_status jp_eval_classifier(jp_wrn *m, const jp_dataset *ds, jp_clf_metrics *ou
     out->acc = correct / ds->n;
     out->loss = loss / ds->n;
     out->mean_lse = lsum / ds->n;
+    jp_dev_twin_free(d, logits, ld), jp_dev_twin_free(d, lpx, pd);
+    jp_dev_release(d, xd);
     free(logits);
     free(lse);
     free(lpx);
-    if (!host) jp_dev_release(d, xd), jp_dev_release(d, ld), jp_dev_release(d, pd);
     return JP_OK;
 }

@@ -44,9 +44,11 @@ typedef struct {
 
 static void work_free(batch_work *w)
 {
-    if (w->dev && !jp_device_is_host(w->dev)) {
-        float *d[] = {w->d_x, w->d_logits, w->d_dx, w->d_lse};
-        for (int i = 0; i < 4; i++) jp_dev_release(w->dev, d[i]);
+    if (w->dev) {
+        jp_dev_twin_free(w->dev, w->x, w->d_x);
+        jp_dev_twin_free(w->dev, w->logits, w->d_logits);
+        jp_dev_twin_free(w->dev, w->dx, w->d_dx);
+        jp_dev_twin_free(w->dev, w->lse, w->d_lse);
     }
     jp_free(w->x);
     jp_free(w->logits);
@@ -55,12 +57,6 @@ static void work_free(batch_work *w)
     memset(w, 0, sizeof *w);
 }
 
-/* A device copy of host array h (h itself on the CPU). */
-static float *twin(const batch_work *w, float *h, size_t bytes)
-{
-    if (!h) return NULL;
-    return jp_device_is_host(w->dev) ? h : jp_dev_alloc(w->dev, bytes);
-}
 
 static jp_status work_init(batch_work *w, const jp_wrn *m, int grads, jp_error *err)
 {
@@ -75,10 +71,10 @@ static jp_status work_init(batch_work *w, const jp_wrn *m, int grads, jp_error *
     w->logits = jp_alloc(bk * sizeof(float));
     w->lse = jp_alloc((size_t)w->B * sizeof(float));
     if (grads) w->dx = jp_alloc(bd * sizeof(float));
-    w->d_x = twin(w, w->x, bd * sizeof(float));
-    w->d_logits = twin(w, w->logits, bk * sizeof(float));
-    w->d_lse = twin(w, w->lse, (size_t)w->B * sizeof(float));
-    w->d_dx = twin(w, w->dx, bd * sizeof(float));
+    w->d_x = jp_dev_twin(w->dev, w->x, bd * sizeof(float));
+    w->d_logits = jp_dev_twin(w->dev, w->logits, bk * sizeof(float));
+    w->d_lse = jp_dev_twin(w->dev, w->lse, (size_t)w->B * sizeof(float));
+    w->d_dx = jp_dev_twin(w->dev, w->dx, bd * sizeof(float));
     if (!w->x || !w->logits || !w->lse || (grads && !w->dx) || !w->d_x || !w->d_logits || !w->d_lse ||
         (grads && !w->d_dx)) {
         work_free(w);

@@ -140,6 +140,19 @@ static inline void jp_dev_copy(const jp_device *d, void *dst, const void *src, s
 }
 static inline void jp_dev_zero(const jp_device *d, void *dst, size_t bytes) { d->ops->zero(d->state, dst, bytes); }
 
+/* The device's copy of host array `host` (NULL for NULL): the array itself on the CPU,
+ * where nothing needs copying, else `bytes` of device memory (NULL when there is not
+ * enough). Uploads and downloads between the two are then no-ops on the CPU (a copy onto
+ * itself). Released with jp_dev_twin_free. */
+static inline void *jp_dev_twin(const jp_device *d, void *host, size_t bytes)
+{
+    return !host || jp_device_is_host(d) ? host : jp_dev_alloc(d, bytes);
+}
+static inline void jp_dev_twin_free(const jp_device *d, const void *host, void *twin)
+{
+    if (twin != host) jp_dev_release(d, twin);
+}
+
 #ifdef __cplusplus
 }
 #endif
