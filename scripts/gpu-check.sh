@@ -7,7 +7,8 @@
 #   3. test_wrn_device        WRN-10-2 (BN, no norm) and WRN-16-2 on the GPU against the
 #                             CPU: logits, statistics, gradients, PYLD samples, 5 SGD steps
 #   4. JEM++ training on a Fashion-MNIST subset, --deterministic: 50 iterations against
-#      25 + --resume to 50 (bit-identical), and the model evaluated on the CPU and the GPU
+#      25 + --resume to 50 and against 50 with the collectives through NCCL (one rank),
+#      each bit-identical, and the model evaluated on the CPU and the GPU
 #   5. bench_wrn --device cuda against peer_torch.py --device cuda, in turn, twice each:
 #      WRN-28-10 forward+backward and a JEM++ iteration (PYLD-10-5), batch 64, 3x32x32
 # The log goes to standard output and, when OUT is set, to $OUT/gpu-check.log.
@@ -31,11 +32,12 @@ for f in "$G"/debs/*.deb; do dpkg -x "$f" $LIBS; done
 # cuDNN and cuBLAS: the toolkit's, else those of PyTorch's wheels
 NV=$(python3 -c 'import os, nvidia; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")' 2>/dev/null || true)
 EXTRA=""
-for d in "$NV"/cudnn/lib "$NV"/cublas/lib "$NV"/cu13/lib "$NV"/cuda_runtime/lib; do [ -d "$d" ] && EXTRA="$EXTRA:$d"; done
+for d in "$NV"/cudnn/lib "$NV"/cublas/lib "$NV"/nccl/lib "$NV"/cu13/lib "$NV"/cuda_runtime/lib; do [ -d "$d" ] && EXTRA="$EXTRA:$d"; done
 export LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread:/usr/local/cuda/lib64$EXTRA:${LD_LIBRARY_PATH:-}"
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
 say "gpu-check: $(date -u +%FT%TZ), $(nvidia-smi -L 2>/dev/null | head -1)"
 say "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+run "$G"/bin/jempp env
 fail=0
 for t in "test_device cuda" "test_conformance cuda" "test_wrn_device"; do
     run "$G"/bin/$t
@@ -51,14 +53,18 @@ TRAIN="$G/bin/jempp train --preset fashion --device cuda --deterministic --data_
 run $TRAIN --max_iters 50 --save_dir $T/a || fail=1
 run $TRAIN --max_iters 25 --save_dir $T/b || fail=1
 run "$G"/bin/jempp train --resume $T/b --device cuda --deterministic --max_iters 50 || fail=1
-run python3 - $T/a/last.safetensors $T/b/last.safetensors <<'PY' || fail=1
+# the collectives through NCCL with one rank (no mpirun): the same run bit for bit
+run $TRAIN --max_iters 50 --comm nccl --save_dir $T/n || fail=1
+cat > /tmp/same-ckpt.py <<'PY'
 import sys
 from safetensors.numpy import load_file
-a, b = load_file(sys.argv[1]), load_file(sys.argv[2])
+a, b = load_file(sys.argv[2]), load_file(sys.argv[3])
 bad = [k for k in a if k not in b or a[k].tobytes() != b[k].tobytes()] + [k for k in b if k not in a]
-print(f"resume on the GPU: {len(a)} tensors, {len(bad)} differ" + (": " + ", ".join(bad[:8]) if bad else " (bit-identical)"))
+print(f"{sys.argv[1]}: {len(a)} tensors, {len(bad)} differ" + (": " + ", ".join(bad[:8]) if bad else " (bit-identical)"))
 sys.exit(1 if bad else 0)
 PY
+run python3 /tmp/same-ckpt.py "resume on the GPU" $T/a/last.safetensors $T/b/last.safetensors || fail=1
+run python3 /tmp/same-ckpt.py "one rank through NCCL" $T/a/last.safetensors $T/n/last.safetensors || fail=1
 for d in cpu cuda; do
     run "$G"/bin/jempp eval --device $d --ckpt $T/a/last.safetensors --mode test_clf --data_root $G/fashion \
         --n_valid 1000 --out $T/eval-$d || fail=1

@@ -1,6 +1,7 @@
 /* `jempp train --device`: a device that is not cpu, cuda, cuda:N or auto, and a GPU that
  * this machine or build cannot give, end with exit status 2 and a message naming the
- * flag and what is missing, before anything is written (no run folder); so does
+ * flag and what is missing, before anything is written (no run folder); so do a bad
+ * `--comm` and `--comm nccl` for a model that is not on a GPU, and
  * `jempp eval --device` with a bad value. `jempp env`
  * says whether the CUDA backend is built and what it finds. */
 #include <stdio.h>
@@ -64,6 +65,18 @@ int main(void)
         snprintf(want, sizeof want, "--device %s: cpu, cuda, cuda:N or auto", bad[i]);
         tu_check(&t, rc == 2 && strstr(out, want) && !exists(dir), "--device %s: exit %d, \"%s\"%s", bad[i], rc,
                  strtok(out, "\n") ? out : "", exists(dir) ? " (a run folder was made)" : "");
+    }
+
+    /* --comm: a bad value, and NCCL for a model that is not on a GPU */
+    const char *comm[][3] = {{"bogus", "cpu", "--comm bogus: auto, mpi or nccl"},
+                             {"nccl", "cpu", "--comm nccl: NCCL works on GPU memory, and this run is on cpu"},
+                             {"nccl", "cpu-copies", "this run is on cpu-copies"}};
+    for (int i = 0; i < 3; i++) {
+        char *argv[] = {bin, "train", "--comm", (char *)comm[i][0], "--device", (char *)comm[i][1], "--save_dir", dir,
+                        NULL};
+        rc = run(argv, out, sizeof out);
+        tu_check(&t, rc == 2 && strstr(out, comm[i][2]) && !exists(dir), "--comm %s --device %s: exit %d, \"%s\"%s",
+                 comm[i][0], comm[i][1], rc, strtok(out, "\n") ? out : "", exists(dir) ? " (a run folder was made)" : "");
     }
 
     char eval_dir[1200];

@@ -31,7 +31,8 @@
  *    softmax-only checkpoint (no buffer) loads with fresh chains; another width, another
  *    buffer size or a missing file fail naming the tensor or the file, writing nothing.
  * e) a device that keeps its memory apart (the CPU's kernels on copies): the runs equal
- *    the CPU's bit for bit, resumed across devices too (device_case).
+ *    the CPU's bit for bit, resumed across devices too, and with one rank's device
+ *    collectives (device_case).
  * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
@@ -449,6 +450,56 @@ static void cosine_case(tu_ctx *t, const char *dir, int64_t cosine_iters, int64_
  * checkpoints, the snapshots and the optimiser's state happens. One that is missing
  * leaves the model reading stale or zero arrays. The run on it must equal the CPU run
  * bit for bit; a run started on it and resumed on the CPU (and the other way round) too. */
+/* A one-rank jp_dist with device collectives (as NCCL gives), counting its calls: a
+ * trainer that takes it runs its collectives on the device's memory, none on host
+ * copies, and (one rank) computes what it computes without it. */
+typedef struct {
+    int host_f32, dev_f32, dev_bcast;
+    size_t dev_f32_n;
+} one_rank_calls;
+
+static jp_status one_f32(void *ctx, float *d, size_t n, jp_dist_op op, jp_error *e)
+{
+    (void)d, (void)n, (void)op, (void)e;
+    ((one_rank_calls *)ctx)->host_f32++;
+    return JP_OK;
+}
+static jp_status one_f64(void *ctx, double *d, size_t n, jp_dist_op op, jp_error *e)
+{
+    (void)ctx, (void)d, (void)n, (void)op, (void)e;
+    return JP_OK;
+}
+static jp_status one_bcast(void *ctx, void *d, size_t bytes, int root, jp_error *e)
+{
+    (void)ctx, (void)d, (void)bytes, (void)root, (void)e;
+    return JP_OK;
+}
+static jp_status one_copy(void *ctx, const void *send, size_t bytes, void *recv, int root, jp_error *e)
+{
+    (void)ctx, (void)root, (void)e;
+    memmove(recv, send, bytes);
+    return JP_OK;
+}
+static void one_abort(void *ctx, int code)
+{
+    (void)ctx;
+    exit(code);
+}
+static jp_status one_dev_f32(void *ctx, float *d, size_t n, jp_dist_op op, jp_error *e)
+{
+    (void)d, (void)op, (void)e;
+    one_rank_calls *c = ctx;
+    c->dev_f32++;
+    c->dev_f32_n = n;
+    return JP_OK;
+}
+static jp_status one_dev_bcast(void *ctx, void *d, size_t bytes, int root, jp_error *e)
+{
+    (void)d, (void)bytes, (void)root, (void)e;
+    ((one_rank_calls *)ctx)->dev_bcast++;
+    return JP_OK;
+}
+
 static void device_case(tu_ctx *t, int n)
 {
     jp_device_ops ops = *jp_device_cpu()->ops;
@@ -468,6 +519,20 @@ static void device_case(tu_ctx *t, int n)
              jp_status_name(st));
     snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
     snprintf(pb, sizeof pb, "%s/G/last.safetensors", g_root);
+    compare_ckpt(t, pa, pb);
+    one_rank_calls calls = {0, 0, 0, 0};
+    jp_dist one = {0, 1, &calls, one_f32, one_f64, one_bcast, one_copy, one_copy, one_abort, one_dev_f32,
+                   one_dev_bcast};
+    base_config(&c, "GN", 2 * n);
+    c.kernels.device = &dev;
+    c.dist = &one;
+    st = run(&c, &r, &e, "GN (device collectives)", NULL);
+    tu_check(t, st == JP_OK && calls.dev_f32 == 2 * n && calls.dev_bcast == 2 * n && calls.host_f32 == 0 &&
+                    calls.dev_f32_n > 0,
+             "GN: one rank with device collectives: %d gradient all-reduces of %zu values and %d buffer broadcasts "
+             "on the device (%d each expected), %d on host copies (0 expected)",
+             calls.dev_f32, calls.dev_f32_n, calls.dev_bcast, 2 * n, calls.host_f32);
+    snprintf(pb, sizeof pb, "%s/GN/last.safetensors", g_root);
     compare_ckpt(t, pa, pb);
     base_config(&c, "G2", n);
     c.kernels.device = &dev;

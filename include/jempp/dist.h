@@ -2,7 +2,8 @@
  * needs, as a table of functions, so that the library depends on no communication
  * library. The `jempp` program provides an MPI implementation (tools/cli/dist_mpi.c,
  * when built with MPI) and starts it under `mpirun -np R jempp train ...`; a program of
- * its own may give another one (NCCL, ...). NULL in jp_train_config.dist: one process.
+ * its own may give another one. On a GPU the program layers NCCL over it for the device
+ * memory (src/cuda/nccl_dist.cu). NULL in jp_train_config.dist: one process.
  *
  * Every rank calls the same operations in the same order with the same sizes. A
  * failing operation returns an error; `abort` ends every rank of the job at once (used
@@ -32,6 +33,12 @@ typedef struct jp_dist {
     jp_status (*scatter)(void *ctx, const void *send, size_t bytes, void *recv, int root, jp_error *err);
     /* ends every rank of the job with exit code `code` (does not return). */
     void (*abort)(void *ctx, int code);
+    /* allreduce_f32 and bcast on the memory of the compute device the model runs on
+     * (jp_train_config.kernels.device), queued in that device's order of operations; NULL
+     * when the implementation works on host memory only: the trainer then goes through
+     * host copies. With them the trainer uses the table even for one rank (size 1). */
+    jp_status (*allreduce_f32_device)(void *ctx, float *data, size_t n, jp_dist_op op, jp_error *err);
+    jp_status (*bcast_device)(void *ctx, void *data, size_t bytes, int root, jp_error *err);
 } jp_dist;
 
 #endif

@@ -58,6 +58,7 @@ typedef struct {
     /* run */
     char device[16];     /* where to train: "cpu", "cuda", "cuda:N" or "auto" (the program opens it and
                           * sets kernels.device; the library only records it) */
+    char comm[8];        /* the ranks' collectives: "auto", "mpi" or "nccl" (the program sets dist) */
     int tf32;            /* on a GPU: TF32 tensor cores in the convolutions (1, PyTorch's default) */
     int deterministic;   /* on a GPU: deterministic cuDNN algorithms (same bits on every run) */
     uint64_t seed;

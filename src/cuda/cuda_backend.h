@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "jempp/core.h"
+#include "jempp/dist.h"
 #include "ops/backend.h"
 #include "ops/device.h"
 
@@ -48,6 +49,19 @@ void jp_cuda_set_math(jp_cuda *c, int tf32, int deterministic);
  * Philox4x32-10 on the device (element i from counter i / 4 under that key). */
 jp_status jp_cuda_device_open(jp_device *dev, int index, jp_error *err);
 void jp_cuda_device_close(jp_device *dev);
+
+/* NCCL collectives on the GPU of dev (opened with jp_cuda_device_open) for the ranks of
+ * host, a jp_dist over host memory (MPI), or for this process alone when host is NULL:
+ * *out has host's operations plus allreduce_f32_device and bcast_device, queued on the
+ * GPU's stream (jempp/dist.h). Every rank calls it together; when one rank cannot load
+ * libnccl.so.2 or start the communicator, all return an error. describe (len bytes):
+ * "NCCL 2.28.3 on the GPUs of 2 ranks". Built when CMake finds nccl.h (JEMPP_HAVE_NCCL). */
+jp_status jp_cuda_nccl_open(jp_dist *out, const jp_dist *host, const jp_device *dev, char *describe, size_t len,
+                            jp_error *err);
+/* After the last collective: waits for the stream, ends the communicator. */
+void jp_cuda_nccl_close(jp_dist *d);
+/* What `jempp env` says of NCCL: "yes, NCCL 2.28.3", or why libnccl.so.2 cannot be loaded. */
+void jp_cuda_nccl_probe(char *buf, size_t len);
 
 /* The device's plan implementations (dev->conv, dev->bnact): every convolution with
  * "cudnn" (cudnn_conv.cu), every batch norm + LeakyReLU with "cudnn" (cudnn_bnact.cu). */

@@ -60,6 +60,8 @@ static const jp_train_setting settings[] = {
         "batch norm + LeakyReLU implementation: auto (jempp-fused where it runs), onednn or jempp-fused"),
     STR("device", device, 0, "cpu",
         "where to train: cpu, cuda (GPU 0), cuda:N, or auto (the first GPU when this jempp has the CUDA backend and finds one, else the CPU); a run resumes on any device (cpu-copies: a testing aid, the CPU's kernels on separate device copies)"),
+    STR("comm", comm, 0, "auto",
+        "several ranks' collectives: mpi (host memory; a GPU run goes through host copies), nccl (on the GPUs' memory; also one process alone, without mpirun) or auto (nccl for GPU ranks when NCCL loads, else mpi)"),
     SET("tf32", BOOL, tf32, 0, "1", -INF, INF, 0,
         "on a GPU: TF32 tensor cores in the convolutions, as PyTorch by default (--tf32 0: full float32)"),
     SET("deterministic", BOOL, deterministic, 0, "0", -INF, INF, 0,

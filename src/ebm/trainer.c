@@ -166,11 +166,12 @@ static jp_status check_same_run(jp_trainer *t, const jp_train_config *cfg, jp_er
 }
 
 /* With cfg.dist of size R > 1: this rank's share of the batch and of the replay buffer
- * (each must divide evenly), and only rank 0 reports. */
+ * (each must divide evenly), and only rank 0 reports. A dist with device collectives
+ * (NCCL) is used for one rank too, so that its path runs where one GPU is all there is. */
 static jp_status split_over_ranks(jp_trainer *t, jp_error *err)
 {
     const jp_train_config *c = &t->cfg;
-    t->dist = c->dist && c->dist->size > 1 ? c->dist : NULL;
+    t->dist = c->dist && (c->dist->size > 1 || c->dist->allreduce_f32_device) ? c->dist : NULL;
     t->rank = t->dist ? t->dist->rank : 0;
     t->nranks = t->dist ? t->dist->size : 1;
     t->global_batch = c->batch_size;
@@ -235,9 +236,9 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (t->nranks > 1 && cfg->sync_bn && (st = jp_wrn_sync_batch_norm(t->m, t->dist, err))) return st;
     char kernels[400];
     t->dev = jp_wrn_dev(t->m);
-    if (t->nranks > 1 && !jp_device_is_host(t->dev)) {
-        /* the collectives run on host memory (MPI): gradients, buffers and the weights'
-         * hash go through a host copy */
+    if (t->dist && !jp_device_is_host(t->dev)) {
+        /* the weights' hash, and with collectives on host memory only (MPI) the gradients
+         * and buffers too, go through a host copy */
         size_t n = jp_wrn_param_count(t->m) > jp_wrn_buffer_count(t->m) ? jp_wrn_param_count(t->m)
                                                                         : jp_wrn_buffer_count(t->m);
         if (!(t->stage = jp_alloc(n * sizeof(float))))
@@ -532,11 +533,19 @@ static void reduce_stats(jp_trainer *t, jp_iter_stats *s, double *loss)
  * gradient of the mean loss over the global batch, the same on every rank. */
 static void average_grads(jp_trainer *t)
 {
-    float *g = jp_wrn_grads(t->m) + t->opt_off, *h = t->stage ? t->stage : g;
+    float *g = jp_wrn_grads(t->m) + t->opt_off;
+    size_t bytes = t->n_opt * sizeof(float);
+    const jp_dist *d = t->dist;
     jp_error err;
-    if (t->stage) jp_dev_download(t->dev, h, g, t->n_opt * sizeof(float));
-    jp_trainer_dist_ok(t, t->dist->allreduce_f32(t->dist->ctx, h, t->n_opt, JP_DIST_SUM, &err), &err);
-    if (t->stage) jp_dev_upload(t->dev, g, h, t->n_opt * sizeof(float));
+    if (jp_device_is_host(t->dev)) {
+        jp_trainer_dist_ok(t, d->allreduce_f32(d->ctx, g, t->n_opt, JP_DIST_SUM, &err), &err);
+    } else if (d->allreduce_f32_device) {
+        jp_trainer_dist_ok(t, d->allreduce_f32_device(d->ctx, g, t->n_opt, JP_DIST_SUM, &err), &err);
+    } else {
+        jp_dev_download(t->dev, t->stage, g, bytes);
+        jp_trainer_dist_ok(t, d->allreduce_f32(d->ctx, t->stage, t->n_opt, JP_DIST_SUM, &err), &err);
+        jp_dev_upload(t->dev, g, t->stage, bytes);
+    }
     t->dev->ops->scale(t->dev->state, g, 1.0f / (float)t->nranks, t->n_opt);
 }
 
@@ -545,12 +554,17 @@ static void average_grads(jp_trainer *t)
 static void sync_buffers(jp_trainer *t)
 {
     size_t bytes = jp_wrn_buffer_count(t->m) * sizeof(float);
-    if (t->stage) {
-        jp_dev_download(t->dev, t->stage, jp_wrn_buffers(t->m), bytes);
-        jp_trainer_bcast(t, t->stage, bytes);
-        jp_dev_upload(t->dev, jp_wrn_buffers(t->m), t->stage, bytes);
+    float *b = jp_wrn_buffers(t->m);
+    const jp_dist *d = t->dist;
+    jp_error err;
+    if (jp_device_is_host(t->dev)) {
+        jp_trainer_bcast(t, b, bytes);
+    } else if (d->bcast_device) {
+        jp_trainer_dist_ok(t, d->bcast_device(d->ctx, b, bytes, 0, &err), &err);
     } else {
-        jp_trainer_bcast(t, jp_wrn_buffers(t->m), bytes);
+        jp_dev_download(t->dev, t->stage, b, bytes);
+        jp_trainer_bcast(t, t->stage, bytes);
+        jp_dev_upload(t->dev, b, t->stage, bytes);
     }
     jp_trainer_bcast(t, jp_wrn_counters(t->m), jp_wrn_counter_count(t->m) * sizeof(int64_t));
 }
@@ -648,7 +662,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         t->injected |= 1; /* a divergence on demand, to test the recovery path */
         loss = NAN;
     }
-    if (t->nranks > 1) {
+    if (t->dist) {
         double c0 = jp_now();
         reduce_stats(t, s, &loss);
         average_grads(t);
@@ -669,7 +683,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     }
     jp_optim_step(&t->opt, jp_wrn_params(t->m) + t->opt_off, jp_wrn_grads(t->m) + t->opt_off, t->n_opt, s->lr);
     jp_wrn_params_changed(t->m);
-    if (t->nranks > 1) {
+    if (t->dist) {
         double c0 = jp_now();
         sync_buffers(t);
         s->comm_seconds += jp_now() - c0;

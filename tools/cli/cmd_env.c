@@ -42,6 +42,8 @@ int jp_cmd_env(int argc, char **argv)
     char gpu[300];
     jp_cli_device_probe(gpu, sizeof gpu);
     printf("cuda=%s\n", gpu);
+    jp_cli_nccl_probe(gpu, sizeof gpu);
+    printf("nccl=%s\n", gpu);
     print_var("OPENBLAS_CORETYPE");
     print_var("OMP_WAIT_POLICY");
     print_var("GOMP_SPINCOUNT");

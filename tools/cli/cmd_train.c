@@ -112,7 +112,6 @@ int jp_cmd_train(int argc, char **argv)
         fprintf(stderr, "jempp train: %s\n", err.msg);
         return 2;
     }
-    if (ranks) c.dist = &dist;
     jp_cli_device dev;
     if (jp_cli_device_open(&dev, c.device, c.tf32, c.deterministic, &err)) {
         fprintf(stderr, "jempp train: %s\n", err.msg);
@@ -121,13 +120,25 @@ int jp_cmd_train(int argc, char **argv)
     }
     c.kernels.device = dev.dev;
     if (dev.dev) snprintf(c.device, sizeof c.device, "%s", dev.name);
-    if (!c.quiet && (!ranks || dist.rank == 0)) printf("device: %s\n", dev.describe);
+    jp_cli_comm comm;
+    if (jp_cli_comm_open(&comm, c.comm, ranks ? &dist : NULL, &dev, &err)) {
+        fprintf(stderr, "jempp train%s: %s\n", ranks ? " (every rank)" : "", err.msg);
+        jp_cli_device_close(&dev);
+        jp_cli_dist_end(ranks);
+        return 2;
+    }
+    c.dist = comm.dist;
+    if (!c.quiet && (!ranks || dist.rank == 0)) {
+        printf("device: %s\n", dev.describe);
+        if (comm.dist) printf("collectives: %s\n", comm.describe);
+    }
     jp_status st = jp_train_run_hooked(&c, &hooks, &r, &err);
-    jp_cli_device_close(&dev);
     if (st && ranks && st != JP_ERR_INTERRUPTED) { /* the other ranks would wait for this one */
         fprintf(stderr, "jempp train (rank %d of %d): %s; stopping the job\n", dist.rank, dist.size, err.msg);
-        dist.abort(dist.ctx, 1);
+        comm.dist->abort(comm.dist->ctx, 1);
     }
+    jp_cli_comm_close(&comm);
+    jp_cli_device_close(&dev);
     jp_cli_dist_end(ranks);
     if (st) {
         fprintf(stderr, "jempp train: %s\n", err.msg);

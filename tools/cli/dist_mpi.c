@@ -89,7 +89,7 @@ jp_status jp_cli_dist_start(jp_dist *d, int *started, jp_error *err)
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return jp_fail(err, JP_ERR_IO, "MPI_Init failed");
     /* errors come back as codes, to be reported with their context */
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    *d = (jp_dist){0, 1, NULL, allreduce_f32, allreduce_f64, bcast, gather, scatter, abort_all};
+    *d = (jp_dist){0, 1, NULL, allreduce_f32, allreduce_f64, bcast, gather, scatter, abort_all, NULL, NULL};
     MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &d->size);
     *started = 1;
