@@ -107,6 +107,25 @@ static void check_elementwise(tdev *v, jp_rng *r)
     for (int i = 0; i < ROWS * K; i++) ref[i] = 0.0f;
     for (int i = 0; i < ROWS; i++) ref[i * K + lab[i]] = 2.0f;
     tu_close(v->t, "set_at_labels", got, ref, ROWS * K, 0, 0);
+    /* rows of the replay buffer: N / RD rows of RD floats; slots drawn with repeats, and
+     * slot 3 named by rows 1 and ROWS - 1 (the later row's values win the scatter) */
+    enum { RD = 99 };
+    int slots[ROWS], nrows = N / RD;
+    for (int i = 0; i < ROWS; i++) slots[i] = (int)jp_rng_below(r, (uint64_t)nrows / 4);
+    slots[1] = slots[ROWS - 1] = 3;
+    int *dslots = up(v, slots, sizeof slots);
+    o->fill(s, dy, 7.0f, (size_t)ROWS * RD);
+    o->gather_rows(s, dy, dx, dslots, ROWS, RD);
+    down(v, got, dy, (size_t)ROWS * RD * sizeof(float));
+    for (int i = 0; i < ROWS; i++) memcpy(ref + (size_t)i * RD, x + (size_t)slots[i] * RD, RD * sizeof(float));
+    tu_close(v->t, "gather_rows", got, ref, ROWS * RD, 0, 0);
+    jp_dev_upload(v->d, dy, y, N * sizeof(float));
+    o->scatter_rows(s, dy, dx, dslots, ROWS, RD);
+    down(v, got, dy, N * sizeof(float));
+    memcpy(ref, y, N * sizeof(float));
+    for (int i = 0; i < ROWS; i++) memcpy(ref + (size_t)slots[i] * RD, x + (size_t)i * RD, RD * sizeof(float));
+    tu_close(v->t, "scatter_rows (a slot named twice: the later row)", got, ref, N, 0, 0);
+    jp_dev_release(v->d, dslots);
     jp_dev_release(v->d, dx), jp_dev_release(v->d, dy), jp_dev_release(v->d, dlab);
     free(x), free(y), free(ref), free(got);
 }

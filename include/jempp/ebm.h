@@ -82,6 +82,13 @@ void jp_buffer_fill(jp_replay_buffer *b, jp_init_fn init, void *init_ctx, int pe
  * reinit_freq. idx (n) receives the slots for jp_buffer_put. */
 void jp_buffer_sample(const jp_replay_buffer *b, float *x, int *idx, int n, const int *y,
                       float reinit_freq, jp_init_fn init, void *init_ctx, jp_rng *rng);
+/* jp_buffer_sample in its two parts, for a buffer whose copy lives elsewhere (a GPU):
+ * the n slots into idx, then (after the caller's copy of those rows into x) the fresh
+ * starts: row i of x (rows of b->dim) replaced with probability reinit_freq, fresh[i]
+ * set to whether it was (fresh may be NULL). The same draws in the same order. */
+void jp_buffer_draw_slots(const jp_replay_buffer *b, int *idx, int n, const int *y, jp_rng *rng);
+void jp_buffer_reinit(const jp_replay_buffer *b, float *x, int n, const int *y, float reinit_freq,
+                      jp_init_fn init, void *init_ctx, jp_rng *rng, int *fresh);
 /* Writes the chains' final states back to their slots. */
 void jp_buffer_put(jp_replay_buffer *b, const float *x, const int *idx, int n);
 void jp_buffer_free(jp_replay_buffer *b);

@@ -125,6 +125,42 @@ static void d_set_at_labels(void *st, float *x, const int *y, int n, int k, floa
     if (n > 0) k_set_at_labels<<<rows_grid(n), 128, 0, stream_of(st)>>>(x, y, n, k, v);
 }
 
+/* blockIdx.y: the row; x: its elements */
+__global__ void k_gather_rows(float *dst, const float *src, const int *idx, size_t d)
+{
+    size_t i = blockIdx.y;
+    const float *s = src + (size_t)idx[i] * d;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < d; j += (size_t)gridDim.x * blockDim.x)
+        dst[i * d + j] = s[j];
+}
+
+/* a row whose slot a later row names too is skipped: the later one wins, as in order */
+__global__ void k_scatter_rows(float *dst, const float *src, const int *idx, int n, size_t d)
+{
+    int i = blockIdx.y, slot = idx[i];
+    for (int k = i + 1; k < n; k++)
+        if (idx[k] == slot) return;
+    float *o = dst + (size_t)slot * d;
+    for (size_t j = blockIdx.x * (size_t)blockDim.x + threadIdx.x; j < d; j += (size_t)gridDim.x * blockDim.x)
+        o[j] = src[(size_t)i * d + j];
+}
+
+static dim3 rows_by_elements(int n, size_t d)
+{
+    size_t bx = (d + 255) / 256;
+    return dim3((unsigned)(bx < 64 ? bx : 64), (unsigned)n);
+}
+
+static void d_gather_rows(void *st, float *dst, const float *src, const int *idx, int n, size_t d)
+{
+    if (n > 0 && d) k_gather_rows<<<rows_by_elements(n, d), 256, 0, stream_of(st)>>>(dst, src, idx, d);
+}
+
+static void d_scatter_rows(void *st, float *dst, const float *src, const int *idx, int n, size_t d)
+{
+    if (n > 0 && d) k_scatter_rows<<<rows_by_elements(n, d), 256, 0, stream_of(st)>>>(dst, src, idx, n, d);
+}
+
 /* ---- layers -------------------------------------------------------------------------- */
 
 /* out[i, j] = (sum_p in[i, j, p]) * (1 / hw), p in order (device_cpu.c) */
@@ -458,6 +494,8 @@ static const jp_device_ops cuda_ops = {
     d_fill,
     d_all_finite,
     d_set_at_labels,
+    d_gather_rows,
+    d_scatter_rows,
     d_pool_forward,
     d_pool_backward,
     d_gemm,

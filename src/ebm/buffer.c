@@ -33,17 +33,31 @@ void jp_buffer_fill(jp_replay_buffer *b, jp_init_fn init, void *init_ctx, int pe
     }
 }
 
+void jp_buffer_draw_slots(const jp_replay_buffer *b, int *idx, int n, const int *y, jp_rng *rng)
+{
+    int seg = b->size / b->n_classes;
+    for (int i = 0; i < n; i++)
+        idx[i] = y ? y[i] * seg + (int)jp_rng_below(rng, (uint64_t)seg) : (int)jp_rng_below(rng, (uint64_t)b->size);
+}
+
+void jp_buffer_reinit(const jp_replay_buffer *b, float *x, int n, const int *y, float reinit_freq,
+                      jp_init_fn init, void *init_ctx, jp_rng *rng, int *fresh)
+{
+    size_t d = (size_t)b->dim;
+    for (int i = 0; i < n; i++) {
+        int f = jp_rng_uniform(rng) < reinit_freq;
+        if (f) init(init_ctx, x + i * d, 1, y ? y[i] : -1, rng);
+        if (fresh) fresh[i] = f;
+    }
+}
+
 void jp_buffer_sample(const jp_replay_buffer *b, float *x, int *idx, int n, const int *y,
                       float reinit_freq, jp_init_fn init, void *init_ctx, jp_rng *rng)
 {
-    int seg = b->size / b->n_classes;
     size_t d = (size_t)b->dim;
-    for (int i = 0; i < n; i++) {
-        idx[i] = y ? y[i] * seg + (int)jp_rng_below(rng, (uint64_t)seg) : (int)jp_rng_below(rng, (uint64_t)b->size);
-        memcpy(x + i * d, b->x + (size_t)idx[i] * d, d * sizeof(float));
-    }
-    for (int i = 0; i < n; i++)
-        if (jp_rng_uniform(rng) < reinit_freq) init(init_ctx, x + i * d, 1, y ? y[i] : -1, rng);
+    jp_buffer_draw_slots(b, idx, n, y, rng);
+    for (int i = 0; i < n; i++) memcpy(x + i * d, b->x + (size_t)idx[i] * d, d * sizeof(float));
+    jp_buffer_reinit(b, x, n, y, reinit_freq, init, init_ctx, rng, NULL);
 }
 
 void jp_buffer_put(jp_replay_buffer *b, const float *x, const int *idx, int n)

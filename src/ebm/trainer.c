@@ -381,9 +381,17 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     t->d_scale = jp_dev_twin(d, t->scale, (size_t)B * sizeof(float));
     t->d_y_lab = jp_dev_twin(d, t->y_lab, (size_t)B * sizeof(int));
     t->d_y_q = jp_dev_twin(d, t->y_q, (size_t)B * sizeof(int));
+    t->d_idx = jp_dev_twin(d, t->idx, (size_t)B * sizeof(int));
     if (!t->d_x_p || !t->d_x_lab || !t->d_x_q || !t->d_logits || !t->d_dlogits || !t->d_lse || !t->d_scale ||
-        !t->d_y_lab || !t->d_y_q)
+        !t->d_y_lab || !t->d_y_q || !t->d_idx)
         return jp_fail(err, JP_ERR_NOMEM, "training batches on %s", d->ops->name);
+    if (t->buf.x) {
+        t->d_buf = jp_dev_twin(d, t->buf.x, (size_t)t->buf.size * t->dim * sizeof(float));
+        if (!t->d_buf)
+            return jp_fail(err, JP_ERR_NOMEM, "the replay buffer (%d x %d floats) on %s", t->buf.size, t->dim,
+                           d->ops->name);
+        jp_trainer_buffer_up(t);
+    }
     t->lr_scale = 1.0;
     t->steps_scale = 1;
     t->best_valid = -1.0;
@@ -401,9 +409,10 @@ void jp_trainer_free(jp_trainer *t)
     jp_tfevents_close(t->tb);
     if (t->epochs_csv) fclose(t->epochs_csv);
     if (t->dev) {
-        void *hbufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_q};
+        void *hbufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_q, t->idx,
+                         t->buf.x};
         void *dbufs[] = {t->d_x_p, t->d_x_lab, t->d_x_q, t->d_logits, t->d_dlogits, t->d_lse, t->d_scale, t->d_y_lab,
-                         t->d_y_q};
+                         t->d_y_q, t->d_idx, t->d_buf};
         for (size_t i = 0; i < sizeof dbufs / sizeof *dbufs; i++) jp_dev_twin_free(t->dev, hbufs[i], dbufs[i]);
     }
     void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx,
@@ -569,20 +578,36 @@ static void sync_buffers(jp_trainer *t)
     jp_trainer_bcast(t, jp_wrn_counters(t->m), jp_wrn_counter_count(t->m) * sizeof(int64_t));
 }
 
-/* B chains from the replay buffer into x_q and their slots into idx, from class y's
- * segment when y != NULL; pxy says which term they are for (the feed's business). */
+/* B chains from the replay buffer (on the model's device) into d_x_q and their slots
+ * into idx and d_idx, from class y's segment when y != NULL: the slots and the fresh
+ * starts are drawn on the host (jp_buffer_sample's draws, in its order), the chains
+ * gathered on the device, and only the fresh rows go up. pxy says which term they are
+ * for (the feed's business). */
 static void draw_chains(jp_trainer *t, const int *y, int pxy)
 {
     const jp_step_feed *f = t->hooks.feed;
     int B = t->cfg.batch_size;
+    size_t d = (size_t)t->dim, row = d * sizeof(float);
+    int on_host = jp_device_is_host(t->dev);
     if (!f) {
-        jp_buffer_sample(&t->buf, t->x_q, t->idx, B, y, t->cfg.reinit_freq, t->init_fn, t->init_ctx, &t->rng);
-        return;
+        jp_buffer_draw_slots(&t->buf, t->idx, B, y, &t->rng);
+        to_dev(t, t->d_idx, t->idx, (size_t)B * sizeof(int));
+        t->dev->ops->gather_rows(t->dev->state, t->d_x_q, t->d_buf, t->d_idx, B, d);
+        jp_buffer_reinit(&t->buf, t->x_q, B, y, t->cfg.reinit_freq, t->init_fn, t->init_ctx, &t->rng, t->fresh);
+    } else {
+        f->chains(f->ctx, pxy, t->idx, t->fresh, t->x_q);
+        to_dev(t, t->d_idx, t->idx, (size_t)B * sizeof(int));
+        for (int i = 0; i < B; i++)
+            if (!t->fresh[i]) jp_dev_copy(t->dev, t->d_x_q + i * d, t->d_buf + (size_t)t->idx[i] * d, row);
     }
-    f->chains(f->ctx, pxy, t->idx, t->fresh, t->x_q);
-    for (int i = 0; i < B; i++)
-        if (!t->fresh[i])
-            memcpy(t->x_q + (size_t)i * t->dim, t->buf.x + (size_t)t->idx[i] * t->dim, (size_t)t->dim * sizeof(float));
+    for (int i = 0; i < B && !on_host; i++)
+        if (t->fresh[i]) to_dev(t, t->d_x_q + i * d, t->x_q + i * d, row);
+}
+
+/* The chains of d_x_q back to their slots d_idx of the replay buffer. */
+static void put_chains(jp_trainer *t)
+{
+    t->dev->ops->scatter_rows(t->dev->state, t->d_buf, t->d_x_q, t->d_idx, t->cfg.batch_size, (size_t)t->dim);
 }
 
 jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
@@ -611,7 +636,6 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
             to_dev(t, t->d_y_q, t->y_q, (size_t)B * sizeof(int));
         }
         draw_chains(t, yc, 0);
-        to_dev(t, t->d_x_q, t->x_q, xbytes);
         jp_sample(t->m, &t->sw, &chains, t->d_x_q, yc ? t->d_y_q : NULL, B, &t->rng);
         s->lse_sample = lse_term(t, t->d_x_q, c->p_x_weight, NULL, 0, NULL);
         to_host(t, t->x_q, t->d_x_q, xbytes);
@@ -645,11 +669,10 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         /* p(x|y) term: w * (mean f(x_q, y) - mean f(x_lab, y)), conditional chains from the
          * class segments; as the reference, after the sampling a train-mode forward of
          * x_lab of its own, then one of x_q (each updates the BN running statistics). */
-        if (t->use_px) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
+        if (t->use_px) put_chains(t);
         memcpy(t->y_q, t->y_lab, (size_t)B * sizeof(int));
         to_dev(t, t->d_y_q, t->y_q, (size_t)B * sizeof(int));
         draw_chains(t, t->y_q, 1);
-        to_dev(t, t->d_x_q, t->x_q, xbytes);
         jp_sample(t->m, &t->sw, &chains, t->d_x_q, t->d_y_q, B, &t->rng);
         double fy_data, fy_q;
         lse_term(t, t->d_x_lab, 0.0f, t->y_lab, -c->p_x_y_weight, &fy_data);
@@ -689,7 +712,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
         s->comm_seconds += jp_now() - c0;
     }
     if (t->use_px) t->gap_mean = s->gap_mean; /* the accepted step's gap joins the running mean */
-    if (t->use_px || t->use_pxy) jp_buffer_put(&t->buf, t->x_q, t->idx, B);
+    if (t->use_px || t->use_pxy) put_chains(t);
     t->iter++;
     s->seconds = jp_now() - t0;
     return JP_OK;
@@ -1095,6 +1118,7 @@ jp_status jp_train_run_hooked(const jp_train_config *cfg, const jp_train_hooks *
     if (!st && t.init_fn && t.rank == 0) {
         st = jp_trainer_conditional_grid(&t, "samples_conditional.png", 10, err);
         int n = t.cfg.buffer_size < 100 ? t.cfg.buffer_size : 100;
+        jp_trainer_buffer_down(&t);
         write_grid(&t, "buffer.png", t.buf.x, n, 10, "buffer");
     }
     res->iters = t.iter;

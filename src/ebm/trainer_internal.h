@@ -68,7 +68,11 @@ typedef struct {
     /* what the model reads and writes, on its device: the arrays above themselves on the
      * CPU, device copies otherwise (uploaded and downloaded around each use) */
     float *d_x_p, *d_x_lab, *d_x_q, *d_logits, *d_dlogits, *d_lse, *d_scale;
-    int *d_y_lab, *d_y_q;
+    int *d_y_lab, *d_y_q, *d_idx;
+    /* the replay buffer's chains on the device (buf.x itself on the CPU), where they are
+     * drawn and written back; buf.x is then their host copy, up to date after
+     * jp_trainer_buffer_down (checkpoints, grids) and sent up by jp_trainer_buffer_up */
+    float *d_buf;
     int64_t iter, epoch;
     double lr_scale, best_valid;
     int64_t best_iter, best_epoch; /* best.safetensors: its iteration and epoch (-1: none yet) */
@@ -109,6 +113,9 @@ jp_status jp_trainer_load_start(jp_trainer *t, const char *path, char *what, siz
  * ("iter" or "epoch"; for CSV the first field) exceeds limit, and without a last line
  * that has no newline. A missing file is fine. */
 jp_status jp_log_keep_until(const char *path, const char *key, long long limit, jp_error *err);
+/* The replay buffer's host copy (buf.x) from its device copy, and back (nothing on the CPU). */
+void jp_trainer_buffer_down(jp_trainer *t);
+void jp_trainer_buffer_up(jp_trainer *t);
 jp_status jp_trainer_snapshot_init(jp_trainer *t, jp_error *err);
 void jp_trainer_snapshot_free(jp_trainer *t);
 void jp_trainer_snapshot_take(jp_trainer *t);

@@ -43,6 +43,7 @@ jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)
     uint64_t rngs[12];
     rng_pack(&t->rng, rngs);
     rng_pack(jp_wrn_rng(t->m), rngs + 6);
+    jp_trainer_buffer_down(t);
     const float *buffer = t->buf.x;
     int64_t buffer_rows = t->buf.size;
     if (t->nranks > 1) {
@@ -95,15 +96,31 @@ static jp_status load_buffer(jp_trainer *t, const jp_st_file *f, jp_error *err)
 {
     const jp_dataset *tr = &t->data.train;
     int64_t shape[4] = {(int64_t)t->buf.size * t->nranks, tr->c, tr->h, tr->w};
-    if (t->nranks == 1) return jp_st_get(f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
-    /* the whole buffer, checked, then this rank's shard of it */
-    size_t shard = (size_t)t->buf.size * t->dim;
-    float *all = jp_alloc(shard * t->nranks * sizeof(float));
-    if (!all) return jp_fail(err, JP_ERR_NOMEM, "%s: the replay buffer", f->path);
-    jp_status st = jp_st_get(f, "replay_buffer", JP_F32, 4, shape, all, err);
-    if (!st) memcpy(t->buf.x, all + (size_t)t->rank * shard, shard * sizeof(float));
-    jp_free(all);
+    jp_status st;
+    if (t->nranks == 1) {
+        st = jp_st_get(f, "replay_buffer", JP_F32, 4, shape, t->buf.x, err);
+    } else { /* the whole buffer, checked, then this rank's shard of it */
+        size_t shard = (size_t)t->buf.size * t->dim;
+        float *all = jp_alloc(shard * t->nranks * sizeof(float));
+        if (!all) return jp_fail(err, JP_ERR_NOMEM, "%s: the replay buffer", f->path);
+        st = jp_st_get(f, "replay_buffer", JP_F32, 4, shape, all, err);
+        if (!st) memcpy(t->buf.x, all + (size_t)t->rank * shard, shard * sizeof(float));
+        jp_free(all);
+    }
+    if (!st) jp_trainer_buffer_up(t);
     return st;
+}
+
+static size_t buffer_bytes(const jp_trainer *t) { return (size_t)t->buf.size * t->buf.dim * sizeof(float); }
+
+void jp_trainer_buffer_down(jp_trainer *t)
+{
+    if (t->d_buf) jp_dev_download(t->dev, t->buf.x, t->d_buf, buffer_bytes(t));
+}
+
+void jp_trainer_buffer_up(jp_trainer *t)
+{
+    if (t->d_buf) jp_dev_upload(t->dev, t->d_buf, t->buf.x, buffer_bytes(t));
 }
 
 /* This rank's generator states from a checkpoint: train.rng on one process; with R
@@ -241,7 +258,7 @@ void jp_trainer_snapshot_take(jp_trainer *t)
     memcpy(s->counters, jp_wrn_counters(t->m), jp_wrn_counter_count(t->m) * sizeof(int64_t));
     optim_copy(t, 1);
     s->optim_step = t->opt.step;
-    if (s->replay) memcpy(s->replay, t->buf.x, (size_t)t->buf.size * t->buf.dim * sizeof(float));
+    if (s->replay) jp_dev_download(t->dev, s->replay, t->d_buf, buffer_bytes(t));
     s->iter = t->iter;
     s->epoch = t->epoch;
     s->gap_mean = t->gap_mean;
@@ -288,8 +305,12 @@ void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len)
     if (!t->buf.x) return;
     size_t at = strlen(remedy);
     snprintf(remedy + at, len - at, ", %s", lost_data ? "the snapshot's buffer chains" : "fresh buffer chains");
-    if (!lost_data) jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
-    else memcpy(t->buf.x, s->replay, (size_t)t->buf.size * t->buf.dim * sizeof(float));
+    if (!lost_data) {
+        jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
+        jp_trainer_buffer_up(t);
+    } else {
+        jp_dev_upload(t->dev, t->d_buf, s->replay, buffer_bytes(t));
+    }
 }
 
 /* ---- curves ------------------------------------------------------------------ */

@@ -65,6 +65,11 @@ struct jp_device_ops {
     int (*all_finite)(void *st, const float *x, size_t n);
     /* x[i, y[i]] = v for i < n (rows of k), the rest untouched: a one-hot's ones */
     void (*set_at_labels)(void *st, float *x, const int *y, int n, int k, float v);
+    /* Rows of d floats (the replay buffer's chains; idx in device memory, n entries):
+     * gather dst row i = src row idx[i]; scatter dst row idx[i] = src row i, where a row
+     * named twice takes the later one (as copies made in order of i). */
+    void (*gather_rows)(void *st, float *dst, const float *src, const int *idx, int n, size_t d);
+    void (*scatter_rows)(void *st, float *dst, const float *src, const int *idx, int n, size_t d);
 
     /* ---- layers ---- */
     /* Global average pooling of (n, c, hw) activations in channel blocks of `block`

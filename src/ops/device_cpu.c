@@ -72,6 +72,18 @@ static void cpu_set_at_labels(void *st, float *x, const int *y, int n, int k, fl
     for (int i = 0; i < n; i++) x[(size_t)i * k + y[i]] = v;
 }
 
+static void cpu_gather_rows(void *st, float *dst, const float *src, const int *idx, int n, size_t d)
+{
+    (void)st;
+    for (int i = 0; i < n; i++) memcpy(dst + (size_t)i * d, src + (size_t)idx[i] * d, d * sizeof(float));
+}
+
+static void cpu_scatter_rows(void *st, float *dst, const float *src, const int *idx, int n, size_t d)
+{
+    (void)st;
+    for (int i = 0; i < n; i++) memcpy(dst + (size_t)idx[i] * d, src + (size_t)i * d, d * sizeof(float));
+}
+
 /* out[i, j] = (sum_p in[i, j, p]) * (1 / hw), float, p in order; element (i, j, p) of a
  * layout in channel blocks of B sits at ((i * C/B + j/B) * hw + p) * B + j % B. */
 static void cpu_pool_forward(void *st, float *out, const float *in, int n, int c, int hw, int block)
@@ -227,6 +239,8 @@ static const jp_device_ops cpu_ops = {
     .fill = cpu_fill,
     .all_finite = cpu_all_finite,
     .set_at_labels = cpu_set_at_labels,
+    .gather_rows = cpu_gather_rows,
+    .scatter_rows = cpu_scatter_rows,
     .pool_forward = cpu_pool_forward,
     .pool_backward = cpu_pool_backward,
     .gemm = cpu_gemm,
