@@ -215,6 +215,35 @@ static void check_gemm(tdev *v, jp_rng *r)
             }
 }
 
+/* The informative init's pieces: out = z L^T (L lower triangular; the zeros above its
+ * diagonal hold garbage here, which must not be read) and the clamp. */
+static void check_trmm_clamp(tdev *v, jp_rng *r)
+{
+    const int rows = 9, d = 37;
+    float *L = fa((size_t)d * d), *z = fa((size_t)rows * d), *got = fa((size_t)rows * d), *ref = fa((size_t)rows * d);
+    jp_rng_fill_uniform(r, L, (size_t)d * d, -1, 1); /* the upper part: garbage never read */
+    jp_rng_fill_uniform(r, z, (size_t)rows * d, -2, 2);
+    for (int i = 0; i < rows; i++)
+        for (int a = 0; a < d; a++) {
+            double acc = 0;
+            for (int b = 0; b <= a; b++) acc += (double)L[(size_t)a * d + b] * z[(size_t)i * d + b];
+            ref[(size_t)i * d + a] = (float)acc;
+        }
+    float *dL = up(v, L, (size_t)d * d * 4), *dz = up(v, z, (size_t)rows * d * 4);
+    float *dout = jp_dev_alloc(v->d, (size_t)rows * d * 4);
+    v->d->ops->trmm_lower_t(v->d->state, dout, dz, dL, rows, d);
+    down(v, got, dout, (size_t)rows * d * 4);
+    tu_close(v->t, "trmm_lower_t: z L^T, the upper triangle ignored", got, ref, (size_t)rows * d, 2e-6, 1e-5);
+    down(v, got, dz, (size_t)rows * d * 4);
+    tu_check(v->t, memcmp(got, z, (size_t)rows * d * 4) == 0, "trmm_lower_t: z untouched");
+    v->d->ops->clamp(v->d->state, dz, -1.0f, 1.0f, (size_t)rows * d);
+    down(v, got, dz, (size_t)rows * d * 4);
+    for (size_t i = 0; i < (size_t)rows * d; i++) ref[i] = z[i] < -1.0f ? -1.0f : z[i] > 1.0f ? 1.0f : z[i];
+    tu_close(v->t, "clamp to [-1, 1]", got, ref, (size_t)rows * d, 0, 0);
+    jp_dev_release(v->d, dL), jp_dev_release(v->d, dz), jp_dev_release(v->d, dout);
+    free(L), free(z), free(got), free(ref);
+}
+
 static void check_bias_dropout(tdev *v, jp_rng *r)
 {
     const jp_device_ops *o = v->d->ops;
@@ -469,6 +498,7 @@ int main(int argc, char **argv)
     check_elementwise(&v, &r);
     check_pool(&v, &r);
     check_gemm(&v, &r);
+    check_trmm_clamp(&v, &r);
     check_bias_dropout(&v, &r);
     check_losses(&v, &r);
     check_bn_running(&v, &r);

@@ -511,7 +511,8 @@ static void device_case(tu_ctx *t, int n)
     jp_status st;
     char pa[1400], pb[1400];
     printf("-- e) a device with memory of its own (the CPU's kernels): G = %d iterations against A; "
-           "G2 = %d there + %d on the CPU; GP, GPD: the p(x|y) term on the CPU and there\n", 2 * n, n, n);
+           "GN with device collectives; U, GU: the uniform init; G2 = %d there + %d on the CPU; GP, GPD: the p(x|y) "
+           "term on the CPU and there\n", 2 * n, n, n);
     base_config(&c, "G", 2 * n);
     c.kernels.device = &dev;
     st = run(&c, &r, &e, "G (2N, device copies)", NULL);
@@ -534,6 +535,19 @@ static void device_case(tu_ctx *t, int n)
              calls.dev_f32, calls.dev_f32_n, calls.dev_bcast, 2 * n, calls.host_f32);
     snprintf(pb, sizeof pb, "%s/GN/last.safetensors", g_root);
     compare_ckpt(t, pa, pb);
+    /* the uniform init's fresh chains (drawn on the host, uploaded) */
+    base_config(&c, "U", 2);
+    c.init = JP_INIT_UNIFORM;
+    st = run(&c, &r, &e, "U (uniform init, CPU)", NULL);
+    base_config(&c, "GU", 2);
+    c.init = JP_INIT_UNIFORM;
+    c.kernels.device = &dev;
+    if (!st) st = run(&c, &r, &e, "GU (uniform init, device copies)", NULL);
+    tu_check(t, st == JP_OK && r.iters == 2, "U and GU finish 2 iterations (%s)", jp_status_name(st));
+    snprintf(pa, sizeof pa, "%s/U/last.safetensors", g_root);
+    snprintf(pb, sizeof pb, "%s/GU/last.safetensors", g_root);
+    compare_ckpt(t, pa, pb);
+    snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
     base_config(&c, "G2", n);
     c.kernels.device = &dev;
     st = run(&c, &r, &e, "G2 (N, device copies)", NULL);

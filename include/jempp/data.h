@@ -210,7 +210,11 @@ const char *jp_gauss_stats_cache_path(char *buf, size_t len, const jp_data *d,
 /* Draws n images x = clamp(mu_y + L_y z, -1, 1), z ~ N(0, I) (ziggurat normals, BLAS
  * strmm), i.e. N(mu_y, Sigma_y + eps I) clamped, with y drawn from the priors
  * (fixed_class = -1) or fixed_class; y_out (may be NULL) receives the classes.
- * Deterministic given rng's state; thread-safe for distinct rngs. */
+ * Deterministic given rng's state; thread-safe for distinct rngs. The draws, in order:
+ * the n classes (jp_gauss_stats_classes), then class by class (0..K-1) the normals of
+ * its images in blocks of at most JP_GAUSS_SAMPLE_ROWS, in image order. */
+#define JP_GAUSS_SAMPLE_ROWS 512
+void jp_gauss_stats_classes(const jp_gauss_stats *s, int *cls, int n, int fixed_class, jp_rng *rng);
 void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x /* (n, D) */,
                            int *y_out /* (n) */, int n, int fixed_class, jp_rng *rng);
 void jp_gauss_stats_free(jp_gauss_stats *s);

@@ -46,8 +46,12 @@ static jp_status load_cublas(jp_cublas_fns *f, jp_error *err)
     f->sgemm = (cublasStatus_t(*)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
                                   const float *, int, const float *, int, const float *, float *,
                                   int))dlsym(f->lib, "cublasSgemm_v2");
-    if (!f->create || !f->destroy || !f->set_stream || !f->sgemm)
-        return jp_fail(err, JP_ERR_BACKEND, "%s lacks cublasCreate_v2, cublasSetStream_v2 or cublasSgemm_v2", name);
+    f->strmm = (cublasStatus_t(*)(cublasHandle_t, cublasSideMode_t, cublasFillMode_t, cublasOperation_t,
+                                  cublasDiagType_t, int, int, const float *, const float *, int, const float *, int,
+                                  float *, int))dlsym(f->lib, "cublasStrmm_v2");
+    if (!f->create || !f->destroy || !f->set_stream || !f->sgemm || !f->strmm)
+        return jp_fail(err, JP_ERR_BACKEND, "%s lacks cublasCreate_v2, cublasSetStream_v2, cublasSgemm_v2 or "
+                       "cublasStrmm_v2", name);
     return JP_OK;
 }
 

@@ -23,6 +23,8 @@ typedef struct {
     cublasStatus_t (*set_stream)(cublasHandle_t, cudaStream_t);
     cublasStatus_t (*sgemm)(cublasHandle_t, cublasOperation_t, cublasOperation_t, int, int, int, const float *,
                             const float *, int, const float *, int, const float *, float *, int);
+    cublasStatus_t (*strmm)(cublasHandle_t, cublasSideMode_t, cublasFillMode_t, cublasOperation_t, cublasDiagType_t,
+                            int, int, const float *, const float *, int, const float *, int, float *, int);
 } jp_cublas_fns;
 
 struct jp_cuda {

@@ -414,6 +414,27 @@ static void d_normal(void *st, float *x, size_t n, float mean, float std, jp_rng
     if (n) k_normal<<<grid_for((n + 3) / 4), 256, 0, stream_of(st)>>>(x, n, mean, std, key);
 }
 
+__global__ void k_clamp(float *x, float lo, float hi, size_t n)
+{
+    EACH(i, n) x[i] = clampf(x[i], lo, hi);
+}
+
+/* Row-major out = z L^T is column-major out^T = L z^T, and L row-major is column-major
+ * L^T (upper triangular): cuBLAS's strmm from the left with that matrix transposed. */
+static void d_trmm_lower_t(void *st, float *out, const float *z, const float *L, int rows, int d)
+{
+    if (rows <= 0 || d <= 0) return;
+    jp_cuda *cx = (jp_cuda *)st;
+    const float one = 1.0f;
+    cx->cublas.strmm(cx->blas, CUBLAS_SIDE_LEFT, CUBLAS_FILL_MODE_UPPER, CUBLAS_OP_T, CUBLAS_DIAG_NON_UNIT, d, rows,
+                     &one, L, d, z, d, out, d);
+}
+
+static void d_clamp(void *st, float *x, float lo, float hi, size_t n)
+{
+    if (n) k_clamp<<<grid_for(n), 256, 0, stream_of(st)>>>(x, lo, hi, n);
+}
+
 static void d_pyld_step(void *st, float *x, const float *g, size_t n, float lr, float eps)
 {
     if (n) k_pyld<<<grid_for(n), 256, 0, stream_of(st)>>>(x, g, n, lr, eps);
@@ -509,6 +530,8 @@ static const jp_device_ops cuda_ops = {
     d_ce_backward,
     d_bn_running_update,
     d_normal,
+    d_trmm_lower_t,
+    d_clamp,
     d_pyld_step,
     d_sgld_step,
     d_sgd_update,

@@ -151,20 +151,9 @@ done:
     return st;
 }
 
-#define SAMPLE_BLOCK 512
-
-void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n, int fixed_class,
-                           jp_rng *rng)
+void jp_gauss_stats_classes(const jp_gauss_stats *s, int *cls, int n, int fixed_class, jp_rng *rng)
 {
-    JP_CHECK(n >= 0 && fixed_class >= -1 && fixed_class < s->n_classes);
-    if (n == 0) return;
-    const int D = s->dim, K = s->n_classes;
-    const size_t d = (size_t)D;
-    int *cls = malloc((size_t)n * sizeof(int));
-    int *order = malloc((size_t)n * sizeof(int));
-    size_t blk_rows = n < SAMPLE_BLOCK ? (size_t)n : SAMPLE_BLOCK;
-    float *blk = malloc(blk_rows * d * sizeof(float));
-    JP_CHECK(cls && order && blk);
+    const int K = s->n_classes;
     double total = 0;
     for (int k = 0; k < K; k++) total += s->prior[k];
     for (int i = 0; i < n; i++) {
@@ -181,13 +170,28 @@ void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n,
         }
         cls[i] = pick >= 0 ? pick : last; /* u rounding past the sum: the last class */
     }
+}
+
+void jp_gauss_stats_sample(const jp_gauss_stats *s, float *x, int *y_out, int n, int fixed_class,
+                           jp_rng *rng)
+{
+    JP_CHECK(n >= 0 && fixed_class >= -1 && fixed_class < s->n_classes);
+    if (n == 0) return;
+    const int D = s->dim, K = s->n_classes;
+    const size_t d = (size_t)D;
+    int *cls = malloc((size_t)n * sizeof(int));
+    int *order = malloc((size_t)n * sizeof(int));
+    size_t blk_rows = n < JP_GAUSS_SAMPLE_ROWS ? (size_t)n : JP_GAUSS_SAMPLE_ROWS;
+    float *blk = malloc(blk_rows * d * sizeof(float));
+    JP_CHECK(cls && order && blk);
+    jp_gauss_stats_classes(s, cls, n, fixed_class, rng);
     for (int k = 0; k < K; k++) {
         int m = 0;
         for (int i = 0; i < n; i++)
             if (cls[i] == k) order[m++] = i;
         const float *L = s->chol + (size_t)k * d * d, *mu = s->mean + (size_t)k * d;
-        for (int b0 = 0; b0 < m; b0 += SAMPLE_BLOCK) {
-            int rows = m - b0 < SAMPLE_BLOCK ? m - b0 : SAMPLE_BLOCK;
+        for (int b0 = 0; b0 < m; b0 += JP_GAUSS_SAMPLE_ROWS) {
+            int rows = m - b0 < JP_GAUSS_SAMPLE_ROWS ? m - b0 : JP_GAUSS_SAMPLE_ROWS;
             jp_rng_fill_normal(rng, blk, (size_t)rows * d, 0.0f, 1.0f);
             /* blk := blk L^T, i.e. each row z becomes L z */
             cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, D,

@@ -345,7 +345,6 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
         }
         st = jp_buffer_init(&t->buf, t->cfg.buffer_size, t->dim, t->K, err);
         if (st) return st;
-        jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, cfg->init == JP_INIT_INFORMATIVE, &t->rng);
         st = jp_sampler_work_init(&t->sw, t->m, err);
         if (st) return st;
     }
@@ -390,7 +389,14 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
         if (!t->d_buf)
             return jp_fail(err, JP_ERR_NOMEM, "the replay buffer (%d x %d floats) on %s", t->buf.size, t->dim,
                            d->ops->name);
-        jp_trainer_buffer_up(t);
+        t->chain_init = t->init_fn, t->chain_ctx = t->init_ctx;
+        if (!jp_device_is_host(d)) {
+            int rows = t->buf.size > B ? t->buf.size : B;
+            st = jp_init_device_open(&t->dinit, d, t->have_gauss ? &t->gauss : NULL, t->dim, rows, err);
+            if (st) return st;
+            t->chain_init = jp_init_on_device, t->chain_ctx = &t->dinit;
+        }
+        jp_trainer_buffer_fill(t);
     }
     t->lr_scale = 1.0;
     t->steps_scale = 1;
@@ -419,6 +425,7 @@ void jp_trainer_free(jp_trainer *t)
                     t->fresh, t->x_glob, t->y_glob, t->buf_all, t->rng_all, t->stage};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
     jp_sampler_work_free(&t->sw);
+    if (t->dinit.dev) jp_init_device_close(&t->dinit);
     jp_buffer_free(&t->buf);
     if (t->have_gauss) jp_gauss_stats_free(&t->gauss);
     if (t->px) jp_loader_free(t->px);
@@ -579,10 +586,10 @@ static void sync_buffers(jp_trainer *t)
 }
 
 /* B chains from the replay buffer (on the model's device) into d_x_q and their slots
- * into idx and d_idx, from class y's segment when y != NULL: the slots and the fresh
- * starts are drawn on the host (jp_buffer_sample's draws, in its order), the chains
- * gathered on the device, and only the fresh rows go up. pxy says which term they are
- * for (the feed's business). */
+ * into idx and d_idx, from class y's segment when y != NULL: the slots and the choice
+ * of fresh starts drawn on the host (jp_buffer_sample's draws, in its order), the chains
+ * gathered and the fresh starts drawn on the device (chain_init). pxy says which term
+ * they are for (the feed's business). */
 static void draw_chains(jp_trainer *t, const int *y, int pxy)
 {
     const jp_step_feed *f = t->hooks.feed;
@@ -593,15 +600,16 @@ static void draw_chains(jp_trainer *t, const int *y, int pxy)
         jp_buffer_draw_slots(&t->buf, t->idx, B, y, &t->rng);
         to_dev(t, t->d_idx, t->idx, (size_t)B * sizeof(int));
         t->dev->ops->gather_rows(t->dev->state, t->d_x_q, t->d_buf, t->d_idx, B, d);
-        jp_buffer_reinit(&t->buf, t->x_q, B, y, t->cfg.reinit_freq, t->init_fn, t->init_ctx, &t->rng, t->fresh);
-    } else {
-        f->chains(f->ctx, pxy, t->idx, t->fresh, t->x_q);
-        to_dev(t, t->d_idx, t->idx, (size_t)B * sizeof(int));
-        for (int i = 0; i < B; i++)
-            if (!t->fresh[i]) jp_dev_copy(t->dev, t->d_x_q + i * d, t->d_buf + (size_t)t->idx[i] * d, row);
+        jp_buffer_reinit(&t->buf, t->d_x_q, B, y, t->cfg.reinit_freq, t->chain_init, t->chain_ctx, &t->rng, NULL);
+        return;
     }
-    for (int i = 0; i < B && !on_host; i++)
-        if (t->fresh[i]) to_dev(t, t->d_x_q + i * d, t->x_q + i * d, row);
+    /* the feed's chains: its fresh starts come from the host */
+    f->chains(f->ctx, pxy, t->idx, t->fresh, t->x_q);
+    to_dev(t, t->d_idx, t->idx, (size_t)B * sizeof(int));
+    for (int i = 0; i < B; i++) {
+        if (!t->fresh[i]) jp_dev_copy(t->dev, t->d_x_q + i * d, t->d_buf + (size_t)t->idx[i] * d, row);
+        else if (!on_host) to_dev(t, t->d_x_q + i * d, t->x_q + i * d, row);
+    }
 }
 
 /* The chains of d_x_q back to their slots d_idx of the replay buffer. */

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 
+#include "ebm/init_device.h"
 #include "ebm/train_hooks.h"
 #include "io/json.h"
 #include "jempp/tfevents.h"
@@ -73,6 +74,11 @@ typedef struct {
      * drawn and written back; buf.x is then their host copy, up to date after
      * jp_trainer_buffer_down (checkpoints, grids) and sent up by jp_trainer_buffer_up */
     float *d_buf;
+    /* fresh chains into d_buf's memory: init_fn / init_ctx on the CPU, jp_init_on_device
+     * with dinit on a device */
+    jp_init_fn chain_init;
+    void *chain_ctx;
+    jp_init_device dinit;
     int64_t iter, epoch;
     double lr_scale, best_valid;
     int64_t best_iter, best_epoch; /* best.safetensors: its iteration and epoch (-1: none yet) */
@@ -116,6 +122,9 @@ jp_status jp_log_keep_until(const char *path, const char *key, long long limit, 
 /* The replay buffer's host copy (buf.x) from its device copy, and back (nothing on the CPU). */
 void jp_trainer_buffer_down(jp_trainer *t);
 void jp_trainer_buffer_up(jp_trainer *t);
+/* Fresh chains in every slot of the buffer (on its device), per class with the
+ * informative init. */
+void jp_trainer_buffer_fill(jp_trainer *t);
 jp_status jp_trainer_snapshot_init(jp_trainer *t, jp_error *err);
 void jp_trainer_snapshot_free(jp_trainer *t);
 void jp_trainer_snapshot_take(jp_trainer *t);

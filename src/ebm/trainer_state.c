@@ -123,6 +123,13 @@ void jp_trainer_buffer_up(jp_trainer *t)
     if (t->d_buf) jp_dev_upload(t->dev, t->d_buf, t->buf.x, buffer_bytes(t));
 }
 
+void jp_trainer_buffer_fill(jp_trainer *t)
+{
+    jp_replay_buffer b = t->buf;
+    b.x = t->d_buf;
+    jp_buffer_fill(&b, t->chain_init, t->chain_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
+}
+
 /* This rank's generator states from a checkpoint: train.rng on one process; with R
  * ranks the rank's row of train.rng_ranks, which only an R-rank run writes. */
 static jp_status load_rngs(jp_trainer *t, const jp_st_file *f, uint64_t rngs[12], jp_error *err)
@@ -306,8 +313,7 @@ void jp_trainer_recover(jp_trainer *t, int lost_data, char *remedy, size_t len)
     size_t at = strlen(remedy);
     snprintf(remedy + at, len - at, ", %s", lost_data ? "the snapshot's buffer chains" : "fresh buffer chains");
     if (!lost_data) {
-        jp_buffer_fill(&t->buf, t->init_fn, t->init_ctx, t->cfg.init == JP_INIT_INFORMATIVE, &t->rng);
-        jp_trainer_buffer_up(t);
+        jp_trainer_buffer_fill(t);
     } else {
         jp_dev_upload(t->dev, t->d_buf, s->replay, buffer_bytes(t));
     }

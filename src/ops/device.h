@@ -104,6 +104,10 @@ struct jp_device_ops {
     /* ---- samplers ---- */
     /* x = mean + std N(0, 1) */
     void (*normal)(void *st, float *x, size_t n, float mean, float std, jp_rng *rng);
+    /* The informative init's draws: out (rows, d) = z (rows, d) L^T with L (d, d) lower
+     * triangular, row-major (each row z becomes L z; BLAS strmm); x = clamp(x, lo, hi). */
+    void (*trmm_lower_t)(void *st, float *out, const float *z, const float *L, int rows, int d);
+    void (*clamp)(void *st, float *x, float lo, float hi, size_t n);
     /* PYLD's step: x = clamp(x + lr clamp(g, -eps, eps), -1, 1) */
     void (*pyld_step)(void *st, float *x, const float *g, size_t n, float lr, float eps);
     /* SGLD (prox 0): v = x + lr g + noise; proximal SGLD (prox 1): v = x + 0.5 lr

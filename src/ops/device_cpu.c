@@ -1,5 +1,6 @@
 /* The CPU device of ops/device.h: host memory, and each operation the library's C
  * kernel (the same code, hence the same numbers, as before the device existed). */
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -192,6 +193,19 @@ static void cpu_normal(void *st, float *x, size_t n, float mean, float std, jp_r
 
 static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
+static void cpu_trmm_lower_t(void *st, float *out, const float *z, const float *L, int rows, int d)
+{
+    (void)st;
+    if (out != z) memcpy(out, z, (size_t)rows * d * sizeof(float));
+    cblas_strmm(CblasRowMajor, CblasRight, CblasLower, CblasTrans, CblasNonUnit, rows, d, 1.0f, L, d, out, d);
+}
+
+static void cpu_clamp(void *st, float *x, float lo, float hi, size_t n)
+{
+    (void)st;
+    for (size_t i = 0; i < n; i++) x[i] = clampf(x[i], lo, hi);
+}
+
 static void cpu_pyld_step(void *st, float *x, const float *g, size_t n, float lr, float eps)
 {
     (void)st;
@@ -254,6 +268,8 @@ static const jp_device_ops cpu_ops = {
     .cross_entropy_backward = cpu_ce_backward,
     .bn_running_update = cpu_bn_running_update,
     .normal = cpu_normal,
+    .trmm_lower_t = cpu_trmm_lower_t,
+    .clamp = cpu_clamp,
     .pyld_step = cpu_pyld_step,
     .sgld_step = cpu_sgld_step,
     .sgd_update = cpu_sgd_update,
