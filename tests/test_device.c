@@ -68,6 +68,18 @@ static void check_memory(tdev *v, jp_rng *r)
     for (size_t i = 0; i < 100; i++) nz += y[i] != 0.0f;
     tu_check(v->t, nz == 0 && memcmp(x + 100, y + 100, (N - 100) * sizeof(float)) == 0,
              "zero: the first 100 floats only");
+    /* page-locked host memory and the upload that may return before its copy */
+    float *h = v->d->ops->host_alloc(v->d->state, N * sizeof(float));
+    nz = 0;
+    for (size_t i = 0; h && i < N; i++) nz += h[i] != 0.0f;
+    tu_check(v->t, h && nz == 0, "host_alloc: zeroed host memory");
+    if (h) {
+        memcpy(h, x, N * sizeof(float));
+        v->d->ops->upload_async(v->d->state, b, h, N * sizeof(float));
+        down(v, y, b, N * sizeof(float));
+        tu_check(v->t, memcmp(x, y, N * sizeof(float)) == 0, "upload_async, then download: the same bits");
+        v->d->ops->host_release(v->d->state, h);
+    }
     jp_dev_release(v->d, a);
     jp_dev_release(v->d, b);
     free(x), free(y);

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cuda/cuda_context.h"
 
@@ -38,13 +39,36 @@ static void d_release(void *st, void *p)
     cudaFree(p);
 }
 
-/* Host memory here is pageable: the copies wait for the stream (an upload's source may
- * be reused by the caller as soon as it returns). */
+/* The copies wait for the stream (an upload's source may be reused by the caller as
+ * soon as it returns); upload_async does not: from page-locked memory (host_alloc) the
+ * copy runs while the host goes on, from pageable memory CUDA stages it before
+ * returning. */
 static void d_upload(void *st, void *dst, const void *src, size_t bytes)
 {
     if (!bytes) return;
     cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_of(st));
     cudaStreamSynchronize(stream_of(st));
+}
+
+static void d_upload_async(void *st, void *dst, const void *src, size_t bytes)
+{
+    if (bytes) cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_of(st));
+}
+
+static void *d_host_alloc(void *st, size_t bytes)
+{
+    (void)st;
+    void *p = NULL;
+    if (cudaHostAlloc(&p, bytes ? bytes : 1, cudaHostAllocDefault) != cudaSuccess) return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+static void d_host_release(void *st, void *p)
+{
+    if (!p) return;
+    cudaStreamSynchronize(stream_of(st)); /* no copy queued may still read it */
+    cudaFreeHost(p);
 }
 
 static void d_download(void *st, void *dst, const void *src, size_t bytes)
@@ -509,6 +533,9 @@ static const jp_device_ops cuda_ops = {
     d_download,
     d_copy,
     d_zero,
+    d_host_alloc,
+    d_host_release,
+    d_upload_async,
     d_sync,
     d_add,
     d_scale,

@@ -348,19 +348,23 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
         st = jp_sampler_work_init(&t->sw, t->m, err);
         if (st) return st;
     }
+    /* the arrays that go up and down every iteration: in memory the device copies
+     * directly (page-locked on a GPU) */
     size_t bd = (size_t)B * t->dim, bk = (size_t)B * t->K;
-    t->x_p = jp_alloc(bd * sizeof(float));
-    t->x_lab = jp_alloc(bd * sizeof(float));
-    t->x_q = jp_alloc(bd * sizeof(float));
-    t->logits = jp_alloc(bk * sizeof(float));
-    t->dlogits = jp_alloc(bk * sizeof(float));
-    t->lse = jp_alloc((size_t)B * sizeof(float));
-    t->scale = jp_alloc((size_t)B * sizeof(float));
-    t->y_lab = jp_alloc((size_t)B * sizeof(int));
-    t->y_p = jp_alloc((size_t)B * sizeof(int));
-    t->y_q = jp_alloc((size_t)B * sizeof(int));
-    t->idx = jp_alloc((size_t)B * sizeof(int));
-    t->fresh = jp_alloc((size_t)B * sizeof(int));
+    void *(*host)(void *, size_t) = t->dev->ops->host_alloc;
+    void *hs = t->dev->state;
+    t->x_p = host(hs, bd * sizeof(float));
+    t->x_lab = host(hs, bd * sizeof(float));
+    t->x_q = host(hs, bd * sizeof(float));
+    t->logits = host(hs, bk * sizeof(float));
+    t->dlogits = host(hs, bk * sizeof(float));
+    t->lse = host(hs, (size_t)B * sizeof(float));
+    t->scale = host(hs, (size_t)B * sizeof(float));
+    t->y_lab = host(hs, (size_t)B * sizeof(int));
+    t->y_p = host(hs, (size_t)B * sizeof(int));
+    t->y_q = host(hs, (size_t)B * sizeof(int));
+    t->idx = host(hs, (size_t)B * sizeof(int));
+    t->fresh = host(hs, (size_t)B * sizeof(int));
     if (t->nranks > 1) {
         t->x_glob = jp_alloc((size_t)t->global_batch * t->dim * sizeof(float));
         t->y_glob = jp_alloc((size_t)t->global_batch * sizeof(int));
@@ -420,9 +424,11 @@ void jp_trainer_free(jp_trainer *t)
         void *dbufs[] = {t->d_x_p, t->d_x_lab, t->d_x_q, t->d_logits, t->d_dlogits, t->d_lse, t->d_scale, t->d_y_lab,
                          t->d_y_q, t->d_idx, t->d_buf};
         for (size_t i = 0; i < sizeof dbufs / sizeof *dbufs; i++) jp_dev_twin_free(t->dev, hbufs[i], dbufs[i]);
+        void *pinned[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q,
+                          t->idx, t->fresh};
+        for (size_t i = 0; i < sizeof pinned / sizeof *pinned; i++) t->dev->ops->host_release(t->dev->state, pinned[i]);
     }
-    void *bufs[] = {t->x_p, t->x_lab, t->x_q, t->logits, t->dlogits, t->lse, t->scale, t->y_lab, t->y_p, t->y_q, t->idx,
-                    t->fresh, t->x_glob, t->y_glob, t->buf_all, t->rng_all, t->stage};
+    void *bufs[] = {t->x_glob, t->y_glob, t->buf_all, t->rng_all, t->stage};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
     jp_sampler_work_free(&t->sw);
     if (t->dinit.dev) jp_init_device_close(&t->dinit);
@@ -440,6 +446,12 @@ void jp_trainer_free(jp_trainer *t)
 
 /* Host to the model's device and back: nothing on the CPU, where both are the same array. */
 static void to_dev(const jp_trainer *t, void *dst, const void *src, size_t bytes) { jp_dev_upload(t->dev, dst, src, bytes); }
+/* A data batch: the copy may overlap the host's work (page-locked memory); the batch
+ * arrays are written again only in the next iteration, after this one's downloads. */
+static void batch_to_dev(const jp_trainer *t, void *dst, const void *src, size_t bytes)
+{
+    if (dst != src) t->dev->ops->upload_async(t->dev->state, dst, src, bytes);
+}
 static void to_host(const jp_trainer *t, void *dst, const void *src, size_t bytes) { jp_dev_download(t->dev, dst, src, bytes); }
 
 /* Forward x (on the model's device) in train mode; dlogits = coef/B * d(sum_i LSE_i)/dlogits
@@ -632,7 +644,7 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     size_t xbytes = (size_t)B * t->dim * sizeof(float);
     if (t->use_px) {
         next_batch(t, 0, t->x_p, t->y_p);
-        to_dev(t, t->d_x_p, t->x_p, xbytes);
+        batch_to_dev(t, t->d_x_p, t->x_p, xbytes);
         s->lse_data = lse_term(t, t->d_x_p, -c->p_x_weight, NULL, 0, NULL);
         const int *yc = NULL;
         if (c->class_cond_p_x_sample) {
@@ -652,8 +664,8 @@ jp_status jp_trainer_step(jp_trainer *t, jp_iter_stats *s)
     }
     if (c->p_y_given_x_weight != 0.0f || t->use_pxy) {
         next_batch(t, 1, t->x_lab, t->y_lab);
-        to_dev(t, t->d_x_lab, t->x_lab, xbytes);
-        to_dev(t, t->d_y_lab, t->y_lab, (size_t)B * sizeof(int));
+        batch_to_dev(t, t->d_x_lab, t->x_lab, xbytes);
+        batch_to_dev(t, t->d_y_lab, t->y_lab, (size_t)B * sizeof(int));
     }
     if (c->p_y_given_x_weight != 0.0f) {
         jp_wrn_forward(t->m, t->d_logits, t->d_x_lab, B, 1);

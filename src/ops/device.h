@@ -54,6 +54,13 @@ struct jp_device_ops {
     void (*download)(void *st, void *host_dst, const void *src, size_t bytes);
     void (*copy)(void *st, void *dst, const void *src, size_t bytes);
     void (*zero)(void *st, void *dst, size_t bytes);
+    /* Host memory the device copies from and to directly (CUDA: page-locked), zeroed,
+     * for the arrays that go up and down every iteration; NULL when there is not enough.
+     * upload_async: as upload, but it may return before the copy is done when src is
+     * such memory: src must then stay unchanged until the device's next download or sync. */
+    void *(*host_alloc)(void *st, size_t bytes);
+    void (*host_release)(void *st, void *p);
+    void (*upload_async)(void *st, void *dst, const void *host_src, size_t bytes);
     /* waits for what was queued; JP_OK or the first error, named */
     jp_status (*sync)(void *st, jp_error *err);
 
