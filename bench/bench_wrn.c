@@ -233,8 +233,11 @@ int main(int argc, char **argv)
         jp_dev_release(d, xq), jp_dev_release(d, ones);
     }
 #ifdef JEMPP_HAVE_CUDA
-    if (on_gpu) printf("GPU memory in use (the whole device, driver context included): %.0f MiB\n",
-                       jp_cuda_memory_used((jp_cuda *)gpu.state) / 1048576.0);
+    if (on_gpu)
+        printf("GPU memory: jempp's allocations at their peak %.0f MiB (PyTorch's max_memory_allocated counts the "
+               "same); in use on the device %.0f MiB (driver context and libraries included)\n",
+               jp_cuda_memory_peak((jp_cuda *)gpu.state) / 1048576.0,
+               jp_cuda_memory_used((jp_cuda *)gpu.state) / 1048576.0);
 #endif
     jp_wrn_free(m);
     jp_dev_release(d, x), jp_dev_release(d, dx), jp_dev_release(d, logits), jp_dev_release(d, dl), jp_dev_release(d, y);

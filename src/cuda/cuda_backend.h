@@ -35,6 +35,11 @@ int jp_cuda_device_count(char *why, size_t len);
 /* Bytes of the device's memory in use (total - free: every process and the driver's
  * context included). */
 double jp_cuda_memory_used(const jp_cuda *c);
+/* Bytes of jempp's own device allocations at their most since the device was opened
+ * (parameters, gradients, activations, workspaces, chains, buffers: what PyTorch's
+ * max_memory_allocated counts of its tensors); cuDNN's and cuBLAS's internal memory and
+ * the driver's context are not in it. */
+double jp_cuda_memory_peak(const jp_cuda *c);
 /* Waits for the stream; the first error of what ran on it, named. */
 jp_status jp_cuda_sync(jp_cuda *c, jp_error *err);
 

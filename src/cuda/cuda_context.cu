@@ -97,6 +97,7 @@ extern "C" jp_status jp_cuda_open(jp_cuda **out, int device, jp_error *err)
         jp_cuda_close(c);
         return cuda_fail(err, e, "cudaMalloc of the reduction scratch");
     }
+    c->allocated = c->peak = JP_CUDA_SMALL_BYTES;
     cudaDeviceProp p;
     cudaGetDeviceProperties(&p, device);
     size_t v = cudnnGetVersion();
@@ -114,6 +115,7 @@ extern "C" void jp_cuda_close(jp_cuda *c)
     if (c->blas) c->cublas.destroy(c->blas);
     if (c->cublas.lib) dlclose(c->cublas.lib);
     if (c->stream) cudaStreamDestroy(c->stream);
+    free(c->blocks);
     free(c);
 }
 
@@ -130,6 +132,8 @@ extern "C" double jp_cuda_memory_used(const jp_cuda *c)
     if (cudaMemGetInfo(&free_b, &total) != cudaSuccess) return 0;
     return (double)(total - free_b);
 }
+
+extern "C" double jp_cuda_memory_peak(const jp_cuda *c) { return (double)c->peak; }
 
 extern "C" const char *jp_cuda_describe(const jp_cuda *c) { return c->describe; }
 

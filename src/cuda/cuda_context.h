@@ -34,6 +34,14 @@ struct jp_cuda {
     cublasHandle_t blas;
     cudnnHandle_t dnn;
     void *small; /* JP_CUDA_SMALL_BYTES of device memory */
+    /* jempp's own device allocations (cuda_device.cu): bytes now and at most, and the
+     * size of each live block by address */
+    size_t allocated, peak;
+    struct jp_cuda_block {
+        void *p;
+        size_t bytes;
+    } *blocks;
+    int n_blocks, cap_blocks;
     int tf32;          /* convolutions may use TF32 tensor cores (jp_cuda_set_math) */
     int deterministic; /* plans choose deterministic algorithms only */
     char describe[256];

@@ -22,11 +22,37 @@ static unsigned rows_grid(int n) { return (unsigned)((n + 127) / 128); }
 
 /* ---- memory ------------------------------------------------------------------------ */
 
+/* The block's size recorded (jp_cuda_memory_peak); 0 when the table cannot grow. */
+static int track_alloc(jp_cuda *c, void *p, size_t bytes)
+{
+    if (c->n_blocks == c->cap_blocks) {
+        int cap = c->cap_blocks ? 2 * c->cap_blocks : 256;
+        void *b = realloc(c->blocks, (size_t)cap * sizeof *c->blocks);
+        if (!b) return 0;
+        c->blocks = (struct jp_cuda::jp_cuda_block *)b;
+        c->cap_blocks = cap;
+    }
+    c->blocks[c->n_blocks++] = {p, bytes};
+    c->allocated += bytes;
+    if (c->allocated > c->peak) c->peak = c->allocated;
+    return 1;
+}
+
+static void track_release(jp_cuda *c, void *p)
+{
+    for (int i = c->n_blocks - 1; i >= 0; i--)
+        if (c->blocks[i].p == p) {
+            c->allocated -= c->blocks[i].bytes;
+            c->blocks[i] = c->blocks[--c->n_blocks];
+            return;
+        }
+}
+
 static void *d_alloc(void *st, size_t bytes)
 {
     void *p = NULL;
     if (cudaMalloc(&p, bytes ? bytes : 1) != cudaSuccess) return NULL;
-    if (cudaMemsetAsync(p, 0, bytes ? bytes : 1, stream_of(st)) != cudaSuccess) {
+    if (cudaMemsetAsync(p, 0, bytes ? bytes : 1, stream_of(st)) != cudaSuccess || !track_alloc((jp_cuda *)st, p, bytes)) {
         cudaFree(p);
         return NULL;
     }
@@ -35,7 +61,9 @@ static void *d_alloc(void *st, size_t bytes)
 
 static void d_release(void *st, void *p)
 {
+    if (!p) return;
     cudaStreamSynchronize(stream_of(st)); /* nothing queued may still use it */
+    track_release((jp_cuda *)st, p);
     cudaFree(p);
 }
 
