@@ -511,7 +511,7 @@ static void device_case(tu_ctx *t, int n)
     jp_status st;
     char pa[1400], pb[1400];
     printf("-- e) a device with memory of its own (the CPU's kernels): G = %d iterations against A; "
-           "GN with device collectives; U, GU: the uniform init; G2 = %d there + %d on the CPU; GP, GPD: the p(x|y) "
+           "GN with device collectives; U, GU: the uniform init; RN, GRN, RG, GRG: rollbacks; G2 = %d there + %d on the CPU; GP, GPD: the p(x|y) "
            "term on the CPU and there\n", 2 * n, n, n);
     base_config(&c, "G", 2 * n);
     c.kernels.device = &dev;
@@ -547,6 +547,24 @@ static void device_case(tu_ctx *t, int n)
     snprintf(pa, sizeof pa, "%s/U/last.safetensors", g_root);
     snprintf(pb, sizeof pb, "%s/GU/last.safetensors", g_root);
     compare_ckpt(t, pa, pb);
+    /* the rollbacks on the device: a NaN (fresh buffer chains, drawn there) and the gap
+     * detector (the snapshot's chains, sent up) */
+    for (int k = 0; k < 2; k++) {
+        jp_train_hooks hk = k ? (jp_train_hooks){.gap_iter = 2} : (jp_train_hooks){.nan_iter = 2};
+        const char *cpu_dir = k ? "RG" : "RN", *dev_dir = k ? "GRG" : "GRN";
+        base_config(&c, cpu_dir, 3);
+        c.gap_max_steps = 4;
+        st = run_h(&c, &hk, &r, &e, k ? "RG (gap at 2, CPU)" : "RN (NaN at 2, CPU)", NULL);
+        base_config(&c, dev_dir, 3);
+        c.gap_max_steps = 4;
+        c.kernels.device = &dev;
+        if (!st) st = run_h(&c, &hk, &r, &e, k ? "GRG (gap at 2, device copies)" : "GRN (NaN at 2, device copies)", NULL);
+        tu_check(t, st == JP_OK && r.iters == 3 && r.recoveries == 1, "%s and %s recover once and finish (%s)", cpu_dir,
+                 dev_dir, jp_status_name(st));
+        snprintf(pa, sizeof pa, "%s/%s/last.safetensors", g_root, cpu_dir);
+        snprintf(pb, sizeof pb, "%s/%s/last.safetensors", g_root, dev_dir);
+        compare_ckpt(t, pa, pb);
+    }
     snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
     base_config(&c, "G2", n);
     c.kernels.device = &dev;
