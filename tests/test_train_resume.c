@@ -9,7 +9,9 @@
  *    of the first epoch, and (a 32-image training set: 2-iteration epochs) stopping at
  *    an epoch's end, the resumed run crossing into the next epochs. With 4 labels per
  *    class an epoch is still a pass over all training images, as in the reference.
- * b) divergence: a hook's nan_iter = k poisons the loss once; the run rolls back, finishes,
+ * b) divergence: a rollback restores the snapshot's buffer chains bit for bit, or draws
+ *    fresh ones (the trainer's internals, on the CPU and on device copies);
+ *    a hook's nan_iter = k poisons the loss once; the run rolls back, finishes,
  *    reports one recovery and a "recovered" event in metrics.jsonl, and its weights are
  *    finite. With max_recoveries = 0 the same run fails with JP_ERR_NUMERIC and names
  *    last.safetensors. A rollback across two epoch ends (NaN at iteration 4 of
@@ -63,6 +65,7 @@
 #include "jempp/safetensors.h"
 #include "jempp/train.h"
 #include "ebm/train_hooks.h"
+#include "ebm/trainer_internal.h"
 #include "ops/device.h"
 #include "testutil.h"
 
@@ -450,6 +453,47 @@ static void cosine_case(tu_ctx *t, const char *dir, int64_t cosine_iters, int64_
  * checkpoints, the snapshots and the optimiser's state happens. One that is missing
  * leaves the model reading stale or zero arrays. The run on it must equal the CPU run
  * bit for bit; a run started on it and resumed on the CPU (and the other way round) too. */
+/* What a rollback puts into the replay buffer (through the trainer's internals):
+ * after an accepted step the snapshot's chains come back bit for bit; fresh chains
+ * replace nearly every value. On the CPU and on a device that keeps its memory apart. */
+static void rollback_buffer_case(tu_ctx *t, const jp_device *dev, const char *where)
+{
+    jp_train_config c;
+    base_config(&c, "RB", 2);
+    c.kernels.device = dev;
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/RB", g_root);
+    mkdir(dir, 0755);
+    jp_trainer tr;
+    jp_error e;
+    if (jp_trainer_init(&tr, &c, &e)) {
+        tu_check(t, 0, "rollback (%s): jp_trainer_init: %s", where, e.msg);
+        jp_trainer_free(&tr);
+        return;
+    }
+    size_t n = (size_t)tr.buf.size * tr.buf.dim, moved = 0, kept = 0, fresh = 0;
+    float *snap = malloc(n * sizeof(float));
+    jp_trainer_snapshot_take(&tr);
+    jp_trainer_buffer_down(&tr);
+    memcpy(snap, tr.buf.x, n * sizeof(float));
+    jp_iter_stats s;
+    jp_status st = jp_trainer_step(&tr, &s);
+    jp_trainer_buffer_down(&tr);
+    for (size_t i = 0; i < n; i++) moved += tr.buf.x[i] != snap[i];
+    char remedy[300];
+    jp_trainer_recover(&tr, 1, remedy, sizeof remedy);
+    jp_trainer_buffer_down(&tr);
+    for (size_t i = 0; i < n; i++) kept += tr.buf.x[i] != snap[i];
+    jp_trainer_recover(&tr, 0, remedy, sizeof remedy);
+    jp_trainer_buffer_down(&tr);
+    for (size_t i = 0; i < n; i++) fresh += tr.buf.x[i] != snap[i];
+    tu_check(t, st == JP_OK && moved > 0 && kept == 0 && fresh > n / 2,
+             "rollback (%s): a step moves %zu of %zu buffer values; the snapshot's chains restore them (%zu differ); "
+             "fresh chains replace %zu", where, moved, n, kept, fresh);
+    free(snap);
+    jp_trainer_free(&tr);
+}
+
 /* A one-rank jp_dist with device collectives (as NCCL gives), counting its calls: a
  * trainer that takes it runs its collectives on the device's memory, none on host
  * copies, and (one rank) computes what it computes without it. */
@@ -547,6 +591,7 @@ static void device_case(tu_ctx *t, int n)
     snprintf(pa, sizeof pa, "%s/U/last.safetensors", g_root);
     snprintf(pb, sizeof pb, "%s/GU/last.safetensors", g_root);
     compare_ckpt(t, pa, pb);
+    rollback_buffer_case(t, &dev, "device copies");
     /* the rollbacks on the device: a NaN (fresh buffer chains, drawn there) and the gap
      * detector (the snapshot's chains, sent up) */
     for (int k = 0; k < 2; k++) {
@@ -958,6 +1003,8 @@ int main(int argc, char **argv)
              "the gap detector's rollback keeps the snapshot's buffer chains");
     snprintf(p, sizeof p, "%s/D/metrics.jsonl", g_root);
     tu_check(&t, file_contains(p, "fresh buffer chains"), "the NaN's rollback (run D) refills the buffer");
+
+    rollback_buffer_case(&t, jp_device_cpu(), "CPU");
 
     /* the gap detector's remedy: longer chains, the lr kept, exact across a resume */
     printf("-- b2) the gap detector fires at iteration 2 (the gap hook): its remedy\n");
