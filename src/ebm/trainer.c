@@ -236,11 +236,12 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     if (t->nranks > 1 && cfg->sync_bn && (st = jp_wrn_sync_batch_norm(t->m, t->dist, err))) return st;
     char kernels[400];
     t->dev = jp_wrn_dev(t->m);
-    if (t->dist && !jp_device_is_host(t->dev)) {
-        /* the weights' hash, and with collectives on host memory only (MPI) the gradients
-         * and buffers too, go through a host copy */
-        size_t n = jp_wrn_param_count(t->m) > jp_wrn_buffer_count(t->m) ? jp_wrn_param_count(t->m)
-                                                                        : jp_wrn_buffer_count(t->m);
+    int host_collectives = t->dist && !t->dist->allreduce_f32_device;
+    if (!jp_device_is_host(t->dev) && (t->nranks > 1 || host_collectives)) {
+        /* the weights' hash (several ranks), and with collectives on host memory only (MPI)
+         * the gradients and buffers too, go through a host copy */
+        size_t n = jp_wrn_param_count(t->m);
+        if (host_collectives && jp_wrn_buffer_count(t->m) > n) n = jp_wrn_buffer_count(t->m);
         if (!(t->stage = jp_alloc(n * sizeof(float))))
             return jp_fail(err, JP_ERR_NOMEM, "host copies of the gradients for %d ranks", t->nranks);
     }
