@@ -695,6 +695,114 @@ static void test_mutations(tu_ctx *t, const char *dir)
 
 /* ---- atomic writes ------------------------------------------------------------ */
 
+/* The parts of a save of dir/parts.safetensors: how many, the largest size, and the
+ * first's name into first (when not NULL). */
+static int list_parts(const char *dir, size_t *largest, char *first, size_t len)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    *largest = 0;
+    if (!d) return -1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "parts.", 6) != 0 || !strstr(de->d_name, ".part-")) continue;
+        char p[1200];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat sb;
+        if (stat(p, &sb) == 0 && (size_t)sb.st_size > *largest) *largest = (size_t)sb.st_size;
+        if (first && strstr(de->d_name, ".part-1-of-")) snprintf(first, len, "%s", p);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Saves in parts: every file within the limit, a tensor split by rows, read back as one
+ * file equal to the single-file save; a later save removes the earlier parts; a missing
+ * part or a part of another save is refused naming it; a limit below a header or a row
+ * is refused. */
+static void test_parts(tu_ctx *t, const char *dir)
+{
+    rt_data d;
+    fill_rt(&d);
+    enum { ROWS = 300, COLS = 7 };
+    static float big[ROWS * COLS];
+    static int64_t lng[50 * 3];
+    for (int i = 0; i < ROWS * COLS; i++) big[i] = (float)i * 0.5f - 7.0f;
+    for (int i = 0; i < 150; i++) lng[i] = (int64_t)i * 1000003 - 77;
+    jp_st_writer w;
+    jp_st_writer_init(&w);
+    add_rt(&w, &d);
+    const int64_t sb[2] = {ROWS, COLS}, sl[2] = {50, 3};
+    jp_st_writer_add(&w, "big", JP_F32, 2, sb, big);
+    jp_st_writer_add(&w, "long", JP_I64, 2, sl, lng);
+    char path[600], first[1300], moved[1300];
+    snprintf(path, sizeof path, "%s/parts.safetensors", dir);
+    jp_error e;
+    const size_t limit = 4096;
+    jp_status st = jp_st_writer_save_parts(&w, path, limit, &e);
+    size_t largest;
+    int n = list_parts(dir, &largest, first, sizeof first);
+    struct stat mainst;
+    int main_ok = stat(path, &mainst) == 0 && (size_t)mainst.st_size <= limit;
+    tu_check(t, st == JP_OK && n >= 3 && largest <= limit && main_ok,
+             "save in parts of %zu bytes: %d parts, the largest %zu bytes, the main file within the limit (%s)", limit,
+             n, largest, st ? e.msg : "ok");
+    unsigned char *img = NULL;
+    size_t img_size = 0;
+    jp_st_file a, b;
+    int same = 0;
+    if (jp_st_writer_to_memory(&w, &img, &img_size, &e) == JP_OK && jp_st_read_memory(&a, img, img_size, "one", &e) == JP_OK) {
+        if (jp_st_read(&b, path, &e) == JP_OK) {
+            same = a.count == b.count;
+            for (int i = 0; i < a.count && same; i++) {
+                const jp_st_entry *x = &a.entries[i], *y = jp_st_find(&b, x->name);
+                same = y && x->dtype == y->dtype && x->ndim == y->ndim &&
+                       !memcmp(x->shape, y->shape, sizeof x->shape) && x->end - x->begin == y->end - y->begin &&
+                       !memcmp(jp_st_data(&a, x), jp_st_data(&b, y), x->end - x->begin);
+            }
+            same = same && jp_st_meta(&b, "text") && !strcmp(jp_st_meta(&b, "text"), META_TEXT);
+            jp_st_close(&b);
+        } else {
+            printf("        %s\n", e.msg);
+        }
+        jp_st_close(&a);
+    }
+    free(img);
+    tu_check(t, same, "the parts read back as one file: every tensor and the metadata as saved");
+    /* a later save: its own parts only */
+    snprintf(moved, sizeof moved, "%s/old-part-1.safetensors", dir);
+    rename(first, moved);
+    st = jp_st_writer_save_parts(&w, path, limit, &e);
+    int n2 = list_parts(dir, &largest, first, sizeof first);
+    tu_check(t, st == JP_OK && n2 == n, "a second save leaves its %d parts and none of the first's (%d found)", n, n2);
+    rename(moved, first); /* part 1 of the first save where the second's part 1 was */
+    st = jp_st_read(&b, path, &e);
+    tu_check(t, st == JP_ERR_FORMAT && strstr(e.msg, "is not part 1 of"), "a part of another save is refused: %s",
+             st ? e.msg : "read");
+    unlink(first);
+    st = jp_st_read(&b, path, &e);
+    tu_check(t, st == JP_ERR_IO && strstr(e.msg, "part 1 is unreadable"), "a missing part is named: %s",
+             st ? e.msg : "read");
+    st = jp_st_writer_save_parts(&w, path, 0, &e);
+    n2 = list_parts(dir, &largest, NULL, 0);
+    tu_check(t, st == JP_OK && n2 == 0 && jp_st_read(&b, path, &e) == JP_OK, "a save in one file removes the parts "
+             "(%d left)", n2);
+    if (st == JP_OK) jp_st_close(&b);
+    st = jp_st_writer_save_parts(&w, path, 1000, &e);
+    tu_check(t, st == JP_ERR_ARG && strstr(e.msg, "header alone"), "a limit below a header is refused: %s",
+             st ? e.msg : "saved");
+    jp_st_writer wr;
+    jp_st_writer_init(&wr);
+    const int64_t swide[2] = {2, ROWS * COLS / 2};
+    jp_st_writer_add(&wr, "wide", JP_F32, 2, swide, big);
+    st = jp_st_writer_save_parts(&wr, path, limit, &e);
+    tu_check(t, st == JP_ERR_ARG && strstr(e.msg, "one row of tensor wide"), "a row larger than a part is refused: %s",
+             st ? e.msg : "saved");
+    jp_st_writer_free(&wr);
+    jp_st_writer_free(&w);
+}
+
 static void test_atomic(tu_ctx *t, const char *dir)
 {
     float x[256];
@@ -813,6 +921,7 @@ int main(void)
     test_crafted(&t);
     test_mutations(&t, dir);
     test_atomic(&t, dir);
+    test_parts(&t, dir);
 
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

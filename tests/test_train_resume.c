@@ -35,6 +35,8 @@
  * e) a device that keeps its memory apart (the CPU's kernels on copies): the runs equal
  *    the CPU's bit for bit, resumed across devices too, and with one rank's device
  *    collectives (device_case).
+ * f) checkpoints in parts of at most 1 MiB (--max_file_mb): a run resumed from its parts
+ *    equals the uninterrupted one bit for bit.
  * c) bad input: --resume at a folder without last.safetensors fails with JP_ERR_IO naming
  *    the path; a truncated last.safetensors fails with JP_ERR_FORMAT and is left as it was.
  *
@@ -639,6 +641,43 @@ static void device_case(tu_ctx *t, int n)
     compare_ckpt(t, pa, pb);
 }
 
+/* f) Checkpoints in parts (--max_file_mb 1): N iterations, then resumed from the parts
+ * to 2N, equal to A bit for bit; every file of the run folder's checkpoints at most 1 MiB. */
+static void parts_case(tu_ctx *t, int n)
+{
+    jp_train_config c;
+    jp_train_result r;
+    jp_error e;
+    char pa[1400], pb[1400], dir[1400];
+    printf("-- f) checkpoints in files of at most 1 MiB: MP = %d iterations, resumed from its parts to %d\n", n, 2 * n);
+    base_config(&c, "MP", n);
+    c.max_file_mb = 1;
+    jp_status st = run(&c, &r, &e, "MP (N, files of 1 MiB)", NULL);
+    base_config(&c, "MP", 2 * n);
+    c.max_file_mb = 1;
+    snprintf(c.resume, sizeof c.resume, "%s/MP", g_root);
+    if (!st) st = run(&c, &r, &e, "MP resumed from parts", NULL);
+    tu_check(t, st == JP_OK && r.iters == 2 * n, "MP: %d iterations, resumed from its parts to %d (%s)", n, 2 * n,
+             jp_status_name(st));
+    snprintf(dir, sizeof dir, "%s/MP", g_root);
+    DIR *d = opendir(dir);
+    int parts = 0, larger = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (!strstr(de->d_name, ".safetensors")) continue;
+        char p[2900];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        struct stat sb;
+        parts += strstr(de->d_name, ".part-") != NULL;
+        larger += stat(p, &sb) == 0 && sb.st_size > (1 << 20);
+    }
+    if (d) closedir(d);
+    tu_check(t, parts >= 2 && larger == 0, "MP's checkpoints: %d part files, %d files above 1 MiB", parts, larger);
+    snprintf(pa, sizeof pa, "%s/A/last.safetensors", g_root);
+    snprintf(pb, sizeof pb, "%s/MP/last.safetensors", g_root);
+    compare_ckpt(t, pa, pb);
+}
+
 static void resume_case(tu_ctx *t, const char *da, const char *db, int n, const char *data_root)
 {
     jp_train_config c;
@@ -816,6 +855,7 @@ int main(int argc, char **argv)
     /* ---- a) exact resume */
     resume_case(&t, "A", "B", N_HALF, NULL); /* a stop in the middle of the first epoch */
     device_case(&t, N_HALF);
+    parts_case(&t, N_HALF);
     snprintf(pb, sizeof pb, "%s/B/last.safetensors", g_root);
     /* the small training set: epochs of 2 iterations. B2 stops at the end of epoch 1
      * (evaluation, best.safetensors), the resumed run starts epoch 2 and crosses into

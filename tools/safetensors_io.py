@@ -5,6 +5,7 @@ Format: 8-byte little-endian header length N, N bytes of JSON
 then the raw little-endian data. Used by the reference generators and converters.
 """
 import json
+import os
 import struct
 
 import numpy as np
@@ -38,8 +39,7 @@ def save(path, tensors, metadata=None):
             f.write(b)
 
 
-def load(path):
-    """Returns (dict name -> numpy array, metadata dict)."""
+def _load_one(path):
     with open(path, "rb") as f:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
@@ -50,3 +50,25 @@ def load(path):
         b, en = e["data_offsets"]
         out[name] = np.frombuffer(data[b:en], dtype=np.dtype(_DT[e["dtype"]]).newbyteorder("<")).reshape(e["shape"]).copy()
     return out, meta
+
+
+def load(path):
+    """Returns (dict name -> numpy array, metadata dict). A file jempp saved in parts
+    (--max_file_mb: metadata "jempp.parts" = N, "jempp.part.K" = the part files beside it,
+    pieces of a split tensor with "jempp.rows.NAME" = their first row) is read with its
+    parts, as one file."""
+    out, meta = _load_one(path)
+    if "jempp.parts" not in meta:
+        return out, meta
+    folder = os.path.dirname(path)
+    pieces = {}
+    for k in range(1, int(meta["jempp.parts"]) + 1):
+        part, pmeta = _load_one(os.path.join(folder, meta[f"jempp.part.{k}"]))
+        if pmeta.get("jempp.parts_id") != meta["jempp.parts_id"] or pmeta.get("jempp.part") != f"{k} of {meta['jempp.parts']}":
+            raise ValueError(f"{path}: part {k} ({meta[f'jempp.part.{k}']}) belongs to another save")
+        for name, arr in part.items():
+            pieces.setdefault(name, []).append((int(pmeta.get("jempp.rows." + name, 0)), arr))
+    for name, ps in pieces.items():
+        ps.sort(key=lambda p: p[0])
+        out[name] = ps[0][1] if len(ps) == 1 else np.concatenate([a for _, a in ps], axis=0)
+    return out, {k: v for k, v in meta.items() if not k.startswith("jempp.part")}

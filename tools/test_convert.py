@@ -182,6 +182,33 @@ def test_round_trip(t, tmp, norm):
             f"[{tag}] --no-aliases --no-buffer export holds the canonical names only")
 
 
+def test_parts(t, tmp):
+    """A checkpoint jempp saved in parts (--max_file_mb), written here by its documented
+    layout: safetensors_io.load joins it, the split tensor's rows in order, and refuses a
+    part of another save."""
+    buf = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
+    w = np.full((2, 2), 7.0, dtype=np.float32)
+    pid = "00000000deadbeef"
+    names = [f"last.{pid}.part-{k}-of-2.safetensors" for k in (1, 2)]
+    safetensors_io.save(os.path.join(tmp, names[0]), {"w": w, "replay_buffer": buf[:2]},
+                        {"jempp.parts_id": pid, "jempp.part": "1 of 2", "jempp.rows.replay_buffer": "0"})
+    safetensors_io.save(os.path.join(tmp, names[1]), {"replay_buffer": buf[2:]},
+                        {"jempp.parts_id": pid, "jempp.part": "2 of 2", "jempp.rows.replay_buffer": "2"})
+    main = os.path.join(tmp, "last.safetensors")
+    safetensors_io.save(main, {}, {"dataset": "fashionmnist", "jempp.parts": "2", "jempp.parts_id": pid,
+                                   "jempp.part.1": names[0], "jempp.part.2": names[1]})
+    tensors, meta = safetensors_io.load(main)
+    t.check(np.array_equal(tensors["replay_buffer"], buf) and np.array_equal(tensors["w"], w)
+            and meta == {"dataset": "fashionmnist"}, "a checkpoint in parts loads as one file")
+    safetensors_io.save(os.path.join(tmp, names[1]), {"replay_buffer": buf[2:]},
+                        {"jempp.parts_id": "1111111111111111", "jempp.part": "2 of 2", "jempp.rows.replay_buffer": "2"})
+    try:
+        safetensors_io.load(main)
+        t.check(False, "a part of another save refused")
+    except ValueError as e:
+        t.check("another save" in str(e), f"a part of another save refused: {e}")
+
+
 def test_refusals(t, tmp):
     model = F()
     randomise(model, 2)
@@ -304,6 +331,7 @@ def main():
         test_round_trip(t, tmp, norm=True)
         test_round_trip(t, tmp, norm=False)
         test_refusals(t, tmp)
+        test_parts(t, tmp)
         test_image_size(t, tmp)
     print(f"test_convert: {t.passed} passed, {t.failed} failed")
     return 1 if t.failed else 0

@@ -40,7 +40,8 @@ typedef struct {
 
 /* Reads and validates the whole file: header length within the file, JSON well
  * formed, known dtypes, offsets inside the data and matching dtype*shape, no
- * overlaps, no duplicate names. Errors name the file and what was wrong. */
+ * overlaps, no duplicate names. Errors name the file and what was wrong. A file saved
+ * in parts (jp_st_writer_save_parts) is read with its parts, as one. */
 jp_status jp_st_read(jp_st_file *f, const char *path, jp_error *err);
 /* The same checks on a file image already in memory (copied; `label` names it in
  * messages and f->path). jp_st_read is this after reading the file. On failure f is
@@ -84,6 +85,14 @@ void jp_st_writer_meta(jp_st_writer *w, const char *key, const char *value);
  * save: writes path atomically (path.tmp.PID, fsync, rename, fsync of the folder). On any
  * failure the existing file at path is untouched and the temporary is removed. */
 jp_status jp_st_writer_save(const jp_st_writer *w, const char *path, jp_error *err);
+/* save, with no file larger than max_bytes (0: no limit): when the file would be
+ * larger, its tensors go into parts PATH-STEM.ID.part-K-of-N.safetensors beside it (a
+ * tensor that does not fit is split along its first dimension; one row must fit), and
+ * the file at path holds the metadata and the parts' names. The parts are written
+ * before path, the parts of earlier saves of path removed after it: an interrupted save
+ * leaves the earlier one whole. jp_st_read reads the parts back as one file. Each
+ * part is itself a valid safetensors file. */
+jp_status jp_st_writer_save_parts(const jp_st_writer *w, const char *path, size_t max_bytes, jp_error *err);
 /* The same file image in memory: *out (malloc'd, caller frees) of *size bytes. */
 jp_status jp_st_writer_to_memory(const jp_st_writer *w, unsigned char **out, size_t *size,
                                  jp_error *err);

@@ -71,6 +71,7 @@ typedef struct {
                           * on --resume (the run's own state wins). */
     int ckpt_every;      /* epochs between numbered checkpoints (0: only last/best) */
     int save_every;      /* iterations between rewrites of last.safetensors inside an epoch (0: epoch ends only) */
+    int max_file_mb;     /* no checkpoint file above this many MiB: parts beside it (jp_st_writer_save_parts); 0: one file */
     int eval_every;      /* epochs between validation/test evaluations */
     int print_every;     /* iterations between progress lines and sample grids */
     int n_sample_grid;   /* images in a sample grid */

@@ -144,6 +144,8 @@ static const jp_train_setting settings[] = {
         "continue the run in this directory exactly, with its config.json (flags given override it)"),
     SET("ckpt_every", INT, ckpt_every, 1, "0", 0, INF, 0,
         "epochs between numbered checkpoints (0: none)"),
+    SET("max_file_mb", INT, max_file_mb, 0, "0", 0, 1048576, 0,
+        "no checkpoint file larger than this many MiB (0: one file each): a larger checkpoint is written as NAME.safetensors with its tensors in parts beside it (NAME.ID.part-K-of-N.safetensors), which jempp reads back as one; for file systems or transfers with a size limit"),
     SET("save_every", INT, save_every, 1, "500", 0, INF, 0,
         "iterations between rewrites of last.safetensors within an epoch (0: epoch ends only)"),
     SET("eval_every", INT, eval_every, 1, "1", 1, INF, 0,

@@ -80,7 +80,7 @@ jp_status jp_trainer_save(jp_trainer *t, const char *name, jp_error *err)
                          (double)t->best_iter, (double)t->best_epoch, t->best_test};
     jp_st_writer_add(&w, "train.scalars", JP_F64, 1, sshape, scalars);
     jp_st_writer_meta(&w, "dataset", t->cfg.dataset);
-    jp_status st = jp_st_writer_save(&w, path, err);
+    jp_status st = jp_st_writer_save_parts(&w, path, (size_t)t->cfg.max_file_mb << 20, err);
     jp_st_writer_free(&w);
     return st;
 }

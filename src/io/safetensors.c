@@ -2,6 +2,7 @@
  * The reader keeps the whole file in one allocation (data section 64-byte aligned) and
  * checks everything a later access relies on, so a successful read can be trusted. */
 #include "jempp/safetensors.h"
+#include "io/safetensors_internal.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -395,6 +396,13 @@ jp_status jp_st_read_memory(jp_st_file *f, const void *bytes, size_t size, const
 }
 
 jp_status jp_st_read(jp_st_file *f, const char *path, jp_error *err)
+{
+    jp_status st = jp_st_read_one(f, path, err);
+    if (st == JP_OK && jp_st_meta(f, "jempp.parts") && (st = jp_st_join_parts(f, err)) != JP_OK) jp_st_close(f);
+    return st;
+}
+
+jp_status jp_st_read_one(jp_st_file *f, const char *path, jp_error *err)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
