@@ -8,36 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
-/* Runs bin with argv; its stdout and stderr together into out; the exit status. */
-static int run(char *const argv[], char *out, size_t len)
-{
-    int fd[2];
-    if (pipe(fd)) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        dup2(fd[1], 2);
-        close(fd[0]);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t got = 0;
-    ssize_t r;
-    char rest[4096];
-    while ((r = got + 1 < len ? read(fd[0], out + got, len - 1 - got) : read(fd[0], rest, sizeof rest)) > 0)
-        if (got + 1 < len) got += (size_t)r; /* the rest is read and dropped: the child never blocks */
-    out[got] = 0;
-    close(fd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+/* Runs argv; its stdout and stderr together into out; the exit status. */
+static int run(char *const argv[], char *out, size_t len) { return tu_run_capture(argv, NULL, 1, out, len); }
 
 static int exists(const char *path)
 {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -17,25 +16,8 @@
 /* Runs `jempp env` with exactly the variables of envp; its stdout into out. */
 static int run_env(const char *bin, char *const envp[], char *out, size_t len)
 {
-    int fd[2];
-    if (pipe(fd)) return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        dup2(fd[1], 1);
-        close(fd[0]);
-        char *argv[] = {(char *)bin, "env", NULL};
-        execve(bin, argv, envp);
-        _exit(127);
-    }
-    close(fd[1]);
-    size_t got = 0;
-    ssize_t r;
-    while (got + 1 < len && (r = read(fd[0], out + got, len - 1 - got)) > 0) got += (size_t)r;
-    out[got] = 0;
-    close(fd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char *argv[] = {(char *)bin, "env", NULL};
+    return tu_run_capture(argv, envp, 0, out, len);
 }
 
 int main(void)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 void tu_begin(tu_ctx *t, const char *name)
@@ -196,4 +197,37 @@ jp_status tu_st_copy_edited(const jp_st_file *src, const char *dst, const char *
     jp_status st = jp_st_writer_save(&w, dst, err);
     jp_st_writer_free(&w);
     return st;
+}
+
+int tu_run_capture(char *const argv[], char *const envp[], int with_stderr, char *out, size_t len)
+{
+    int fd[2];
+    out[0] = 0;
+    if (pipe(fd)) return -1;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        if (with_stderr) dup2(fd[1], 2);
+        close(fd[0]);
+        if (envp) execve(argv[0], argv, envp);
+        else execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t got = 0;
+    ssize_t r;
+    char rest[4096];
+    while ((r = got + 1 < len ? read(fd[0], out + got, len - 1 - got) : read(fd[0], rest, sizeof rest)) > 0)
+        if (got + 1 < len) got += (size_t)r;
+    out[got] = 0;
+    close(fd[0]);
+    int status;
+    if (waitpid(pid, &status, 0) != pid) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

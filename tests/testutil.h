@@ -7,6 +7,12 @@
 #include "jempp/core.h"
 #include "jempp/safetensors.h"
 
+/* Runs the program argv[0] with argv as a child, with exactly the variables of envp
+ * (NULL: this process's), its stdout (and with_stderr: its stderr too) into out (len
+ * bytes, NUL-terminated; what does not fit is read and dropped, so the child never
+ * blocks). Returns its exit status, -1 when it did not exit normally or could not start. */
+int tu_run_capture(char *const argv[], char *const envp[], int with_stderr, char *out, size_t len);
+
 /* Counts failures; tu_finish() prints "N passed, N failed" and returns the exit code. */
 typedef struct {
     int passed, failed;
