@@ -89,20 +89,20 @@ CLF="--preset clf --depth 10 --width 1 --norm none --n_valid 1000 --batch_size 1
 "$JEMPP" train $CLF --max_iters 1 --lr 1e-30 --save_dir "$TMP/start" > /dev/null 2>&1 # ~ the initial weights
 "$JEMPP" train $CLF --max_iters 3 --save_dir "$TMP/single" > "$TMP/single.log" 2>&1
 check $? "one process, batch 16, 3 steps"
-$MPIRUN -np 2 "$JEMPP" train $CLF --max_iters 3 --save_dir "$TMP/two" > "$TMP/two.log" 2>&1
-check $? "two ranks, 8 images each, 3 steps"
-set -- $(relative_diff "$TMP/two/last.safetensors" "$TMP/single/last.safetensors" "$TMP/start/last.safetensors")
-echo "        max|two ranks - one process| $1, largest change of a weight $2"
-"$PY" -c "import sys; sys.exit(0 if float('$1') <= 1e-5 * max(float('$2'), 1e-3) + 1e-7 and float('$2') > 0 else 1)"
-check $? "the weights agree to 1e-5 of the largest change (float summation order)"
+# R ranks of 16 / R images each, 3 steps of $CLF into $TMP/NAME, against the one process of
+# 16: the weights agree to 1e-5 of the largest change (float summation order)
+ranks_match_single() { # R NAME
+  $MPIRUN -np $1 "$JEMPP" train $CLF --max_iters 3 --save_dir "$TMP/$2" > "$TMP/$2.log" 2>&1
+  check $? "$1 ranks, $((16 / $1)) images each, 3 steps"
+  set -- $(relative_diff "$TMP/$2/last.safetensors" "$TMP/single/last.safetensors" "$TMP/start/last.safetensors") $1
+  echo "        max|$3 ranks - one process| $1, largest change of a weight $2"
+  "$PY" -c "import sys; sys.exit(0 if float('$1') <= 1e-5 * max(float('$2'), 1e-3) + 1e-7 and float('$2') > 0 else 1)"
+  check $? "the weights of $3 ranks agree to 1e-5 of the largest change (float summation order)"
+}
+ranks_match_single 2 two
 
 echo "-- 2c. four ranks x 4 = one process x 16 (the same softmax classifier)"
-$MPIRUN -np 4 "$JEMPP" train $CLF --max_iters 3 --save_dir "$TMP/four" > "$TMP/four.log" 2>&1
-check $? "four ranks, 4 images each, 3 steps"
-set -- $(relative_diff "$TMP/four/last.safetensors" "$TMP/single/last.safetensors" "$TMP/start/last.safetensors")
-echo "        max|four ranks - one process| $1, largest change of a weight $2"
-"$PY" -c "import sys; sys.exit(0 if float('$1') <= 1e-5 * max(float('$2'), 1e-3) + 1e-7 and float('$2') > 0 else 1)"
-check $? "the weights agree to 1e-5 of the largest change"
+ranks_match_single 4 four
 
 echo "-- 2b. with batch norm and --sync_bn: two ranks x 8 = one process x 16"
 CLFBN="--preset clf --depth 10 --width 1 --norm batch --n_valid 1000 --batch_size 16 --warmup_iters 0 --lr 0.05 --quiet"
