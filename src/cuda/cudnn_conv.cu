@@ -58,6 +58,17 @@ static int math_ok(cudnnMathType_t m, int tf32)
     return tf32 || m != CUDNN_TENSOR_OP_MATH;
 }
 
+/* The first of the heuristics' got algorithms (any of the three passes' perf structs)
+ * that runs, is deterministic when det asks it, and computes as math_ok says; -1: none. */
+template <class Perf> static int first_usable(const Perf *perf, int got, int det, int tf32)
+{
+    for (int i = 0; i < got; i++)
+        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC) &&
+            math_ok(perf[i].mathType, tf32))
+            return i;
+    return -1;
+}
+
 static jp_status pick_fwd(cudnnHandle_t h, conv_state *c, int det, int tf32, size_t *ws, jp_error *err)
 {
     cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
@@ -65,15 +76,13 @@ static jp_status pick_fwd(cudnnHandle_t h, conv_state *c, int det, int tf32, siz
     DNN(cudnnGetConvolutionForwardAlgorithm_v7(h, c->x, c->w, c->conv, c->y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &got,
                                                perf),
         "forward algorithms");
-    for (int i = 0; i < got; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC) &&
-            math_ok(perf[i].mathType, tf32)) {
-            c->fwd = perf[i].algo;
-            DNN(cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->conv, c->y, c->fwd, ws), "forward workspace");
-            return JP_OK;
-        }
-    return jp_fail(err, JP_ERR_BACKEND, "cuDNN has no%s forward algorithm for this convolution",
-                   det ? " deterministic" : "");
+    int i = first_usable(perf, got, det, tf32);
+    if (i < 0)
+        return jp_fail(err, JP_ERR_BACKEND, "cuDNN has no%s forward algorithm for this convolution",
+                       det ? " deterministic" : "");
+    c->fwd = perf[i].algo;
+    DNN(cudnnGetConvolutionForwardWorkspaceSize(h, c->x, c->w, c->conv, c->y, c->fwd, ws), "forward workspace");
+    return JP_OK;
 }
 
 static jp_status pick_bwd_data(cudnnHandle_t h, conv_state *c, int det, int tf32, size_t *ws, jp_error *err)
@@ -83,16 +92,14 @@ static jp_status pick_bwd_data(cudnnHandle_t h, conv_state *c, int det, int tf32
     DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, c->w, c->y, c->conv, c->x,
                                                     CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &got, perf),
         "backward-data algorithms");
-    for (int i = 0; i < got; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC) &&
-            math_ok(perf[i].mathType, tf32)) {
-            c->bwd_data = perf[i].algo;
-            DNN(cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w, c->y, c->conv, c->x, c->bwd_data, ws),
-                "backward-data workspace");
-            return JP_OK;
-        }
-    return jp_fail(err, JP_ERR_BACKEND, "cuDNN has no%s backward-data algorithm for this convolution",
-                   det ? " deterministic" : "");
+    int i = first_usable(perf, got, det, tf32);
+    if (i < 0)
+        return jp_fail(err, JP_ERR_BACKEND, "cuDNN has no%s backward-data algorithm for this convolution",
+                       det ? " deterministic" : "");
+    c->bwd_data = perf[i].algo;
+    DNN(cudnnGetConvolutionBackwardDataWorkspaceSize(h, c->w, c->y, c->conv, c->x, c->bwd_data, ws),
+        "backward-data workspace");
+    return JP_OK;
 }
 
 static jp_status pick_bwd_filter(cudnnHandle_t h, conv_state *c, int det, int tf32, size_t *ws,
@@ -103,16 +110,14 @@ static jp_status pick_bwd_filter(cudnnHandle_t h, conv_state *c, int det, int tf
     DNN(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, c->x, c->y, c->conv, c->w,
                                                       CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &got, perf),
         "backward-weights algorithms");
-    for (int i = 0; i < got; i++)
-        if (perf[i].status == CUDNN_STATUS_SUCCESS && (!det || perf[i].determinism == CUDNN_DETERMINISTIC) &&
-            math_ok(perf[i].mathType, tf32)) {
-            c->bwd_filter = perf[i].algo;
-            DNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x, c->y, c->conv, c->w, c->bwd_filter, ws),
-                "backward-weights workspace");
-            return JP_OK;
-        }
-    return jp_fail(err, JP_ERR_BACKEND, "cuDNN has no%s backward-weights algorithm for this convolution",
-                   det ? " deterministic" : "");
+    int i = first_usable(perf, got, det, tf32);
+    if (i < 0)
+        return jp_fail(err, JP_ERR_BACKEND, "cuDNN has no%s backward-weights algorithm for this convolution",
+                       det ? " deterministic" : "");
+    c->bwd_filter = perf[i].algo;
+    DNN(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, c->x, c->y, c->conv, c->w, c->bwd_filter, ws),
+        "backward-weights workspace");
+    return JP_OK;
 }
 
 static jp_status init(jp_conv_plan *p, jp_error *err)
