@@ -451,7 +451,7 @@ static void to_dev(const jp_trainer *t, void *dst, const void *src, size_t bytes
  * arrays are written again only in the next iteration, after this one's downloads. */
 static void batch_to_dev(const jp_trainer *t, void *dst, const void *src, size_t bytes)
 {
-    if (dst != src) t->dev->ops->upload_async(t->dev->state, dst, src, bytes);
+    t->dev->ops->upload_async(t->dev->state, dst, src, bytes);
 }
 static void to_host(const jp_trainer *t, void *dst, const void *src, size_t bytes) { jp_dev_download(t->dev, dst, src, bytes); }
 
