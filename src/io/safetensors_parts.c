@@ -84,7 +84,7 @@ jp_status jp_st_writer_save_parts(const jp_st_writer *w, const char *path, size_
 {
     char dir[600], stem[300];
     split_path(path, dir, sizeof dir, stem, sizeof stem);
-    size_t room = max_bytes, allowance = header_allowance(w), total = 0;
+    size_t allowance = header_allowance(w), total = 0;
     for (int i = 0; i < w->count; i++) total += w->entries[i].end;
     if (!max_bytes || total + allowance <= max_bytes) {
         jp_status st = jp_st_writer_save(w, path, err);
@@ -94,17 +94,16 @@ jp_status jp_st_writer_save_parts(const jp_st_writer *w, const char *path, size_
     if (max_bytes <= allowance)
         return jp_fail(err, JP_ERR_ARG, "cannot save %s in parts of %zu bytes: a part's header alone may take %zu",
                        path, max_bytes, allowance);
-    room = max_bytes - allowance;
+    const size_t room = max_bytes - allowance;
     for (int i = 0; i < w->count; i++)
         if (row_bytes(&w->entries[i]) > room)
             return jp_fail(err, JP_ERR_ARG, "cannot save %s in parts of %zu bytes: one row of tensor %s takes %zu",
                            path, max_bytes, w->entries[i].name, row_bytes(&w->entries[i]));
     /* the parts: tensors in order, split by rows where the room left ends */
-    int cap = (int)(total / room) + w->count + 2, n = 0;
+    int cap = (int)(total / room) + w->count + 2, n = 1;
     jp_st_writer *parts = calloc((size_t)cap, sizeof *parts);
     if (!parts) return jp_fail(err, JP_ERR_NOMEM, "cannot save %s: out of memory", path);
     jp_st_writer_init(&parts[0]);
-    n = 1;
     size_t left = room;
     for (int i = 0; i < w->count; i++) {
         const jp_st_entry *e = &w->entries[i];
