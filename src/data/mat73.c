@@ -1,12 +1,44 @@
 /* MATLAB v7.3 MAT-files (HDF5 inside) through libmatio: read into the same jp_mat_file
  * as the hand-written level-5 parser (mat5.c), so the data-set readers see one form.
  * Level-5 files stay on mat5.c: it is fuzzed (fuzz/fuzz_mat.c) and names the byte offset
- * and the element at fault; libmatio reports its errors on stderr through its own log. */
+ * and the element at fault; libmatio reports its errors on stderr through its own log.
+ * libmatio is loaded for each such file (dlopen by the SONAME CMake found,
+ * JEMPP_MATIO_SONAME): linked, it and HDF5 with HDF5's network and TLS libraries would be
+ * mapped at every start of a program that uses jempp. */
+#include <dlfcn.h>
 #include <matio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "data/readers.h"
+
+/* The libmatio functions this reader calls. */
+typedef struct {
+    void *lib;
+    mat_t *(*open)(const char *name, int mode);
+    int (*close)(mat_t *mat);
+    matvar_t *(*next_info)(mat_t *mat);
+    matvar_t *(*read)(mat_t *mat, const char *name);
+    void (*var_free)(matvar_t *var);
+} matio_fns;
+
+static jp_status load_matio(matio_fns *f, const char *path, jp_error *err)
+{
+    memset(f, 0, sizeof *f);
+    f->lib = dlopen(JEMPP_MATIO_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!f->lib)
+        return jp_fail(err, JP_ERR_BACKEND, "%s: a MATLAB v7.3 (HDF5) MAT-file needs libmatio (%s), which cannot "
+                       "be loaded: %s", path, JEMPP_MATIO_SONAME, dlerror());
+    f->open = (mat_t * (*)(const char *, int)) dlsym(f->lib, "Mat_Open");
+    f->close = (int (*)(mat_t *))dlsym(f->lib, "Mat_Close");
+    f->next_info = (matvar_t * (*)(mat_t *)) dlsym(f->lib, "Mat_VarReadNextInfo");
+    f->read = (matvar_t * (*)(mat_t *, const char *)) dlsym(f->lib, "Mat_VarRead");
+    f->var_free = (void (*)(matvar_t *))dlsym(f->lib, "Mat_VarFree");
+    if (f->open && f->close && f->next_info && f->read && f->var_free) return JP_OK;
+    dlclose(f->lib);
+    return jp_fail(err, JP_ERR_BACKEND, "%s: %s lacks the functions jempp reads MAT-files with", path,
+                   JEMPP_MATIO_SONAME);
+}
 
 int jp_mat_is_v73(const unsigned char *head, size_t len)
 {
@@ -16,12 +48,16 @@ int jp_mat_is_v73(const unsigned char *head, size_t len)
 jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err)
 {
     memset(m, 0, sizeof *m);
-    mat_t *mat = Mat_Open(path, MAT_ACC_RDONLY);
-    if (!mat)
+    matio_fns f;
+    jp_status st = load_matio(&f, path, err);
+    if (st) return st;
+    mat_t *mat = f.open(path, MAT_ACC_RDONLY);
+    if (!mat) {
+        dlclose(f.lib);
         return jp_fail(err, JP_ERR_FORMAT, "%s: libmatio cannot open it as a MATLAB v7.3 (HDF5) MAT-file", path);
-    jp_status st = JP_OK;
+    }
     matvar_t *info;
-    while (!st && (info = Mat_VarReadNextInfo(mat)) != NULL) {
+    while (!st && (info = f.next_info(mat)) != NULL) {
         jp_mat_var v;
         memset(&v, 0, sizeof v);
         snprintf(v.name, sizeof v.name, "%s", info->name ? info->name : "");
@@ -37,7 +73,7 @@ jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err)
         }
         int numeric = info->class_type >= MAT_C_DOUBLE && info->class_type <= MAT_C_UINT64 && !info->isComplex;
         if (!st && numeric) {
-            matvar_t *full = Mat_VarRead(mat, info->name);
+            matvar_t *full = f.read(mat, info->name);
             if (!full || !full->data) {
                 st = jp_fail(err, JP_ERR_FORMAT, "%s: libmatio cannot read variable %s", path, v.name);
             } else {
@@ -52,12 +88,13 @@ jp_status jp_mat73_read(jp_mat_file *m, const char *path, jp_error *err)
                     v.data = copy, v.nbytes = nbytes;
                 }
             }
-            if (full) Mat_VarFree(full);
+            if (full) f.var_free(full);
         }
         if (!st && !jp_mat_add_var(m, &v)) st = jp_fail(err, JP_ERR_NOMEM, "%s: variable list", path);
-        Mat_VarFree(info);
+        f.var_free(info);
     }
-    Mat_Close(mat);
+    f.close(mat);
+    dlclose(f.lib);
     if (st) jp_mat_free(m);
     return st;
 }
