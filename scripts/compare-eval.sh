@@ -17,7 +17,8 @@
 # PYLD chains from scratch on its own LSE (what JEM says any classifier defines).
 # The summary table goes to OUT_DIR/summary.md, made by `jempp compare` (SUMMARY_ONLY=1
 # rewrites it without evaluating again; ONLY=jempp or ONLY=softmax evaluates one model,
-# the other column stays empty where it has no results).
+# the other column stays empty where it has no results). JEMPP= names the program
+# (build/jempp), EVAL_ARGS= flags for every evaluation (e.g. --device cuda).
 set -e
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { echo "usage: $0 JEMPP_CKPT SOFTMAX_CKPT OUT_DIR [MAX_N_OOD [MAX_N_ATTACK]]" >&2; exit 2; }
@@ -28,7 +29,8 @@ mkdir -p "$OUT/jempp" "$OUT/softmax" # both columns exist even when ONLY= evalua
 ev() { # tag ckpt mode extra...
   tag=$1; ck=$2; mode=$3; shift 3
   echo "== $tag $mode"
-  "$J" eval --ckpt "$ck" --mode "$mode" --out "$OUT/$tag/$mode" --quiet "$@"
+  # shellcheck disable=SC2086 # EVAL_ARGS: flags for every evaluation, e.g. --device cuda
+  "$J" eval --ckpt "$ck" --mode "$mode" --out "$OUT/$tag/$mode" --quiet ${EVAL_ARGS:-} "$@"
 }
 for tag in ${ONLY:-jempp softmax}; do
   [ -z "$SUMMARY_ONLY" ] || break # SUMMARY_ONLY=1: only the table, from evaluations already made

@@ -18,25 +18,7 @@ set -u
 G=${1:-.gpu}
 cd "$(dirname "$0")/.."
 LOG=${OUT:-/tmp}/gpu-check.log
-: > "$LOG"
-say() { echo "$*" | tee -a "$LOG"; }
-# runs a command into the log; returns its exit status (a skip, 77, is a failure here)
-run() {
-    say "\$ $*"
-    { "$@" 2>&1; echo $? > /tmp/gpu-check.rc; } | tee -a "$LOG"
-    return "$(cat /tmp/gpu-check.rc)"
-}
-LIBS=/tmp/jempp-libs
-mkdir -p $LIBS
-for f in "$G"/debs/*.deb; do dpkg -x "$f" $LIBS; done
-# cuDNN and cuBLAS: the toolkit's, else those of PyTorch's wheels
-NV=$(python3 -c 'import os, nvidia; print(os.path.dirname(list(nvidia.__path__)[0]) + "/nvidia")' 2>/dev/null || true)
-EXTRA=""
-for d in "$NV"/cudnn/lib "$NV"/cublas/lib "$NV"/nccl/lib "$NV"/cu13/lib "$NV"/cuda_runtime/lib; do [ -d "$d" ] && EXTRA="$EXTRA:$d"; done
-export LD_LIBRARY_PATH="$LIBS/usr/lib/x86_64-linux-gnu:$LIBS/lib/x86_64-linux-gnu:$LIBS/usr/lib/x86_64-linux-gnu/openblas-pthread:/usr/local/cuda/lib64$EXTRA:${LD_LIBRARY_PATH:-}"
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-4}
-say "gpu-check: $(date -u +%FT%TZ), $(nvidia-smi -L 2>/dev/null | head -1)"
-say "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
+. scripts/gpu-env.sh
 run "$G"/bin/jempp env
 fail=0
 for t in "test_device cuda" "test_conformance cuda" "test_wrn_device"; do
