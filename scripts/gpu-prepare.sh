@@ -4,10 +4,10 @@
 # and without MPI (build-gpu/), its GPU test and benchmark programs and `jempp`, the
 # Debian packages of every library they load that is not part of glibc, libstdc++ or CUDA
 # (unpacked there, not installed), Fashion-MNIST in the official IDX format and the
-# PyTorch peer. Writes them into .gpu/ (ignored by git; carried to the machine: 24 MB with
-# the subset of the first 12000 training and 2000 test images, 49 MB with --full, the
-# whole data set, which gpu-results.sh trains on; beside the checkout's 17 MB of tracked
-# files, under the 64 MiB a call carries).
+# PyTorch peer. Writes them into .gpu/ (ignored by git; carried to the machine): 24 MB with
+# the subset of the first 12000 training and 2000 test images, for gpu-check.sh; with
+# --full the whole data set and `jempp` alone, for gpu-results.sh, 45 MB (61 MiB with
+# the checkout's 17 MB of tracked files, under the 64 MiB a call carries).
 #
 #   sh scripts/gpu-prepare.sh [--full]
 set -eu
@@ -22,7 +22,9 @@ if [ ! -f $B/libjempp_cuda.a ]; then
     exit 1
 fi
 rm -rf .gpu && mkdir -p .gpu/bin .gpu/debs .gpu/fashion
-for p in jempp test_device test_conformance test_wrn_device bench_wrn; do cp $B/$p .gpu/bin/; done
+progs="jempp test_device test_conformance test_wrn_device bench_wrn"
+[ $FULL = 1 ] && progs=jempp
+for p in $progs; do cp $B/$p .gpu/bin/; done
 # the Debian packages of the libraries the programs load, but glibc's, gcc's and CUDA's
 libs=$(for p in .gpu/bin/*; do ldd "$p"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
        grep -v -E '/(libc|libm|libdl|libpthread|librt|libstdc\+\+|libgcc_s|libresolv)\.so|/usr/local/cuda' || true)
@@ -46,6 +48,6 @@ for name, keep in (("train", 12000), ("t10k", 2000)):
             f.write(bytes(head) + raw[hdr:hdr + keep * per])
 PY
 fi
-cp ../shared/bench/peer_torch.py .gpu/
+[ $FULL = 1 ] || cp ../shared/bench/peer_torch.py .gpu/
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 echo "gpu-prepare: $(echo $pkgs | wc -w) packages; $(du -sh .gpu | cut -f1) in .gpu/"
