@@ -15,7 +15,8 @@
 #
 #   sh scripts/gpu-results.sh [FOLDER]      (FOLDER: default .gpu)
 #   DEPTH=16 WIDTH=4 EPOCHS=10     the WRN and the schedule's length
-#   MINUTES=7                      each run's wall-clock share of this call
+#   MINUTES=4                      each run's wall-clock share of this call (both runs
+#                                  and the comparison must fit a device call's 10 minutes)
 #   DEVICE=cuda                    where to train and evaluate
 #   ITERS=0                        N > 0: N iterations each and small evaluations, any data
 #                                  (a check of this script: DEVICE=cpu ITERS=20)
@@ -27,7 +28,7 @@ O=${OUT:-$R/out}
 mkdir -p $R "$O"
 LOG=$O/gpu-results.log
 . scripts/gpu-env.sh
-DEPTH=${DEPTH:-16} WIDTH=${WIDTH:-4} EPOCHS=${EPOCHS:-10} MINUTES=${MINUTES:-7} DEVICE=${DEVICE:-cuda}
+DEPTH=${DEPTH:-16} WIDTH=${WIDTH:-4} EPOCHS=${EPOCHS:-10} MINUTES=${MINUTES:-4} DEVICE=${DEVICE:-cuda}
 ITERS=${ITERS:-0}
 J=$G/bin/jempp
 n=$(python3 -c "import gzip, struct, sys; print(struct.unpack('>I', gzip.open(sys.argv[1]).read(8)[4:])[0])" \
