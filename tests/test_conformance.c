@@ -339,6 +339,8 @@ static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_
     /* more tiles than one Winograd block (80 tiles: blocks of 24 and 32 with tails) */
     check_conv(t, sk, ctx, r, c, tol, 5, 16, 14, 32, 3, 1, 0, 1);
     check_conv(t, sk, ctx, r, c, tol, 2, 48, 8, 16, 3, 1, 0, 0);  /* Cout < Cin */
+    /* Winograd's kernels in strips of 32 columns: 48 = 32 + 16 (forward), 80 = 2 x 32 + 16 */
+    check_conv(t, sk, ctx, r, c, tol, 2, 80, 6, 48, 3, 1, 0, 1);
 }
 
 /* The shapes of check_bnact for implementation b. */

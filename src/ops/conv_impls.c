@@ -10,10 +10,14 @@
  *   other 3x3 stride 1 (Winograd allowed):
  *                                     jempp-winograd, onednn-winograd, onednn-direct
  *   every other shape:                onednn-direct
- * By bench_winograd (2 threads, batch 64, AMD EPYC with AVX-512, docs/results.md):
- * jempp-winograd runs 1.1-1.7x oneDNN's AVX-512 Winograd up to 320 channels (160->160
- * 32x32: 1213 against 885 GFLOP/s-equivalent forward; 320->320 16x16 alike) and 0.8x it
- * at 640->640 8x8 (825 against 1060); on AVX2 oneDNN has no Winograd. */
+ * By bench_winograd (2 threads, batch 64, AMD EPYC Zen 5 with AVX-512, docs/results.md),
+ * jempp-winograd's GFLOP/s-equivalent over oneDNN's Winograd, forward / backward-data /
+ * backward-weights, medians of 3 runs: 1.4-3.0x up to 160 channels, 160->320 32x32
+ * 1.36 / 1.45 / 1.47, 256->256 16x16 1.17 / 1.18 / 1.08, 320->320 16x16 1.09 / 1.09 /
+ * 1.00, 320->640 16x16 0.93 / 1.02 / 1.00, 512->512 8x8 0.84 / 0.86 / 0.51, 640->640
+ * 8x8 1.06 / 1.07 / 0.80: from 512 channels its backward-weights, which adds into a
+ * per-thread copy of the 36 Cin Cout transformed gradients (38-59 MB), falls behind.
+ * On AVX2 oneDNN has no Winograd. */
 #include <string.h>
 
 #include "ops/backend.h"

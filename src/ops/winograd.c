@@ -83,7 +83,8 @@ static void kernel_transform(double out[NPTS], const double g[9])
         for (int j = 0; j < 6; j++) out[i * 6 + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
 }
 
-/* u[xi][a][b] (a: the convolution's input channel, b: its output channel) from
+/* u[xi][a][b] (a: the convolution's input channel, b: its output channel; in strips,
+ * jp_wino_u_index) from
  * w[co][ci]; backward-data takes a = co, b = ci and the kernel rotated by 180 degrees. */
 static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
 {
@@ -96,7 +97,7 @@ static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
             for (int i = 0; i < 9; i++) g[i] = bwd ? k[8 - i] : k[i];
             kernel_transform(t, g);
             int a = bwd ? co : ci, b = bwd ? ci : co;
-            for (int x = 0; x < NPTS; x++) u[((size_t)x * na + a) * nb + b] = (float)t[x];
+            for (int x = 0; x < NPTS; x++) u[(size_t)x * na * nb + jp_wino_u_index(na, nb, a, b)] = (float)t[x];
         }
 }
 

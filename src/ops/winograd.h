@@ -52,7 +52,8 @@ const char *jp_wino_kernel_name(const jp_wino_plan *p);
 
 /* Floats of a transformed kernel: 36 * Cin * Cout. */
 size_t jp_wino_weight_floats(const jp_wino_plan *p);
-/* u[xi][ci][co] = (G g G^T)[xi] for g = w[co][ci] (OIHW), the forward kernel. */
+/* u[xi][ci][co] = (G g G^T)[xi] for g = w[co][ci] (OIHW), the forward kernel, each
+ * U[xi] stored in strips of JP_WINO_STRIP columns (jp_wino_u_index). */
 void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw);
 /* u[xi][co][ci] = (G g' G^T)[xi] for g' = w[co][ci] rotated by 180 degrees: the kernel
  * of backward-data (Cout input channels, Cin output channels). */
@@ -84,6 +85,19 @@ enum { JP_WINO_NPTS = 36, JP_WINO_KROWS = 6 };
  * count is even. An unpadded stride of a power-of-two multiple of lines (3 KiB for 24
  * tiles of 32 channels) puts the 36 matrices into a few L1 sets, and the transforms,
  * which touch all 36 for every tile, evict each other. */
+/* Where U[xi] (rows x cols) keeps its element (r, c): in strips of JP_WINO_STRIP columns
+ * (the last one 16 wide when cols is an odd multiple of 16), each strip rows x width
+ * row-major, so that the products stream one strip of the kernel from memory in order.
+ * Stored row-major instead (a strip's rows 4 Cout bytes apart), the kernels of the wide
+ * layers (14.7 MB at 320 -> 320) ran at 623 against 773 GFLOP/s-equivalent for oneDNN's
+ * Winograd (bench_winograd, 320->320 16x16 forward). */
+enum { JP_WINO_STRIP = 32 };
+static inline size_t jp_wino_u_index(int rows, int cols, int r, int c)
+{
+    int c0 = c / JP_WINO_STRIP * JP_WINO_STRIP, width = cols - c0 < JP_WINO_STRIP ? cols - c0 : JP_WINO_STRIP;
+    return (size_t)c0 * rows + (size_t)r * width + (c - c0);
+}
+
 static inline size_t jp_wino_point_stride(int nt, int c)
 {
     size_t lines = ((size_t)nt * c + 15) / 16;

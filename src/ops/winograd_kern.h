@@ -177,12 +177,18 @@ static void gemm(int rows, int ncol, int K, const float *a, size_t a_rs, size_t 
     }
 }
 
-/* M[xi] (nt x co) = V[xi] (nt x ci) . U[xi] (ci x co). */
+/* M[xi] (nt x co) = V[xi] (nt x ci) . U[xi] (ci x co), U[xi] strip by strip
+ * (jp_wino_u_index). */
 static void multiply(const geom *g, float *M, const float *V, const float *U, int nt)
 {
     size_t vs = point_stride(nt, g->ci), ms = point_stride(nt, g->co);
-    for (int x = 0; x < NPTS; x++)
-        gemm(nt, g->co, g->ci, V + x * vs, g->ci, 1, U + (size_t)x * g->ci * g->co, g->co, M + x * ms, g->co, 0);
+    for (int x = 0; x < NPTS; x++) {
+        const float *ux = U + (size_t)x * g->ci * g->co;
+        for (int c0 = 0; c0 < g->co; c0 += JP_WINO_STRIP) {
+            int width = g->co - c0 < JP_WINO_STRIP ? g->co - c0 : JP_WINO_STRIP;
+            gemm(nt, width, g->ci, V + x * vs, g->ci, 1, ux + (size_t)c0 * g->ci, width, M + x * ms + c0, g->co, 0);
+        }
+    }
 }
 
 /* dst tiles = A^T M A (+ b) for the tiles [t0, t0 + nt); accumulate adds into dst,
