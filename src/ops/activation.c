@@ -1,4 +1,5 @@
 /* LeakyReLU (slope 0 gives ReLU), elementwise on any layout. */
+#include "core/parallel.h"
 #include "jempp/ops.h"
 #include "ops/ref.h"
 
@@ -6,7 +7,7 @@
 void jp_ref_leaky_relu_forward(float *out, const float *in, size_t count, float slope)
 {
     JP_CHECK(out && in);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= JP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < count; i++) out[i] = in[i] > 0.0f ? in[i] : slope * in[i];
 }
 
@@ -17,6 +18,6 @@ void jp_ref_leaky_relu_backward(float *din, const float *dout, const float *in, 
 {
     if (!din) return;
     JP_CHECK(dout && in);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (count >= JP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < count; i++) din[i] = in[i] > 0.0f ? dout[i] : slope * dout[i];
 }

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "core/sgemm.h"
 #include "jempp/ops.h"
 #include "ops/device.h"
@@ -42,7 +43,7 @@ static jp_status cpu_sync(void *st, jp_error *err)
 static void cpu_add(void *st, float *y, const float *x, size_t n)
 {
     (void)st;
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= JP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
@@ -62,7 +63,7 @@ static int cpu_all_finite(void *st, const float *x, size_t n)
 {
     (void)st;
     int ok = 1;
-#pragma omp parallel for reduction(&& : ok)
+#pragma omp parallel for reduction(&& : ok) if (n >= JP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) ok = ok && isfinite(x[i]);
     return ok;
 }
@@ -92,7 +93,7 @@ static void cpu_pool_forward(void *st, float *out, const float *in, int n, int c
     (void)st;
     int B = block, cb = (c + B - 1) / B;
     float inv = 1.0f / (float)hw;
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)n * c * hw >= JP_PAR_MIN_ELEMS)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {
             const float *s = in + (((size_t)i * cb + j / B) * hw) * B + j % B;
@@ -108,7 +109,7 @@ static void cpu_pool_backward(void *st, float *din, const float *dout, int n, in
     (void)st;
     int B = block, cb = (c + B - 1) / B;
     float inv = 1.0f / (float)hw;
-#pragma omp parallel for
+#pragma omp parallel for if ((size_t)n * c * hw >= JP_PAR_MIN_ELEMS)
     for (int i = 0; i < n; i++)
         for (int j = 0; j < c; j++) {
             float *d = din + (((size_t)i * cb + j / B) * hw) * B + j % B;
@@ -209,7 +210,7 @@ static void cpu_clamp(void *st, float *x, float lo, float hi, size_t n)
 static void cpu_pyld_step(void *st, float *x, const float *g, size_t n, float lr, float eps)
 {
     (void)st;
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= JP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) x[i] = clampf(x[i] + lr * clampf(g[i], -eps, eps), -1.0f, 1.0f);
 }
 
@@ -217,7 +218,7 @@ static void cpu_sgld_step(void *st, float *x, const float *g, const float *noise
                           float eps, int prox, int clamp)
 {
     (void)st;
-#pragma omp parallel for simd
+#pragma omp parallel for simd if (n >= JP_PAR_MIN_ELEMS)
     for (size_t i = 0; i < n; i++) {
         float step = prox ? 0.5f * lr * clampf(g[i], -eps, eps) : lr * g[i];
         float v = x[i] + step + (noise ? noise[i] : 0.0f);

@@ -1,9 +1,10 @@
 /* Log-sum-exp over classes and softmax cross-entropy (mean reduction), on rows of
  * (N,C) logits. Stable: the row maximum is subtracted before exponentiating and
  * the sums run in double. */
-#include "jempp/ops.h"
-
 #include <math.h>
+
+#include "core/parallel.h"
+#include "jempp/ops.h"
 
 /* LSE(x) = max + log sum_c exp(x_c - max). A row whose maximum is +-inf returns
  * it (all -inf gives -inf, as torch.logsumexp). */
@@ -22,7 +23,7 @@ static double jp_row_lse(const float *x, int c)
 void jp_logsumexp_forward(float *out, const float *in, int n, int c)
 {
     JP_CHECK(out && in && n >= 0 && c > 0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)n * c >= JP_PAR_MIN_EXPS)
     for (int r = 0; r < n; r++) out[r] = (float)jp_row_lse(in + (size_t)r * c, c);
 }
 
@@ -32,7 +33,7 @@ void jp_logsumexp_backward(float *din, const float *dout, const float *in, int n
 {
     if (!din) return;
     JP_CHECK(dout && in && n >= 0 && c > 0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)n * c >= JP_PAR_MIN_EXPS)
     for (int r = 0; r < n; r++) {
         const float *x = in + (size_t)r * c;
         const double lse = jp_row_lse(x, c);
@@ -66,7 +67,7 @@ void jp_cross_entropy_backward(float *dlogits, float dloss, const float *logits,
     JP_CHECK(logits && y && n > 0 && c > 0);
     for (int r = 0; r < n; r++) JP_CHECK(y[r] >= 0 && y[r] < c);
     const double scale = (double)dloss / n;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((long)n * c >= JP_PAR_MIN_EXPS)
     for (int r = 0; r < n; r++) {
         const float *x = logits + (size_t)r * c;
         const double lse = jp_row_lse(x, c);

@@ -4,10 +4,8 @@
 #include <stddef.h>
 
 #include "core/cpu_clones.h"
+#include "core/parallel.h"
 #include "jempp/optim.h"
-
-/* Below this many elements a step runs on one thread. */
-#define JP_ADAM_PAR_MIN 32768
 
 /* The larger of a and b; NaN if either is NaN (torch.maximum). */
 static inline float jp_max_nan(float a, float b)
@@ -39,7 +37,7 @@ JP_CPU_CLONES void jp_adam_update(const jp_optim_config *c, float *params, const
     const float b2 = (float)c->beta2, one_b2 = (float)(1.0 - c->beta2);
     const ptrdiff_t len = (ptrdiff_t)n;
 
-#pragma omp parallel for schedule(static) if (len >= JP_ADAM_PAR_MIN)
+#pragma omp parallel for schedule(static) if (len >= JP_PAR_MIN_ELEMS)
     for (ptrdiff_t i = 0; i < len; i++) {
         const float p = params[i];
         const float g = use_wd ? fmaf(p, wd, grads[i]) : grads[i];

@@ -3,10 +3,8 @@
 #include <stddef.h>
 
 #include "core/cpu_clones.h"
+#include "core/parallel.h"
 #include "jempp/optim.h"
-
-/* Below this many elements a step runs on one thread. */
-#define JP_SGD_PAR_MIN 32768
 
 /* d = wd != 0 ? fma(p, wd, grad) : grad
  * buf = first ? d : fma(d, 1 - dampening, buf * mu);  d = nesterov ? fma(buf, mu, d) : buf
@@ -27,14 +25,14 @@ JP_CPU_CLONES void jp_sgd_update(const jp_optim_config *c, float *params, const 
     JP_CHECK(!use_mom || n == 0 || buf != NULL);
 
     if (!use_mom) {
-#pragma omp parallel for schedule(static) if (len >= JP_SGD_PAR_MIN)
+#pragma omp parallel for schedule(static) if (len >= JP_PAR_MIN_ELEMS)
         for (ptrdiff_t i = 0; i < len; i++) {
             float d = use_wd ? fmaf(params[i], wd, grads[i]) : grads[i];
             params[i] = fmaf(d, neg_lr, params[i]);
         }
         return;
     }
-#pragma omp parallel for schedule(static) if (len >= JP_SGD_PAR_MIN)
+#pragma omp parallel for schedule(static) if (len >= JP_PAR_MIN_ELEMS)
     for (ptrdiff_t i = 0; i < len; i++) {
         float d = use_wd ? fmaf(params[i], wd, grads[i]) : grads[i];
         float b = first ? d : fmaf(d, damp, buf[i] * mu);
