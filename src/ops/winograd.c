@@ -84,8 +84,8 @@ static void kernel_transform(double out[NPTS], const double g[9])
 }
 
 /* u[xi][a][b] (a: the convolution's input channel, b: its output channel; in strips,
- * jp_wino_u_index) from
- * w[co][ci]; backward-data takes a = co, b = ci and the kernel rotated by 180 degrees. */
+ * jp_wino_u_index) from w[co][ci]; backward-data takes a = co, b = ci and the kernel
+ * rotated by 180 degrees. */
 static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
 {
     int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout;

@@ -80,24 +80,32 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
  * the products' register tile. */
 enum { JP_WINO_NPTS = 36, JP_WINO_KROWS = 6 };
 
+/* Columns of the strips in which the transformed kernels are stored (jp_wino_u_index). */
+enum { JP_WINO_STRIP = 32 };
+
+/* Columns of the strip that starts at column c0 (a multiple of JP_WINO_STRIP). */
+static inline int jp_wino_strip_width(int cols, int c0)
+{
+    return cols - c0 < JP_WINO_STRIP ? cols - c0 : JP_WINO_STRIP;
+}
+
+/* Where U[xi] (rows x cols) keeps its element (r, c): in strips of JP_WINO_STRIP columns
+ * (the last one 16 wide when cols is an odd multiple of 16), each strip rows x width
+ * row-major, so that the products stream one strip of the kernel from memory in order.
+ * Stored row-major instead (a strip's rows 4 Cout bytes apart), the kernels of the wide
+ * layers (14.7 MB at 320 -> 320) ran at 0.90x oneDNN's Winograd against 1.09x in strips
+ * (bench_winograd, 320->320 16x16 forward, medians of 3 runs). */
+static inline size_t jp_wino_u_index(int rows, int cols, int r, int c)
+{
+    int c0 = c / JP_WINO_STRIP * JP_WINO_STRIP;
+    return (size_t)c0 * rows + (size_t)r * jp_wino_strip_width(cols, c0) + (c - c0);
+}
+
 /* Floats from one point's matrix to the next in a block of nt tiles of c channels
  * (V[xi] is nt x c): nt c rounded up to whole 64-byte lines, plus one line when that
  * count is even. An unpadded stride of a power-of-two multiple of lines (3 KiB for 24
  * tiles of 32 channels) puts the 36 matrices into a few L1 sets, and the transforms,
  * which touch all 36 for every tile, evict each other. */
-/* Where U[xi] (rows x cols) keeps its element (r, c): in strips of JP_WINO_STRIP columns
- * (the last one 16 wide when cols is an odd multiple of 16), each strip rows x width
- * row-major, so that the products stream one strip of the kernel from memory in order.
- * Stored row-major instead (a strip's rows 4 Cout bytes apart), the kernels of the wide
- * layers (14.7 MB at 320 -> 320) ran at 623 against 773 GFLOP/s-equivalent for oneDNN's
- * Winograd (bench_winograd, 320->320 16x16 forward). */
-enum { JP_WINO_STRIP = 32 };
-static inline size_t jp_wino_u_index(int rows, int cols, int r, int c)
-{
-    int c0 = c / JP_WINO_STRIP * JP_WINO_STRIP, width = cols - c0 < JP_WINO_STRIP ? cols - c0 : JP_WINO_STRIP;
-    return (size_t)c0 * rows + (size_t)r * width + (c - c0);
-}
-
 static inline size_t jp_wino_point_stride(int nt, int c)
 {
     size_t lines = ((size_t)nt * c + 15) / 16;

@@ -185,7 +185,7 @@ static void multiply(const geom *g, float *M, const float *V, const float *U, in
     for (int x = 0; x < NPTS; x++) {
         const float *ux = U + (size_t)x * g->ci * g->co;
         for (int c0 = 0; c0 < g->co; c0 += JP_WINO_STRIP) {
-            int width = g->co - c0 < JP_WINO_STRIP ? g->co - c0 : JP_WINO_STRIP;
+            int width = jp_wino_strip_width(g->co, c0);
             gemm(nt, width, g->ci, V + x * vs, g->ci, 1, ux + (size_t)c0 * g->ci, width, M + x * ms + c0, g->co, 0);
         }
     }
