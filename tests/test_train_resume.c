@@ -133,6 +133,12 @@ static void base_config(jp_train_config *c, const char *dir, int64_t max_iters)
     c->print_every = 1000000;
     c->quiet = !getenv("JEMPP_TEST_VERBOSE"); /* JEMPP_TEST_VERBOSE=1: the trainer's progress lines */
     c->seed = 5;
+#ifdef __SANITIZE_ADDRESS__
+    /* A sanitizer build: the convolutions on oneDNN's direct kernels (not instrumented).
+     * jempp's Winograd, instrumented, would take most of the time of every run here; the
+     * sanitizers check its memory accesses in test_conformance and the WRN tests. */
+    c->kernels.conv = JP_CONV_ONEDNN_DIRECT;
+#endif
     snprintf(c->save_dir, sizeof c->save_dir, "%s/%s", g_root, dir);
 }
 
