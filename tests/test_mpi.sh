@@ -44,15 +44,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 MPIRUN="mpirun --oversubscribe"
 # A sanitizer build: Open MPI's own components (dlopen'ed, unloaded at exit) leave
 # allocations LeakSanitizer reports as leaks of unknown modules; jempp's own leaks are
-# checked by the single-process tests of that build. Its convolutions run on oneDNN's
-# direct kernels (not instrumented): jempp's Winograd, instrumented, would take most of
-# every run's time; the sanitizers check its memory accesses in test_conformance and the
-# WRN tests of the same build.
-SANITIZED=""
+# checked by the single-process tests of that build.
 if ldd "$JEMPP" 2>/dev/null | grep -q libasan; then
     MPIRUN="$MPIRUN -x ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-    SANITIZED="--conv_impl onednn-direct"
 fi
+# JEMPP_TEST_TRAIN_CONV (CMakeLists.txt; set for a sanitizer build): the convolutions' implementation
+CONV=${JEMPP_TEST_TRAIN_CONV:+--conv_impl $JEMPP_TEST_TRAIN_CONV}
 # The training files through links, the test files cut to their first 500 images: every
 # run evaluates the test set once at its end, and all 10000 would take most of its time.
 DATA="$TMP/fashion"
@@ -66,7 +63,7 @@ for name, head, item in (('t10k-images-idx3-ubyte.gz', 16, 784), ('t10k-labels-i
     with gzip.open('$DATA/' + name, 'wb') as f:
         f.write(d[:4] + struct.pack('>I', n) + d[8:head] + d[head:head + n * item])
 " || { echo "FAILED: could not write the cut test set into $DATA"; exit 1; }
-COMMON="--data_root $DATA $SANITIZED"
+COMMON="--data_root $DATA $CONV"
 FAILED=0
 PASSED=0
 check() { # check CONDITION-STATUS MESSAGE

@@ -133,12 +133,17 @@ static void base_config(jp_train_config *c, const char *dir, int64_t max_iters)
     c->print_every = 1000000;
     c->quiet = !getenv("JEMPP_TEST_VERBOSE"); /* JEMPP_TEST_VERBOSE=1: the trainer's progress lines */
     c->seed = 5;
-#ifdef __SANITIZE_ADDRESS__
-    /* A sanitizer build: the convolutions on oneDNN's direct kernels (not instrumented).
-     * jempp's Winograd, instrumented, would take most of the time of every run here; the
-     * sanitizers check its memory accesses in test_conformance and the WRN tests. */
-    c->kernels.conv = JP_CONV_ONEDNN_DIRECT;
-#endif
+    /* JEMPP_TEST_TRAIN_CONV (set by CMake for a sanitizer build): the convolutions' implementation */
+    const char *conv = getenv("JEMPP_TEST_TRAIN_CONV");
+    if (conv && *conv) {
+        int k = 0;
+        while (k < JP_CONV_N_IMPL && strcmp(conv, jp_conv_impl_word((jp_conv_impl_id)k))) k++;
+        if (k == JP_CONV_N_IMPL) {
+            fprintf(stderr, "JEMPP_TEST_TRAIN_CONV='%s' names no convolution implementation\n", conv);
+            exit(1);
+        }
+        c->kernels.conv = (jp_conv_impl_id)k;
+    }
     snprintf(c->save_dir, sizeof c->save_dir, "%s/%s", g_root, dir);
 }
 
