@@ -15,14 +15,6 @@
 #include "jempp/ops.h"
 #include "ops/backend.h"
 
-static void fill(float *x, size_t n, unsigned *seed)
-{
-    for (size_t i = 0; i < n; i++) {
-        *seed = *seed * 1664525u + 1013904223u;
-        x[i] = (float)((*seed >> 8) * (1.0 / 16777216.0) - 0.5);
-    }
-}
-
 static double rel_diff(const float *a, const float *b, size_t n)
 {
     double d = 0, m = 0;
@@ -79,7 +71,7 @@ int main(int argc, char **argv)
         float *b = jp_alloc((size_t)cout * 4), *dw = jp_alloc(nw * 4), *dbs = jp_alloc((size_t)cout * 4);
         float *y[N_IMPL];
         unsigned seed = 1;
-        fill(x, nin, &seed), fill(dy, nout, &seed), fill(w, nw, &seed), fill(b, (size_t)cout, &seed);
+        bench_fill(x, nin, &seed), bench_fill(dy, nout, &seed), bench_fill(w, nw, &seed), bench_fill(b, (size_t)cout, &seed);
         char name[40];
         snprintf(name, sizeof name, "%d->%d %dx%d", cin, cout, hw, hw);
         printf("%-14s", name);
