@@ -133,16 +133,12 @@ static void base_config(jp_train_config *c, const char *dir, int64_t max_iters)
     c->print_every = 1000000;
     c->quiet = !getenv("JEMPP_TEST_VERBOSE"); /* JEMPP_TEST_VERBOSE=1: the trainer's progress lines */
     c->seed = 5;
-    /* JEMPP_TEST_TRAIN_CONV (set by CMake for a sanitizer build): the convolutions' implementation */
+    /* JEMPP_TEST_TRAIN_CONV (set by CMake for a sanitizer build): --conv_impl's word */
     const char *conv = getenv("JEMPP_TEST_TRAIN_CONV");
-    if (conv && *conv) {
-        int k = 0;
-        while (k < JP_CONV_N_IMPL && strcmp(conv, jp_conv_impl_word((jp_conv_impl_id)k))) k++;
-        if (k == JP_CONV_N_IMPL) {
-            fprintf(stderr, "JEMPP_TEST_TRAIN_CONV='%s' names no convolution implementation\n", conv);
-            exit(1);
-        }
-        c->kernels.conv = (jp_conv_impl_id)k;
+    jp_error err;
+    if (conv && *conv && jp_train_setting_parse(c, jp_train_setting_find("conv_impl"), conv, &err) != JP_OK) {
+        fprintf(stderr, "JEMPP_TEST_TRAIN_CONV: %s\n", err.msg);
+        exit(1);
     }
     snprintf(c->save_dir, sizeof c->save_dir, "%s/%s", g_root, dir);
 }
