@@ -7,7 +7,7 @@
  *
  *   bench_wrn [--depth 16] [--width 2] [--batch 64] [--size 32] [--channels 3]
  *             [--iters 7] [--layers] [--jempp M N | --sgld K] [--winograd 1|0]
- *             [--conv_impl NAME] [--bn_impl NAME] [--vector_width 0|8|16]
+ *             [--conv_impl NAME] [--bn_impl NAME] [--bf16 0|1] [--vector_width 0|8|16]
  *             [--device cpu|cuda] [--no_tf32] [--deterministic]
  * (--winograd 0: oneDNN's direct convolutions instead of the default Winograd; the
  * implementation flags as `jempp train`'s; the kernels that ran are printed first.
@@ -21,6 +21,7 @@
 #include "bench_stats.h"
 #include "jempp/ebm.h"
 #include "jempp/ops.h"
+#include "jempp/train.h"
 #include "jempp/wrn.h"
 #include "nn/wrn_internal.h"
 #include "ops/device.h"
@@ -81,7 +82,7 @@ int main(int argc, char **argv)
     int depth = 16, width = 2, batch = 64, size = 32, channels = 3, iters = 7, layers = 0, M = 0, N = 5, wino = 1;
     int on_gpu = 0, tf32 = 1, deterministic = 0;
     int K_sgld = 0;
-    jp_kernel_choice kc = {0, JP_CONV_AUTO, JP_BNACT_AUTO, NULL};
+    jp_kernel_choice kc = {.conv = JP_CONV_AUTO, .bnact = JP_BNACT_AUTO};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--depth") && i + 1 < argc) depth = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--width") && i + 1 < argc) width = atoi(argv[++i]);
@@ -92,15 +93,19 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (!strcmp(argv[i], "--winograd") && i + 1 < argc) wino = atoi(argv[++i]) != 0;
         else if (!strcmp(argv[i], "--sgld") && i + 1 < argc) K_sgld = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--bf16") && i + 1 < argc) kc.bf16 = atoi(argv[++i]) != 0;
         else if (!strcmp(argv[i], "--vector_width") && i + 1 < argc) kc.vector_width = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--conv_impl") && i + 1 < argc) {
-            const char *w = argv[++i];
-            for (int k = 0; k < JP_CONV_N_IMPL; k++)
-                if (!strcmp(w, jp_conv_impl_word((jp_conv_impl_id)k))) kc.conv = (jp_conv_impl_id)k;
-        } else if (!strcmp(argv[i], "--bn_impl") && i + 1 < argc) {
-            const char *w = argv[++i];
-            for (int k = 0; k < JP_BNACT_N_IMPL; k++)
-                if (!strcmp(w, jp_bnact_impl_word((jp_bnact_impl_id)k))) kc.bnact = (jp_bnact_impl_id)k;
+        else if ((!strcmp(argv[i], "--conv_impl") || !strcmp(argv[i], "--bn_impl")) && i + 1 < argc) {
+            /* read by `jempp train`'s own parser of these flags */
+            jp_train_config tc;
+            jp_error err;
+            tc.kernels = kc;
+            if (jp_train_setting_parse(&tc, jp_train_setting_find(argv[i] + 2), argv[i + 1], &err) != JP_OK) {
+                fprintf(stderr, "bench_wrn: %s\n", err.msg);
+                return 2;
+            }
+            kc = tc.kernels;
+            i++;
         }
         else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             const char *w = argv[++i];

@@ -5,7 +5,8 @@
  *  - OpenBLAS on kernels older than the CPU (a preloaded library makes it answer
  *    "Prescott": tests/shim_openblas_prescott.c), no OPENBLAS_CORETYPE: it runs with the
  *    core jp_blas_better_core names (SkylakeX with AVX-512, Haswell with AVX2); the
- *    user's OPENBLAS_CORETYPE is kept. */
+ *    user's OPENBLAS_CORETYPE is kept;
+ *  - whether `--bf16 1` runs bfloat16 convolutions: never with oneDNN limited to AVX2. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,11 @@ int main(void)
     tu_check(&t, rc == 0 && strstr(out, "OMP_WAIT_POLICY=passive\n"), "no wait policy set: jempp runs passive");
     tu_check(&t, strstr(out, "activations=nChw") != NULL && strstr(out, "openblas_core=") != NULL,
              "it names the layout and OpenBLAS's kernels");
+    tu_check(&t, strstr(out, "\nbf16=yes\n") || strstr(out, "\nbf16=no: "), "it says whether --bf16 1 runs bfloat16");
+    char *avx2[] = {"OMP_NUM_THREADS=2", "DNNL_MAX_CPU_ISA=AVX2", NULL};
+    rc = run_env(bin, avx2, out, sizeof out);
+    tu_check(&t, rc == 0 && strstr(out, "activations=nChw8c\n") && strstr(out, "\nbf16=no: "),
+             "oneDNN limited to AVX2: nChw8c and no bfloat16");
 
     char *active[] = {"OMP_WAIT_POLICY=active", NULL};
     rc = run_env(bin, active, out, sizeof out);

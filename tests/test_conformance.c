@@ -1,16 +1,19 @@
 /* Conformance: every implementation of the fast path that this machine can run, against
  * the plain reference kernels (jempp/ops.h), on one layout given as the argument:
  *   test_conformance 8    nChw8c:  onednn-direct, jempp-winograd; onednn, jempp-fused
- *   test_conformance 16   nChw16c: the same and onednn-winograd
+ *   test_conformance 16   nChw16c: the same, onednn-winograd and onednn-bf16
  *   test_conformance cuda NCHW on GPU 0: cudnn (convolutions with TF32 off and on), cudnn
  *                         batch norm; SKIPPED without a GPU or a CUDA build
  * Convolution: forward (plain, residual, inference + ReLU), backward-data and
  * backward-weights (accumulating), on shapes with odd channel counts, stride 2, 1x1,
  * 28x28 and 7x7 maps; batch norm + LeakyReLU: forward and backward in train and eval
- * mode. What this CPU cannot run is named, and the test then exits with TU_SKIP
+ * mode. onednn-bf16's forward and backward-data are held to the reference run on their
+ * operands rounded to bfloat16 (what its kernels multiply), at float32's tolerance. What
+ * this CPU cannot run is named, and the test then exits with TU_SKIP
  * (ctest's SKIP_RETURN_CODE): never a pass for what was not checked. */
 #include <math.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +45,20 @@ static float *rnd(jp_rng *r, size_t n, float lo, float hi)
     float *x = jp_alloc(n * sizeof(float));
     jp_rng_fill_uniform(r, x, n, lo, hi);
     return x;
+}
+
+/* A copy of a[0..n) rounded to bfloat16 (8 significant bits, to nearest, ties to even),
+ * as oneDNN's reorder to bf16 rounds. */
+static float *bf16_rounded(const float *a, size_t n)
+{
+    float *out = jp_alloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &a[i], 4);
+        u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+        memcpy(&out[i], &u, 4);
+    }
+    return out;
 }
 
 /* Arrays the plans touch live on the context's device (host memory on the CPU): these
@@ -139,7 +156,12 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
         tu_check(t, !jp_kernel_is_reference(kern[0]) && !jp_kernel_is_reference(kern[1]) && !jp_kernel_is_reference(kern[2]),
              "%s: JIT kernels (fwd %s, bwd-data %s, bwd-weights %s)", what, kern[0], kern[1], kern[2]);
 
-    jp_ref_conv2d_forward(ref, x, w, b, &s);
+    /* what the implementation multiplies: onednn-bf16 rounds the source, the output
+     * gradient and the weights of forward and backward-data to bfloat16 */
+    int bf16 = impl == JP_CONV_ONEDNN_BF16;
+    float *xm = bf16 ? bf16_rounded(x, nin) : x, *wm = bf16 ? bf16_rounded(w, nw) : w;
+    float *doutm = bf16 ? bf16_rounded(dout, nout) : dout;
+    jp_ref_conv2d_forward(ref, xm, wm, b, &s);
     if (residual)
         for (size_t i = 0; i < nout; i++) ref[i] += prev[i];
     if (src_plain) jp_dev_upload(ctx->dev, xb, x, nin * 4);
@@ -177,7 +199,7 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
 
     /* backward data */
     float *dref = jp_alloc(nin * 4), *dgot = jp_alloc(nin * 4);
-    jp_ref_conv2d_backward(dref, NULL, NULL, dout, x, w, &s);
+    jp_ref_conv2d_backward(dref, NULL, NULL, doutm, xm, wm, &s);
     act_in(ctx, db_, dout, n, cout, s.oh, s.ow);
     float *dxb = dalloc(ctx, jp_act_bytes(ctx, n, cin, h, h) + nin * 4);
     jp_conv_backward_data(&p, dxb, db_, wb);
@@ -201,6 +223,11 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
 
     float *bufs[] = {x, w, b, dout, prev, ref, got, dref, dgot, dwr, dwg, dbr, dbg};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) jp_free(bufs[i]);
+    if (bf16) {
+        jp_free(xm);
+        jp_free(wm);
+        jp_free(doutm);
+    }
     float *dbufs[] = {wd, bd, xb, yb, db_, wf, dws, dbs, dxb, dwd, dbd};
     dfree(ctx, dbufs, sizeof dbufs / sizeof *dbufs);
     if (wb != wf) jp_dev_release(ctx->dev, wb);
@@ -330,6 +357,7 @@ static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_
     check_conv(t, sk, ctx, r, c, tol, 2, 1, 28, 16, 3, 1, 1, 0);  /* grayscale first layer, 28x28 */
     check_conv(t, sk, ctx, r, c, tol, 4, 16, 10, 32, 3, 1, 0, 0);
     check_conv(t, sk, ctx, r, c, tol, 4, 32, 10, 32, 3, 2, 0, 1); /* strided residual */
+    check_conv(t, sk, ctx, r, c, tol, 2, 24, 13, 40, 3, 2, 0, 0); /* strided, odd size, channels not a block multiple */
     check_conv(t, sk, ctx, r, c, tol, 3, 16, 9, 32, 1, 2, 0, 0);  /* 1x1 shortcut, odd size */
     check_conv(t, sk, ctx, r, c, tol, 2, 24, 7, 40, 3, 1, 0, 1);  /* channels not a block multiple, 7x7 */
     check_conv(t, sk, ctx, r, c, tol, 2, 5, 6, 7, 3, 1, 0, 0);    /* odd channel counts */
@@ -439,6 +467,7 @@ int main(int argc, char **argv)
     check_convs(&t, &sk, &ctx, &r, JP_CONV_ONEDNN_DIRECT, 1e-4);
     check_convs(&t, &sk, &ctx, &r, JP_CONV_ONEDNN_WINOGRAD, 1e-3);
     check_convs(&t, &sk, &ctx, &r, JP_CONV_JEMPP_WINOGRAD, 1e-3);
+    check_convs(&t, &sk, &ctx, &r, JP_CONV_ONEDNN_BF16, 1e-4);
     check_bnacts(&t, &sk, &ctx, &r, JP_BNACT_ONEDNN);
     check_bnacts(&t, &sk, &ctx, &r, JP_BNACT_JEMPP_FUSED);
     {
@@ -496,6 +525,23 @@ int main(int argc, char **argv)
             tu_check(&t, st == JP_OK && strstr(sum, "onednn-winograd x") && !strstr(sum, "jempp-winograd"),
                      "--conv_impl onednn-winograd on nChw16c: %s", st ? err.msg : sum);
         }
+        if (m) jp_wrn_free(m);
+    }
+    {
+        /* --bf16 1: the two 3x3 stride-2 layers run onednn-bf16 where it runs (nChw16c on a
+         * CPU with AVX-512 BF16), the rest as by default */
+        jp_wrn_config c;
+        jp_wrn_config_defaults(&c);
+        c.depth = 10, c.width = 2, c.in_channels = 1, c.image_size = 28;
+        c.kernels.vector_width = vw, c.kernels.bf16 = 1;
+        jp_wrn *m = NULL;
+        char sum[400] = "";
+        jp_status st = jp_wrn_create(&m, &c, 4, &err);
+        if (st == JP_OK) jp_wrn_kernel_summary(m, sum, sizeof sum);
+        int runs_bf16 = vw == 16 && !strstr(sk.text, "onednn-bf16");
+        tu_check(&t, st == JP_OK && strstr(sum, "jempp-winograd x4") &&
+                     (runs_bf16 ? strstr(sum, "onednn-bf16 x2") != NULL : strstr(sum, "onednn-bf16") == NULL),
+                 "--bf16 1 on nChw%dc: %s", vw, st ? err.msg : sum);
         if (m) jp_wrn_free(m);
     }
     if (sk.len) return tu_skip_machine(&t, "not run on this CPU: %s", sk.text);

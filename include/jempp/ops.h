@@ -27,9 +27,11 @@ typedef enum {
     JP_CONV_ONEDNN_WINOGRAD, /* "onednn-winograd": oneDNN's F(4x4,3x3), AVX-512 only */
     JP_CONV_JEMPP_WINOGRAD,  /* "jempp-winograd": jempp's F(4x4,3x3), AVX2 or AVX-512 */
     JP_CONV_CUDNN,           /* "cudnn": cuDNN's, on a CUDA device (every shape there) */
+    JP_CONV_ONEDNN_BF16,     /* "onednn-bf16": oneDNN's direct, products in bfloat16 (forward,
+                              * backward-data), AVX-512 BF16 only */
     JP_CONV_N_IMPL
 } jp_conv_impl_id;
-#define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd|cudnn"
+#define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd|cudnn|onednn-bf16"
 
 /* Batch norm + LeakyReLU's implementations. */
 typedef enum {
@@ -51,6 +53,9 @@ typedef struct {
                               * GPU backend's device (src/cuda: jp_cuda_device_open); a
                               * device without plans of its own runs the CPU's plans on
                               * its memory (which must then be host-addressable) */
+    int bf16;                /* 1: the automatic choice runs the 3x3 strided layers with
+                              * bfloat16 products (onednn-bf16) where the CPU has AVX-512
+                              * BF16; 0 (default): float32 everywhere */
 } jp_kernel_choice;
 
 /* The word of an implementation ("auto" for 0), NULL for an id out of range. */

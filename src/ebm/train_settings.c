@@ -66,6 +66,8 @@ static const jp_train_setting settings[] = {
         "on a GPU: TF32 tensor cores in the convolutions, as PyTorch by default (--tf32 0: full float32)"),
     SET("deterministic", BOOL, deterministic, 0, "0", -INF, INF, 0,
         "on a GPU: only deterministic cuDNN algorithms, so that a run and its resume give the same bits (CPU runs always are)"),
+    SET("bf16", BOOL, kernels.bf16, 1, "0", -INF, INF, 0,
+        "the automatic choice runs the 3x3 stride-2 convolutions with bfloat16 products on CPUs with AVX-512 BF16 (oneDNN's kernels: forward and backward-data at about twice the float32 rate; inputs rounded to 8 significant bits, sums and weight gradients in float32); elsewhere, and with 0, float32"),
     SET("vector_width", INT, kernels.vector_width, 1, "0", 0, 16, 0,
         "channel block of the activations: 0 the CPU's (16 with AVX-512, else 8), 8 (nChw8c, AVX2 kernels) or 16 (nChw16c, AVX-512 kernels)"),
     SET("p_x_weight", FLOAT, p_x_weight, 1, "1", -INF, INF, 0,

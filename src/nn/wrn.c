@@ -178,7 +178,7 @@ static jp_status conv_plan(jp_wrn *m, const jp_conv_plan **out, int cin, int h, 
     JP_CHECK(m->n_conv_plans < JP_WRN_MAX_PLANS);
     jp_conv_plan *p = &m->conv_plans[m->n_conv_plans];
     jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1,
-                      .winograd = m->cfg.winograd, .impl = m->cfg.kernels.conv};
+                      .winograd = m->cfg.winograd, .bf16 = m->cfg.kernels.bf16, .impl = m->cfg.kernels.conv};
     st = jp_conv_plan_init(p, &m->ctx, &s, &o, err);
     if (st) return st;
     m->n_conv_plans++;

@@ -87,6 +87,7 @@ typedef struct {
     int relu;               /* forward applies a ReLU to its result (inference only) */
     int need_backward;      /* plan backward-data and backward-weights too (training) */
     int winograd;           /* JP_CONV_AUTO may choose a Winograd implementation */
+    int bf16;               /* JP_CONV_AUTO may choose onednn-bf16 for 3x3 strided layers */
     jp_conv_impl_id impl;   /* JP_CONV_AUTO or the implementation asked for: it runs the
                              * shape when it can, onednn-direct otherwise */
 } jp_conv_opts;
@@ -107,9 +108,10 @@ struct jp_conv_impl {
     void (*backward_weights)(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
                              const float *src, float *dw_scratch, float *db_scratch);
 };
-/* The peers: onednn-direct and onednn-winograd (onednn/onednn_conv.c), jempp-winograd
- * (wino_conv.c). */
-extern const jp_conv_impl jp_conv_onednn_direct, jp_conv_onednn_winograd, jp_conv_jempp_winograd;
+/* The peers: onednn-direct and onednn-winograd (onednn/onednn_conv.c), onednn-bf16
+ * (onednn/onednn_conv_bf16.c), jempp-winograd (wino_conv.c). */
+extern const jp_conv_impl jp_conv_onednn_direct, jp_conv_onednn_winograd, jp_conv_onednn_bf16,
+    jp_conv_jempp_winograd;
 
 /* Plans a convolution on this context for the given shape with the implementation
  * opts ask for, or the automatic choice (conv_impls.c). A named implementation that

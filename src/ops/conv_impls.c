@@ -1,6 +1,6 @@
 /* The convolution implementations as peers: which one a plan runs, and the calls
  * that go to it. Each implementation (onednn-direct, onednn-winograd in
- * onednn/onednn_conv.c;
+ * onednn/onednn_conv.c; onednn-bf16 in onednn/onednn_conv_bf16.c;
  * jempp-winograd in wino_conv.c) plans all three passes of a shape itself.
  *
  * The automatic choice for a layer (JP_CONV_AUTO), in order of preference, the first
@@ -9,6 +9,8 @@
  *                                     onednn-winograd, jempp-winograd, onednn-direct
  *   other 3x3 stride 1 (Winograd allowed):
  *                                     jempp-winograd, onednn-winograd, onednn-direct
+ *   3x3 strided, bfloat16 allowed (--bf16 1), not a plain first layer:
+ *                                     onednn-bf16, onednn-direct
  *   every other shape:                onednn-direct
  * By bench_winograd (2 threads, batch 64, AMD EPYC Zen 5 with AVX-512, docs/results.md),
  * jempp-winograd's GFLOP/s-equivalent over oneDNN's Winograd, forward / backward-data /
@@ -26,10 +28,11 @@ static const jp_conv_impl *const impls[JP_CONV_N_IMPL] = {
     [JP_CONV_ONEDNN_DIRECT] = &jp_conv_onednn_direct,
     [JP_CONV_ONEDNN_WINOGRAD] = &jp_conv_onednn_winograd,
     [JP_CONV_JEMPP_WINOGRAD] = &jp_conv_jempp_winograd,
+    [JP_CONV_ONEDNN_BF16] = &jp_conv_onednn_bf16,
 };
 
 static const char *const conv_words[JP_CONV_N_IMPL] = {"auto", "onednn-direct", "onednn-winograd",
-                                                       "jempp-winograd", "cudnn"};
+                                                       "jempp-winograd", "cudnn", "onednn-bf16"};
 static const char *const bnact_words[JP_BNACT_N_IMPL] = {"auto", "onednn", "jempp-fused", "cudnn"};
 
 const char *jp_conv_impl_word(jp_conv_impl_id id)
@@ -71,6 +74,8 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s
         int wide = ctx->act_block == 16 && s->cin >= 512 && s->cout >= 512;
         order[n++] = wide ? &jp_conv_onednn_winograd : &jp_conv_jempp_winograd;
         order[n++] = wide ? &jp_conv_jempp_winograd : &jp_conv_onednn_winograd;
+    } else if (o->bf16 && s->kh == 3 && s->kw == 3 && (s->sh != 1 || s->sw != 1)) {
+        order[n++] = &jp_conv_onednn_bf16;
     }
     if (!ctx->dev_conv && (!n || order[n - 1] != &jp_conv_onednn_direct)) order[n++] = &jp_conv_onednn_direct;
     jp_status st = JP_OK;

@@ -45,6 +45,15 @@ dnnl_primitive_t jp_dnnl_primitive(jp_ctx *ctx, dnnl_primitive_desc_t pd, dnnl_m
 /* An attribute with user scratchpad; post-ops: when sum != 0, dst += result; when
  * relu != 0, then dst = max(dst, 0). */
 dnnl_primitive_attr_t jp_dnnl_attr(int sum, int relu);
+/* A reorder from one memory description to another (layout or data type); accumulate:
+ * to += from. Some (the weights of oneDNN's AVX-512 Winograd) need a scratchpad, whose
+ * memory object comes back through *scratch_mem. */
+dnnl_primitive_t jp_dnnl_reorder(jp_ctx *ctx, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                                 int accumulate, dnnl_memory_t *scratch_mem);
+/* Runs reorder prim from `from` (data src) to `to` (data dst), with its scratchpad memory
+ * (NULL: none) on the context's scratchpad. */
+void jp_dnnl_exec_reorder(const jp_ctx *ctx, dnnl_primitive_t prim, dnnl_memory_t from, dnnl_memory_t to,
+                          dnnl_memory_t scratch, const void *src, void *dst);
 /* Name of the implementation oneDNN chose (for benchmarks and logs). */
 const char *jp_dnnl_impl(dnnl_primitive_t prim);
 

@@ -12,21 +12,6 @@
 
 #include <string.h>
 
-/* A reorder; some (the weights of oneDNN's AVX-512 Winograd) need a scratchpad, whose
- * memory object comes back through *scr. */
-static dnnl_primitive_t make_reorder(jp_ctx *ctx, const dnnl_memory_desc_t *from,
-                                     const dnnl_memory_desc_t *to, int accumulate,
-                                     dnnl_memory_t *scr)
-{
-    dnnl_primitive_attr_t attr = jp_dnnl_attr(accumulate, 0);
-    dnnl_primitive_desc_t pd;
-    JP_DNNL(dnnl_reorder_primitive_desc_create(&pd, from, ctx->dnnl->eng, to, ctx->dnnl->eng, attr));
-    dnnl_primitive_t prim = jp_dnnl_primitive(ctx, pd, scr);
-    dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
-    return prim;
-}
-
 /* A primitive descriptor for op desc `d`, or NULL when oneDNN has no implementation
  * (the callers then try the next algorithm). */
 static dnnl_primitive_desc_t make_pd(const jp_ctx *ctx, const void *d, dnnl_primitive_attr_t attr,
@@ -112,7 +97,7 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
     c->m_w = jp_dnnl_mem(ctx, &c->w_md);
     c->m_b = jp_dnnl_mem(ctx, &b_md);
     c->m_w_plain = jp_dnnl_mem(ctx, &w_plain);
-    c->w_reorder = make_reorder(ctx, &w_plain, &c->w_md, 0, &c->m_scr_wr);
+    c->w_reorder = jp_dnnl_reorder(ctx, &w_plain, &c->w_md, 0, &c->m_scr_wr);
 
     if (need_backward) {
         dnnl_primitive_attr_t battr = jp_dnnl_attr(0, 0);
@@ -165,10 +150,10 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
         c->bwd_w = jp_dnnl_primitive(ctx, wpd, &c->m_scr_bw);
         if (!dnnl_memory_desc_equal(&c->wd_md, &c->w_md)) {
             p->wd_bytes = dnnl_memory_desc_get_size(&c->wd_md);
-            c->wd_reorder = make_reorder(ctx, &w_plain, &c->wd_md, 0, &c->m_scr_wdr);
+            c->wd_reorder = jp_dnnl_reorder(ctx, &w_plain, &c->wd_md, 0, &c->m_scr_wdr);
         }
         p->dw_bytes = dnnl_memory_desc_get_size(&c->dw_md);
-        c->dw_acc = make_reorder(ctx, &c->dw_md, &w_plain, 1, &c->m_scr_acc);
+        c->dw_acc = jp_dnnl_reorder(ctx, &c->dw_md, &w_plain, 1, &c->m_scr_acc);
         c->m_wd = jp_dnnl_mem(ctx, &c->wd_md);
         c->m_dsrc = jp_dnnl_mem(ctx, &dsrc_md);
         c->m_wsrc = jp_dnnl_mem(ctx, &wsrc_md);
@@ -211,15 +196,10 @@ static const char *kernel(const jp_conv_plan *p, int pass)
 static void prepare_weights(const jp_conv_plan *p, float *wfwd, float *wbwd, const float *w_oihw)
 {
     const conv_state *c = p->state;
-    int ids[3] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[3] = {c->m_w_plain, c->m_w, c->m_scr_wr};
-    void *ptr[3] = {(void *)w_oihw, wfwd, NULL};
-    jp_dnnl_exec(p->ctx, c->w_reorder, 3, ids, m, ptr);
+    jp_dnnl_exec_reorder(p->ctx, c->w_reorder, c->m_w_plain, c->m_w, c->m_scr_wr, w_oihw, wfwd);
     if (c->wd_reorder) {
         JP_CHECK(wbwd != NULL);
-        dnnl_memory_t m2[3] = {c->m_w_plain, c->m_wd, c->m_scr_wdr};
-        void *ptr2[3] = {(void *)w_oihw, wbwd, NULL};
-        jp_dnnl_exec(p->ctx, c->wd_reorder, 3, ids, m2, ptr2);
+        jp_dnnl_exec_reorder(p->ctx, c->wd_reorder, c->m_w_plain, c->m_wd, c->m_scr_wdr, w_oihw, wbwd);
     }
 }
 
@@ -255,12 +235,7 @@ static void backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, c
         ptr[0] = c->blocked;
     }
     jp_dnnl_exec(p->ctx, c->bwd_w, 5, ids, m, ptr);
-    if (dw_oihw) {
-        int rids[3] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
-        dnnl_memory_t rm[3] = {c->m_dw, c->m_dw_plain, c->m_scr_acc};
-        void *rptr[3] = {dw_scratch, dw_oihw, NULL};
-        jp_dnnl_exec(p->ctx, c->dw_acc, 3, rids, rm, rptr);
-    }
+    if (dw_oihw) jp_dnnl_exec_reorder(p->ctx, c->dw_acc, c->m_dw, c->m_dw_plain, c->m_scr_acc, dw_scratch, dw_oihw);
     if (db)
         for (int i = 0; i < p->s.cout; i++) db[i] += db_scratch[i];
 }

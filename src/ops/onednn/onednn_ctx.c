@@ -82,6 +82,27 @@ dnnl_primitive_t jp_dnnl_primitive(jp_ctx *ctx, dnnl_primitive_desc_t pd, dnnl_m
     return prim;
 }
 
+dnnl_primitive_t jp_dnnl_reorder(jp_ctx *ctx, const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to,
+                                 int accumulate, dnnl_memory_t *scratch_mem)
+{
+    dnnl_primitive_attr_t attr = jp_dnnl_attr(accumulate, 0);
+    dnnl_primitive_desc_t pd;
+    JP_DNNL(dnnl_reorder_primitive_desc_create(&pd, from, ctx->dnnl->eng, to, ctx->dnnl->eng, attr));
+    dnnl_primitive_t prim = jp_dnnl_primitive(ctx, pd, scratch_mem);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return prim;
+}
+
+void jp_dnnl_exec_reorder(const jp_ctx *ctx, dnnl_primitive_t prim, dnnl_memory_t from, dnnl_memory_t to,
+                          dnnl_memory_t scratch, const void *src, void *dst)
+{
+    int ids[3] = {DNNL_ARG_FROM, DNNL_ARG_TO, DNNL_ARG_SCRATCHPAD};
+    dnnl_memory_t m[3] = {from, to, scratch};
+    void *ptr[3] = {(void *)src, dst, NULL};
+    jp_dnnl_exec(ctx, prim, 3, ids, m, ptr);
+}
+
 dnnl_primitive_attr_t jp_dnnl_attr(int sum, int relu)
 {
     dnnl_primitive_attr_t attr;
