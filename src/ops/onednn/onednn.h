@@ -30,8 +30,8 @@ int jp_onednn_has_avx512(void);
     } while (0)
 _Noreturn void jp_dnnl_failed(const char *file, int line, const char *call, dnnl_status_t st);
 
-/* Memory description of an (N,C,H,W) activation in the context's blocked layout. */
-void jp_dnnl_act_md(const jp_ctx *ctx, dnnl_memory_desc_t *md, int n, int c, int h, int w);
+/* Memory description of an (N,C,H,W) activation of type dt in the context's blocked layout. */
+void jp_dnnl_act_md(const jp_ctx *ctx, dnnl_memory_desc_t *md, dnnl_data_type_t dt, int n, int c, int h, int w);
 /* A memory object with no data handle yet; handles are set right before execution. */
 dnnl_memory_t jp_dnnl_mem(const jp_ctx *ctx, const dnnl_memory_desc_t *md);
 /* Sets the handles and executes, then waits for the stream. Each arg's memory gets

@@ -23,7 +23,7 @@ static jp_status init(jp_bnact_plan *p, jp_error *err)
         return jp_fail(err, JP_ERR_NOMEM, "batch-norm plan");
     dnnl_engine_t eng = ctx->dnnl->eng;
     dnnl_memory_desc_t md, cmd;
-    jp_dnnl_act_md(ctx, &md, s->n, s->c, s->h, s->w);
+    jp_dnnl_act_md(ctx, &md, dnnl_f32, s->n, s->c, s->h, s->w);
     dnnl_dims_t cd = {s->c};
     JP_DNNL(dnnl_memory_desc_init_by_tag(&cmd, 1, cd, dnnl_f32, dnnl_x));
     dnnl_primitive_attr_t attr = jp_dnnl_attr(0, 0);

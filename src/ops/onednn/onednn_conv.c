@@ -66,9 +66,9 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
         dnnl_dims_t d = {s->n, s->cin, s->h, s->w};
         JP_DNNL(dnnl_memory_desc_init_by_tag(&src_md, 4, d, dnnl_f32, dnnl_nchw));
     } else {
-        jp_dnnl_act_md(ctx, &src_md, s->n, s->cin, s->h, s->w);
+        jp_dnnl_act_md(ctx, &src_md, dnnl_f32, s->n, s->cin, s->h, s->w);
     }
-    jp_dnnl_act_md(ctx, &dst_md, s->n, s->cout, s->oh, s->ow);
+    jp_dnnl_act_md(ctx, &dst_md, dnnl_f32, s->n, s->cout, s->oh, s->ow);
     dnnl_dims_t wd = {s->cout, s->cin, s->kh, s->kw}, bd = {s->cout};
     JP_DNNL(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_f32, dnnl_format_tag_any));
     JP_DNNL(dnnl_memory_desc_init_by_tag(&w_plain, 4, wd, dnnl_f32, dnnl_oihw));
@@ -108,7 +108,7 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
          * source with few channels (1000x slower): write the blocked layout instead
          * and reorder at the edge. */
         dnnl_memory_desc_t dsrc_md = src_md;
-        if (src_plain) jp_dnnl_act_md(ctx, &dsrc_md, s->n, s->cin, s->h, s->w);
+        if (src_plain) jp_dnnl_act_md(ctx, &dsrc_md, dnnl_f32, s->n, s->cin, s->h, s->w);
         for (int i = 0; i < 2 && !bpd; i++)
             if (dnnl_convolution_backward_data_desc_init(&cd, balgs[i], &dsrc_md, &w_any, &dst_md,
                                                          strides, pad, pad) == dnnl_success)
@@ -123,7 +123,7 @@ static jp_status dnnl_init(jp_conv_plan *p, dnnl_alg_kind_t algo, jp_error *err)
         dnnl_memory_desc_t wsrc_md = src_md;
         if (src_plain && wpd && is_reference(wpd)) {
             dnnl_primitive_desc_t alt = NULL;
-            jp_dnnl_act_md(ctx, &wsrc_md, s->n, s->cin, s->h, s->w);
+            jp_dnnl_act_md(ctx, &wsrc_md, dnnl_f32, s->n, s->cin, s->h, s->w);
             if (dnnl_convolution_backward_weights_desc_init(&cd, algo, &wsrc_md, &w_any, &b_md, &dst_md,
                                                             strides, pad, pad) == dnnl_success)
                 alt = make_pd(ctx, &cd, battr, fpd);

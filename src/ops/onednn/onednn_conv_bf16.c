@@ -32,12 +32,6 @@ static int cpu_has_bf16(void)
     return isa == dnnl_cpu_isa_avx512_core_bf16 || isa == dnnl_cpu_isa_avx512_core_amx;
 }
 
-static void act_md(const jp_ctx *ctx, dnnl_memory_desc_t *md, dnnl_data_type_t dt, int n, int c, int h, int w)
-{
-    dnnl_dims_t d = {n, c, h, w};
-    JP_DNNL(dnnl_memory_desc_init_by_tag(md, 4, d, dt, ctx->dnnl->act_tag));
-}
-
 /* The primitive of op desc d when oneDNN has a bfloat16 JIT kernel for it, else NULL. */
 static dnnl_primitive_t bf16_primitive(jp_ctx *ctx, const void *d, dnnl_primitive_attr_t attr,
                                        const_dnnl_primitive_desc_t hint, dnnl_primitive_desc_t *pd_out,
@@ -73,10 +67,10 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
                        "does not offer");
 
     dnnl_memory_desc_t src32, src16, dst, ddst16, w_any, w_plain, b_md;
-    act_md(ctx, &src32, dnnl_f32, s->n, s->cin, s->h, s->w);
-    act_md(ctx, &src16, dnnl_bf16, s->n, s->cin, s->h, s->w);
-    act_md(ctx, &dst, dnnl_f32, s->n, s->cout, s->oh, s->ow);
-    act_md(ctx, &ddst16, dnnl_bf16, s->n, s->cout, s->oh, s->ow);
+    jp_dnnl_act_md(ctx, &src32, dnnl_f32, s->n, s->cin, s->h, s->w);
+    jp_dnnl_act_md(ctx, &src16, dnnl_bf16, s->n, s->cin, s->h, s->w);
+    jp_dnnl_act_md(ctx, &dst, dnnl_f32, s->n, s->cout, s->oh, s->ow);
+    jp_dnnl_act_md(ctx, &ddst16, dnnl_bf16, s->n, s->cout, s->oh, s->ow);
     dnnl_dims_t wd = {s->cout, s->cin, s->kh, s->kw}, bd = {s->cout};
     JP_DNNL(dnnl_memory_desc_init_by_tag(&w_any, 4, wd, dnnl_bf16, dnnl_format_tag_any));
     JP_DNNL(dnnl_memory_desc_init_by_tag(&w_plain, 4, wd, dnnl_f32, dnnl_oihw));

@@ -40,10 +40,10 @@ void jp_onednn_destroy(jp_onednn *d)
     free(d);
 }
 
-void jp_dnnl_act_md(const jp_ctx *ctx, dnnl_memory_desc_t *md, int n, int c, int h, int w)
+void jp_dnnl_act_md(const jp_ctx *ctx, dnnl_memory_desc_t *md, dnnl_data_type_t dt, int n, int c, int h, int w)
 {
     dnnl_dims_t d = {n, c, h, w};
-    JP_DNNL(dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, ctx->dnnl->act_tag));
+    JP_DNNL(dnnl_memory_desc_init_by_tag(md, 4, d, dt, ctx->dnnl->act_tag));
 }
 
 dnnl_memory_t jp_dnnl_mem(const jp_ctx *ctx, const dnnl_memory_desc_t *md)
