@@ -20,7 +20,9 @@
 typedef struct {
     jp_conv_plan f32; /* onednn-direct on the same shape: backward-weights */
     dnnl_primitive_t fwd, bwd_data, w_cvt, wd_cvt, src_cvt, ddst_cvt;
-    dnnl_memory_t m_src32, m_src16, m_dst, m_w_plain, m_w, m_b, m_ddst32, m_ddst16, m_wd, m_dsrc;
+    /* float32 activations (m_src32: the source and its gradient, m_dst: the output and
+     * its gradient; their handles are set at each call) and bfloat16 copies */
+    dnnl_memory_t m_src32, m_src16, m_dst, m_w_plain, m_w, m_b, m_ddst16, m_wd;
     dnnl_memory_t m_scr_fwd, m_scr_bd, m_scr_w, m_scr_wd, m_scr_src, m_scr_ddst;
     void *src16, *ddst16; /* the bfloat16 copies of the source and of the output gradient */
 } bf16_state;
@@ -119,8 +121,6 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
                 p->wd_bytes = dnnl_memory_desc_get_size(&wd_md);
                 c->wd_cvt = jp_dnnl_reorder(ctx, &w_plain, &wd_md, 0, &c->m_scr_wd);
             }
-            c->m_dsrc = jp_dnnl_mem(ctx, &src32);
-            c->m_ddst32 = jp_dnnl_mem(ctx, &dst);
             c->m_ddst16 = jp_dnnl_mem(ctx, &ddst16);
             c->ddst_cvt = jp_dnnl_reorder(ctx, &dst, &ddst16, 0, &c->m_scr_ddst);
             c->ddst16 = jp_alloc(dnnl_memory_desc_get_size(&ddst16));
@@ -165,9 +165,9 @@ static void forward(const jp_conv_plan *p, float *dst, const float *src, const f
 static void backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst, const float *wbwd)
 {
     const bf16_state *c = p->state;
-    jp_dnnl_exec_reorder(p->ctx, c->ddst_cvt, c->m_ddst32, c->m_ddst16, c->m_scr_ddst, ddst, c->ddst16);
+    jp_dnnl_exec_reorder(p->ctx, c->ddst_cvt, c->m_dst, c->m_ddst16, c->m_scr_ddst, ddst, c->ddst16);
     int ids[] = {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC, DNNL_ARG_SCRATCHPAD};
-    dnnl_memory_t m[] = {c->m_ddst16, c->m_wd, c->m_dsrc, c->m_scr_bd};
+    dnnl_memory_t m[] = {c->m_ddst16, c->m_wd, c->m_src32, c->m_scr_bd};
     void *ptr[] = {c->ddst16, (void *)wbwd, dsrc, NULL};
     jp_dnnl_exec(p->ctx, c->bwd_data, 4, ids, m, ptr);
 }
@@ -187,9 +187,9 @@ static void release(jp_conv_plan *p)
     dnnl_primitive_t prims[] = {c->fwd, c->bwd_data, c->w_cvt, c->wd_cvt, c->src_cvt, c->ddst_cvt};
     for (size_t i = 0; i < sizeof prims / sizeof *prims; i++)
         if (prims[i]) dnnl_primitive_destroy(prims[i]);
-    dnnl_memory_t mems[] = {c->m_src32, c->m_src16,  c->m_dst,     c->m_w_plain, c->m_w,       c->m_b,
-                            c->m_ddst32, c->m_ddst16, c->m_wd,     c->m_dsrc,    c->m_scr_fwd, c->m_scr_bd,
-                            c->m_scr_w,  c->m_scr_wd, c->m_scr_src, c->m_scr_ddst};
+    dnnl_memory_t mems[] = {c->m_src32,   c->m_src16,  c->m_dst,   c->m_w_plain, c->m_w,     c->m_b,
+                            c->m_ddst16,  c->m_wd,     c->m_scr_fwd, c->m_scr_bd, c->m_scr_w, c->m_scr_wd,
+                            c->m_scr_src, c->m_scr_ddst};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; i++)
         if (mems[i]) dnnl_memory_destroy(mems[i]);
     jp_free(c->src16);
