@@ -93,9 +93,9 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--layers")) layers = 1;
         else if (!strcmp(argv[i], "--winograd") && i + 1 < argc) wino = atoi(argv[++i]) != 0;
         else if (!strcmp(argv[i], "--sgld") && i + 1 < argc) K_sgld = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--bf16") && i + 1 < argc) kc.bf16 = atoi(argv[++i]) != 0;
         else if (!strcmp(argv[i], "--vector_width") && i + 1 < argc) kc.vector_width = atoi(argv[++i]);
-        else if ((!strcmp(argv[i], "--conv_impl") || !strcmp(argv[i], "--bn_impl")) && i + 1 < argc) {
+        else if ((!strcmp(argv[i], "--conv_impl") || !strcmp(argv[i], "--bn_impl") || !strcmp(argv[i], "--bf16")) &&
+                 i + 1 < argc) {
             /* read by `jempp train`'s own parser of these flags */
             jp_train_config tc;
             jp_error err;
