@@ -1,11 +1,12 @@
-/* The implementations of a 3x3 stride-1 convolution side by side, on the Wide-ResNet's
- * layer shapes: onednn-direct, onednn-winograd (nChw16c on AVX-512 only) and
- * jempp-winograd, forward, backward-data and backward-weights, in GFLOP/s counted as
- * the direct convolution's flops (2 N Cout H W Cin 9), medians; and each one's largest
- * difference from onednn-direct relative to the largest output (forward).
+/* The implementations of a 3x3 convolution side by side, on the Wide-ResNet's layer
+ * shapes (stride 1, then the stride-2 ones): onednn-direct, onednn-winograd (nChw16c on
+ * AVX-512 only, stride 1) and jempp-winograd, forward, backward-data and
+ * backward-weights, in GFLOP/s counted as the direct convolution's flops (2 N Cout Ho Wo
+ * Cin 9), medians; and each one's largest difference from onednn-direct relative to the
+ * largest output (forward).
  *
- *   bench_winograd [--batch 64] [--iters 9] [--vector_width 0|8|16]
- *   (threads: OMP_NUM_THREADS; width 0: the CPU's layout) */
+ *   bench_winograd [--batch 64] [--iters 9] [--vector_width 0|8|16] [--stride 0|1|2]
+ *   (threads: OMP_NUM_THREADS; width 0: the CPU's layout; stride 0: both) */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,13 +31,14 @@ static const jp_conv_impl_id impls[N_IMPL] = {JP_CONV_ONEDNN_DIRECT, JP_CONV_ONE
 
 int main(int argc, char **argv)
 {
-    int batch = 64, iters = 9, vw = 0;
+    int batch = 64, iters = 9, vw = 0, only_stride = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--iters") && i + 1 < argc) iters = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--vector_width") && i + 1 < argc) vw = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--stride") && i + 1 < argc) only_stride = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: %s [--batch N] [--iters N] [--vector_width 0|8|16]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--batch N] [--iters N] [--vector_width 0|8|16] [--stride 0|1|2]\n", argv[0]);
             return 2;
         }
     }
@@ -44,11 +46,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_winograd: --batch and --iters (1..99) must be positive\n");
         return 2;
     }
-    /* {Cin, Cout, H = W}: WRN-16-2 on 32x32 and 28x28, then WRN-28-10's stages */
-    static const int shapes[][3] = {{16, 32, 32}, {32, 32, 32}, {64, 64, 16}, {128, 128, 8}, {32, 32, 28},
-                                    {64, 64, 14}, {128, 128, 7}, {160, 160, 32}, {160, 320, 32},
-                                    {256, 256, 16}, {320, 320, 16}, {320, 640, 16}, {512, 512, 8},
-                                    {640, 640, 8}};
+    /* {Cin, Cout, H = W, stride}: WRN-16-2 on 32x32 and 28x28, then WRN-28-10's stages;
+     * then the stride-2 layers of WRN-16-2 (32x32), WRN-10-2 (28x28) and WRN-28-10 */
+    static const int shapes[][4] = {{16, 32, 32, 1},   {32, 32, 32, 1},   {64, 64, 16, 1},   {128, 128, 8, 1},
+                                    {32, 32, 28, 1},   {64, 64, 14, 1},   {128, 128, 7, 1},  {160, 160, 32, 1},
+                                    {160, 320, 32, 1}, {256, 256, 16, 1}, {320, 320, 16, 1}, {320, 640, 16, 1},
+                                    {512, 512, 8, 1},  {640, 640, 8, 1},  {64, 64, 32, 2},   {128, 128, 16, 2},
+                                    {64, 64, 28, 2},   {128, 128, 14, 2}, {320, 320, 32, 2}, {640, 640, 16, 2}};
     jp_error err;
     jp_ctx ctx;
     if (jp_ctx_init(&ctx, vw, &err) != JP_OK) {
@@ -58,14 +62,15 @@ int main(int argc, char **argv)
     printf("nChw%dc, batch %d, median of %d; GFLOP/s-equivalent fwd / bwd-data / bwd-weights per implementation, "
            "then max |diff| of the forward vs onednn-direct (relative to the largest output)\n",
            ctx.act_block, batch, iters);
-    printf("%-14s", "3x3 conv");
+    printf("%-17s", "3x3 conv");
     for (int k = 0; k < N_IMPL; k++) printf(" | %-22s", jp_conv_impl_word(impls[k]));
     printf("\n");
     for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
-        int cin = shapes[k][0], cout = shapes[k][1], hw = shapes[k][2];
+        int cin = shapes[k][0], cout = shapes[k][1], hw = shapes[k][2], st = shapes[k][3], ho = (hw - 1) / st + 1;
+        if (only_stride && st != only_stride) continue;
         jp_conv_shape s;
-        if (jp_conv_shape_init(&s, batch, cin, hw, hw, cout, 3, 3, 1, 1, 1, 1, &err) != JP_OK) return 1;
-        size_t nin = jp_act_bytes(&ctx, batch, cin, hw, hw) / 4, nout = jp_act_bytes(&ctx, batch, cout, hw, hw) / 4;
+        if (jp_conv_shape_init(&s, batch, cin, hw, hw, cout, 3, 3, st, st, 1, 1, &err) != JP_OK) return 1;
+        size_t nin = jp_act_bytes(&ctx, batch, cin, hw, hw) / 4, nout = jp_act_bytes(&ctx, batch, cout, ho, ho) / 4;
         size_t nw = (size_t)cout * cin * 9;
         float *x = jp_alloc(nin * 4), *dx = jp_alloc(nin * 4), *dy = jp_alloc(nout * 4), *w = jp_alloc(nw * 4);
         float *b = jp_alloc((size_t)cout * 4), *dw = jp_alloc(nw * 4), *dbs = jp_alloc((size_t)cout * 4);
@@ -73,8 +78,8 @@ int main(int argc, char **argv)
         unsigned seed = 1;
         bench_fill(x, nin, &seed), bench_fill(dy, nout, &seed), bench_fill(w, nw, &seed), bench_fill(b, (size_t)cout, &seed);
         char name[40];
-        snprintf(name, sizeof name, "%d->%d %dx%d", cin, cout, hw, hw);
-        printf("%-14s", name);
+        snprintf(name, sizeof name, "%d->%d %dx%d%s", cin, cout, hw, hw, st == 2 ? " s2" : "");
+        printf("%-17s", name);
         char diffs[200] = "";
         for (int m = 0; m < N_IMPL; m++) {
             y[m] = NULL;
@@ -101,7 +106,7 @@ int main(int argc, char **argv)
                 double t3 = jp_now();
                 if (it) t[0][it - 1] = t1 - t0, t[1][it - 1] = t2 - t1, t[2][it - 1] = t3 - t2;
             }
-            double flops = 2.0 * batch * cout * hw * hw * (double)cin * 9 * 1e-9;
+            double flops = 2.0 * batch * cout * ho * ho * (double)cin * 9 * 1e-9;
             printf(" | %6.1f %6.1f %6.1f  ", flops / bench_median(t[0], iters), flops / bench_median(t[1], iters),
                    flops / bench_median(t[2], iters));
             if (m > 0 && y[0])

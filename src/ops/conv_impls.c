@@ -76,6 +76,9 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s
         order[n++] = wide ? &jp_conv_jempp_winograd : &jp_conv_onednn_winograd;
     } else if (o->bf16 && s->kh == 3 && s->kw == 3 && (s->sh != 1 || s->sw != 1)) {
         order[n++] = &jp_conv_onednn_bf16;
+    } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 2 && s->sw == 2 && s->oh % 4 == 0 &&
+               s->ow % 4 == 0) {
+        order[n++] = &jp_conv_jempp_winograd;
     }
     if (!ctx->dev_conv && (!n || order[n - 1] != &jp_conv_onednn_direct)) order[n++] = &jp_conv_onednn_direct;
     jp_status st = JP_OK;

@@ -1,7 +1,8 @@
-/* The convolution implementation "jempp-winograd": jempp's Winograd F(4x4,3x3)
- * (ops/winograd.h) for all three passes of a 3x3 stride-1 convolution on the blocked
- * layout, with no oneDNN primitive, memory object or reorder; the weights are its
- * transformed kernels and its scratch is the context's shared scratchpad. */
+/* The convolution implementation "jempp-winograd": jempp's Winograd F(4x4,3x3) and its
+ * stride-2 form (ops/winograd.h) for all three passes of a 3x3 pad-1 convolution of
+ * stride 1 or 2 on the blocked layout, with no oneDNN primitive, memory object or
+ * reorder; the weights are its transformed kernels and its scratch is the context's
+ * shared scratchpad. */
 #include <stdlib.h>
 
 #include "ops/backend.h"
@@ -14,7 +15,7 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
     int vw = p->ctx->act_block;
     if (p->src_plain || !jp_wino_supported(s->cin, s->cout, s->kh, s->kw, s->sh == s->sw ? s->sh : 0,
                                            s->ph == s->pw ? s->ph : -1, vw))
-        return jp_fail(err, JP_ERR_SHAPE, "jempp-winograd: only 3x3 stride-1 pad-1 convolutions of blocked "
+        return jp_fail(err, JP_ERR_SHAPE, "jempp-winograd: only 3x3 pad-1 convolutions of stride 1 or 2 on blocked "
                        "activations with channels in multiples of %d", vw);
     if (!jp_cpu_has_width(vw))
         return jp_fail(err, JP_ERR_BACKEND, "jempp-winograd on %d-channel blocks needs %s, which this CPU or "
@@ -22,7 +23,7 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
     jp_wino_plan *wp = malloc(sizeof *wp);
     p->state = wp;
     if (!wp) return jp_fail(err, JP_ERR_NOMEM, "Winograd plan");
-    jp_status st = jp_wino_plan_init(wp, s->n, s->cin, s->cout, s->h, s->w, p->backward, vw, err);
+    jp_status st = jp_wino_plan_init(wp, s->n, s->cin, s->cout, s->h, s->w, s->sh, p->backward, vw, err);
     if (st) return st;
     p->w_bytes = jp_wino_weight_floats(wp) * sizeof(float);
     p->wd_bytes = p->backward ? p->w_bytes : 0;

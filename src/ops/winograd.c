@@ -17,36 +17,47 @@
 
 #include "ops/cpu_isa.h"
 
-/* NPTS: points of a 6x6 tile; KROWS: rows of the GEMM's register tile; L2_BUDGET: V
- * and M of a block of tiles. The block is also at least MIN_BLOCK tiles (MIN_BLOCK_WIDE
+/* NPTS_MAX: points of a tile (81 at stride 2); KROWS: rows of the GEMM's register tile;
+ * L2_BUDGET: V and M of a block of tiles. The block is also at least MIN_BLOCK tiles (MIN_BLOCK_WIDE
  * above 128 channels): with blocks of 6 the 36 transformed kernels (36 Cin Cout floats,
  * 14.7 MB at 320 channels) streamed from memory for every 6 tiles and Winograd ran
  * slower than oneDNN's direct kernels (bench_winograd, 2 threads, batch 64, forward:
  * 320->320 16x16 80 vs 129 GFLOP/s; with blocks of 24: 312 vs 172; 128->128 8x8: 290,
  * 391, 352 with blocks of 6, 12, 24). MIN_BLOCK_W: backward-weights' block, the depth
  * of its products, which are added into the per-thread dU once per block. */
-enum { NPTS = JP_WINO_NPTS, KROWS = JP_WINO_KROWS, L2_BUDGET = 256 * 1024, MIN_BLOCK = 12, MIN_BLOCK_WIDE = 24, MIN_BLOCK_W = 32 };
+enum {
+    NPTS_MAX = JP_WINO_NPTS_S2,
+    KROWS = JP_WINO_KROWS,
+    L2_BUDGET = 256 * 1024,
+    MIN_BLOCK = 12,
+    MIN_BLOCK_WIDE = 24,
+    MIN_BLOCK_W = 32
+};
 
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw)
 {
     return (vw == 8 || vw == 16) && cin % vw == 0 && cout % vw == 0 && cin > 0 && cout > 0 && kh == 3 &&
-           kw == 3 && stride == 1 && pad == 1;
+           kw == 3 && (stride == 1 || stride == 2) && pad == 1;
 }
 
-jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad, int vw,
-                            jp_error *err)
+jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int stride, int wgrad,
+                            int vw, jp_error *err)
 {
     memset(p, 0, sizeof *p);
-    if (!jp_wino_supported(cin, cout, 3, 3, 1, 1, vw) || !jp_cpu_has_width(vw) || n <= 0 || h <= 0 || w <= 0)
-        return jp_fail(err, JP_ERR_SHAPE, "Winograd F(4x4,3x3) on %d-channel blocks needs %s and channels "
-                       "in multiples of %d (got %d -> %d)", vw, jp_cpu_width_isa(vw), vw, cin, cout);
+    if (!jp_wino_supported(cin, cout, 3, 3, stride, 1, vw) || !jp_cpu_has_width(vw) || n <= 0 || h <= 0 || w <= 0)
+        return jp_fail(err, JP_ERR_SHAPE, "Winograd F(4x4,3x3) on %d-channel blocks needs %s, stride 1 or 2 "
+                       "and channels in multiples of %d (got %d -> %d, stride %d)", vw, jp_cpu_width_isa(vw), vw,
+                       cin, cout, stride);
     p->vw = vw;
+    p->stride = stride;
+    p->npts = stride == 1 ? JP_WINO_NPTS : JP_WINO_NPTS_S2;
     p->n = n, p->cin = cin, p->cout = cout, p->h = h, p->w = w;
-    p->th = (h + 3) / 4, p->tw = (w + 3) / 4;
+    p->ho = (h - 1) / stride + 1, p->wo = (w - 1) / stride + 1;
+    p->th = (p->ho + 3) / 4, p->tw = (p->wo + 3) / 4;
     p->tiles = n * p->th * p->tw;
     /* V and M of a block (in either direction: Cin and Cout exchange) within the budget. */
     int cmax = cin > cout ? cin : cout;
-    int block = L2_BUDGET / (NPTS * 2 * cmax * (int)sizeof(float));
+    int block = L2_BUDGET / (p->npts * 2 * cmax * (int)sizeof(float));
     block = block / KROWS * KROWS;
     /* ... but at least MIN_BLOCK tiles (MIN_BLOCK_WIDE over 128 channels) so that each
      * transformed kernel U[xi] (Cin x Cout) is used for enough rows */
@@ -57,13 +68,13 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
      * floats, beyond L2 for wide layers): a deeper block reads and writes it less often */
     p->block_w = block < MIN_BLOCK_W ? MIN_BLOCK_W : block;
     p->nthreads = omp_get_max_threads();
-    p->scratch_floats = 2 * NPTS * jp_wino_point_stride(p->block_w, cmax);
-    p->wgrad_floats = wgrad ? (size_t)NPTS * cin * cout + cout : 0;
+    p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w, cmax);
+    p->wgrad_floats = wgrad ? (size_t)p->npts * cin * cout + cout : 0;
     p->scratch_bytes = (p->scratch_floats + p->wgrad_floats) * p->nthreads * sizeof(float);
     return JP_OK;
 }
 
-size_t jp_wino_weight_floats(const jp_wino_plan *p) { return (size_t)NPTS * p->cin * p->cout; }
+size_t jp_wino_weight_floats(const jp_wino_plan *p) { return (size_t)p->npts * p->cin * p->cout; }
 
 /* G of the kernel transform (6x3), see the top of the file. */
 static const double G[6][3] = {{1.0 / 4, 0, 0},
@@ -73,31 +84,42 @@ static const double G[6][3] = {{1.0 / 4, 0, 0},
                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                {0, 0, 1}};
 
-/* (G g G^T) for one 3x3 kernel g (row-major), in double: 36 values, row-major 6x6. */
-static void kernel_transform(double out[NPTS], const double g[9])
+/* The stride-2 form's G9 (forward) and Gb (backward-data), 9x3, see the top of the file. */
+static const double G9[9][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
+                                {1.0 / 2, 0, 0}, {-1.0 / 2, 0, -1.0 / 2}, {-1.0 / 6, 0, 1.0 / 6},
+                                {1.0 / 6, 0, 1.0 / 3}, {0, 0, 1}};
+static const double Gb[9][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
+                                {0, 0, 1.0 / 2}, {-1.0 / 2, 0, -1.0 / 2}, {1.0 / 6, 0, -1.0 / 6},
+                                {1.0 / 3, 0, 1.0 / 6}, {1, 0, 0}};
+
+/* (T g T^T) for one 3x3 kernel g (row-major) and the n x 3 matrix T, in double: n x n
+ * values, row-major. */
+static void kernel_transform(double *out, const double (*T)[3], int n, const double g[9])
 {
-    double t[6][3];
-    for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-    for (int i = 0; i < 6; i++)
-        for (int j = 0; j < 6; j++) out[i * 6 + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+    double t[9][3];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++) t[i][j] = T[i][0] * g[j] + T[i][1] * g[3 + j] + T[i][2] * g[6 + j];
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++) out[i * n + j] = t[i][0] * T[j][0] + t[i][1] * T[j][1] + t[i][2] * T[j][2];
 }
 
 /* u[xi][a][b] (a: the convolution's input channel, b: its output channel; in strips,
- * jp_wino_u_index) from w[co][ci]; backward-data takes a = co, b = ci and the kernel
- * rotated by 180 degrees. */
+ * jp_wino_u_index) from w[co][ci]; backward-data takes a = co, b = ci and, at stride 1,
+ * the kernel rotated by 180 degrees (at stride 2 Gb holds the rotation). */
 static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
 {
-    int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout;
+    int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout, s2 = p->stride == 2;
+    int side = s2 ? 9 : 6, npts = side * side;
+    const double(*T)[3] = s2 ? (bwd ? Gb : G9) : G;
 #pragma omp parallel for schedule(static) num_threads(p->nthreads)
     for (int co = 0; co < p->cout; co++)
         for (int ci = 0; ci < p->cin; ci++) {
             const float *k = w + ((size_t)co * p->cin + ci) * 9;
-            double g[9], t[NPTS];
-            for (int i = 0; i < 9; i++) g[i] = bwd ? k[8 - i] : k[i];
-            kernel_transform(t, g);
+            double g[9], t[NPTS_MAX];
+            for (int i = 0; i < 9; i++) g[i] = bwd && !s2 ? k[8 - i] : k[i];
+            kernel_transform(t, T, side, g);
             int a = bwd ? co : ci, b = bwd ? ci : co;
-            for (int x = 0; x < NPTS; x++) u[(size_t)x * na * nb + jp_wino_u_index(na, nb, a, b)] = (float)t[x];
+            for (int x = 0; x < npts; x++) u[(size_t)x * na * nb + jp_wino_u_index(na, nb, a, b)] = (float)t[x];
         }
 }
 
@@ -113,6 +135,7 @@ void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float 
 
 const char *jp_wino_kernel_name(const jp_wino_plan *p)
 {
+    if (p->stride == 2) return p->vw == 16 ? "jempp:winograd_4x4_3x3_s2:avx512" : "jempp:winograd_4x4_3x3_s2:avx2";
     return p->vw == 16 ? "jempp:winograd_4x4_3x3:avx512" : "jempp:winograd_4x4_3x3:avx2";
 }
 

@@ -15,6 +15,20 @@
  * and Cin and Cout exchanged, so it uses the same routine with U built from
  * w'[ci][co][i][j] = w[co][ci][2-i][2-j].
  *
+ * Stride 2 (winograd_s2_kern.h). Along one axis, 4 outputs of a stride-2 3-tap
+ * correlation y[i] = w0 x[2i-1] + w1 x[2i] + w2 x[2i+1] split into the even inputs, a
+ * 1-tap product (w1 x[2i], 4 points, no transform), and the odd ones, a stride-1
+ * 2-tap correlation of x[2i-1] with (w0, w2), done as F(4,2) with 5 points (0, 1, -1,
+ * 2, inf). So a 4x4 output tile reads a 9x9 input tile (from input pixel 2 y0 - 1) and
+ * takes 9 x 9 = 81 products per channel pair instead of 144:
+ *     Y = A9^T [ sum_ci (G9 g G9^T) . (B9^T d B9) ] A9      (9x9 -> 81 -> 4x4)
+ * Backward-data, dx[2j] = w1 dy[j] and dx[2j+1] = w2 dy[j] + w0 dy[j+1], gathers an
+ * 8x8 tile of dx from a 5x5 tile of dy with the same 9 points per axis (4 of w1, F(4,2)
+ * with (w2, w0)), so each dx pixel is written once:
+ *     dX = Ab^T [ sum_co (Gb g Gb^T) . (Bb^T dy Bb) ] Ab     (5x5 -> 81 -> 8x8)
+ * Backward-weights is that of the forward: dL/dg = G9^T [ sum (A9 dY A9^T) . (B9^T d B9) ] G9.
+ * The matrices are in winograd.c.
+ *
  * Internal header. */
 #ifndef JEMPP_WINOGRAD_H
 #define JEMPP_WINOGRAD_H
@@ -25,8 +39,11 @@
 
 typedef struct {
     int vw;                 /* vector width = channel block of the layout: 8 or 16 */
-    int n, cin, cout, h, w; /* the forward convolution's shape (3x3, stride 1, pad 1) */
-    int th, tw;             /* 4x4 tiles per image: ceil(h / 4), ceil(w / 4) */
+    int stride;             /* 1: F(4x4,3x3), 36 points; 2: its stride-2 form, 81 points */
+    int npts;
+    int n, cin, cout, h, w; /* the forward convolution's shape (3x3, stride 1 or 2, pad 1) */
+    int ho, wo;             /* its output: h, w at stride 1; ceil(h / 2), ceil(w / 2) at 2 */
+    int th, tw;             /* 4x4 output tiles per image: ceil(ho / 4), ceil(wo / 4) */
     int tiles;              /* n * th * tw */
     int block;              /* tiles per block (a multiple of 6, the kernel's rows) */
     int block_w;            /* tiles per block of backward-weights (its GEMM's depth) */
@@ -38,33 +55,35 @@ typedef struct {
 } jp_wino_plan;
 
 /* Whether the shape is one it computes on vw-channel blocks (8 or 16): Cin and Cout
- * multiples of vw, a 3x3 kernel with stride 1 and padding 1. Whether the CPU runs the
+ * multiples of vw, a 3x3 kernel with stride 1 or 2 and padding 1. Whether the CPU runs the
  * width's kernels is ops/cpu_isa.h's jp_cpu_has_width. */
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw);
 /* Plans for omp_get_max_threads() threads; wgrad: also backward-weights. Allocates
  * nothing: every pass takes a scratch of p->scratch_bytes (per thread a block's V and M,
  * with wgrad also the accumulators of backward-weights, 36 Cin Cout + Cout floats), so
  * the layers of a model can share one. */
-jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int wgrad, int vw,
-                            jp_error *err);
-/* "jempp:winograd_4x4_3x3:avx2" or ":avx512": the kernels a plan runs. */
+jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int stride, int wgrad,
+                            int vw, jp_error *err);
+/* "jempp:winograd_4x4_3x3:avx2" or ":avx512" (stride 2: "jempp:winograd_4x4_3x3_s2:..."):
+ * the kernels a plan runs. */
 const char *jp_wino_kernel_name(const jp_wino_plan *p);
 
-/* Floats of a transformed kernel: 36 * Cin * Cout. */
+/* Floats of a transformed kernel: npts * Cin * Cout. */
 size_t jp_wino_weight_floats(const jp_wino_plan *p);
-/* u[xi][ci][co] = (G g G^T)[xi] for g = w[co][ci] (OIHW), the forward kernel, each
- * U[xi] stored in strips of JP_WINO_STRIP columns (jp_wino_u_index). */
+/* u[xi][ci][co] = (G g G^T)[xi] for g = w[co][ci] (OIHW), the forward kernel (G9 at
+ * stride 2), each U[xi] stored in strips of JP_WINO_STRIP columns (jp_wino_u_index). */
 void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw);
-/* u[xi][co][ci] = (G g' G^T)[xi] for g' = w[co][ci] rotated by 180 degrees: the kernel
- * of backward-data (Cout input channels, Cin output channels). */
+/* u[xi][co][ci] = (G g' G^T)[xi] for g' = w[co][ci] rotated by 180 degrees (stride 2:
+ * (Gb g Gb^T)[xi], unrotated): the kernel of backward-data (Cout input channels, Cin
+ * output channels). */
 void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float *w_oihw);
 
-/* dst (N, Cout, H, W) = conv(src (N, Cin, H, W)) + b, both in the plan's blocked layout; accumulate: dst +=
+/* dst (N, Cout, Ho, Wo) = conv(src (N, Cin, H, W)) + b, both in the plan's blocked layout; accumulate: dst +=
  * instead of dst =; relu: then dst = max(dst, 0); b may be NULL. u from
  * jp_wino_weights_forward. */
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u,
                      const float *b, int accumulate, int relu, void *scratch);
-/* dsrc (N, Cin, H, W) = conv^T(ddst (N, Cout, H, W)), blocked; u from
+/* dsrc (N, Cin, H, W) = conv^T(ddst (N, Cout, Ho, Wo)), blocked; u from
  * jp_wino_weights_backward_data. */
 void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u,
                            void *scratch);
@@ -76,9 +95,9 @@ void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst
 void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
                               const float *src, void *scratch);
 
-/* Shared by winograd.c and the kernels. NPTS: points of a 6x6 tile; KROWS: rows of
- * the products' register tile. */
-enum { JP_WINO_NPTS = 36, JP_WINO_KROWS = 6 };
+/* Shared by winograd.c and the kernels. NPTS: points of a 6x6 tile (S2: of the
+ * stride-2 form's 9x9); KROWS: rows of the products' register tile. */
+enum { JP_WINO_NPTS = 36, JP_WINO_NPTS_S2 = 81, JP_WINO_KROWS = 6 };
 
 /* Columns of the strips in which the transformed kernels are stored (jp_wino_u_index). */
 enum { JP_WINO_STRIP = 32 };
