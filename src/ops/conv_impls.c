@@ -11,6 +11,8 @@
  *                                     jempp-winograd, onednn-winograd, onednn-direct
  *   3x3 strided, bfloat16 allowed (--bf16 1), not a plain first layer:
  *                                     onednn-bf16, onednn-direct
+ *   3x3 stride 2 (Winograd allowed), output height and width multiples of 4:
+ *                                     jempp-winograd, onednn-direct
  *   every other shape:                onednn-direct
  * By bench_winograd (2 threads, batch 64, AMD EPYC Zen 5 with AVX-512, docs/results.md),
  * jempp-winograd's GFLOP/s-equivalent over oneDNN's Winograd, forward / backward-data /
@@ -19,7 +21,12 @@
  * 1.00, 320->640 16x16 0.93 / 1.02 / 1.00, 512->512 8x8 0.84 / 0.86 / 0.51, 640->640
  * 8x8 1.06 / 1.07 / 0.80: from 512 channels its backward-weights, which adds into a
  * per-thread copy of the 36 Cin Cout transformed gradients (38-59 MB), falls behind.
- * On AVX2 oneDNN has no Winograd. */
+ * On AVX2 oneDNN has no Winograd. jempp-winograd's stride-2 form against onednn-direct
+ * (bench_winograd --stride 2, same CPU, forward / backward-data / backward-weights):
+ * 1.1-1.5x / 1.2-1.6x / 0.9-1.3x where its 4x4 tiles cover the output exactly (64->64
+ * 32x32, 128->128 16x16, 320->320 32x32, 640->640 16x16); on 14x14 and 7x7 outputs a
+ * quarter of its tiles' outputs fall outside the image and it is no faster (0.95-1.2x /
+ * 1.0-1.2x / 0.7x), so those stay on onednn-direct. */
 #include <string.h>
 
 #include "ops/backend.h"

@@ -45,9 +45,13 @@ static inline vf vf_if_pos(vf y, vf a, vf b)
     return _mm256_blendv_ps(b, a, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
 #define vd_zero() _mm256_setzero_pd()
+#define vd_set1(x) _mm256_set1_pd(x)
+#define vd_load(p) _mm256_loadu_pd(p)
 #define vd_add(a, b) _mm256_add_pd(a, b)
+#define vd_mul(a, b) _mm256_mul_pd(a, b)
 #define vd_fmadd(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define vd_store(p, v) _mm256_storeu_pd(p, v)
+#define vd_store_ps(p, v) _mm_storeu_ps(p, _mm256_cvtpd_ps(v)) /* as JP_VW / 2 floats */
 #define vf_lo_pd(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
 #define vf_hi_pd(v) _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))
 
@@ -73,9 +77,13 @@ static inline vf vf_if_pos(vf y, vf a, vf b)
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), b, a);
 }
 #define vd_zero() _mm512_setzero_pd()
+#define vd_set1(x) _mm512_set1_pd(x)
+#define vd_load(p) _mm512_loadu_pd(p)
 #define vd_add(a, b) _mm512_add_pd(a, b)
+#define vd_mul(a, b) _mm512_mul_pd(a, b)
 #define vd_fmadd(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define vd_store(p, v) _mm512_storeu_pd(p, v)
+#define vd_store_ps(p, v) _mm256_storeu_ps(p, _mm512_cvtpd_ps(v))
 #define vf_lo_pd(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
 #define vf_hi_pd(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
 

@@ -17,16 +17,14 @@
 
 #include "ops/cpu_isa.h"
 
-/* NPTS_MAX: points of a tile (81 at stride 2); KROWS: rows of the GEMM's register tile;
- * L2_BUDGET: V and M of a block of tiles. The block is also at least MIN_BLOCK tiles (MIN_BLOCK_WIDE
- * above 128 channels): with blocks of 6 the 36 transformed kernels (36 Cin Cout floats,
+/* KROWS: rows of the GEMM's register tile; L2_BUDGET: V and M of a block of tiles. The
+ * block is also at least MIN_BLOCK tiles (MIN_BLOCK_WIDE above 128 channels): with blocks of 6 the 36 transformed kernels (36 Cin Cout floats,
  * 14.7 MB at 320 channels) streamed from memory for every 6 tiles and Winograd ran
  * slower than oneDNN's direct kernels (bench_winograd, 2 threads, batch 64, forward:
  * 320->320 16x16 80 vs 129 GFLOP/s; with blocks of 24: 312 vs 172; 128->128 8x8: 290,
  * 391, 352 with blocks of 6, 12, 24). MIN_BLOCK_W: backward-weights' block, the depth
  * of its products, which are added into the per-thread dU once per block. */
 enum {
-    NPTS_MAX = JP_WINO_NPTS_S2,
     KROWS = JP_WINO_KROWS,
     L2_BUDGET = 256 * 1024,
     MIN_BLOCK = 12,
@@ -92,47 +90,6 @@ static const double Gb[9][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
                                 {0, 0, 1.0 / 2}, {-1.0 / 2, 0, -1.0 / 2}, {1.0 / 6, 0, -1.0 / 6},
                                 {1.0 / 3, 0, 1.0 / 6}, {1, 0, 0}};
 
-/* (T g T^T) for one 3x3 kernel g (row-major) and the n x 3 matrix T, in double: n x n
- * values, row-major. */
-static void kernel_transform(double *out, const double (*T)[3], int n, const double g[9])
-{
-    double t[9][3];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 3; j++) t[i][j] = T[i][0] * g[j] + T[i][1] * g[3 + j] + T[i][2] * g[6 + j];
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < n; j++) out[i * n + j] = t[i][0] * T[j][0] + t[i][1] * T[j][1] + t[i][2] * T[j][2];
-}
-
-/* u[xi][a][b] (a: the convolution's input channel, b: its output channel; in strips,
- * jp_wino_u_index) from w[co][ci]; backward-data takes a = co, b = ci and, at stride 1,
- * the kernel rotated by 180 degrees (at stride 2 Gb holds the rotation). */
-static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
-{
-    int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout, s2 = p->stride == 2;
-    int side = s2 ? 9 : 6, npts = side * side;
-    const double(*T)[3] = s2 ? (bwd ? Gb : G9) : G;
-#pragma omp parallel for schedule(static) num_threads(p->nthreads)
-    for (int co = 0; co < p->cout; co++)
-        for (int ci = 0; ci < p->cin; ci++) {
-            const float *k = w + ((size_t)co * p->cin + ci) * 9;
-            double g[9], t[NPTS_MAX];
-            for (int i = 0; i < 9; i++) g[i] = bwd && !s2 ? k[8 - i] : k[i];
-            kernel_transform(t, T, side, g);
-            int a = bwd ? co : ci, b = bwd ? ci : co;
-            for (int x = 0; x < npts; x++) u[(size_t)x * na * nb + jp_wino_u_index(na, nb, a, b)] = (float)t[x];
-        }
-}
-
-void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw)
-{
-    weights(p, u, w_oihw, 0);
-}
-
-void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float *w_oihw)
-{
-    weights(p, u, w_oihw, 1);
-}
-
 const char *jp_wino_kernel_name(const jp_wino_plan *p)
 {
     if (p->stride == 2) return p->vw == 16 ? "jempp:winograd_4x4_3x3_s2:avx512" : "jempp:winograd_4x4_3x3_s2:avx2";
@@ -146,7 +103,9 @@ const char *jp_wino_kernel_name(const jp_wino_plan *p)
     void jp_wino_backward_data_##sfx(const jp_wino_plan *p, float *dsrc, const float *ddst, const float *u, \
                                      void *scratch);                                                  \
     void jp_wino_backward_weights_##sfx(const jp_wino_plan *p, float *dw_oihw, float *db,              \
-                                        const float *ddst, const float *src, void *scratch);
+                                        const float *ddst, const float *src, void *scratch);          \
+    void jp_wino_weights_##sfx(const jp_wino_plan *p, float *u, const float *w, int bwd, int rot,      \
+                               const double (*T)[3], int side);
 JP_WINO_DECLARE(v8)
 JP_WINO_DECLARE(v16)
 
@@ -158,7 +117,31 @@ JP_WINO_DECLARE(v16)
 #define jp_wino_backward_data_v8 JP_NO_KERNELS
 #define jp_wino_backward_weights_v16 JP_NO_KERNELS
 #define jp_wino_backward_weights_v8 JP_NO_KERNELS
+#define jp_wino_weights_v16 JP_NO_KERNELS
+#define jp_wino_weights_v8 JP_NO_KERNELS
 #endif
+
+/* u[xi][a][b] (a: the convolution's input channel, b: its output channel; in strips,
+ * jp_wino_u_index) from w[co][ci]; backward-data takes a = co, b = ci and, at stride 1,
+ * the kernel rotated by 180 degrees (at stride 2 Gb holds the rotation). */
+static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
+{
+    int s2 = p->stride == 2, rot = bwd && !s2;
+    const double(*T)[3] = s2 ? (bwd ? Gb : G9) : G;
+    if (p->vw == 16) jp_wino_weights_v16(p, u, w, bwd, rot, T, s2 ? 9 : 6);
+    else jp_wino_weights_v8(p, u, w, bwd, rot, T, s2 ? 9 : 6);
+}
+
+void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw)
+{
+    weights(p, u, w_oihw, 0);
+}
+
+void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float *w_oihw)
+{
+    weights(p, u, w_oihw, 1);
+}
+
 
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u, const float *b,
                      int accumulate, int relu, void *scratch)

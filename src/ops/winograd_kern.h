@@ -384,3 +384,37 @@ void JP_VNAME(jp_wino_backward_weights)(const jp_wino_plan *p, float *dw_oihw, f
             weight_grad_out(g.stride == 1 ? TILE_S1 : TILE_S2, &g, dw_oihw, sum, ci, co0);
 }
 
+/* u[xi][a][b] = (T g T^T)[xi] (side x side points, in strips: jp_wino_u_index) for every
+ * kernel g = w[co][ci] (OIHW), with a = ci, b = co, or for backward-data (bwd) a = co,
+ * b = ci and, if rot, g rotated by 180 degrees; in double, JP_VW / 2 values of b at once
+ * (consecutive in a strip, as the strips are multiples of 16 wide). */
+void JP_VNAME(jp_wino_weights)(const jp_wino_plan *p, float *u, const float *w, int bwd, int rot,
+                               const double (*T)[3], int side)
+{
+    enum { VD = JP_VW / 2 };
+    int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout;
+#pragma omp parallel for schedule(static) num_threads(p->nthreads)
+    for (int a = 0; a < na; a++)
+        for (int b0 = 0; b0 < nb; b0 += VD) {
+            vd g[9], t[9][3];
+            for (int k = 0; k < 9; k++) {
+                double lanes[VD];
+                for (int l = 0; l < VD; l++) {
+                    int co = bwd ? a : b0 + l, ci = bwd ? b0 + l : a;
+                    lanes[l] = w[((size_t)co * p->cin + ci) * 9 + (rot ? 8 - k : k)];
+                }
+                g[k] = vd_load(lanes);
+            }
+            for (int i = 0; i < side; i++) /* t = T g */
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = vd_fmadd(vd_set1(T[i][2]), g[6 + j],
+                                       vd_fmadd(vd_set1(T[i][1]), g[3 + j], vd_mul(vd_set1(T[i][0]), g[j])));
+            float *ub = u + jp_wino_u_index(na, nb, a, b0);
+            for (int i = 0; i < side; i++) /* (T g) T^T */
+                for (int j = 0; j < side; j++) {
+                    vd o = vd_fmadd(t[i][2], vd_set1(T[j][2]),
+                                    vd_fmadd(t[i][1], vd_set1(T[j][1]), vd_mul(t[i][0], vd_set1(T[j][0]))));
+                    vd_store_ps(ub + (size_t)(i * side + j) * na * nb, o);
+                }
+        }
+}
