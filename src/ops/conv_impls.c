@@ -18,9 +18,10 @@
  * jempp-winograd's GFLOP/s-equivalent over oneDNN's Winograd, forward / backward-data /
  * backward-weights, medians of 3 runs: 1.4-3.0x up to 160 channels, 160->320 32x32
  * 1.36 / 1.45 / 1.47, 256->256 16x16 1.17 / 1.18 / 1.08, 320->320 16x16 1.09 / 1.09 /
- * 1.00, 320->640 16x16 0.93 / 1.02 / 1.00, 512->512 8x8 0.84 / 0.86 / 0.51, 640->640
- * 8x8 1.06 / 1.07 / 0.80: from 512 channels its backward-weights, which adds into a
- * per-thread copy of the 36 Cin Cout transformed gradients (38-59 MB), falls behind.
+ * 1.00, 320->640 16x16 0.93 / 1.02 / 1.00; with backward-weights' one shared dU from 256
+ * channels (winograd.c), one run: 512->512 8x8 0.78 / 0.85 / 0.66, 640->640 8x8 1.02 /
+ * 1.03 / 1.07 (WRN-28-10 forward+backward with either on its 640-channel layers: 2646
+ * against 2626 ms, 2761 against 2758), so oneDNN's keeps the layers from 512 channels.
  * On AVX2 oneDNN has no Winograd. jempp-winograd's stride-2 form against onednn-direct
  * (bench_winograd --stride 2, same CPU, forward / backward-data / backward-weights):
  * 1.1-1.5x / 1.2-1.6x / 0.9-1.3x where its 4x4 tiles cover the output exactly (64->64

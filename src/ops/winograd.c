@@ -68,7 +68,18 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
     p->nthreads = omp_get_max_threads();
     p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w, cmax);
     p->wgrad_floats = wgrad ? (size_t)p->npts * cin * cout + cout : 0;
-    p->scratch_bytes = (p->scratch_floats + p->wgrad_floats) * p->nthreads * sizeof(float);
+    /* backward-weights with one dU that the threads share (a block's V and Mb too) from
+     * 256 channels in and out; narrower, each thread its own: bench_winograd, 2 threads
+     * on the Zen 5 EPYC, shared against per thread in GFLOP/s-equivalent: 256->256 16x16
+     * 1072 / 850, 320->320 16x16 1162 / 930, 640->640 8x8 1073 / 714, 640->640 16x16 s2
+     * 449 / 352; 160->320 32x32 1063 / 1103, 64->64 16x16 540 / 1032 (its 4 channel
+     * blocks' transforms, split over the threads, then read across cores) */
+    p->wgrad_shared = cin >= 256 && cout >= 256;
+    /* forward and backward-data: V and M per thread; backward-weights: V, Mb and dU per
+     * thread, or one of each shared */
+    size_t per_thread = p->scratch_floats * p->nthreads,
+           wgrad_need = (p->scratch_floats + p->wgrad_floats) * (p->wgrad_shared ? 1 : p->nthreads);
+    p->scratch_bytes = (per_thread > wgrad_need ? per_thread : wgrad_need) * sizeof(float);
     return JP_OK;
 }
 

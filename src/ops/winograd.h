@@ -48,10 +48,12 @@ typedef struct {
     int block;              /* tiles per block (a multiple of 6, the kernel's rows) */
     int block_w;            /* tiles per block of backward-weights (its GEMM's depth) */
     int nthreads;
-    size_t scratch_floats;  /* per thread: V and M of one block */
-    size_t wgrad_floats;    /* per thread: the transformed weight gradient and the bias's;
-                             * 0 without backward-weights */
-    size_t scratch_bytes;   /* what the passes need as scratch: nthreads * (both) floats */
+    int wgrad_shared;       /* backward-weights: one dU for all threads (else one per thread) */
+    size_t scratch_floats;  /* V and M of one block: one per thread, or one shared by the threads
+                             * in backward-weights with wgrad_shared */
+    size_t wgrad_floats;    /* the transformed weight gradient and the bias's (backward-weights),
+                             * one or one per thread; 0 without backward-weights */
+    size_t scratch_bytes;   /* what the passes need as scratch */
 } jp_wino_plan;
 
 /* Whether the shape is one it computes on vw-channel blocks (8 or 16): Cin and Cout
@@ -60,7 +62,7 @@ typedef struct {
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw);
 /* Plans for omp_get_max_threads() threads; wgrad: also backward-weights. Allocates
  * nothing: every pass takes a scratch of p->scratch_bytes (per thread a block's V and M,
- * with wgrad also the accumulators of backward-weights, 36 Cin Cout + Cout floats), so
+ * with wgrad also the accumulators of backward-weights, npts Cin Cout + Cout floats), so
  * the layers of a model can share one. */
 jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int stride, int wgrad,
                             int vw, jp_error *err);
@@ -90,8 +92,8 @@ void jp_wino_backward_data(const jp_wino_plan *p, float *dsrc, const float *ddst
 /* dw_oihw += dL/dw and db += sum ddst (either may be NULL) from src and ddst (blocked),
  * on a plan made with wgrad. Y = A^T [U . V] A is linear in U = G g G^T, so
  *     dL/dg = G^T [ sum_tiles (A dY A^T) . (B^T d B) ] G
- * the sum over tiles being, for each of the 36 points, dU[xi] (Cin x Cout) += V[xi]^T
- * (Cin x tiles) . (A dY A^T)[xi] (tiles x Cout), accumulated per thread. */
+ * the sum over tiles being, for each point, dU[xi] (Cin x Cout) += V[xi]^T (Cin x tiles) .
+ * (A dY A^T)[xi] (tiles x Cout), block by block of tiles, each point by one thread. */
 void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
                               const float *src, void *scratch);
 

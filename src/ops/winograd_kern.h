@@ -110,13 +110,13 @@ static inline __attribute__((always_inline)) void in_points(int kind, vf *o, con
  * could not tell it from tiles outside or from 2 or 4 channel blocks per tile; the
  * unrolling was what counted. */
 static inline __attribute__((always_inline)) void tile_inputs(int kind, const geom *g, float *V, const float *src,
-                                                             int t0, int nt)
+                                                             int t0, int nt, int cb0, int cb1)
 {
     const int nin = kind == TILE_S1 ? 6 : kind == TILE_S2 ? 9 : 5, side = kind == TILE_S1 ? 6 : 9;
     const int h = kind == TILE_S2_BWD ? g->ho : g->h, w = kind == TILE_S2_BWD ? g->wo : g->w;
     size_t ps = point_stride(nt, g->ci);
     int cb_n = g->ci / JP_VW;
-    for (int cb = 0; cb < cb_n; cb++) {
+    for (int cb = cb0; cb < cb1; cb++) {
         tile_pos p = tile_at(g, t0);
         for (int t = 0; t < nt; t++, tile_next(g, &p)) {
             const float *plane = src + ((size_t)p.img * cb_n + cb) * h * w * JP_VW;
@@ -212,9 +212,10 @@ static void convolve(const jp_wino_plan *p, const geom *g, int bwd_data, float *
         float *V = scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
         float *M = V + p->npts * point_stride(p->block, g->ci);
         int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
-        if (g->stride == 1) tile_inputs(TILE_S1, g, V, src, t0, nt);
-        else if (!bwd_data) tile_inputs(TILE_S2, g, V, src, t0, nt);
-        else tile_inputs(TILE_S2_BWD, g, V, src, t0, nt);
+        int cbs = g->ci / JP_VW;
+        if (g->stride == 1) tile_inputs(TILE_S1, g, V, src, t0, nt, 0, cbs);
+        else if (!bwd_data) tile_inputs(TILE_S2, g, V, src, t0, nt, 0, cbs);
+        else tile_inputs(TILE_S2_BWD, g, V, src, t0, nt, 0, cbs);
         multiply(p->npts, g->ci, g->co, M, V, U, nt);
         if (g->stride == 1) tile_outputs(TILE_S1, g, dst, M, b, accumulate, relu, t0, nt);
         else if (!bwd_data) tile_outputs(TILE_S2, g, dst, M, b, accumulate, relu, t0, nt);
@@ -261,12 +262,12 @@ static inline void a4(vf o[6], const vf y[4])
  * zero outside), A that of the kind's forward (TILE_S1 or TILE_S2), and dbias[c] += the
  * tiles' sums. */
 static inline __attribute__((always_inline)) void tile_grads(int kind, const geom *g, float *Mb, float *dbias,
-                                                            const float *ddst, int t0, int nt)
+                                                            const float *ddst, int t0, int nt, int cb0, int cb1)
 {
     const int side = kind == TILE_S1 ? 6 : 9;
     int cb_n = g->co / JP_VW;
     size_t ps = point_stride(nt, g->co);
-    for (int cb = 0; cb < cb_n; cb++) { /* channel blocks outside: see tile_inputs */
+    for (int cb = cb0; cb < cb1; cb++) { /* channel blocks outside: see tile_inputs */
         tile_pos p = tile_at(g, t0);
         vf sum = vf_zero();
         for (int t = 0; t < nt; t++, tile_next(g, &p)) {
@@ -333,48 +334,84 @@ static void weight_grad_out(int kind, const geom *g, float *dw, const float *dU,
     }
 }
 
+/* The transforms of the tiles [t0, t0 + nt) into V and Mb, channel blocks [ci0, ci1) of
+ * the source and [co0, co1) of dY (whose sums go into dbias). */
+static void wgrad_transforms(const geom *g, float *V, float *Mb, float *dbias, const float *src,
+                             const float *ddst, int t0, int nt, int ci0, int ci1, int co0, int co1)
+{
+    if (g->stride == 1) {
+        tile_inputs(TILE_S1, g, V, src, t0, nt, ci0, ci1);
+        tile_grads(TILE_S1, g, Mb, dbias, ddst, t0, nt, co0, co1);
+    } else {
+        tile_inputs(TILE_S2, g, V, src, t0, nt, ci0, ci1);
+        tile_grads(TILE_S2, g, Mb, dbias, ddst, t0, nt, co0, co1);
+    }
+}
+
+/* dU[xi] (ci x co) (+)= V[xi]^T (ci x nt) . Mb[xi] (nt x co) for the points [x0, x1): A's
+ * (r, k) = V[xi][k][r]. */
+static void wgrad_products(const geom *g, float *dU, const float *V, const float *Mb, int nt, int x0, int x1,
+                           int accumulate)
+{
+    for (int x = x0; x < x1; x++)
+        gemm(g->ci, g->co, nt, V + x * point_stride(nt, g->ci), 1, g->ci, Mb + x * point_stride(nt, g->co), g->co,
+             dU + (size_t)x * g->ci * g->co, g->co, accumulate);
+}
+
+/* Two ways, chosen by the plan (jp_wino_plan.wgrad_shared):
+ * - shared: block by block of tiles, all threads on each block, the transforms split
+ *   by channel blocks, then the products by points, each point's dU[xi] summed over
+ *   the blocks in order by one thread (no copy of dU per thread; for wide layers,
+ *   whose dU is beyond the caches);
+ * - per thread: each thread its blocks and its own dU, then the copies summed in
+ *   thread order (narrow layers, whose transforms are most of the work). */
 void JP_VNAME(jp_wino_backward_weights)(const jp_wino_plan *p, float *dw_oihw, float *db, const float *ddst,
                               const float *src, void *scratch)
 {
     JP_CHECK(p->wgrad_floats > 0);
-    float *wgrad = (float *)scratch + (size_t)p->nthreads * p->scratch_floats;
     geom g = forward_geom(p);
-    int npts = p->npts;
-    size_t nu = (size_t)npts * g.ci * g.co;
+    int npts = p->npts, ci_n = g.ci / JP_VW, co_n = g.co / JP_VW;
+    size_t nu = (size_t)npts * g.ci * g.co, mb_at = npts * point_stride(p->block_w, g.ci);
     int nblocks = (p->tiles + p->block_w - 1) / p->block_w, team = 1;
+    float *sum = (float *)scratch + (size_t)(p->wgrad_shared ? 1 : p->nthreads) * p->scratch_floats;
+    if (p->wgrad_shared) {
+        float *V = scratch;
+        memset(sum + nu, 0, (size_t)g.co * sizeof(float));
 #pragma omp parallel num_threads(p->nthreads)
-    {
-#pragma omp single
-        team = omp_get_num_threads();
-        float *dU = wgrad + (size_t)omp_get_thread_num() * p->wgrad_floats;
-        float *V = (float *)scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
-        float *Mb = V + npts * point_stride(p->block_w, g.ci);
-        memset(dU, 0, p->wgrad_floats * sizeof(float));
-#pragma omp for schedule(static)
-        for (int k = 0; k < nblocks; k++) {
-            int t0 = k * p->block_w, nt = p->tiles - t0 < p->block_w ? p->tiles - t0 : p->block_w;
-            if (g.stride == 1) {
-                tile_inputs(TILE_S1, &g, V, src, t0, nt);
-                tile_grads(TILE_S1, &g, Mb, dU + nu, ddst, t0, nt);
-            } else {
-                tile_inputs(TILE_S2, &g, V, src, t0, nt);
-                tile_grads(TILE_S2, &g, Mb, dU + nu, ddst, t0, nt);
+        {
+            int th = omp_get_thread_num(), n = omp_get_num_threads();
+            for (int k = 0; k < nblocks; k++) {
+                int t0 = k * p->block_w, nt = p->tiles - t0 < p->block_w ? p->tiles - t0 : p->block_w;
+                wgrad_transforms(&g, V, V + mb_at, sum + nu, src, ddst, t0, nt, ci_n * th / n, ci_n * (th + 1) / n,
+                                 co_n * th / n, co_n * (th + 1) / n);
+#pragma omp barrier
+                wgrad_products(&g, sum, V, V + mb_at, nt, npts * th / n, npts * (th + 1) / n, k > 0);
+#pragma omp barrier
             }
-            /* dU[xi] (ci x co) += V[xi]^T (ci x nt) . Mb[xi] (nt x co): A's (r, k) = V[xi][k][r] */
-            for (int x = 0; x < npts; x++)
-                gemm(g.ci, g.co, nt, V + x * point_stride(nt, g.ci), 1, g.ci, Mb + x * point_stride(nt, g.co), g.co,
-                     dU + (size_t)x * g.ci * g.co, g.co, 1);
+        }
+    } else {
+#pragma omp parallel num_threads(p->nthreads)
+        {
+#pragma omp single
+            team = omp_get_num_threads();
+            float *dU = sum + (size_t)omp_get_thread_num() * p->wgrad_floats;
+            float *V = (float *)scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
+            memset(dU, 0, p->wgrad_floats * sizeof(float));
+#pragma omp for schedule(static)
+            for (int k = 0; k < nblocks; k++) {
+                int t0 = k * p->block_w, nt = p->tiles - t0 < p->block_w ? p->tiles - t0 : p->block_w;
+                wgrad_transforms(&g, V, V + mb_at, dU + nu, src, ddst, t0, nt, 0, ci_n, 0, co_n);
+                wgrad_products(&g, dU, V, V + mb_at, nt, 0, npts, 1);
+            }
+        }
+        if (team > 1) { /* the threads' sums into the first, each element in thread order */
+            long n = (long)p->wgrad_floats;
+#pragma omp parallel for schedule(static) num_threads(p->nthreads)
+            for (long i = 0; i < n; i++)
+                for (int th = 1; th < team; th++) sum[i] += sum[(size_t)th * p->wgrad_floats + i];
         }
     }
-    /* the threads' sums into the first (each element in thread order), then
-     * dw += G^T dU G per (co, ci) */
-    float *sum = wgrad;
-    if (team > 1) {
-        long n = (long)p->wgrad_floats;
-#pragma omp parallel for schedule(static) num_threads(p->nthreads)
-        for (long i = 0; i < n; i++)
-            for (int th = 1; th < team; th++) sum[i] += wgrad[(size_t)th * p->wgrad_floats + i];
-    }
+    /* dw += G^T dU G per (co, ci) */
     if (db)
         for (int c = 0; c < g.co; c++) db[c] += sum[nu + c];
     if (!dw_oihw) return;
@@ -387,8 +424,11 @@ void JP_VNAME(jp_wino_backward_weights)(const jp_wino_plan *p, float *dw_oihw, f
 /* u[xi][a][b] = (T g T^T)[xi] (side x side points, in strips: jp_wino_u_index) for every
  * kernel g = w[co][ci] (OIHW), with a = ci, b = co, or for backward-data (bwd) a = co,
  * b = ci and, if rot, g rotated by 180 degrees; in double, JP_VW / 2 values of b at once
- * (consecutive in a strip, as the strips are multiples of 16 wide). */
-void JP_VNAME(jp_wino_weights)(const jp_wino_plan *p, float *u, const float *w, int bwd, int rot,
+ * (consecutive in a strip, as the strips are multiples of 16 wide). Each sum of products
+ * is rounded as (p0 + p1) + p2, with fused multiply-adds off: the values of the scalar
+ * double code before it, to the bit (with FMAs, U moves by an ulp here and there and
+ * test_train_step's class-conditional case drifts past its tolerance by iteration 3). */
+__attribute__((optimize("fp-contract=off"))) void JP_VNAME(jp_wino_weights)(const jp_wino_plan *p, float *u, const float *w, int bwd, int rot,
                                const double (*T)[3], int side)
 {
     enum { VD = JP_VW / 2 };
@@ -407,13 +447,13 @@ void JP_VNAME(jp_wino_weights)(const jp_wino_plan *p, float *u, const float *w, 
             }
             for (int i = 0; i < side; i++) /* t = T g */
                 for (int j = 0; j < 3; j++)
-                    t[i][j] = vd_fmadd(vd_set1(T[i][2]), g[6 + j],
-                                       vd_fmadd(vd_set1(T[i][1]), g[3 + j], vd_mul(vd_set1(T[i][0]), g[j])));
+                    t[i][j] = vd_add(vd_add(vd_mul(vd_set1(T[i][0]), g[j]), vd_mul(vd_set1(T[i][1]), g[3 + j])),
+                                     vd_mul(vd_set1(T[i][2]), g[6 + j]));
             float *ub = u + jp_wino_u_index(na, nb, a, b0);
             for (int i = 0; i < side; i++) /* (T g) T^T */
                 for (int j = 0; j < side; j++) {
-                    vd o = vd_fmadd(t[i][2], vd_set1(T[j][2]),
-                                    vd_fmadd(t[i][1], vd_set1(T[j][1]), vd_mul(t[i][0], vd_set1(T[j][0]))));
+                    vd o = vd_add(vd_add(vd_mul(t[i][0], vd_set1(T[j][0])), vd_mul(t[i][1], vd_set1(T[j][1]))),
+                                  vd_mul(t[i][2], vd_set1(T[j][2])));
                     vd_store_ps(ub + (size_t)(i * side + j) * na * nb, o);
                 }
         }
