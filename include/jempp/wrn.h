@@ -146,6 +146,8 @@ void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len);
 /* One line: the activation layout and how many shapes of layer run each
  * implementation ("nChw16c; jempp-winograd x3 onednn-direct x4 jempp-fused bn x4"). */
 void jp_wrn_kernel_summary(const jp_wrn *m, char *buf, size_t len);
+/* How many of the model's convolution shapes run the implementation id. */
+int jp_wrn_conv_impl_count(const jp_wrn *m, jp_conv_impl_id id);
 /* How many of the model's oneDNN primitives run oneDNN's reference (naive loop)
  * kernels, 10-1000x slower than its JIT ones; the first few are named in buf (may be
  * NULL). 0 on a machine with AVX2 or better for the WRNs jempp trains. */

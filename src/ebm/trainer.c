@@ -247,7 +247,7 @@ jp_status jp_trainer_init(jp_trainer *t, const jp_train_config *cfg, jp_error *e
     }
     jp_wrn_kernel_summary(t->m, kernels, sizeof kernels);
     tr_log(t, "kernels: %s\n", kernels);
-    if (cfg->kernels.bf16 && !strstr(kernels, "onednn-bf16"))
+    if (cfg->kernels.bf16 && !jp_wrn_conv_impl_count(t->m, JP_CONV_ONEDNN_BF16))
         tr_log(t, "note: --bf16 1, but no layer runs bfloat16 here (it needs a CPU with AVX-512 BF16 and the "
                   "CPU's convolutions): every convolution runs in float32\n");
     char blas[400];

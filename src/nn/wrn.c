@@ -533,10 +533,17 @@ void jp_wrn_describe(const jp_wrn *m, char *buf, size_t len)
     if (at < len) snprintf(buf + at, len - at, "\n");
 }
 
+int jp_wrn_conv_impl_count(const jp_wrn *m, jp_conv_impl_id id)
+{
+    int count = 0;
+    for (int i = 0; i < m->n_conv_plans; i++) count += m->conv_plans[i].impl->id == id;
+    return count;
+}
+
 void jp_wrn_kernel_summary(const jp_wrn *m, char *buf, size_t len)
 {
     int conv[JP_CONV_N_IMPL] = {0}, bn[JP_BNACT_N_IMPL] = {0};
-    for (int i = 0; i < m->n_conv_plans; i++) conv[m->conv_plans[i].impl->id]++;
+    for (int k = 1; k < JP_CONV_N_IMPL; k++) conv[k] = jp_wrn_conv_impl_count(m, (jp_conv_impl_id)k);
     for (int i = 0; i < m->n_bn_plans; i++) bn[m->bn_plans[i].impl->id]++;
     size_t at = m->ctx.act_block > 1 ? (size_t)snprintf(buf, len, "nChw%dc;", m->ctx.act_block)
                                      : (size_t)snprintf(buf, len, "NCHW on %s;", m->ctx.dev->ops->name);
