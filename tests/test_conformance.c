@@ -359,6 +359,9 @@ static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_
     check_conv(t, sk, ctx, r, c, tol, 4, 16, 10, 32, 3, 1, 0, 0);
     check_conv(t, sk, ctx, r, c, tol, 4, 32, 10, 32, 3, 2, 0, 1); /* strided residual */
     check_conv(t, sk, ctx, r, c, tol, 2, 24, 13, 40, 3, 2, 0, 0); /* strided, odd size, channels not a block multiple */
+    /* strided, 28x28 -> 14x14 and 14x14 -> 7x7 (Winograd's 7x7 tiles), several blocks of them */
+    check_conv(t, sk, ctx, r, c, tol, 3, 16, 28, 32, 3, 2, 0, 1);
+    check_conv(t, sk, ctx, r, c, tol, 13, 32, 14, 48, 3, 2, 0, 0);
     check_conv(t, sk, ctx, r, c, tol, 3, 16, 9, 32, 1, 2, 0, 0);  /* 1x1 shortcut, odd size */
     check_conv(t, sk, ctx, r, c, tol, 2, 24, 7, 40, 3, 1, 0, 1);  /* channels not a block multiple, 7x7 */
     check_conv(t, sk, ctx, r, c, tol, 2, 5, 6, 7, 3, 1, 0, 0);    /* odd channel counts */

@@ -11,8 +11,8 @@
  *                                     jempp-winograd, onednn-winograd, onednn-direct
  *   3x3 strided, bfloat16 allowed (--bf16 1), not a plain first layer:
  *                                     onednn-bf16, onednn-direct
- *   3x3 stride 2 (Winograd allowed), output height and width multiples of 4:
- *                                     jempp-winograd, onednn-direct
+ *   3x3 stride 2 (Winograd allowed), output sides multiples of 4, or of 7 with few
+ *   channels (jp_wino_s2_tile):       jempp-winograd, onednn-direct
  *   every other shape:                onednn-direct
  * By bench_winograd (2 threads, batch 64, AMD EPYC Zen 5 with AVX-512, docs/results.md),
  * jempp-winograd's GFLOP/s-equivalent over oneDNN's Winograd, forward / backward-data /
@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "ops/backend.h"
+#include "ops/winograd.h"
 
 static const jp_conv_impl *const impls[JP_CONV_N_IMPL] = {
     [JP_CONV_ONEDNN_DIRECT] = &jp_conv_onednn_direct,
@@ -84,8 +85,8 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s
         order[n++] = wide ? &jp_conv_jempp_winograd : &jp_conv_onednn_winograd;
     } else if (o->bf16 && s->kh == 3 && s->kw == 3 && (s->sh != 1 || s->sw != 1)) {
         order[n++] = &jp_conv_onednn_bf16;
-    } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 2 && s->sw == 2 && s->oh % 4 == 0 &&
-               s->ow % 4 == 0) {
+    } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 2 && s->sw == 2 &&
+               jp_wino_s2_tile(s->cin, s->cout, s->oh, s->ow)) {
         order[n++] = &jp_conv_jempp_winograd;
     }
     if (!ctx->dev_conv && (!n || order[n - 1] != &jp_conv_onednn_direct)) order[n++] = &jp_conv_onednn_direct;

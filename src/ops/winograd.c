@@ -29,13 +29,25 @@ enum {
     L2_BUDGET = 256 * 1024,
     MIN_BLOCK = 12,
     MIN_BLOCK_WIDE = 24,
-    MIN_BLOCK_W = 32
+    MIN_BLOCK_W = 32,
+    WIDE_TILE_U = 4 << 20
 };
 
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw)
 {
     return (vw == 8 || vw == 16) && cin % vw == 0 && cout % vw == 0 && cin > 0 && cout > 0 && kh == 3 &&
            kw == 3 && (stride == 1 || stride == 2) && pad == 1;
+}
+
+int jp_wino_s2_tile(int cin, int cout, int oh, int ow)
+{
+    if (oh % 4 == 0 && ow % 4 == 0) return 4;
+    /* 225 Cin Cout floats of transformed kernel, streamed once per block of tiles: 7x7
+     * tiles only up to WIDE_TILE_U bytes (bench_winograd, forward / backward-data against
+     * onednn-direct: 64->64 28x28 s2 (3.7 MB) 1.26 / 1.17x, 128->128 14x14 s2 (14.7 MB)
+     * 0.80 / 1.04x, where 4x4 tiles give 1.05 / 1.21x) */
+    if (oh % 7 == 0 && ow % 7 == 0 && (size_t)JP_WINO_NPTS_S2W * cin * cout * sizeof(float) <= WIDE_TILE_U) return 7;
+    return 0;
 }
 
 jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int stride, int wgrad,
@@ -48,10 +60,12 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
                        cin, cout, stride);
     p->vw = vw;
     p->stride = stride;
-    p->npts = stride == 1 ? JP_WINO_NPTS : JP_WINO_NPTS_S2;
     p->n = n, p->cin = cin, p->cout = cout, p->h = h, p->w = w;
     p->ho = (h - 1) / stride + 1, p->wo = (w - 1) / stride + 1;
-    p->th = (p->ho + 3) / 4, p->tw = (p->wo + 3) / 4;
+    int wide = stride == 2 && jp_wino_s2_tile(cin, cout, p->ho, p->wo) == 7;
+    p->tile = wide ? 7 : 4;
+    p->npts = stride == 1 ? JP_WINO_NPTS : wide ? JP_WINO_NPTS_S2W : JP_WINO_NPTS_S2;
+    p->th = (p->ho + p->tile - 1) / p->tile, p->tw = (p->wo + p->tile - 1) / p->tile;
     p->tiles = n * p->th * p->tw;
     /* V and M of a block (in either direction: Cin and Cout exchange) within the budget. */
     int cmax = cin > cout ? cin : cout;
@@ -101,8 +115,23 @@ static const double Gb[9][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
                                 {0, 0, 1.0 / 2}, {-1.0 / 2, 0, -1.0 / 2}, {1.0 / 6, 0, -1.0 / 6},
                                 {1.0 / 3, 0, 1.0 / 6}, {1, 0, 0}};
 
+/* The 7x7 tile's G15 and Gb15 (15x3): rows (0 1 0) seven times, then (G8[p][0] 0
+ * G8[p][1]), resp. (G8[p][1] 0 G8[p][0]), with F(7,2)'s G8 (points 0, 1, -1, 2, -2, 1/2,
+ * -1/2, inf): [-1 0; -2/9 -2/9; -2/9 2/9; 1/90 1/45; 1/90 -1/45; 32/45 16/45;
+ * 32/45 -16/45; 0 1]. */
+static const double G15[15][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
+                                  {-1, 0, 0}, {-2.0 / 9, 0, -2.0 / 9}, {-2.0 / 9, 0, 2.0 / 9},
+                                  {1.0 / 90, 0, 1.0 / 45}, {1.0 / 90, 0, -1.0 / 45}, {32.0 / 45, 0, 16.0 / 45},
+                                  {32.0 / 45, 0, -16.0 / 45}, {0, 0, 1}};
+static const double Gb15[15][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
+                                   {0, 0, -1}, {-2.0 / 9, 0, -2.0 / 9}, {2.0 / 9, 0, -2.0 / 9},
+                                   {1.0 / 45, 0, 1.0 / 90}, {-1.0 / 45, 0, 1.0 / 90}, {16.0 / 45, 0, 32.0 / 45},
+                                   {-16.0 / 45, 0, 32.0 / 45}, {1, 0, 0}};
+
 const char *jp_wino_kernel_name(const jp_wino_plan *p)
 {
+    if (p->stride == 2 && p->tile == 7)
+        return p->vw == 16 ? "jempp:winograd_7x7_3x3_s2:avx512" : "jempp:winograd_7x7_3x3_s2:avx2";
     if (p->stride == 2) return p->vw == 16 ? "jempp:winograd_4x4_3x3_s2:avx512" : "jempp:winograd_4x4_3x3_s2:avx2";
     return p->vw == 16 ? "jempp:winograd_4x4_3x3:avx512" : "jempp:winograd_4x4_3x3:avx2";
 }
@@ -137,10 +166,10 @@ JP_WINO_DECLARE(v16)
  * the kernel rotated by 180 degrees (at stride 2 Gb holds the rotation). */
 static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
 {
-    int s2 = p->stride == 2, rot = bwd && !s2;
-    const double(*T)[3] = s2 ? (bwd ? Gb : G9) : G;
-    if (p->vw == 16) jp_wino_weights_v16(p, u, w, bwd, rot, T, s2 ? 9 : 6);
-    else jp_wino_weights_v8(p, u, w, bwd, rot, T, s2 ? 9 : 6);
+    int s2 = p->stride == 2, rot = bwd && !s2, side = s2 ? 2 * p->tile + 1 : 6;
+    const double(*T)[3] = !s2 ? G : p->tile == 4 ? (bwd ? Gb : G9) : (bwd ? Gb15 : G15);
+    if (p->vw == 16) jp_wino_weights_v16(p, u, w, bwd, rot, T, side);
+    else jp_wino_weights_v8(p, u, w, bwd, rot, T, side);
 }
 
 void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw)

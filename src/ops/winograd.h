@@ -27,7 +27,12 @@
  * with (w2, w0)), so each dx pixel is written once:
  *     dX = Ab^T [ sum_co (Gb g Gb^T) . (Bb^T dy Bb) ] Ab     (5x5 -> 81 -> 8x8)
  * Backward-weights is that of the forward: dL/dg = G9^T [ sum (A9 dY A9^T) . (B9^T d B9) ] G9.
- * The matrices are in winograd.c.
+ * Where the output sides are multiples of 7 but not of 4 (the 14x14 and 7x7 outputs of a
+ * 28x28 input), the tile is 7x7 instead, so that no product falls outside the image: per
+ * axis 7 even points and F(7,2) on the odd inputs (8 points: 0, 1, -1, 2, -2, 1/2, -1/2,
+ * inf), a 15x15 input tile, 225 products per 7x7 tile (4.6 per output instead of 5.1
+ * with 4x4 tiles, 9 direct); backward-data a 14x14 tile of dx from 8x8 of dy.
+ * The matrices are in winograd.c and winograd_s2_kern.h.
  *
  * Internal header. */
 #ifndef JEMPP_WINOGRAD_H
@@ -40,10 +45,12 @@
 typedef struct {
     int vw;                 /* vector width = channel block of the layout: 8 or 16 */
     int stride;             /* 1: F(4x4,3x3), 36 points; 2: its stride-2 form, 81 points */
+    int tile;               /* outputs per side of a tile: 4, or 7 (225 points) at stride 2 where
+                             * jp_wino_s2_tile says so */
     int npts;
     int n, cin, cout, h, w; /* the forward convolution's shape (3x3, stride 1 or 2, pad 1) */
     int ho, wo;             /* its output: h, w at stride 1; ceil(h / 2), ceil(w / 2) at 2 */
-    int th, tw;             /* 4x4 output tiles per image: ceil(ho / 4), ceil(wo / 4) */
+    int th, tw;             /* output tiles per image: ceil(ho / tile), ceil(wo / tile) */
     int tiles;              /* n * th * tw */
     int block;              /* tiles per block (a multiple of 6, the kernel's rows) */
     int block_w;            /* tiles per block of backward-weights (its GEMM's depth) */
@@ -60,14 +67,19 @@ typedef struct {
  * multiples of vw, a 3x3 kernel with stride 1 or 2 and padding 1. Whether the CPU runs the
  * width's kernels is ops/cpu_isa.h's jp_cpu_has_width. */
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw);
+/* The tile (outputs per side) of a stride-2 plan for a convolution of Cin -> Cout channels
+ * whose output is oh x ow: 4 where 4x4 tiles cover it exactly, 7 where 7x7 tiles do and
+ * their transformed kernel is small enough (winograd.c), else 0 (a plan takes 4x4 tiles,
+ * some of whose outputs fall outside the image). */
+int jp_wino_s2_tile(int cin, int cout, int oh, int ow);
 /* Plans for omp_get_max_threads() threads; wgrad: also backward-weights. Allocates
  * nothing: every pass takes a scratch of p->scratch_bytes (per thread a block's V and M,
  * with wgrad also the accumulators of backward-weights, npts Cin Cout + Cout floats), so
  * the layers of a model can share one. */
 jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, int w, int stride, int wgrad,
                             int vw, jp_error *err);
-/* "jempp:winograd_4x4_3x3:avx2" or ":avx512" (stride 2: "jempp:winograd_4x4_3x3_s2:..."):
- * the kernels a plan runs. */
+/* "jempp:winograd_4x4_3x3:avx2" or ":avx512" (stride 2: "jempp:winograd_4x4_3x3_s2:...",
+ * with the 7x7 tile "jempp:winograd_7x7_3x3_s2:..."): the kernels a plan runs. */
 const char *jp_wino_kernel_name(const jp_wino_plan *p);
 
 /* Floats of a transformed kernel: npts * Cin * Cout. */
@@ -99,7 +111,7 @@ void jp_wino_backward_weights(const jp_wino_plan *p, float *dw_oihw, float *db, 
 
 /* Shared by winograd.c and the kernels. NPTS: points of a 6x6 tile (S2: of the
  * stride-2 form's 9x9); KROWS: rows of the products' register tile. */
-enum { JP_WINO_NPTS = 36, JP_WINO_NPTS_S2 = 81, JP_WINO_KROWS = 6 };
+enum { JP_WINO_NPTS = 36, JP_WINO_NPTS_S2 = 81, JP_WINO_NPTS_S2W = 225, JP_WINO_KROWS = 6 };
 
 /* Columns of the strips in which the transformed kernels are stored (jp_wino_u_index). */
 enum { JP_WINO_STRIP = 32 };

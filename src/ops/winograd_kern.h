@@ -14,6 +14,11 @@
 #include "ops/winograd.h"
 #include "ops/winograd_gemm.h"
 
+/* GCC 12 cannot follow the tile arrays below through the kinds' branches once the 15x15
+ * tile is among them, and warns that the entries it copies (each written by the kind's
+ * transform before it is read) may be uninitialised. */
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 #define point_stride jp_wino_point_stride
 
 /* One convolution's geometry for the routines below (forward or backward-data). */
@@ -21,7 +26,8 @@ typedef struct {
     int ci, co;   /* input / output channels of this convolution */
     int h, w;     /* the plan's input image (the forward's source, backward-data's dsrc) */
     int ho, wo;   /* its output image: h, w at stride 1 */
-    int th, tw;   /* 4x4 tiles of the output image */
+    int th, tw;   /* tiles of the output image */
+    int tile;     /* outputs per side of a tile: 4, or 7 (stride 2's wide tile) */
     int stride;
 } geom;
 
@@ -58,16 +64,16 @@ typedef struct {
 static inline tile_pos tile_at(const geom *g, int t)
 {
     int per = g->th * g->tw, r = t % per;
-    return (tile_pos){t / per, r / g->tw * 4, r % g->tw * 4};
+    return (tile_pos){t / per, r / g->tw * g->tile, r % g->tw * g->tile};
 }
 
 /* The tile after p (tiles run along rows, then down the image, then to the next). */
 static inline void tile_next(const geom *g, tile_pos *p)
 {
-    p->x0 += 4;
-    if (p->x0 < g->tw * 4) return;
-    p->x0 = 0, p->y0 += 4;
-    if (p->y0 < g->th * 4) return;
+    p->x0 += g->tile;
+    if (p->x0 < g->tw * g->tile) return;
+    p->x0 = 0, p->y0 += g->tile;
+    if (p->y0 < g->th * g->tile) return;
     p->y0 = 0, p->img++;
 }
 
@@ -78,11 +84,11 @@ static inline __attribute__((always_inline)) void load_row(vf *d, int n, const f
 {
     if (inside) {
         const float *row = plane + ((size_t)y * w + x0) * JP_VW;
-        #pragma GCC unroll 9
+        #pragma GCC unroll 15
         for (int j = 0; j < n; j++) d[j] = vf_load(row + j * JP_VW);
         return;
     }
-    #pragma GCC unroll 9
+    #pragma GCC unroll 15
     for (int j = 0; j < n; j++) {
         int x = x0 + j;
         d[j] = y >= 0 && y < h && x >= 0 && x < w ? vf_load(plane + ((size_t)y * w + x) * JP_VW) : vf_zero();
@@ -93,15 +99,24 @@ static inline __attribute__((always_inline)) void load_row(vf *d, int n, const f
 
 /* The input transforms: F(4x4,3x3)'s 6x6 window from pixel (y0 - 1, x0 - 1) of the
  * source; the stride-2 form's 9x9 window from (2 y0 - 1, 2 x0 - 1) (winograd_s2_kern.h)
- * and its backward-data's 5x5 window of dy from (y0, x0), both to 9x9 points. */
-enum { TILE_S1, TILE_S2, TILE_S2_BWD };
+ * and its backward-data's 5x5 window of dy from (y0, x0), both to 9x9 points; with the
+ * wide tile (7 outputs a side) 15x15 and 8x8 windows to 15x15 points. */
+enum { TILE_S1, TILE_S2, TILE_S2_BWD, TILE_S2W, TILE_S2W_BWD };
 
-/* The n points of one row or column of a tile of the given kind. */
+/* Per kind: inputs per side of the window, points per side, outputs per side. */
+#define KIND_NIN(kind) ((kind) == TILE_S1 ? 6 : (kind) == TILE_S2 ? 9 : (kind) == TILE_S2_BWD ? 5 : (kind) == TILE_S2W ? 15 : 8)
+#define KIND_SIDE(kind) ((kind) == TILE_S1 ? 6 : (kind) <= TILE_S2_BWD ? 9 : 15)
+#define KIND_NOUT(kind) ((kind) == TILE_S2_BWD ? 8 : (kind) == TILE_S2W ? 7 : (kind) == TILE_S2W_BWD ? 14 : 4)
+#define KIND_BWD(kind) ((kind) == TILE_S2_BWD || (kind) == TILE_S2W_BWD)
+
+/* The points of one row or column of a tile of the given kind. */
 static inline __attribute__((always_inline)) void in_points(int kind, vf *o, const vf *d)
 {
     if (kind == TILE_S1) bt6(o, d);
     else if (kind == TILE_S2) bt9(o, d);
-    else btb(o, d);
+    else if (kind == TILE_S2_BWD) btb(o, d);
+    else if (kind == TILE_S2W) bt15(o, d);
+    else btb15(o, d);
 }
 
 /* V[xi][t][c] = (B^T d B)[xi] for the tiles [t0, t0 + nt) of src (t counted from t0),
@@ -112,32 +127,32 @@ static inline __attribute__((always_inline)) void in_points(int kind, vf *o, con
 static inline __attribute__((always_inline)) void tile_inputs(int kind, const geom *g, float *V, const float *src,
                                                              int t0, int nt, int cb0, int cb1)
 {
-    const int nin = kind == TILE_S1 ? 6 : kind == TILE_S2 ? 9 : 5, side = kind == TILE_S1 ? 6 : 9;
-    const int h = kind == TILE_S2_BWD ? g->ho : g->h, w = kind == TILE_S2_BWD ? g->wo : g->w;
+    const int nin = KIND_NIN(kind), side = KIND_SIDE(kind);
+    const int h = KIND_BWD(kind) ? g->ho : g->h, w = KIND_BWD(kind) ? g->wo : g->w;
     size_t ps = point_stride(nt, g->ci);
     int cb_n = g->ci / JP_VW;
     for (int cb = cb0; cb < cb1; cb++) {
         tile_pos p = tile_at(g, t0);
         for (int t = 0; t < nt; t++, tile_next(g, &p)) {
             const float *plane = src + ((size_t)p.img * cb_n + cb) * h * w * JP_VW;
-            int y0 = kind == TILE_S1 ? p.y0 - 1 : kind == TILE_S2 ? 2 * p.y0 - 1 : p.y0;
-            int x0 = kind == TILE_S1 ? p.x0 - 1 : kind == TILE_S2 ? 2 * p.x0 - 1 : p.x0;
+            int y0 = kind == TILE_S1 ? p.y0 - 1 : KIND_BWD(kind) ? p.y0 : 2 * p.y0 - 1;
+            int x0 = kind == TILE_S1 ? p.x0 - 1 : KIND_BWD(kind) ? p.x0 : 2 * p.x0 - 1;
             int inside = y0 >= 0 && x0 >= 0 && y0 + nin <= h && x0 + nin <= w;
-            vf rows[9][9];
-            #pragma GCC unroll 9
+            vf rows[15][15];
+            #pragma GCC unroll 15
             for (int i = 0; i < nin; i++) {
-                vf d[9];
+                vf d[15];
                 load_row(d, nin, plane, h, w, y0 + i, x0, inside);
                 in_points(kind, rows[i], d); /* rows[i][j] = (d B)[i][j] */
             }
             float *v = V + (size_t)t * g->ci + cb * JP_VW;
-            #pragma GCC unroll 9
+            #pragma GCC unroll 15
             for (int j = 0; j < side; j++) {
-                vf col[9], o[9];
-                #pragma GCC unroll 9
+                vf col[15], o[15];
+                #pragma GCC unroll 15
                 for (int i = 0; i < nin; i++) col[i] = rows[i][j];
                 in_points(kind, o, col);
-                #pragma GCC unroll 9
+                #pragma GCC unroll 15
                 for (int i = 0; i < side; i++) vf_store(v + (i * side + j) * ps, o[i]);
             }
         }
@@ -146,12 +161,14 @@ static inline __attribute__((always_inline)) void tile_inputs(int kind, const ge
 
 /* The output transforms, the kinds of tile_inputs: F(4x4,3x3)'s 36 points and the
  * stride-2 form's 81 to a 4x4 tile of dst from (y0, x0); its backward-data's 81 to an 8x8
- * tile of dsrc from (2 y0, 2 x0). */
+ * tile of dsrc from (2 y0, 2 x0); with the wide tile 225 points to 7x7, resp. 14x14. */
 static inline __attribute__((always_inline)) void out_values(int kind, vf *o, const vf *m)
 {
     if (kind == TILE_S1) at6(o, m);
     else if (kind == TILE_S2) at9(o, m);
-    else atb(o, m);
+    else if (kind == TILE_S2_BWD) atb(o, m);
+    else if (kind == TILE_S2W) at15(o, m);
+    else atb15(o, m);
 }
 
 /* dst's tiles = A^T M A (+ b) for the tiles [t0, t0 + nt), A that of the kind;
@@ -160,33 +177,33 @@ static inline __attribute__((always_inline)) void tile_outputs(int kind, const g
                                                               const float *b, int accumulate, int relu, int t0,
                                                               int nt)
 {
-    const int side = kind == TILE_S1 ? 6 : 9, nout = kind == TILE_S2_BWD ? 8 : 4, scale = kind == TILE_S2_BWD ? 2 : 1;
-    const int h = kind == TILE_S2_BWD ? g->h : g->ho, w = kind == TILE_S2_BWD ? g->w : g->wo;
+    const int side = KIND_SIDE(kind), nout = KIND_NOUT(kind), scale = KIND_BWD(kind) ? 2 : 1;
+    const int h = KIND_BWD(kind) ? g->h : g->ho, w = KIND_BWD(kind) ? g->w : g->wo;
     int cb_n = g->co / JP_VW;
     size_t ps = point_stride(nt, g->co);
     for (int cb = 0; cb < cb_n; cb++) { /* channel blocks outside: see tile_inputs */
         tile_pos p = tile_at(g, t0);
         for (int t = 0; t < nt; t++, tile_next(g, &p)) {
             const float *m = M + (size_t)t * g->co + cb * JP_VW;
-            vf rows[9][8];
-            #pragma GCC unroll 9
+            vf rows[15][14];
+            #pragma GCC unroll 15
             for (int i = 0; i < side; i++) {
-                vf r[9];
-                #pragma GCC unroll 9
+                vf r[15];
+                #pragma GCC unroll 15
                 for (int j = 0; j < side; j++) r[j] = vf_load(m + (i * side + j) * ps);
                 out_values(kind, rows[i], r); /* rows[i][j] = (m A)[i][j] */
             }
             vf bias = b ? vf_load(b + cb * JP_VW) : vf_zero();
             float *plane = dst + ((size_t)p.img * cb_n + cb) * h * w * JP_VW;
-            #pragma GCC unroll 8
+            #pragma GCC unroll 14
             for (int j = 0; j < nout; j++) {
                 int x = scale * p.x0 + j;
                 if (x >= w) break;
-                vf col[9], o[8];
-                #pragma GCC unroll 9
+                vf col[15], o[14];
+                #pragma GCC unroll 15
                 for (int i = 0; i < side; i++) col[i] = rows[i][j];
                 out_values(kind, o, col);
-                #pragma GCC unroll 8
+                #pragma GCC unroll 14
                 for (int i = 0; i < nout; i++) {
                     int y = scale * p.y0 + i;
                     if (y >= h) break;
@@ -212,21 +229,21 @@ static void convolve(const jp_wino_plan *p, const geom *g, int bwd_data, float *
         float *V = scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
         float *M = V + p->npts * point_stride(p->block, g->ci);
         int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
-        int cbs = g->ci / JP_VW;
+        int cbs = g->ci / JP_VW, wide = g->tile == 7;
         if (g->stride == 1) tile_inputs(TILE_S1, g, V, src, t0, nt, 0, cbs);
-        else if (!bwd_data) tile_inputs(TILE_S2, g, V, src, t0, nt, 0, cbs);
-        else tile_inputs(TILE_S2_BWD, g, V, src, t0, nt, 0, cbs);
+        else if (!bwd_data) tile_inputs(wide ? TILE_S2W : TILE_S2, g, V, src, t0, nt, 0, cbs);
+        else tile_inputs(wide ? TILE_S2W_BWD : TILE_S2_BWD, g, V, src, t0, nt, 0, cbs);
         multiply(p->npts, g->ci, g->co, M, V, U, nt);
         if (g->stride == 1) tile_outputs(TILE_S1, g, dst, M, b, accumulate, relu, t0, nt);
-        else if (!bwd_data) tile_outputs(TILE_S2, g, dst, M, b, accumulate, relu, t0, nt);
-        else tile_outputs(TILE_S2_BWD, g, dst, M, NULL, 0, 0, t0, nt);
+        else if (!bwd_data) tile_outputs(wide ? TILE_S2W : TILE_S2, g, dst, M, b, accumulate, relu, t0, nt);
+        else tile_outputs(wide ? TILE_S2W_BWD : TILE_S2_BWD, g, dst, M, NULL, 0, 0, t0, nt);
     }
 }
 
 /* The geometry of the plan's forward convolution. */
 static geom forward_geom(const jp_wino_plan *p)
 {
-    return (geom){p->cin, p->cout, p->h, p->w, p->ho, p->wo, p->th, p->tw, p->stride};
+    return (geom){p->cin, p->cout, p->h, p->w, p->ho, p->wo, p->th, p->tw, p->tile, p->stride};
 }
 
 void JP_VNAME(jp_wino_forward)(const jp_wino_plan *p, float *dst, const float *src, const float *u,
@@ -258,13 +275,22 @@ static inline void a4(vf o[6], const vf y[4])
     o[5] = y[3];
 }
 
-/* Mb[xi][t][c] = (A dY A^T)[xi] for the 4x4 tiles [t0, t0 + nt) of ddst (g->ho x g->wo,
- * zero outside), A that of the kind's forward (TILE_S1 or TILE_S2), and dbias[c] += the
- * tiles' sums. */
+/* The points of one row or column of dY's tile (A of the forward kind): 4 values to 6
+ * (TILE_S1) or 9 (TILE_S2), 7 to 15 (TILE_S2W). */
+static inline __attribute__((always_inline)) void grad_points(int kind, vf *o, const vf *d)
+{
+    if (kind == TILE_S1) a4(o, d);
+    else if (kind == TILE_S2) a9(o, d);
+    else a15(o, d);
+}
+
+/* Mb[xi][t][c] = (A dY A^T)[xi] for the tiles [t0, t0 + nt) of ddst (g->ho x g->wo, zero
+ * outside), A that of the kind's forward (TILE_S1, TILE_S2 or TILE_S2W), and dbias[c] +=
+ * the tiles' sums. */
 static inline __attribute__((always_inline)) void tile_grads(int kind, const geom *g, float *Mb, float *dbias,
                                                             const float *ddst, int t0, int nt, int cb0, int cb1)
 {
-    const int side = kind == TILE_S1 ? 6 : 9;
+    const int side = KIND_SIDE(kind), n = KIND_NOUT(kind);
     int cb_n = g->co / JP_VW;
     size_t ps = point_stride(nt, g->co);
     for (int cb = cb0; cb < cb1; cb++) { /* channel blocks outside: see tile_inputs */
@@ -272,25 +298,23 @@ static inline __attribute__((always_inline)) void tile_grads(int kind, const geo
         vf sum = vf_zero();
         for (int t = 0; t < nt; t++, tile_next(g, &p)) {
             const float *plane = ddst + ((size_t)p.img * cb_n + cb) * g->ho * g->wo * JP_VW;
-            vf rows[4][9];
-            #pragma GCC unroll 4
-            for (int i = 0; i < 4; i++) {
-                vf d[4];
-                load_row(d, 4, plane, g->ho, g->wo, p.y0 + i, p.x0, 0);
-                #pragma GCC unroll 4
-                for (int j = 0; j < 4; j++) sum = vf_add(sum, d[j]);
-                if (kind == TILE_S1) a4(rows[i], d); /* rows[i][j] = (dY A^T)[i][j] */
-                else a9(rows[i], d);
+            vf rows[7][15];
+            #pragma GCC unroll 7
+            for (int i = 0; i < n; i++) {
+                vf d[7];
+                load_row(d, n, plane, g->ho, g->wo, p.y0 + i, p.x0, 0);
+                #pragma GCC unroll 7
+                for (int j = 0; j < n; j++) sum = vf_add(sum, d[j]);
+                grad_points(kind, rows[i], d); /* rows[i][j] = (dY A^T)[i][j] */
             }
             float *m = Mb + (size_t)t * g->co + cb * JP_VW;
-            #pragma GCC unroll 9
+            #pragma GCC unroll 15
             for (int j = 0; j < side; j++) {
-                vf col[4], o[9];
-                #pragma GCC unroll 4
-                for (int i = 0; i < 4; i++) col[i] = rows[i][j];
-                if (kind == TILE_S1) a4(o, col);
-                else a9(o, col);
-                #pragma GCC unroll 9
+                vf col[7], o[15];
+                #pragma GCC unroll 7
+                for (int i = 0; i < n; i++) col[i] = rows[i][j];
+                grad_points(kind, o, col);
+                #pragma GCC unroll 15
                 for (int i = 0; i < side; i++) vf_store(m + (i * side + j) * ps, o[i]);
             }
         }
@@ -309,22 +333,27 @@ static inline void gt6(vf o[3], const vf x[6])
     o[2] = vf_fmadd(c6, vf_sub(s34, s12), x[5]);
 }
 
+/* G^T x for the kind's forward: 3 taps from 6, 9 or 15 points. */
+static inline void g_taps(int kind, vf o[3], const vf *x)
+{
+    if (kind == TILE_S1) gt6(o, x);
+    else if (kind == TILE_S2) g9t(o, x);
+    else g15t(o, x);
+}
+
 /* dw[co][ci] += G^T dU[.][ci][co] G for JP_VW output channels co0.. at once, G that of the
- * kind's forward (TILE_S1: 6x3, TILE_S2: G9, 9x3). */
+ * kind's forward (TILE_S1: 6x3, TILE_S2: G9, TILE_S2W: G15). */
 static void weight_grad_out(int kind, const geom *g, float *dw, const float *dU, int ci, int co0)
 {
-    const int side = kind == TILE_S1 ? 6 : 9;
-    vf t[3][9], o[3][3];
+    const int side = KIND_SIDE(kind);
+    vf t[3][15], o[3][3];
     for (int j = 0; j < side; j++) { /* t = G^T X, one column of X at a time */
-        vf col[9], r[3];
+        vf col[15], r[3];
         for (int k = 0; k < side; k++) col[k] = vf_load(dU + ((size_t)(k * side + j) * g->ci + ci) * g->co + co0);
-        if (kind == TILE_S1) gt6(r, col);
-        else g9t(r, col);
+        g_taps(kind, r, col);
         for (int i = 0; i < 3; i++) t[i][j] = r[i];
     }
-    for (int i = 0; i < 3; i++) /* (G^T X) G = rows of t through G^T */
-        if (kind == TILE_S1) gt6(o[i], t[i]);
-        else g9t(o[i], t[i]);
+    for (int i = 0; i < 3; i++) g_taps(kind, o[i], t[i]); /* (G^T X) G = rows of t through G^T */
     float v[9][JP_VW];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) vf_store(v[i * 3 + j], o[i][j]);
@@ -342,9 +371,12 @@ static void wgrad_transforms(const geom *g, float *V, float *Mb, float *dbias, c
     if (g->stride == 1) {
         tile_inputs(TILE_S1, g, V, src, t0, nt, ci0, ci1);
         tile_grads(TILE_S1, g, Mb, dbias, ddst, t0, nt, co0, co1);
-    } else {
+    } else if (g->tile == 4) {
         tile_inputs(TILE_S2, g, V, src, t0, nt, ci0, ci1);
         tile_grads(TILE_S2, g, Mb, dbias, ddst, t0, nt, co0, co1);
+    } else {
+        tile_inputs(TILE_S2W, g, V, src, t0, nt, ci0, ci1);
+        tile_grads(TILE_S2W, g, Mb, dbias, ddst, t0, nt, co0, co1);
     }
 }
 
@@ -418,7 +450,7 @@ void JP_VNAME(jp_wino_backward_weights)(const jp_wino_plan *p, float *dw_oihw, f
 #pragma omp parallel for schedule(static) num_threads(p->nthreads)
     for (int ci = 0; ci < g.ci; ci++)
         for (int co0 = 0; co0 < g.co; co0 += JP_VW)
-            weight_grad_out(g.stride == 1 ? TILE_S1 : TILE_S2, &g, dw_oihw, sum, ci, co0);
+            weight_grad_out(g.stride == 1 ? TILE_S1 : g.tile == 4 ? TILE_S2 : TILE_S2W, &g, dw_oihw, sum, ci, co0);
 }
 
 /* u[xi][a][b] = (T g T^T)[xi] (side x side points, in strips: jp_wino_u_index) for every
@@ -436,7 +468,7 @@ __attribute__((optimize("fp-contract=off"))) void JP_VNAME(jp_wino_weights)(cons
 #pragma omp parallel for schedule(static) num_threads(p->nthreads)
     for (int a = 0; a < na; a++)
         for (int b0 = 0; b0 < nb; b0 += VD) {
-            vd g[9], t[9][3];
+            vd g[9], t[15][3];
             for (int k = 0; k < 9; k++) {
                 double lanes[VD];
                 for (int l = 0; l < VD; l++) {

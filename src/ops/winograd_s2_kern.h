@@ -88,3 +88,111 @@ static inline void g9t(vf o[3], const vf x[9])
     o[1] = vf_add(vf_add(x[0], x[1]), vf_add(x[2], x[3]));
     o[2] = vf_add(vf_fmadd(s6, x[6], vf_fmsub(s3, x[7], vf_mul(h, x[5]))), x[8]);
 }
+
+/* The wide tile (winograd.h): 7 outputs per axis, F(7,2) on the odd inputs with 8
+ * points (0, 1, -1, 2, -2, 1/2, -1/2, inf):
+ *   B8^T = [-1   0  21/4    0  -21/4    0   1  0]   A8^T row i (i = 0..6): (0^i, 1, (-1)^i,
+ *          [ 0   1     1 -17/4 -17/4    1   1  0]     2^i, (-2)^i, 2^-i, (-1/2)^i, [i = 6])
+ *          [ 0  -1     1  17/4 -17/4   -1   1  0]
+ *          [ 0 1/2   1/4  -5/2  -5/4    2   1  0]
+ *          [ 0 -1/2  1/4   5/2  -5/4   -2   1  0]
+ *          [ 0   2     4  -5/2    -5  1/2   1  0]
+ *          [ 0  -2     4   5/2    -5 -1/2   1  0]
+ *          [ 0  -1     0  21/4     0 -21/4  0  1] */
+
+/* B8^T d for 8 vectors. */
+static inline void bt8(vf o[8], const vf d[8])
+{
+    const vf c214 = vf_set1(21.f / 4), c174 = vf_set1(-17.f / 4), c52 = vf_set1(-5.f / 2), c54 = vf_set1(-5.f / 4),
+             half = vf_set1(0.5f), quarter = vf_set1(0.25f), two = vf_set1(2.f), four = vf_set1(4.f),
+             m5 = vf_set1(-5.f);
+    o[0] = vf_add(vf_sub(d[6], d[0]), vf_mul(c214, vf_sub(d[2], d[4])));
+    o[7] = vf_add(vf_sub(d[7], d[1]), vf_mul(c214, vf_sub(d[3], d[5])));
+    vf a = vf_fmadd(c174, d[3], vf_add(d[1], d[5])), b = vf_fmadd(c174, d[4], vf_add(d[2], d[6]));
+    o[1] = vf_add(b, a), o[2] = vf_sub(b, a);
+    a = vf_fmadd(two, d[5], vf_fmadd(c52, d[3], vf_mul(half, d[1])));
+    b = vf_add(d[6], vf_fmadd(c54, d[4], vf_mul(quarter, d[2])));
+    o[3] = vf_add(b, a), o[4] = vf_sub(b, a);
+    a = vf_fmadd(half, d[5], vf_fmadd(c52, d[3], vf_mul(two, d[1])));
+    b = vf_add(d[6], vf_fmadd(m5, d[4], vf_mul(four, d[2])));
+    o[5] = vf_add(b, a), o[6] = vf_sub(b, a);
+}
+
+/* A8^T m for 8 vectors: 7 outputs. */
+static inline void at8(vf o[7], const vf m[8])
+{
+    vf s12 = vf_add(m[1], m[2]), d12 = vf_sub(m[1], m[2]), s34 = vf_add(m[3], m[4]), d34 = vf_sub(m[3], m[4]);
+    vf s56 = vf_add(m[5], m[6]), d56 = vf_sub(m[5], m[6]);
+    o[0] = vf_add(vf_add(m[0], s12), vf_add(s34, s56));
+    o[1] = vf_fmadd(vf_set1(2.f), d34, vf_fmadd(vf_set1(1.f / 2), d56, d12));
+    o[2] = vf_fmadd(vf_set1(4.f), s34, vf_fmadd(vf_set1(1.f / 4), s56, s12));
+    o[3] = vf_fmadd(vf_set1(8.f), d34, vf_fmadd(vf_set1(1.f / 8), d56, d12));
+    o[4] = vf_fmadd(vf_set1(16.f), s34, vf_fmadd(vf_set1(1.f / 16), s56, s12));
+    o[5] = vf_fmadd(vf_set1(32.f), d34, vf_fmadd(vf_set1(1.f / 32), d56, d12));
+    o[6] = vf_add(vf_fmadd(vf_set1(64.f), s34, vf_fmadd(vf_set1(1.f / 64), s56, s12)), m[7]);
+}
+
+/* The forward's 15 points from 15 inputs s[k] = x[2 i0 - 1 + k]. */
+static inline void bt15(vf o[15], const vf s[15])
+{
+    const vf e[8] = {s[0], s[2], s[4], s[6], s[8], s[10], s[12], s[14]};
+    #pragma GCC unroll 7
+    for (int i = 0; i < 7; i++) o[i] = s[2 * i + 1];
+    bt8(o + 7, e);
+}
+
+/* The forward's 7 outputs from 15 points. */
+static inline void at15(vf o[7], const vf m[15])
+{
+    at8(o, m + 7);
+    #pragma GCC unroll 7
+    for (int i = 0; i < 7; i++) o[i] = vf_add(o[i], m[i]);
+}
+
+/* Backward-data's 15 points from 8 values of dy. */
+static inline void btb15(vf o[15], const vf s[8])
+{
+    #pragma GCC unroll 7
+    for (int i = 0; i < 7; i++) o[i] = s[i];
+    bt8(o + 7, s);
+}
+
+/* Backward-data's 14 outputs (even, odd, ...) from 15 points. */
+static inline void atb15(vf o[14], const vf m[15])
+{
+    vf odd[7];
+    at8(odd, m + 7);
+    #pragma GCC unroll 7
+    for (int k = 0; k < 7; k++) o[2 * k] = m[k], o[2 * k + 1] = odd[k];
+}
+
+/* A15 d for 7 vectors: 15 points (d, A8 d). */
+static inline void a15(vf o[15], const vf d[7])
+{
+    vf ev = vf_add(vf_add(d[0], d[2]), vf_add(d[4], d[6])), od = vf_add(vf_add(d[1], d[3]), d[5]);
+    #pragma GCC unroll 7
+    for (int i = 0; i < 7; i++) o[i] = d[i];
+    o[7] = d[0];
+    o[8] = vf_add(ev, od);
+    o[9] = vf_sub(ev, od);
+    vf p = d[6], q = d[6]; /* Horner: sum 2^i d[i], sum 2^-i d[i] */
+    for (int i = 5; i >= 0; i--) p = vf_fmadd(vf_set1(2.f), p, d[i]), q = vf_fmadd(vf_set1(0.5f), q, d[i]);
+    vf pn = d[6], qn = d[6]; /* sum (-2)^i d[i], sum (-1/2)^i d[i] */
+    for (int i = 5; i >= 0; i--) pn = vf_fmadd(vf_set1(-2.f), pn, d[i]), qn = vf_fmadd(vf_set1(-0.5f), qn, d[i]);
+    o[10] = p, o[11] = pn, o[12] = q, o[13] = qn;
+    o[14] = d[6];
+}
+
+/* G15^T x for 15 vectors: 3 taps (G15's rows: (0 1 0) seven times, then
+ * (G8[p][0] 0 G8[p][1]) with G8 = [-1 0; -2/9 -2/9; -2/9 2/9; 1/90 1/45; 1/90 -1/45;
+ * 32/45 16/45; 32/45 -16/45; 0 1]). */
+static inline void g15t(vf o[3], const vf x[15])
+{
+    vf s12 = vf_add(x[8], x[9]), d12 = vf_sub(x[8], x[9]), s34 = vf_add(x[10], x[11]), d34 = vf_sub(x[10], x[11]);
+    vf s56 = vf_add(x[12], x[13]), d56 = vf_sub(x[12], x[13]);
+    o[0] = vf_fmadd(vf_set1(32.f / 45), s56, vf_fmadd(vf_set1(1.f / 90), s34, vf_fmsub(vf_set1(-2.f / 9), s12, x[7])));
+    vf e = vf_add(vf_add(x[0], x[1]), vf_add(x[2], x[3]));
+    o[1] = vf_add(e, vf_add(vf_add(x[4], x[5]), x[6]));
+    o[2] = vf_add(vf_fmadd(vf_set1(16.f / 45), d56, vf_fmadd(vf_set1(1.f / 45), d34, vf_mul(vf_set1(-2.f / 9), d12))),
+                  x[14]);
+}
