@@ -24,10 +24,11 @@
  * against 2626 ms, 2761 against 2758), so oneDNN's keeps the layers from 512 channels.
  * On AVX2 oneDNN has no Winograd. jempp-winograd's stride-2 form against onednn-direct
  * (bench_winograd --stride 2, same CPU, forward / backward-data / backward-weights):
- * 1.1-1.5x / 1.2-1.6x / 0.9-1.3x where its 4x4 tiles cover the output exactly (64->64
- * 32x32, 128->128 16x16, 320->320 32x32, 640->640 16x16); on 14x14 and 7x7 outputs a
- * quarter of its tiles' outputs fall outside the image and it is no faster (0.95-1.2x /
- * 1.0-1.2x / 0.7x), so those stay on onednn-direct. */
+ * 1.1-1.5x / 1.2-1.6x / 0.9-1.6x where its 4x4 tiles cover the output exactly (64->64
+ * 32x32, 128->128 16x16, 320->320 32x32, 640->640 16x16); with 7x7 tiles on 64->64 28x28
+ * 1.5x / 1.3x (backward-weights onednn-direct's); on 128->128 14x14 (7x7 output) 4x4
+ * tiles, a quarter of whose outputs fall outside the image, are no faster (0.95-1.0x /
+ * 1.1-1.2x / 0.7x) and 7x7 tiles slower, so that one stays on onednn-direct. */
 #include <string.h>
 
 #include "ops/backend.h"
