@@ -18,7 +18,8 @@
 #include "ops/cpu_isa.h"
 
 /* KROWS: rows of the GEMM's register tile; L2_BUDGET: V and M of a block of tiles. The
- * block is also at least MIN_BLOCK tiles (MIN_BLOCK_WIDE above 128 channels): with blocks of 6 the 36 transformed kernels (36 Cin Cout floats,
+ * block is also at least MIN_BLOCK tiles (MIN_BLOCK_WIDE above 128 channels): with
+ * blocks of 6 the 36 transformed kernels (36 Cin Cout floats,
  * 14.7 MB at 320 channels) streamed from memory for every 6 tiles and Winograd ran
  * slower than oneDNN's direct kernels (bench_winograd, 2 threads, batch 64, forward:
  * 320->320 16x16 80 vs 129 GFLOP/s; with blocks of 24: 312 vs 172; 128->128 8x8: 290,
@@ -107,26 +108,21 @@ static const double G[6][3] = {{1.0 / 4, 0, 0},
                                {1.0 / 24, -1.0 / 12, 1.0 / 6},
                                {0, 0, 1}};
 
-/* The stride-2 form's G9 (forward) and Gb (backward-data), 9x3, see the top of the file. */
+/* The stride-2 form's G9 (4x4 tiles) and G15 (7x7 tiles): rows (0 1 0) for the even
+ * points, then (G5[p][0] 0 G5[p][1]), resp. (G8[p][0] 0 G8[p][1]), with F(4,2)'s G5
+ * (points 0, 1, -1, 2, inf; B5^T, A5^T in winograd_s2_kern.h) and F(7,2)'s G8 (points
+ * 0, 1, -1, 2, -2, 1/2, -1/2, inf; B8^T, A8^T there):
+ *   G5 = [1/2 0; -1/2 -1/2; -1/6 1/6; 1/6 1/3; 0 1]
+ *   G8 = [-1 0; -2/9 -2/9; -2/9 2/9; 1/90 1/45; 1/90 -1/45; 32/45 16/45; 32/45 -16/45; 0 1]
+ * Backward-data's kernel is G (w0, w1, w2 exchanged) G^T, that is the same matrix applied
+ * to the kernel rotated by 180 degrees, as at stride 1. */
 static const double G9[9][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
                                 {1.0 / 2, 0, 0}, {-1.0 / 2, 0, -1.0 / 2}, {-1.0 / 6, 0, 1.0 / 6},
                                 {1.0 / 6, 0, 1.0 / 3}, {0, 0, 1}};
-static const double Gb[9][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
-                                {0, 0, 1.0 / 2}, {-1.0 / 2, 0, -1.0 / 2}, {1.0 / 6, 0, -1.0 / 6},
-                                {1.0 / 3, 0, 1.0 / 6}, {1, 0, 0}};
-
-/* The 7x7 tile's G15 and Gb15 (15x3): rows (0 1 0) seven times, then (G8[p][0] 0
- * G8[p][1]), resp. (G8[p][1] 0 G8[p][0]), with F(7,2)'s G8 (points 0, 1, -1, 2, -2, 1/2,
- * -1/2, inf): [-1 0; -2/9 -2/9; -2/9 2/9; 1/90 1/45; 1/90 -1/45; 32/45 16/45;
- * 32/45 -16/45; 0 1]. */
 static const double G15[15][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
                                   {-1, 0, 0}, {-2.0 / 9, 0, -2.0 / 9}, {-2.0 / 9, 0, 2.0 / 9},
                                   {1.0 / 90, 0, 1.0 / 45}, {1.0 / 90, 0, -1.0 / 45}, {32.0 / 45, 0, 16.0 / 45},
                                   {32.0 / 45, 0, -16.0 / 45}, {0, 0, 1}};
-static const double Gb15[15][3] = {{0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0}, {0, 1, 0},
-                                   {0, 0, -1}, {-2.0 / 9, 0, -2.0 / 9}, {2.0 / 9, 0, -2.0 / 9},
-                                   {1.0 / 45, 0, 1.0 / 90}, {-1.0 / 45, 0, 1.0 / 90}, {16.0 / 45, 0, 32.0 / 45},
-                                   {-16.0 / 45, 0, 32.0 / 45}, {1, 0, 0}};
 
 const char *jp_wino_kernel_name(const jp_wino_plan *p)
 {
@@ -144,7 +140,7 @@ const char *jp_wino_kernel_name(const jp_wino_plan *p)
                                      void *scratch);                                                  \
     void jp_wino_backward_weights_##sfx(const jp_wino_plan *p, float *dw_oihw, float *db,              \
                                         const float *ddst, const float *src, void *scratch);          \
-    void jp_wino_weights_##sfx(const jp_wino_plan *p, float *u, const float *w, int bwd, int rot,      \
+    void jp_wino_weights_##sfx(const jp_wino_plan *p, float *u, const float *w, int bwd,               \
                                const double (*T)[3], int side);
 JP_WINO_DECLARE(v8)
 JP_WINO_DECLARE(v16)
@@ -162,15 +158,16 @@ JP_WINO_DECLARE(v16)
 #endif
 
 /* u[xi][a][b] (a: the convolution's input channel, b: its output channel; in strips,
- * jp_wino_u_index) from w[co][ci]; backward-data takes a = co, b = ci and, at stride 1,
- * the kernel rotated by 180 degrees (at stride 2 Gb holds the rotation). */
+ * jp_wino_u_index) from w[co][ci]; backward-data takes a = co, b = ci and the kernel
+ * rotated by 180 degrees. */
 static void weights(const jp_wino_plan *p, float *u, const float *w, int bwd)
 {
-    int s2 = p->stride == 2, rot = bwd && !s2, side = s2 ? 2 * p->tile + 1 : 6;
-    const double(*T)[3] = !s2 ? G : p->tile == 4 ? (bwd ? Gb : G9) : (bwd ? Gb15 : G15);
-    if (p->vw == 16) jp_wino_weights_v16(p, u, w, bwd, rot, T, side);
-    else jp_wino_weights_v8(p, u, w, bwd, rot, T, side);
+    int s2 = p->stride == 2, side = s2 ? 2 * p->tile + 1 : 6;
+    const double(*T)[3] = !s2 ? G : p->tile == 4 ? G9 : G15;
+    if (p->vw == 16) jp_wino_weights_v16(p, u, w, bwd, T, side);
+    else jp_wino_weights_v8(p, u, w, bwd, T, side);
 }
+
 
 void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw)
 {
@@ -181,7 +178,6 @@ void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float 
 {
     weights(p, u, w_oihw, 1);
 }
-
 
 void jp_wino_forward(const jp_wino_plan *p, float *dst, const float *src, const float *u, const float *b,
                      int accumulate, int relu, void *scratch)

@@ -24,8 +24,9 @@
  *     Y = A9^T [ sum_ci (G9 g G9^T) . (B9^T d B9) ] A9      (9x9 -> 81 -> 4x4)
  * Backward-data, dx[2j] = w1 dy[j] and dx[2j+1] = w2 dy[j] + w0 dy[j+1], gathers an
  * 8x8 tile of dx from a 5x5 tile of dy with the same 9 points per axis (4 of w1, F(4,2)
- * with (w2, w0)), so each dx pixel is written once:
- *     dX = Ab^T [ sum_co (Gb g Gb^T) . (Bb^T dy Bb) ] Ab     (5x5 -> 81 -> 8x8)
+ * with (w2, w0), that is G9 applied to the kernel rotated by 180 degrees, g'), so each
+ * dx pixel is written once:
+ *     dX = Ab^T [ sum_co (G9 g' G9^T) . (Bb^T dy Bb) ] Ab    (5x5 -> 81 -> 8x8)
  * Backward-weights is that of the forward: dL/dg = G9^T [ sum (A9 dY A9^T) . (B9^T d B9) ] G9.
  * Where the output sides are multiples of 7 but not of 4 (the 14x14 and 7x7 outputs of a
  * 28x28 input), the tile is 7x7 instead, so that no product falls outside the image: per
@@ -87,9 +88,8 @@ size_t jp_wino_weight_floats(const jp_wino_plan *p);
 /* u[xi][ci][co] = (G g G^T)[xi] for g = w[co][ci] (OIHW), the forward kernel (G9 at
  * stride 2), each U[xi] stored in strips of JP_WINO_STRIP columns (jp_wino_u_index). */
 void jp_wino_weights_forward(const jp_wino_plan *p, float *u, const float *w_oihw);
-/* u[xi][co][ci] = (G g' G^T)[xi] for g' = w[co][ci] rotated by 180 degrees (stride 2:
- * (Gb g Gb^T)[xi], unrotated): the kernel of backward-data (Cout input channels, Cin
- * output channels). */
+/* u[xi][co][ci] = (G g' G^T)[xi] for g' = w[co][ci] rotated by 180 degrees (G9 or G15
+ * at stride 2): the kernel of backward-data (Cout input channels, Cin output channels). */
 void jp_wino_weights_backward_data(const jp_wino_plan *p, float *u, const float *w_oihw);
 
 /* dst (N, Cout, Ho, Wo) = conv(src (N, Cin, H, W)) + b, both in the plan's blocked layout; accumulate: dst +=

@@ -113,10 +113,10 @@ enum { TILE_S1, TILE_S2, TILE_S2_BWD, TILE_S2W, TILE_S2W_BWD };
 static inline __attribute__((always_inline)) void in_points(int kind, vf *o, const vf *d)
 {
     if (kind == TILE_S1) bt6(o, d);
-    else if (kind == TILE_S2) bt9(o, d);
-    else if (kind == TILE_S2_BWD) btb(o, d);
-    else if (kind == TILE_S2W) bt15(o, d);
-    else btb15(o, d);
+    else if (kind == TILE_S2) s2_points(4, o, d);
+    else if (kind == TILE_S2_BWD) s2b_points(4, o, d);
+    else if (kind == TILE_S2W) s2_points(7, o, d);
+    else s2b_points(7, o, d);
 }
 
 /* V[xi][t][c] = (B^T d B)[xi] for the tiles [t0, t0 + nt) of src (t counted from t0),
@@ -165,10 +165,10 @@ static inline __attribute__((always_inline)) void tile_inputs(int kind, const ge
 static inline __attribute__((always_inline)) void out_values(int kind, vf *o, const vf *m)
 {
     if (kind == TILE_S1) at6(o, m);
-    else if (kind == TILE_S2) at9(o, m);
-    else if (kind == TILE_S2_BWD) atb(o, m);
-    else if (kind == TILE_S2W) at15(o, m);
-    else atb15(o, m);
+    else if (kind == TILE_S2) s2_outputs(4, o, m);
+    else if (kind == TILE_S2_BWD) s2b_outputs(4, o, m);
+    else if (kind == TILE_S2W) s2_outputs(7, o, m);
+    else s2b_outputs(7, o, m);
 }
 
 /* dst's tiles = A^T M A (+ b) for the tiles [t0, t0 + nt), A that of the kind;
@@ -280,8 +280,7 @@ static inline void a4(vf o[6], const vf y[4])
 static inline __attribute__((always_inline)) void grad_points(int kind, vf *o, const vf *d)
 {
     if (kind == TILE_S1) a4(o, d);
-    else if (kind == TILE_S2) a9(o, d);
-    else a15(o, d);
+    else s2_grad_points(kind == TILE_S2 ? 4 : 7, o, d);
 }
 
 /* Mb[xi][t][c] = (A dY A^T)[xi] for the tiles [t0, t0 + nt) of ddst (g->ho x g->wo, zero
@@ -455,13 +454,14 @@ void JP_VNAME(jp_wino_backward_weights)(const jp_wino_plan *p, float *dw_oihw, f
 
 /* u[xi][a][b] = (T g T^T)[xi] (side x side points, in strips: jp_wino_u_index) for every
  * kernel g = w[co][ci] (OIHW), with a = ci, b = co, or for backward-data (bwd) a = co,
- * b = ci and, if rot, g rotated by 180 degrees; in double, JP_VW / 2 values of b at once
+ * b = ci and g rotated by 180 degrees; in double, JP_VW / 2 values of b at once
  * (consecutive in a strip, as the strips are multiples of 16 wide). Each sum of products
  * is rounded as (p0 + p1) + p2, with fused multiply-adds off: the values of the scalar
  * double code before it, to the bit (with FMAs, U moves by an ulp here and there and
  * test_train_step's class-conditional case drifts past its tolerance by iteration 3). */
-__attribute__((optimize("fp-contract=off"))) void JP_VNAME(jp_wino_weights)(const jp_wino_plan *p, float *u, const float *w, int bwd, int rot,
-                               const double (*T)[3], int side)
+__attribute__((optimize("fp-contract=off"))) void JP_VNAME(jp_wino_weights)(const jp_wino_plan *p, float *u,
+                                                                             const float *w, int bwd,
+                                                                             const double (*T)[3], int side)
 {
     enum { VD = JP_VW / 2 };
     int na = bwd ? p->cout : p->cin, nb = bwd ? p->cin : p->cout;
@@ -473,7 +473,7 @@ __attribute__((optimize("fp-contract=off"))) void JP_VNAME(jp_wino_weights)(cons
                 double lanes[VD];
                 for (int l = 0; l < VD; l++) {
                     int co = bwd ? a : b0 + l, ci = bwd ? b0 + l : a;
-                    lanes[l] = w[((size_t)co * p->cin + ci) * 9 + (rot ? 8 - k : k)];
+                    lanes[l] = w[((size_t)co * p->cin + ci) * 9 + (bwd ? 8 - k : k)];
                 }
                 g[k] = vd_load(lanes);
             }

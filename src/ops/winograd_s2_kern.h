@@ -1,6 +1,7 @@
-/* The transforms of jempp's stride-2 Winograd (winograd.h: 9 points per axis, 81 per
- * tile), for one vector width; included by winograd_kern.h, whose drivers run them.
- * Per axis, with F(4,2)'s matrices at points 0, 1, -1, 2, inf (winograd.c):
+/* The transforms of jempp's stride-2 Winograd (winograd.h: 9 points per axis for 4x4
+ * tiles, 15 for 7x7 ones), for one vector width; included by winograd_kern.h, whose
+ * drivers run them. Per axis, with F(4,2)'s matrices at points 0, 1, -1, 2, inf (G5 in
+ * winograd.c):
  *   B5^T = [2 -1 -2  1 0]   A5^T = [1 1  1 1 0]
  *          [0 -2 -1  1 0]          [0 1 -1 2 0]
  *          [0  2 -3  1 0]          [0 1  1 4 0]
@@ -34,48 +35,15 @@ static inline void at5(vf o[4], const vf m[5])
     o[3] = vf_add(vf_fmadd(vf_set1(8.f), m[3], d), m[4]);
 }
 
-/* The forward's 9 points from 9 inputs. */
-static inline void bt9(vf o[9], const vf s[9])
-{
-    const vf e[5] = {s[0], s[2], s[4], s[6], s[8]};
-    o[0] = s[1], o[1] = s[3], o[2] = s[5], o[3] = s[7];
-    bt5(o + 4, e);
-}
-
-/* The forward's 4 outputs from 9 points. */
-static inline void at9(vf o[4], const vf m[9])
-{
-    at5(o, m + 4);
-    #pragma GCC unroll 4
-    for (int i = 0; i < 4; i++) o[i] = vf_add(o[i], m[i]);
-}
-
-/* Backward-data's 9 points from 5 values of dy. */
-static inline void btb(vf o[9], const vf s[5])
-{
-    o[0] = s[0], o[1] = s[1], o[2] = s[2], o[3] = s[3];
-    bt5(o + 4, s);
-}
-
-/* Backward-data's 8 outputs (even, odd, even, ...) from 9 points. */
-static inline void atb(vf o[8], const vf m[9])
-{
-    vf odd[4];
-    at5(odd, m + 4);
-    #pragma GCC unroll 4
-    for (int k = 0; k < 4; k++) o[2 * k] = m[k], o[2 * k + 1] = odd[k];
-}
-
-/* A9 d for 4 vectors: 9 points (d, A5 d). */
-static inline void a9(vf o[9], const vf d[4])
+/* A5 d for 4 vectors: 5 points. */
+static inline void a5(vf o[5], const vf d[4])
 {
     vf s02 = vf_add(d[0], d[2]), s13 = vf_add(d[1], d[3]);
-    o[0] = d[0], o[1] = d[1], o[2] = d[2], o[3] = d[3];
-    o[4] = d[0];
-    o[5] = vf_add(s02, s13);
-    o[6] = vf_sub(s02, s13);
-    o[7] = vf_fmadd(vf_set1(8.f), d[3], vf_fmadd(vf_set1(4.f), d[2], vf_fmadd(vf_set1(2.f), d[1], d[0])));
-    o[8] = d[3];
+    o[0] = d[0];
+    o[1] = vf_add(s02, s13);
+    o[2] = vf_sub(s02, s13);
+    o[3] = vf_fmadd(vf_set1(8.f), d[3], vf_fmadd(vf_set1(4.f), d[2], vf_fmadd(vf_set1(2.f), d[1], d[0])));
+    o[4] = d[3];
 }
 
 /* G9^T x for 9 vectors: 3 taps (G9's rows: (0 1 0) four times, then (G5[p][0] 0 G5[p][1])
@@ -132,55 +100,19 @@ static inline void at8(vf o[7], const vf m[8])
     o[6] = vf_add(vf_fmadd(vf_set1(64.f), s34, vf_fmadd(vf_set1(1.f / 64), s56, s12)), m[7]);
 }
 
-/* The forward's 15 points from 15 inputs s[k] = x[2 i0 - 1 + k]. */
-static inline void bt15(vf o[15], const vf s[15])
-{
-    const vf e[8] = {s[0], s[2], s[4], s[6], s[8], s[10], s[12], s[14]};
-    #pragma GCC unroll 7
-    for (int i = 0; i < 7; i++) o[i] = s[2 * i + 1];
-    bt8(o + 7, e);
-}
-
-/* The forward's 7 outputs from 15 points. */
-static inline void at15(vf o[7], const vf m[15])
-{
-    at8(o, m + 7);
-    #pragma GCC unroll 7
-    for (int i = 0; i < 7; i++) o[i] = vf_add(o[i], m[i]);
-}
-
-/* Backward-data's 15 points from 8 values of dy. */
-static inline void btb15(vf o[15], const vf s[8])
-{
-    #pragma GCC unroll 7
-    for (int i = 0; i < 7; i++) o[i] = s[i];
-    bt8(o + 7, s);
-}
-
-/* Backward-data's 14 outputs (even, odd, ...) from 15 points. */
-static inline void atb15(vf o[14], const vf m[15])
-{
-    vf odd[7];
-    at8(odd, m + 7);
-    #pragma GCC unroll 7
-    for (int k = 0; k < 7; k++) o[2 * k] = m[k], o[2 * k + 1] = odd[k];
-}
-
-/* A15 d for 7 vectors: 15 points (d, A8 d). */
-static inline void a15(vf o[15], const vf d[7])
+/* A8 d for 7 vectors: 8 points. */
+static inline void a8(vf o[8], const vf d[7])
 {
     vf ev = vf_add(vf_add(d[0], d[2]), vf_add(d[4], d[6])), od = vf_add(vf_add(d[1], d[3]), d[5]);
-    #pragma GCC unroll 7
-    for (int i = 0; i < 7; i++) o[i] = d[i];
-    o[7] = d[0];
-    o[8] = vf_add(ev, od);
-    o[9] = vf_sub(ev, od);
+    o[0] = d[0];
+    o[1] = vf_add(ev, od);
+    o[2] = vf_sub(ev, od);
     vf p = d[6], q = d[6]; /* Horner: sum 2^i d[i], sum 2^-i d[i] */
     for (int i = 5; i >= 0; i--) p = vf_fmadd(vf_set1(2.f), p, d[i]), q = vf_fmadd(vf_set1(0.5f), q, d[i]);
     vf pn = d[6], qn = d[6]; /* sum (-2)^i d[i], sum (-1/2)^i d[i] */
     for (int i = 5; i >= 0; i--) pn = vf_fmadd(vf_set1(-2.f), pn, d[i]), qn = vf_fmadd(vf_set1(-0.5f), qn, d[i]);
-    o[10] = p, o[11] = pn, o[12] = q, o[13] = qn;
-    o[14] = d[6];
+    o[3] = p, o[4] = pn, o[5] = q, o[6] = qn;
+    o[7] = d[6];
 }
 
 /* G15^T x for 15 vectors: 3 taps (G15's rows: (0 1 0) seven times, then
@@ -195,4 +127,64 @@ static inline void g15t(vf o[3], const vf x[15])
     o[1] = vf_add(e, vf_add(vf_add(x[4], x[5]), x[6]));
     o[2] = vf_add(vf_fmadd(vf_set1(16.f / 45), d56, vf_fmadd(vf_set1(1.f / 45), d34, vf_mul(vf_set1(-2.f / 9), d12))),
                   x[14]);
+}
+
+/* Per axis, for a tile of m outputs (4 or 7; m constant where inlined): the odd inputs'
+ * F(m,2) transforms. */
+static inline __attribute__((always_inline)) void odd_points(int m, vf *o, const vf *d)
+{
+    if (m == 4) bt5(o, d);
+    else bt8(o, d);
+}
+
+static inline __attribute__((always_inline)) void odd_outputs(int m, vf *o, const vf *p)
+{
+    if (m == 4) at5(o, p);
+    else at8(o, p);
+}
+
+/* The forward's 2m + 1 points from 2m + 1 inputs s[k] = x[2 i0 - 1 + k]: the even
+ * inputs s[2i + 1] as they are, then the odd ones s[2i] through F(m,2). */
+static inline __attribute__((always_inline)) void s2_points(int m, vf *o, const vf *s)
+{
+    vf e[8];
+    #pragma GCC unroll 8
+    for (int i = 0; i <= m; i++) e[i] = s[2 * i];
+    #pragma GCC unroll 7
+    for (int i = 0; i < m; i++) o[i] = s[2 * i + 1];
+    odd_points(m, o + m, e);
+}
+
+/* The forward's m outputs from 2m + 1 points: y[i] = p[i] + (A^T p[m..])[i]. */
+static inline __attribute__((always_inline)) void s2_outputs(int m, vf *o, const vf *p)
+{
+    odd_outputs(m, o, p + m);
+    #pragma GCC unroll 7
+    for (int i = 0; i < m; i++) o[i] = vf_add(o[i], p[i]);
+}
+
+/* Backward-data's 2m + 1 points from m + 1 values of dy: dy[0..m-1], then B^T dy. */
+static inline __attribute__((always_inline)) void s2b_points(int m, vf *o, const vf *s)
+{
+    #pragma GCC unroll 7
+    for (int i = 0; i < m; i++) o[i] = s[i];
+    odd_points(m, o + m, s);
+}
+
+/* Backward-data's 2m outputs (even, odd, even, ...) from 2m + 1 points. */
+static inline __attribute__((always_inline)) void s2b_outputs(int m, vf *o, const vf *p)
+{
+    vf odd[7];
+    odd_outputs(m, odd, p + m);
+    #pragma GCC unroll 7
+    for (int k = 0; k < m; k++) o[2 * k] = p[k], o[2 * k + 1] = odd[k];
+}
+
+/* Backward-weights: dY's m values to 2m + 1 points (dY, A dY). */
+static inline __attribute__((always_inline)) void s2_grad_points(int m, vf *o, const vf *d)
+{
+    #pragma GCC unroll 7
+    for (int i = 0; i < m; i++) o[i] = d[i];
+    if (m == 4) a5(o + m, d);
+    else a8(o + m, d);
 }
