@@ -373,6 +373,10 @@ static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_
     check_conv(t, sk, ctx, r, c, tol, 2, 48, 8, 16, 3, 1, 0, 0);  /* Cout < Cin */
     /* Winograd's kernels in strips of 32 columns: 48 = 32 + 16 (forward), 80 = 2 x 32 + 16 */
     check_conv(t, sk, ctx, r, c, tol, 2, 80, 6, 48, 3, 1, 0, 1);
+    /* from 256 channels in and out Winograd's backward-weights shares one dU among the
+     * threads (36 tiles: more than one block) */
+    check_conv(t, sk, ctx, r, c, tol, 9, 256, 5, 272, 3, 1, 0, 0);
+    check_conv(t, sk, ctx, r, c, tol, 2, 256, 8, 256, 3, 2, 0, 1);
 }
 
 /* The shapes of check_bnact for implementation b. */
