@@ -5,30 +5,25 @@
  *
  * The automatic choice for a layer (JP_CONV_AUTO), in order of preference, the first
  * that can run the shape on this CPU:
- *   3x3 stride 1 (Winograd allowed), nChw16c, Cin and Cout >= 512:
- *                                     onednn-winograd, jempp-winograd, onednn-direct
- *   other 3x3 stride 1 (Winograd allowed):
- *                                     jempp-winograd, onednn-winograd, onednn-direct
+ *   3x3 stride 1 (Winograd allowed): jempp-winograd, onednn-winograd, onednn-direct
  *   3x3 strided, bfloat16 allowed (--bf16 1), not a plain first layer:
  *                                     onednn-bf16, onednn-direct
- *   3x3 stride 2 (Winograd allowed), output sides multiples of 4, or of 7 with few
- *   channels (jp_wino_s2_tile):       jempp-winograd, onednn-direct
+ *   3x3 stride 2 (Winograd allowed), output sides multiples of 4, or of 7 with at most
+ *   16 MB of transformed kernel (jp_wino_s2_tile):
+ *                                     jempp-winograd, onednn-direct
  *   every other shape:                onednn-direct
  * By bench_winograd (2 threads, batch 64, AMD EPYC Zen 5 with AVX-512, docs/results.md),
  * jempp-winograd's GFLOP/s-equivalent over oneDNN's Winograd, forward / backward-data /
- * backward-weights, medians of 3 runs: 1.4-3.0x up to 160 channels, 160->320 32x32
- * 1.36 / 1.45 / 1.47, 256->256 16x16 1.17 / 1.18 / 1.08, 320->320 16x16 1.09 / 1.09 /
- * 1.00, 320->640 16x16 0.93 / 1.02 / 1.00; with backward-weights' one shared dU from 256
- * channels (winograd.c), one run: 512->512 8x8 0.78 / 0.85 / 0.66, 640->640 8x8 1.02 /
- * 1.03 / 1.07 (WRN-28-10 forward+backward with either on its 640-channel layers: 2646
- * against 2626 ms, 2761 against 2758), so oneDNN's keeps the layers from 512 channels.
- * On AVX2 oneDNN has no Winograd. jempp-winograd's stride-2 form against onednn-direct
- * (bench_winograd --stride 2, same CPU, forward / backward-data / backward-weights):
- * 1.1-1.5x / 1.2-1.6x / 0.9-1.6x where its 4x4 tiles cover the output exactly (64->64
- * 32x32, 128->128 16x16, 320->320 32x32, 640->640 16x16); with 7x7 tiles on 64->64 28x28
- * 1.5x / 1.3x (backward-weights onednn-direct's); on 128->128 14x14 (7x7 output) 4x4
- * tiles, a quarter of whose outputs fall outside the image, are no faster (0.95-1.0x /
- * 1.1-1.2x / 0.7x) and 7x7 tiles slower, so that one stays on onednn-direct. */
+ * backward-weights, one run: 1.6-3.7x / 1.6-2.3x / 1.3-2.6x up to 128 channels,
+ * 160->320 32x32 1.43 / 1.43 / 1.60, 256->256 16x16 1.19 / 1.23 / 1.08, 320->320 16x16
+ * 1.27 / 1.29 / 1.24, 320->640 16x16 1.20 / 1.30 / 1.22, 512->512 8x8 1.14 / 1.16 / 0.97,
+ * 640->640 8x8 1.30 / 1.32 / 1.22 (from 8 MB of transformed kernel with the threads
+ * sharing each block of tiles, winograd.c). On AVX2 oneDNN has no Winograd.
+ * jempp-winograd's stride-2 form against onednn-direct (bench_winograd --stride 2, same
+ * CPU, forward / backward-data / backward-weights): 1.1-1.6x / 1.2-2.1x / 0.9-1.6x where
+ * its 4x4 tiles cover the output exactly (64->64 32x32, 128->128 16x16, 320->320 32x32,
+ * 640->640 16x16); with 7x7 tiles, whose backward-weights is onednn-direct's, 64->64
+ * 28x28 1.45x / 1.30x and 128->128 14x14 (7x7 output) 1.10x / 1.42x. */
 #include <string.h>
 
 #include "ops/backend.h"
@@ -81,9 +76,8 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s
                            "on the CPU", conv_words[o->impl]);
         order[n++] = impls[o->impl];
     } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
-        int wide = ctx->act_block == 16 && s->cin >= 512 && s->cout >= 512;
-        order[n++] = wide ? &jp_conv_onednn_winograd : &jp_conv_jempp_winograd;
-        order[n++] = wide ? &jp_conv_jempp_winograd : &jp_conv_onednn_winograd;
+        order[n++] = &jp_conv_jempp_winograd;
+        order[n++] = &jp_conv_onednn_winograd;
     } else if (o->bf16 && s->kh == 3 && s->kw == 3 && (s->sh != 1 || s->sw != 1)) {
         order[n++] = &jp_conv_onednn_bf16;
     } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 2 && s->sw == 2 &&

@@ -24,14 +24,28 @@
  * slower than oneDNN's direct kernels (bench_winograd, 2 threads, batch 64, forward:
  * 320->320 16x16 80 vs 129 GFLOP/s; with blocks of 24: 312 vs 172; 128->128 8x8: 290,
  * 391, 352 with blocks of 6, 12, 24). MIN_BLOCK_W: backward-weights' block, the depth
- * of its products, which are added into the per-thread dU once per block. */
+ * of its products, which are added into the per-thread dU once per block.
+ * SHARED_U, SHARED_BLOCK: from SHARED_U bytes of transformed kernel the forward and
+ * backward-data take blocks of SHARED_BLOCK tiles that all threads share, each point's
+ * kernel read once per block in all (convolve). bench_winograd, 2 threads on the Zen 5
+ * EPYC, forward / backward-data GFLOP/s-equivalent, shared (blocks of 96) against per
+ * thread: 640->640 8x8 1432 / 1408 against 1075 / 1074, 512->512 8x8 1380 / 1386
+ * against 1063 / 1082, 640->640 16x16 s2 593 / 581 against 439 / 446, 320->320 32x32 s2
+ * 526 / 529 against 423 / 434, 128->128 14x14 s2 with 7x7 tiles 418 / 429 against 334 /
+ * 338; below it, 160->320 32x32 (7.4 MB) 1235 / 1158 against 1302 / 1268 and 128->128
+ * 16x16 s2 (5.3 MB) 415 / 418 against 451 / 449. Blocks of 48 gave less on the widest
+ * (640->640 8x8 1346 / 1337), blocks of 192 and 288 about the same. WIDE_TILE_U: the
+ * largest transformed kernel for 7x7 stride-2 tiles (225 Cin Cout floats; see
+ * jp_wino_s2_tile). */
 enum {
     KROWS = JP_WINO_KROWS,
     L2_BUDGET = 256 * 1024,
     MIN_BLOCK = 12,
     MIN_BLOCK_WIDE = 24,
     MIN_BLOCK_W = 32,
-    WIDE_TILE_U = 4 << 20
+    SHARED_U = 8 << 20,
+    SHARED_BLOCK = 96,
+    WIDE_TILE_U = 16 << 20
 };
 
 int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, int vw)
@@ -43,10 +57,11 @@ int jp_wino_supported(int cin, int cout, int kh, int kw, int stride, int pad, in
 int jp_wino_s2_tile(int cin, int cout, int oh, int ow)
 {
     if (oh % 4 == 0 && ow % 4 == 0) return 4;
-    /* 225 Cin Cout floats of transformed kernel, streamed once per block of tiles: 7x7
-     * tiles only up to WIDE_TILE_U bytes (bench_winograd, forward / backward-data against
-     * onednn-direct: 64->64 28x28 s2 (3.7 MB) 1.26 / 1.17x, 128->128 14x14 s2 (14.7 MB)
-     * 0.80 / 1.04x, where 4x4 tiles give 1.05 / 1.21x) */
+    /* 225 Cin Cout floats of transformed kernel: 7x7 tiles only up to WIDE_TILE_U bytes
+     * (bench_winograd, forward / backward-data against onednn-direct: 64->64 28x28 s2
+     * (3.7 MB) 1.26 / 1.17x; 128->128 14x14 s2 (14.7 MB) 0.80 / 1.04x with blocks per
+     * thread, 1.22 / 1.42x with the shared blocks it takes from SHARED_U; 4x4 tiles there
+     * 1.05 / 1.21x) */
     if (oh % 7 == 0 && ow % 7 == 0 && (size_t)JP_WINO_NPTS_S2W * cin * cout * sizeof(float) <= WIDE_TILE_U) return 7;
     return 0;
 }
@@ -76,12 +91,16 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
      * transformed kernel U[xi] (Cin x Cout) is used for enough rows */
     int min_block = cmax > 128 ? MIN_BLOCK_WIDE : MIN_BLOCK;
     if (block < min_block) block = min_block;
+    /* ... and where the transformed kernel is large, a block that all threads take
+     * together (convolve in winograd_kern.h), of SHARED_BLOCK tiles */
+    p->shared = (size_t)p->npts * cin * cout * sizeof(float) > SHARED_U;
+    if (p->shared) block = p->tiles < SHARED_BLOCK ? p->tiles : SHARED_BLOCK;
     p->block = block;
     /* backward-weights adds each block's product into the per-thread dU (36 Cin Cout
      * floats, beyond L2 for wide layers): a deeper block reads and writes it less often */
     p->block_w = block < MIN_BLOCK_W ? MIN_BLOCK_W : block;
     p->nthreads = omp_get_max_threads();
-    p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w, cmax);
+    p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w > block ? p->block_w : block, cmax);
     p->wgrad_floats = wgrad ? (size_t)p->npts * cin * cout + cout : 0;
     /* backward-weights with one dU that the threads share (a block's V and Mb too) from
      * 256 channels in and out; narrower, each thread its own: bench_winograd, 2 threads
@@ -90,9 +109,9 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
      * 449 / 352; 160->320 32x32 1063 / 1103, 64->64 16x16 540 / 1032 (its 4 channel
      * blocks' transforms, split over the threads, then read across cores) */
     p->wgrad_shared = cin >= 256 && cout >= 256;
-    /* forward and backward-data: V and M per thread; backward-weights: V, Mb and dU per
-     * thread, or one of each shared */
-    size_t per_thread = p->scratch_floats * p->nthreads,
+    /* forward and backward-data: V and M per thread, or one shared; backward-weights: V,
+     * Mb and dU per thread, or one of each shared */
+    size_t per_thread = p->scratch_floats * (p->shared ? 1 : p->nthreads),
            wgrad_need = (p->scratch_floats + p->wgrad_floats) * (p->wgrad_shared ? 1 : p->nthreads);
     p->scratch_bytes = (per_thread > wgrad_need ? per_thread : wgrad_need) * sizeof(float);
     return JP_OK;

@@ -56,6 +56,7 @@ typedef struct {
     int block;              /* tiles per block (a multiple of 6, the kernel's rows) */
     int block_w;            /* tiles per block of backward-weights (its GEMM's depth) */
     int nthreads;
+    int shared;             /* forward, backward-data: the threads share each block (see convolve) */
     int wgrad_shared;       /* backward-weights: one dU for all threads (else one per thread) */
     size_t scratch_floats;  /* V and M of one block: one per thread, or one shared by the threads
                              * in backward-weights with wgrad_shared */

@@ -175,13 +175,13 @@ static inline __attribute__((always_inline)) void out_values(int kind, vf *o, co
  * accumulate adds into dst, relu then clamps at 0. */
 static inline __attribute__((always_inline)) void tile_outputs(int kind, const geom *g, float *dst, const float *M,
                                                               const float *b, int accumulate, int relu, int t0,
-                                                              int nt)
+                                                              int nt, int cb0, int cb1)
 {
     const int side = KIND_SIDE(kind), nout = KIND_NOUT(kind), scale = KIND_BWD(kind) ? 2 : 1;
     const int h = KIND_BWD(kind) ? g->h : g->ho, w = KIND_BWD(kind) ? g->w : g->wo;
     int cb_n = g->co / JP_VW;
     size_t ps = point_stride(nt, g->co);
-    for (int cb = 0; cb < cb_n; cb++) { /* channel blocks outside: see tile_inputs */
+    for (int cb = cb0; cb < cb1; cb++) { /* channel blocks outside: see tile_inputs */
         tile_pos p = tile_at(g, t0);
         for (int t = 0; t < nt; t++, tile_next(g, &p)) {
             const float *m = M + (size_t)t * g->co + cb * JP_VW;
@@ -218,25 +218,61 @@ static inline __attribute__((always_inline)) void tile_outputs(int kind, const g
     }
 }
 
-/* One convolution, block by block of tiles over the threads (each tile of dst is
- * written by one thread, so the result does not depend on the thread count). */
+/* The input transforms of the tiles [t0, t0 + nt), channel blocks [cb0, cb1), into V. */
+static void block_inputs(const geom *g, int bwd_data, float *V, const float *src, int t0, int nt, int cb0, int cb1)
+{
+    int wide = g->tile == 7;
+    if (g->stride == 1) tile_inputs(TILE_S1, g, V, src, t0, nt, cb0, cb1);
+    else if (!bwd_data) tile_inputs(wide ? TILE_S2W : TILE_S2, g, V, src, t0, nt, cb0, cb1);
+    else tile_inputs(wide ? TILE_S2W_BWD : TILE_S2_BWD, g, V, src, t0, nt, cb0, cb1);
+}
+
+/* The output transforms of the tiles [t0, t0 + nt), channel blocks [cb0, cb1), from M. */
+static void block_outputs(const geom *g, int bwd_data, float *dst, const float *M, const float *b, int accumulate,
+                          int relu, int t0, int nt, int cb0, int cb1)
+{
+    int wide = g->tile == 7;
+    if (g->stride == 1) tile_outputs(TILE_S1, g, dst, M, b, accumulate, relu, t0, nt, cb0, cb1);
+    else if (!bwd_data) tile_outputs(wide ? TILE_S2W : TILE_S2, g, dst, M, b, accumulate, relu, t0, nt, cb0, cb1);
+    else tile_outputs(wide ? TILE_S2W_BWD : TILE_S2_BWD, g, dst, M, NULL, 0, 0, t0, nt, cb0, cb1);
+}
+
+/* One convolution. Per thread (p->shared 0): blocks of tiles over the threads, each
+ * thread its own V and M. Shared: the threads take each block together, the transforms
+ * split by channel blocks and the products by points, so that each transformed kernel
+ * U[xi] is read once per block in all, not once per block per thread. Each tile of dst is
+ * written by one thread either way: the result does not depend on the thread count. */
 static void convolve(const jp_wino_plan *p, const geom *g, int bwd_data, float *dst, const float *src,
                      const float *U, const float *b, int accumulate, int relu, float *scratch)
 {
-    int nblocks = (p->tiles + p->block - 1) / p->block;
+    int nblocks = (p->tiles + p->block - 1) / p->block, cbi = g->ci / JP_VW, cbo = g->co / JP_VW;
+    if (p->shared) {
+        float *V = scratch, *M = V + p->npts * point_stride(p->block, g->ci);
+#pragma omp parallel num_threads(p->nthreads)
+        {
+            int th = omp_get_thread_num(), n = omp_get_num_threads();
+            int x0 = p->npts * th / n, x1 = p->npts * (th + 1) / n;
+            for (int k = 0; k < nblocks; k++) {
+                int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
+                size_t vs = point_stride(nt, g->ci), ms = point_stride(nt, g->co);
+                block_inputs(g, bwd_data, V, src, t0, nt, cbi * th / n, cbi * (th + 1) / n);
+#pragma omp barrier
+                multiply(x1 - x0, g->ci, g->co, M + x0 * ms, V + x0 * vs, U + (size_t)x0 * g->ci * g->co, nt);
+#pragma omp barrier
+                block_outputs(g, bwd_data, dst, M, b, accumulate, relu, t0, nt, cbo * th / n, cbo * (th + 1) / n);
+#pragma omp barrier
+            }
+        }
+        return;
+    }
 #pragma omp parallel for schedule(static) num_threads(p->nthreads)
     for (int k = 0; k < nblocks; k++) {
         float *V = scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
         float *M = V + p->npts * point_stride(p->block, g->ci);
         int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
-        int cbs = g->ci / JP_VW, wide = g->tile == 7;
-        if (g->stride == 1) tile_inputs(TILE_S1, g, V, src, t0, nt, 0, cbs);
-        else if (!bwd_data) tile_inputs(wide ? TILE_S2W : TILE_S2, g, V, src, t0, nt, 0, cbs);
-        else tile_inputs(wide ? TILE_S2W_BWD : TILE_S2_BWD, g, V, src, t0, nt, 0, cbs);
+        block_inputs(g, bwd_data, V, src, t0, nt, 0, cbi);
         multiply(p->npts, g->ci, g->co, M, V, U, nt);
-        if (g->stride == 1) tile_outputs(TILE_S1, g, dst, M, b, accumulate, relu, t0, nt);
-        else if (!bwd_data) tile_outputs(wide ? TILE_S2W : TILE_S2, g, dst, M, b, accumulate, relu, t0, nt);
-        else tile_outputs(wide ? TILE_S2W_BWD : TILE_S2_BWD, g, dst, M, NULL, 0, 0, t0, nt);
+        block_outputs(g, bwd_data, dst, M, b, accumulate, relu, t0, nt, 0, cbo);
     }
 }
 
