@@ -117,7 +117,8 @@ static void check_conv(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_i
     jp_error err;
     JP_CHECK(jp_conv_shape_init(&s, n, cin, h, h, cout, k, k, stride, stride, k / 2, k / 2, &err) == JP_OK);
     jp_conv_plan p;
-    jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1, .impl = impl};
+    /* winograd: onednn-bf16's float32 backward-weights may then be jempp-winograd's */
+    jp_conv_opts o = {.src_plain = src_plain, .residual = residual, .need_backward = 1, .winograd = 1, .impl = impl};
     jp_status st = jp_conv_plan_init(&p, ctx, &s, &o, &err);
     if (st == JP_ERR_BACKEND) {
         char note[1200];

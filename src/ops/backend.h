@@ -74,6 +74,7 @@ typedef struct {
     int residual;       /* forward adds into dst (dst += conv(src) + b): the residual sum */
     int relu;           /* forward ends with a ReLU */
     int backward;       /* planned with backward-data and backward-weights */
+    int winograd;       /* a Winograd implementation was allowed (jp_conv_opts.winograd) */
     size_t w_bytes;     /* weights in the forward's layout */
     size_t wd_bytes;    /* weights in the backward-data layout; 0 when it is the forward one */
     size_t dw_bytes;    /* scratch of backward-weights' diff weights (0: none needed) */

@@ -59,6 +59,7 @@ static void reset(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s, const jp
     p->residual = o->residual;
     p->relu = o->relu;
     p->backward = o->need_backward;
+    p->winograd = o->winograd;
 }
 
 jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s, const jp_conv_opts *o,

@@ -5,7 +5,10 @@
  *
  * Forward:          dst = W16 * src16 + b         src16 = bf16(src), W16 = bf16(W)
  * Backward data:    dsrc = W16^T * ddst16         ddst16 = bf16(ddst)
- * Backward weights: dW = ddst (x) src, db = sum ddst, in float32 (onednn-direct's)
+ * Backward weights: dW = ddst (x) src, db = sum ddst, in float32, by the plan that the
+ *                   automatic choice makes for the shape without bfloat16
+ *                   (jempp-winograd's stride-2 form where it takes the shape and Winograd
+ *                   is allowed, onednn-direct's otherwise)
  * bf16() rounds to 8 significant bits (relative error at most 2^-9); the products of
  * two such numbers are exact in float32, and the sums run in float32. The weight
  * gradient keeps float32 throughout: bfloat16's kernels are no faster there.
@@ -18,7 +21,7 @@
 #include "ops/onednn/onednn.h"
 
 typedef struct {
-    jp_conv_plan f32; /* onednn-direct on the same shape: backward-weights */
+    jp_conv_plan f32; /* the float32 plan of the same shape: backward-weights */
     dnnl_primitive_t fwd, bwd_data, w_cvt, wd_cvt, src_cvt, ddst_cvt;
     /* float32 activations (m_src32: the source and its gradient, m_dst: the output and
      * its gradient; their handles are set at each call) and bfloat16 copies */
@@ -127,7 +130,7 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
             if (!c->ddst16) st = jp_fail(err, JP_ERR_NOMEM, "onednn-bf16: the bfloat16 output gradient");
         }
         if (st == JP_OK) {
-            jp_conv_opts o = {.residual = p->residual, .need_backward = 1, .impl = JP_CONV_ONEDNN_DIRECT};
+            jp_conv_opts o = {.residual = p->residual, .need_backward = 1, .winograd = p->winograd};
             st = jp_conv_plan_init(&c->f32, ctx, s, &o, err);
             p->dw_bytes = c->f32.dw_bytes;
         }
