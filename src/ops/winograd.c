@@ -91,14 +91,14 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
      * transformed kernel U[xi] (Cin x Cout) is used for enough rows */
     int min_block = cmax > 128 ? MIN_BLOCK_WIDE : MIN_BLOCK;
     if (block < min_block) block = min_block;
-    /* ... and where the transformed kernel is large, a block that all threads take
-     * together (convolve in winograd_kern.h), of SHARED_BLOCK tiles */
-    p->shared = (size_t)p->npts * cin * cout * sizeof(float) > SHARED_U;
-    if (p->shared) block = p->tiles < SHARED_BLOCK ? p->tiles : SHARED_BLOCK;
-    p->block = block;
     /* backward-weights adds each block's product into the per-thread dU (36 Cin Cout
      * floats, beyond L2 for wide layers): a deeper block reads and writes it less often */
     p->block_w = block < MIN_BLOCK_W ? MIN_BLOCK_W : block;
+    /* where the transformed kernel is large, the forward and backward-data take blocks
+     * of SHARED_BLOCK tiles that all threads share (convolve in winograd_kern.h) */
+    p->shared = (size_t)p->npts * cin * cout * sizeof(float) > SHARED_U;
+    if (p->shared) block = p->tiles < SHARED_BLOCK ? p->tiles : SHARED_BLOCK;
+    p->block = block;
     p->nthreads = omp_get_max_threads();
     p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w > block ? p->block_w : block, cmax);
     p->wgrad_floats = wgrad ? (size_t)p->npts * cin * cout + cout : 0;
