@@ -376,7 +376,7 @@ static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_
     check_conv(t, sk, ctx, r, c, tol, 2, 80, 6, 48, 3, 1, 0, 1);
     /* from 256 channels in and out Winograd's backward-weights shares one dU among the
      * threads; from 8 MB of transformed kernel the forward and backward-data share blocks
-     * of 96 tiles (100 tiles: two blocks of each) */
+     * of 96 tiles (100 tiles: more than one block of each) */
     check_conv(t, sk, ctx, r, c, tol, 25, 256, 5, 272, 3, 1, 0, 0);
     check_conv(t, sk, ctx, r, c, tol, 2, 256, 8, 256, 3, 2, 0, 1);
     check_conv(t, sk, ctx, r, c, tol, 2, 128, 14, 128, 3, 2, 0, 1); /* 7x7 tiles, shared blocks */
