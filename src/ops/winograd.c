@@ -100,7 +100,11 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
     if (p->shared) block = p->tiles < SHARED_BLOCK ? p->tiles : SHARED_BLOCK;
     p->block = block;
     p->nthreads = omp_get_max_threads();
-    p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w > block ? p->block_w : block, cmax);
+    /* V and M of a per-thread block (forward, backward-data), or V and Mb of a
+     * backward-weights block (block_w is at least the per-thread block); V and M of the
+     * shared block */
+    p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w, cmax);
+    size_t shared_floats = p->shared ? 2 * (size_t)p->npts * jp_wino_point_stride(block, cmax) : 0;
     p->wgrad_floats = wgrad ? (size_t)p->npts * cin * cout + cout : 0;
     /* backward-weights with one dU that the threads share (a block's V and Mb too) from
      * 256 channels in and out; narrower, each thread its own: bench_winograd, 2 threads
@@ -111,9 +115,9 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
     p->wgrad_shared = cin >= 256 && cout >= 256;
     /* forward and backward-data: V and M per thread, or one shared; backward-weights: V,
      * Mb and dU per thread, or one of each shared */
-    size_t per_thread = p->scratch_floats * (p->shared ? 1 : p->nthreads),
+    size_t fwd_need = p->shared ? shared_floats : p->scratch_floats * p->nthreads,
            wgrad_need = (p->scratch_floats + p->wgrad_floats) * (p->wgrad_shared ? 1 : p->nthreads);
-    p->scratch_bytes = (per_thread > wgrad_need ? per_thread : wgrad_need) * sizeof(float);
+    p->scratch_bytes = (fwd_need > wgrad_need ? fwd_need : wgrad_need) * sizeof(float);
     return JP_OK;
 }
 

@@ -58,8 +58,10 @@ typedef struct {
     int nthreads;
     int shared;             /* forward, backward-data: the threads share each block (see convolve) */
     int wgrad_shared;       /* backward-weights: one dU for all threads (else one per thread) */
-    size_t scratch_floats;  /* V and M of one block: one per thread, or one shared by the threads
-                             * in backward-weights with wgrad_shared */
+    size_t scratch_floats;  /* V and M of one per-thread block (forward, backward-data without
+                             * shared) or of one backward-weights block: one per thread, or one
+                             * shared by the threads in backward-weights with wgrad_shared; a
+                             * shared forward block takes the start of the scratch */
     size_t wgrad_floats;    /* the transformed weight gradient and the bias's (backward-weights),
                              * one or one per thread; 0 without backward-weights */
     size_t scratch_bytes;   /* what the passes need as scratch */
