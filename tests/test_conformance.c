@@ -351,6 +351,47 @@ static void check_bnact_threads(tu_ctx *t, jp_ctx *ctx, jp_rng *r)
     jp_bnact_plan_free(&p);
 }
 
+/* jempp-winograd's forward and backward-data give the same bits on 1 and 2 threads, with
+ * blocks per thread (32->32) and with blocks the threads share (from 8 MB of transformed
+ * kernel: 256->272, and 128->128 stride 2 on 7x7 tiles): each output is computed by one
+ * thread in the same order either way. */
+static void check_conv_threads(tu_ctx *t, jp_ctx *ctx, jp_rng *r)
+{
+    static const int shapes[3][5] = {{5, 32, 12, 32, 1}, {25, 256, 5, 272, 1}, {2, 128, 14, 128, 2}};
+    int saved = omp_get_max_threads();
+    for (int k = 0; k < 3; k++) {
+        int n = shapes[k][0], cin = shapes[k][1], h = shapes[k][2], cout = shapes[k][3], st = shapes[k][4];
+        jp_conv_shape s;
+        jp_error err;
+        JP_CHECK(jp_conv_shape_init(&s, n, cin, h, h, cout, 3, 3, st, st, 1, 1, &err) == JP_OK);
+        size_t nin = jp_act_bytes(ctx, n, cin, h, h) / 4, nout = jp_act_bytes(ctx, n, cout, s.oh, s.ow) / 4;
+        size_t nw = (size_t)cout * cin * 9;
+        float *x = rnd(r, nin, -1, 1), *dy = rnd(r, nout, -1, 1), *w = rnd(r, nw, -0.3f, 0.3f);
+        float *b = rnd(r, cout, -0.5f, 0.5f), *y[2], *dx[2];
+        for (int m = 0; m < 2; m++) {
+            omp_set_num_threads(m + 1);
+            jp_conv_plan p;
+            jp_conv_opts o = {.need_backward = 1, .impl = JP_CONV_JEMPP_WINOGRAD};
+            JP_CHECK(jp_conv_plan_init(&p, ctx, &s, &o, &err) == JP_OK);
+            JP_CHECK(jp_ctx_finalize(ctx, &err) == JP_OK);
+            float *wf = jp_alloc(p.w_bytes), *wb = p.wd_bytes ? jp_alloc(p.wd_bytes) : wf;
+            y[m] = jp_alloc(nout * 4), dx[m] = jp_alloc(nin * 4);
+            jp_conv_prepare_weights(&p, wf, wb, w);
+            jp_conv_forward(&p, y[m], x, wf, b);
+            jp_conv_backward_data(&p, dx[m], dy, wb);
+            if (wb != wf) jp_free(wb);
+            jp_free(wf);
+            jp_conv_plan_free(&p);
+        }
+        omp_set_num_threads(saved);
+        tu_check(t, memcmp(y[0], y[1], nout * 4) == 0 && memcmp(dx[0], dx[1], nin * 4) == 0,
+                 "jempp-winograd %s conv %d->%d s%d %dx%d: forward and backward-data the same bits on 1 and 2 threads",
+                 layout(ctx), cin, cout, st, h, h);
+        jp_free(x), jp_free(dy), jp_free(w), jp_free(b);
+        for (int m = 0; m < 2; m++) jp_free(y[m]), jp_free(dx[m]);
+    }
+}
+
 /* The shapes of check_conv for implementation c at tolerance tol. */
 static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_impl_id c, double tol)
 {
@@ -516,6 +557,7 @@ int main(int argc, char **argv)
                  jp_bnact_kernel(&p, 0));
         jp_bnact_plan_free(&p);
         check_bnact_threads(&t, &ctx, &r);
+        check_conv_threads(&t, &ctx, &r);
     }
     jp_ctx_free(&ctx);
 
