@@ -96,7 +96,7 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
     p->block_w = block < MIN_BLOCK_W ? MIN_BLOCK_W : block;
     /* where the transformed kernel is large, the forward and backward-data take blocks
      * of SHARED_BLOCK tiles that all threads share (convolve in winograd_kern.h) */
-    p->shared = (size_t)p->npts * cin * cout * sizeof(float) > SHARED_U;
+    p->shared = jp_wino_weight_floats(p) * sizeof(float) > SHARED_U;
     if (p->shared) block = p->tiles < SHARED_BLOCK ? p->tiles : SHARED_BLOCK;
     p->block = block;
     p->nthreads = omp_get_max_threads();
@@ -105,7 +105,7 @@ jp_status jp_wino_plan_init(jp_wino_plan *p, int n, int cin, int cout, int h, in
      * shared block */
     p->scratch_floats = 2 * (size_t)p->npts * jp_wino_point_stride(p->block_w, cmax);
     size_t shared_floats = p->shared ? 2 * (size_t)p->npts * jp_wino_point_stride(block, cmax) : 0;
-    p->wgrad_floats = wgrad ? (size_t)p->npts * cin * cout + cout : 0;
+    p->wgrad_floats = wgrad ? jp_wino_weight_floats(p) + cout : 0;
     /* backward-weights with one dU that the threads share (a block's V and Mb too) from
      * 256 channels in and out; narrower, each thread its own: bench_winograd, 2 threads
      * on the Zen 5 EPYC, shared against per thread in GFLOP/s-equivalent: 256->256 16x16
