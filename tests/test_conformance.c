@@ -558,6 +558,21 @@ int main(int argc, char **argv)
         jp_bnact_plan_free(&p);
         check_bnact_threads(&t, &ctx, &r);
         check_conv_threads(&t, &ctx, &r);
+        /* the automatic choice for 3x3 layers (conv_impls.c): jempp-winograd at 640
+         * channels (shared blocks), and 7x7 stride-2 tiles on 14x14 -> 7x7 up to 128 channels */
+        static const int auto_shapes[2][5] = {{1, 640, 8, 640, 1}, {2, 128, 14, 128, 2}};
+        for (int k = 0; k < 2; k++) {
+            const int *a = auto_shapes[k];
+            jp_conv_shape cs;
+            jp_conv_plan cp;
+            JP_CHECK(jp_conv_shape_init(&cs, a[0], a[1], a[2], a[2], a[3], 3, 3, a[4], a[4], 1, 1, &err) == JP_OK);
+            jp_conv_opts o = {.need_backward = a[4] == 2, .winograd = 1};
+            JP_CHECK(jp_conv_plan_init(&cp, &ctx, &cs, &o, &err) == JP_OK);
+            const char *kern = jp_conv_kernel(&cp, 0);
+            tu_check(&t, cp.impl->id == JP_CONV_JEMPP_WINOGRAD && (a[4] == 1 || strstr(kern, "7x7")),
+                     "conv auto on nChw%dc: %d->%d %dx%d s%d runs %s", ctx.act_block, a[1], a[3], a[2], a[2], a[4], kern);
+            jp_conv_plan_free(&cp);
+        }
     }
     jp_ctx_free(&ctx);
 
