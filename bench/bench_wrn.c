@@ -2,7 +2,9 @@
  * backward-data and backward-weights convolutions, whole-network forward+backward
  * images/s (train mode, parameter and input gradients, as peer_torch.py --mode fwdbwd),
  * and one JEM++ iteration (PYLD-M-N) or one JEM iteration (SGLD-K, model in eval mode as
- * JEM samples) broken down into sampling and training passes.
+ * JEM samples) broken down into sampling and training passes; the iteration ends with the
+ * optimiser's step (SGD, momentum 0.9, weight decay 4e-4, as peer_torch.py), so the next
+ * one prepares the changed weights again (the Winograd transforms of the kernels).
  * Prints medians. Never a test: timing assertions do not belong in tests.
  *
  *   bench_wrn [--depth 16] [--width 2] [--batch 64] [--size 32] [--channels 3]
@@ -190,8 +192,8 @@ int main(int argc, char **argv)
     printf("jempp WRN-%d-%d fwd+bwd batch %d %dx%dx%d: %.1f ms, %.1f images/s\n", depth, width, batch, channels,
            size, size, med * 1e3, batch / med);
     if (M > 0 || K_sgld > 0) {
-        /* one JEM++ iteration as peer_torch.py: LSE(x_data) f+b, PYLD-M-N, LSE(x_q) f+b, CE f+b
-         * (or the same with JEM's SGLD-K as the sampler) */
+        /* one JEM++ iteration as peer_torch.py: LSE(x_data) f+b, PYLD-M-N, LSE(x_q) f+b, CE f+b,
+         * SGD step (or the same with JEM's SGLD-K as the sampler) */
         jp_sampler_config sc;
         if (K_sgld > 0) {
             jp_sampler_config_sgld(&sc);
@@ -203,6 +205,14 @@ int main(int argc, char **argv)
         }
         jp_sampler_work w;
         jp_sampler_work_init(&w, m, &err);
+        jp_optim_config oc;
+        jp_optim_config_sgd(&oc);
+        jp_optim opt;
+        size_t np = jp_wrn_param_count(m);
+        if (jp_optim_init_on(&opt, &oc, np, d, &err) != JP_OK) {
+            fprintf(stderr, "bench_wrn: %s\n", err.msg);
+            return 1;
+        }
         float *xq = jp_dev_alloc(d, xbytes), *ones = jp_dev_alloc(d, (size_t)batch * 4);
         double tt[64], ts[64];
         for (int it = 0; it < iters + 2; it++) {
@@ -225,6 +235,8 @@ int main(int argc, char **argv)
                 }
                 jp_wrn_backward(m, dl, NULL, 1);
             }
+            jp_optim_step(&opt, jp_wrn_params(m), jp_wrn_grads(m), np, oc.lr);
+            jp_wrn_params_changed(m);
             if (it >= 2) tt[it - 2] = now_synced(d) - t0;
         }
         double mt = bench_median(tt, iters), ms = bench_median(ts, iters);
@@ -235,6 +247,7 @@ int main(int argc, char **argv)
                "3 training passes %.3f s)\n", K_sgld > 0 ? "JEM" : "JEM++", depth, width, sname, batch, mt, ms,
                100 * ms / mt, mt - ms);
         jp_sampler_work_free(&w);
+        jp_optim_free(&opt);
         jp_dev_release(d, xq), jp_dev_release(d, ones);
     }
 #ifdef JEMPP_HAVE_CUDA
