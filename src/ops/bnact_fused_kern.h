@@ -5,10 +5,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/steal.h"
 #include "ops/bnact_fused.h"
 #include "ops/simd.h"
 
-/* NCHUNK: chunks of images per channel block (work items: C / JP_VW * NCHUNK); NSUM:
+/* NCHUNK: chunks of images per channel block (work items: C / JP_VW * NCHUNK, each
+ * with its own sums, so that the threads may take each other's: JP_STEAL_FOR); NSUM:
  * doubles an item sums (two sums of JP_VW channels). */
 enum { NCHUNK = JP_BNFUSED_NCHUNK, NSUM = 2 * JP_VW };
 
@@ -85,8 +87,7 @@ static void batch_stats(const jp_bnfused *b, float *mean, float *var, const floa
     const jp_bn_shape *s = &b->s;
     size_t hw = (size_t)s->h * s->w;
     double M = (double)s->n * (double)hw;
-#pragma omp parallel for schedule(static)
-    for (int it = 0; it < s->c / JP_VW * NCHUNK; it++) {
+    JP_STEAL_FOR(it, s->c / JP_VW * NCHUNK) {
         int n0, n1, cb = item_at(s, it, &n0, &n1);
         vf k = vf_load(plane_of(s, src, 0, cb));
         vd sum[2] = {vd_zero(), vd_zero()}, sq[2] = {sum[0], sum[1]};
@@ -120,8 +121,7 @@ void JP_VNAME(jp_bnfused_forward)(const jp_bnfused *b, int train, float *dst, fl
     }
     size_t hw = (size_t)s->h * s->w;
     vf slope = vf_set1(b->slope);
-#pragma omp parallel for schedule(static)
-    for (int it = 0; it < s->c / JP_VW * NCHUNK; it++) {
+    JP_STEAL_FOR(it, s->c / JP_VW * NCHUNK) {
         int n0, n1, cb = item_at(s, it, &n0, &n1);
         chanv k = chan_at(b, cb, mean, var, gamma, beta);
         for (int img = n0; img < n1; img++) {
@@ -142,8 +142,7 @@ static void grad_sums(const jp_bnfused *b, const float *ddst, const float *src, 
     const jp_bn_shape *s = &b->s;
     size_t hw = (size_t)s->h * s->w;
     vf slope = vf_set1(b->slope);
-#pragma omp parallel for schedule(static)
-    for (int it = 0; it < s->c / JP_VW * NCHUNK; it++) {
+    JP_STEAL_FOR(it, s->c / JP_VW * NCHUNK) {
         int n0, n1, cb = item_at(s, it, &n0, &n1);
         chanv k = chan_at(b, cb, mean, var, gamma, beta);
         vd sdy[2] = {vd_zero(), vd_zero()}, sdyt[2] = {sdy[0], sdy[1]};
@@ -183,8 +182,7 @@ void JP_VNAME(jp_bnfused_backward)(const jp_bnfused *b, int train, float *dsrc, 
         }
     }
     vf slope = vf_set1(b->slope);
-#pragma omp parallel for schedule(static)
-    for (int it = 0; it < s->c / JP_VW * NCHUNK; it++) {
+    JP_STEAL_FOR(it, s->c / JP_VW * NCHUNK) {
         int n0, n1, cb = item_at(s, it, &n0, &n1);
         chanv k = chan_at(b, cb, mean, var, gamma, beta);
         /* dx = scale dy + (kt t + kc): kt, kc zero but in train mode */

@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/steal.h"
 #include "ops/simd.h"
 #include "ops/winograd.h"
 #include "ops/winograd_gemm.h"
@@ -265,14 +266,19 @@ static void convolve(const jp_wino_plan *p, const geom *g, int bwd_data, float *
         }
         return;
     }
-#pragma omp parallel for schedule(static) num_threads(p->nthreads)
-    for (int k = 0; k < nblocks; k++) {
-        float *V = scratch + (size_t)omp_get_thread_num() * p->scratch_floats;
+    jp_steal work;
+    jp_steal_init(&work, nblocks, p->nthreads);
+#pragma omp parallel num_threads(p->nthreads)
+    {
+        int th = omp_get_thread_num();
+        float *V = scratch + (size_t)th * p->scratch_floats;
         float *M = V + p->npts * point_stride(p->block, g->ci);
-        int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
-        block_inputs(g, bwd_data, V, src, t0, nt, 0, cbi);
-        multiply(p->npts, g->ci, g->co, M, V, U, nt);
-        block_outputs(g, bwd_data, dst, M, b, accumulate, relu, t0, nt, 0, cbo);
+        for (int k; (k = jp_steal_next(&work, th)) >= 0;) {
+            int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
+            block_inputs(g, bwd_data, V, src, t0, nt, 0, cbi);
+            multiply(p->npts, g->ci, g->co, M, V, U, nt);
+            block_outputs(g, bwd_data, dst, M, b, accumulate, relu, t0, nt, 0, cbo);
+        }
     }
 }
 
