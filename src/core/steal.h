@@ -12,7 +12,9 @@
  *   #pragma omp parallel num_threads(n_threads)
  *   for (int i; (i = jp_steal_next(&s, omp_get_thread_num())) >= 0;) work(i);
  *
- * or JP_STEAL_FOR below for all threads.
+ * or JP_STEAL_FOR below for all threads. Inside one region a jp_steal may be set up again
+ * (jp_steal_init by one thread) once a barrier has ended its use, with a barrier before
+ * its next one.
  *
  * A team smaller than n_threads still runs every item (the missing threads' shares are
  * taken from their ends). */

@@ -249,19 +249,29 @@ static void convolve(const jp_wino_plan *p, const geom *g, int bwd_data, float *
     int nblocks = (p->tiles + p->block - 1) / p->block, cbi = g->ci / JP_VW, cbo = g->co / JP_VW;
     if (p->shared) {
         float *V = scratch, *M = V + p->npts * point_stride(p->block, g->ci);
+        /* each phase's items (channel blocks, points, channel blocks) stolen (core/steal.h);
+         * thread 0 sets a phase's shares again for the next block once a barrier has
+         * closed the phase, and a barrier comes before their next use */
+        jp_steal in, mul, out;
+        jp_steal_init(&in, cbi, p->nthreads), jp_steal_init(&mul, p->npts, p->nthreads);
+        jp_steal_init(&out, cbo, p->nthreads);
 #pragma omp parallel num_threads(p->nthreads)
         {
-            int th = omp_get_thread_num(), n = omp_get_num_threads();
-            int x0 = p->npts * th / n, x1 = p->npts * (th + 1) / n;
+            int th = omp_get_thread_num();
             for (int k = 0; k < nblocks; k++) {
                 int t0 = k * p->block, nt = p->tiles - t0 < p->block ? p->tiles - t0 : p->block;
                 size_t vs = point_stride(nt, g->ci), ms = point_stride(nt, g->co);
-                block_inputs(g, bwd_data, V, src, t0, nt, cbi * th / n, cbi * (th + 1) / n);
+                for (int c; (c = jp_steal_next(&in, th)) >= 0;) block_inputs(g, bwd_data, V, src, t0, nt, c, c + 1);
 #pragma omp barrier
-                multiply(x1 - x0, g->ci, g->co, M + x0 * ms, V + x0 * vs, U + (size_t)x0 * g->ci * g->co, nt);
+                if (th == 0) jp_steal_init(&in, cbi, p->nthreads);
+                for (int x; (x = jp_steal_next(&mul, th)) >= 0;)
+                    multiply(1, g->ci, g->co, M + x * ms, V + x * vs, U + (size_t)x * g->ci * g->co, nt);
 #pragma omp barrier
-                block_outputs(g, bwd_data, dst, M, b, accumulate, relu, t0, nt, cbo * th / n, cbo * (th + 1) / n);
+                if (th == 0) jp_steal_init(&mul, p->npts, p->nthreads);
+                for (int c; (c = jp_steal_next(&out, th)) >= 0;)
+                    block_outputs(g, bwd_data, dst, M, b, accumulate, relu, t0, nt, c, c + 1);
 #pragma omp barrier
+                if (th == 0) jp_steal_init(&out, cbo, p->nthreads);
             }
         }
         return;
