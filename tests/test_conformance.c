@@ -398,6 +398,7 @@ static void check_convs(tu_ctx *t, skipped *sk, jp_ctx *ctx, jp_rng *r, jp_conv_
     /* n, cin, h, cout, k, stride, plain source, residual */
     check_conv(t, sk, ctx, r, c, tol, 4, 3, 12, 16, 3, 1, 1, 0);  /* first layer */
     check_conv(t, sk, ctx, r, c, tol, 2, 1, 28, 16, 3, 1, 1, 0);  /* grayscale first layer, 28x28 */
+    check_conv(t, sk, ctx, r, c, tol, 3, 2, 7, 32, 3, 1, 1, 0);   /* plain first layer, 2 blocks out, 7x7 */
     check_conv(t, sk, ctx, r, c, tol, 4, 16, 10, 32, 3, 1, 0, 0);
     check_conv(t, sk, ctx, r, c, tol, 4, 32, 10, 32, 3, 2, 0, 1); /* strided residual */
     check_conv(t, sk, ctx, r, c, tol, 2, 24, 13, 40, 3, 2, 0, 0); /* strided, odd size, channels not a block multiple */
@@ -546,6 +547,7 @@ int main(int argc, char **argv)
     check_convs(&t, &sk, &ctx, &r, JP_CONV_ONEDNN_DIRECT, 1e-4);
     check_convs(&t, &sk, &ctx, &r, JP_CONV_ONEDNN_WINOGRAD, 1e-3);
     check_convs(&t, &sk, &ctx, &r, JP_CONV_JEMPP_WINOGRAD, 1e-3);
+    check_convs(&t, &sk, &ctx, &r, JP_CONV_JEMPP_FIRST, 1e-4);
     check_bnacts(&t, &sk, &ctx, &r, JP_BNACT_ONEDNN);
     check_bnacts(&t, &sk, &ctx, &r, JP_BNACT_JEMPP_FUSED);
     {
@@ -571,6 +573,18 @@ int main(int argc, char **argv)
             const char *kern = jp_conv_kernel(&cp, 0);
             tu_check(&t, cp.impl->id == JP_CONV_JEMPP_WINOGRAD && (a[4] == 1 || strstr(kern, "7x7")),
                      "conv auto on nChw%dc: %d->%d %dx%d s%d runs %s", ctx.act_block, a[1], a[3], a[2], a[2], a[4], kern);
+            jp_conv_plan_free(&cp);
+        }
+        /* a trained first layer (plain source) runs jempp-first; forward-only, onednn-direct */
+        for (int bwd = 0; bwd < 2; bwd++) {
+            jp_conv_shape cs;
+            jp_conv_plan cp;
+            JP_CHECK(jp_conv_shape_init(&cs, 2, 3, 32, 32, 16, 3, 3, 1, 1, 1, 1, &err) == JP_OK);
+            jp_conv_opts o = {.src_plain = 1, .need_backward = bwd, .winograd = 1};
+            JP_CHECK(jp_conv_plan_init(&cp, &ctx, &cs, &o, &err) == JP_OK);
+            tu_check(&t, cp.impl->id == (bwd ? JP_CONV_JEMPP_FIRST : JP_CONV_ONEDNN_DIRECT),
+                     "conv auto on nChw%dc: plain first layer 3->16 %s runs %s", ctx.act_block,
+                     bwd ? "trained" : "forward-only", jp_conv_impl_word(cp.impl->id));
             jp_conv_plan_free(&cp);
         }
     }

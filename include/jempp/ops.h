@@ -20,7 +20,8 @@
 /* ---- which implementation runs (the fast path's peers) ---- */
 /* A convolution's implementations. JP_CONV_AUTO: per layer shape the rule of
  * docs/design.md ("Implementations"); a named one runs every layer it can
- * (jempp-winograd and onednn-winograd: the 3x3 stride-1 layers), onednn-direct the rest. */
+ * (jempp-winograd and onednn-winograd: the 3x3 stride-1 layers; jempp-first: the first
+ * layer when trained), onednn-direct the rest. */
 typedef enum {
     JP_CONV_AUTO = 0,
     JP_CONV_ONEDNN_DIRECT,   /* "onednn-direct" */
@@ -29,9 +30,11 @@ typedef enum {
     JP_CONV_CUDNN,           /* "cudnn": cuDNN's, on a CUDA device (every shape there) */
     JP_CONV_ONEDNN_BF16,     /* "onednn-bf16": oneDNN's direct, products in bfloat16 (forward,
                               * backward-data), AVX-512 BF16 only */
+    JP_CONV_JEMPP_FIRST,     /* "jempp-first": the first layer (3x3 on 1-4 plain channels), its
+                              * backward-data jempp's, AVX2 or AVX-512 */
     JP_CONV_N_IMPL
 } jp_conv_impl_id;
-#define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd|cudnn|onednn-bf16"
+#define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd|cudnn|onednn-bf16|jempp-first"
 
 /* Batch norm + LeakyReLU's implementations. */
 typedef enum {

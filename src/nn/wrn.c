@@ -230,7 +230,8 @@ static jp_status make_plans(jp_wrn *m, jp_error *err)
     if (!st && !used)
         st = jp_fail(err, JP_ERR_ARG, "--conv_impl %s runs no layer of this model on nChw%dc (onednn-winograd: "
                      "3x3 stride-1 layers on nChw16c, channels in multiples of 16; jempp-winograd: 3x3 stride-1 "
-                     "layers, channels in multiples of the vector width; onednn-bf16: every layer but the first on nChw16c)",
+                     "layers, channels in multiples of the vector width; onednn-bf16: every layer but the first on nChw16c; "
+                     "jempp-first: the first layer of a model that trains)",
                      jp_conv_impl_word(c->kernels.conv), m->ctx.act_block);
     return st;
 }

@@ -110,9 +110,9 @@ struct jp_conv_impl {
                              const float *src, float *dw_scratch, float *db_scratch);
 };
 /* The peers: onednn-direct and onednn-winograd (onednn/onednn_conv.c), onednn-bf16
- * (onednn/onednn_conv_bf16.c), jempp-winograd (wino_conv.c). */
+ * (onednn/onednn_conv_bf16.c), jempp-winograd (wino_conv.c), jempp-first (first_conv.c). */
 extern const jp_conv_impl jp_conv_onednn_direct, jp_conv_onednn_winograd, jp_conv_onednn_bf16,
-    jp_conv_jempp_winograd;
+    jp_conv_jempp_winograd, jp_conv_jempp_first;
 
 /* Plans a convolution on this context for the given shape with the implementation
  * opts ask for, or the automatic choice (conv_impls.c). A named implementation that

@@ -1,10 +1,13 @@
 /* The convolution implementations as peers: which one a plan runs, and the calls
  * that go to it. Each implementation (onednn-direct, onednn-winograd in
  * onednn/onednn_conv.c; onednn-bf16 in onednn/onednn_conv_bf16.c;
- * jempp-winograd in wino_conv.c) plans all three passes of a shape itself.
+ * jempp-winograd in wino_conv.c; jempp-first in first_conv.c) plans all three passes of a
+ * shape itself.
  *
  * The automatic choice for a layer (JP_CONV_AUTO), in order of preference, the first
  * that can run the shape on this CPU:
+ *   3x3 stride 1 on plain input (a first layer), trained:
+ *                                     jempp-first, onednn-direct
  *   3x3 stride 1 (Winograd allowed): jempp-winograd, onednn-winograd, onednn-direct
  *   3x3 strided, bfloat16 allowed (--bf16 1), not a plain first layer:
  *                                     onednn-bf16, onednn-direct
@@ -34,10 +37,12 @@ static const jp_conv_impl *const impls[JP_CONV_N_IMPL] = {
     [JP_CONV_ONEDNN_WINOGRAD] = &jp_conv_onednn_winograd,
     [JP_CONV_JEMPP_WINOGRAD] = &jp_conv_jempp_winograd,
     [JP_CONV_ONEDNN_BF16] = &jp_conv_onednn_bf16,
+    [JP_CONV_JEMPP_FIRST] = &jp_conv_jempp_first,
 };
 
-static const char *const conv_words[JP_CONV_N_IMPL] = {"auto", "onednn-direct", "onednn-winograd",
-                                                       "jempp-winograd", "cudnn", "onednn-bf16"};
+static const char *const conv_words[JP_CONV_N_IMPL] = {"auto",        "onednn-direct", "onednn-winograd",
+                                                       "jempp-winograd", "cudnn",      "onednn-bf16",
+                                                       "jempp-first"};
 static const char *const bnact_words[JP_BNACT_N_IMPL] = {"auto", "onednn", "jempp-fused", "cudnn"};
 
 const char *jp_conv_impl_word(jp_conv_impl_id id)
@@ -76,6 +81,8 @@ jp_status jp_conv_plan_init(jp_conv_plan *p, jp_ctx *ctx, const jp_conv_shape *s
             return jp_fail(err, JP_ERR_BACKEND, "convolution implementation %s runs on a GPU (--device cuda), not "
                            "on the CPU", conv_words[o->impl]);
         order[n++] = impls[o->impl];
+    } else if (o->src_plain && o->need_backward && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
+        order[n++] = &jp_conv_jempp_first;
     } else if (o->winograd && s->kh == 3 && s->kw == 3 && s->sh == 1 && s->sw == 1) {
         order[n++] = &jp_conv_jempp_winograd;
         order[n++] = &jp_conv_onednn_winograd;

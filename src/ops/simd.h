@@ -54,6 +54,13 @@ static inline vf vf_if_pos(vf y, vf a, vf b)
 #define vd_store_ps(p, v) _mm_storeu_ps(p, _mm256_cvtpd_ps(v)) /* as JP_VW / 2 floats */
 #define vf_lo_pd(v) _mm256_cvtps_pd(_mm256_castps256_ps128(v))
 #define vf_hi_pd(v) _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1))
+/* the sum of the 8 lanes: ((0+4) + (2+6)) + ((1+5) + (3+7)) */
+static inline float vf_hsum(vf v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
 
 #elif JP_VW == 16
 #if !defined(__AVX512F__)
@@ -86,6 +93,8 @@ static inline vf vf_if_pos(vf y, vf a, vf b)
 #define vd_store_ps(p, v) _mm256_storeu_ps(p, _mm512_cvtpd_ps(v))
 #define vf_lo_pd(v) _mm512_cvtps_pd(_mm512_castps512_ps256(v))
 #define vf_hi_pd(v) _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))
+/* the sum of the 16 lanes, halves added in a fixed order */
+#define vf_hsum(v) _mm512_reduce_add_ps(v)
 
 #else
 #error "JP_VW must be 8 or 16"

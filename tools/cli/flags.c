@@ -182,7 +182,7 @@ void jp_flags_help(const jp_flag *flags, int n, FILE *out)
             break;
         }
         }
-        char head[80];
+        char head[200]; /* the flag and its choices, whole */
         snprintf(head, sizeof head, "--%s%s%s", f->name, f->type == FLAG_CHOICE ? " " : "",
                  f->type == FLAG_CHOICE ? f->choices : "");
         fprintf(out, "  %-34s %s [default: %s]\n", head, f->help, def);

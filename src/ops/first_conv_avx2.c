@@ -1,0 +1,9 @@
+/* "jempp-first"'s backward-data on 8-channel blocks (nChw8c), compiled with
+ * avx2's instructions (CMakeLists.txt); called only when ops/cpu_isa.h says the CPU
+ * has them. */
+#if defined(JEMPP_X86_KERNELS)
+#define JP_VW 8
+#include "ops/first_conv_kern.h"
+#else
+typedef int jp_first_conv_avx2_unused; /* not an x86-64 build: no kernels */
+#endif
