@@ -1,6 +1,7 @@
 /* Conformance: every implementation of the fast path that this machine can run, against
  * the plain reference kernels (jempp/ops.h), on one layout given as the argument:
- *   test_conformance 8    nChw8c:  onednn-direct, jempp-winograd; onednn, jempp-fused
+ *   test_conformance 8    nChw8c:  onednn-direct, jempp-winograd, jempp-first; onednn,
+ *                         jempp-fused
  *   test_conformance 16   nChw16c: the same and onednn-winograd
  *   test_conformance bf16 nChw16c: onednn-bf16 (AVX-512 BF16)
  *   test_conformance cuda NCHW on GPU 0: cudnn (convolutions with TF32 off and on), cudnn
