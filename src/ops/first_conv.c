@@ -2,7 +2,7 @@
  * pad 1, on plain NCHW images of at most JP_FIRST_MAX_CIN channels, planned with its
  * backward (training). Its backward-data (the input gradient every PYLD / SGLD step
  * takes) and backward-weights are jempp's (first_conv_kern.h): oneDNN's direct kernels
- * write a plain source of one to three channels at 22-60 GFLOP/s against 160-340 for
+ * write a plain source of one to three channels at 19-69 GFLOP/s against 100-330 for
  * their forward, and on AVX2 take a 1-channel weight gradient at 10 GFLOP/s (bench_wrn
  * --layers, Zen 5, 2 threads, batch 64; docs/results.md). The forward runs a
  * forward-only onednn-direct plan of the same shape. Forward-only, residual and ReLU
