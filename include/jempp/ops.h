@@ -30,8 +30,8 @@ typedef enum {
     JP_CONV_CUDNN,           /* "cudnn": cuDNN's, on a CUDA device (every shape there) */
     JP_CONV_ONEDNN_BF16,     /* "onednn-bf16": oneDNN's direct, products in bfloat16 (forward,
                               * backward-data), AVX-512 BF16 only */
-    JP_CONV_JEMPP_FIRST,     /* "jempp-first": the first layer (3x3 on 1-4 plain channels), its
-                              * backward-data jempp's, AVX2 or AVX-512 */
+    JP_CONV_JEMPP_FIRST,     /* "jempp-first": the trained first layer (3x3 on 1-4 plain channels),
+                              * its backward passes jempp's, AVX2 or AVX-512 */
     JP_CONV_N_IMPL
 } jp_conv_impl_id;
 #define JP_CONV_IMPL_WORDS "auto|onednn-direct|onednn-winograd|jempp-winograd|cudnn|onednn-bf16|jempp-first"

@@ -46,7 +46,7 @@ static jp_status init(jp_conv_plan *p, jp_error *err)
 static void release(jp_conv_plan *p)
 {
     first_state *fs = p->state;
-    if (fs && fs->direct.impl) jp_conv_plan_free(&fs->direct);
+    if (fs) jp_conv_plan_free(&fs->direct); /* a no-op on a plan never made */
     free(fs);
     p->state = NULL;
 }
@@ -87,25 +87,31 @@ static void backward_data(const jp_conv_plan *p, float *dsrc, const float *ddst,
     else jp_first_backward_data_v8(&p->s, dsrc, ddst, wbwd);
 }
 
-/* dw_oihw[co][ci][k] += the images' sums of tap k (in image order), db[co] += theirs of dy */
+/* Sum k of one output channel over the images, in image order: pc at image 0's, the
+ * images `stride` floats apart, the sums vw apart. */
+static float image_sum(const float *pc, int k, int n, size_t stride, int vw)
+{
+    double sum = 0;
+    for (int img = 0; img < n; img++) sum += pc[(size_t)img * stride + (size_t)k * vw];
+    return (float)sum;
+}
+
+/* dw_oihw[co][ci][k] += the images' sums of tap k, db[co] += theirs of dy */
 static void backward_weights(const jp_conv_plan *p, float *dw_oihw, float *db, const float *ddst,
                              const float *src, float *dw_scratch, float *db_scratch)
 {
     (void)db_scratch;
     const jp_conv_shape *s = &p->s;
-    int vw = p->ctx->act_block, ncb = s->cout / vw, nsum = s->cin * 9 + 1;
+    int vw = p->ctx->act_block, ntap = s->cin * 9, nsum = ntap + 1;
+    size_t stride = (size_t)s->cout * nsum; /* one image's sums */
     if (vw == 16) jp_first_backward_weights_v16(s, dw_scratch, ddst, src);
     else jp_first_backward_weights_v8(s, dw_scratch, ddst, src);
 #pragma omp parallel for schedule(static)
     for (int co = 0; co < s->cout; co++) {
         const float *pc = dw_scratch + (size_t)(co / vw) * nsum * vw + co % vw;
-        for (int k = 0; k < nsum; k++) {
-            if (k < nsum - 1 ? !dw_oihw : !db) continue;
-            double sum = 0;
-            for (int img = 0; img < s->n; img++) sum += pc[((size_t)img * ncb * nsum + k) * vw];
-            if (k < nsum - 1) dw_oihw[(size_t)co * (nsum - 1) + k] += (float)sum;
-            else db[co] += (float)sum;
-        }
+        if (dw_oihw)
+            for (int k = 0; k < ntap; k++) dw_oihw[(size_t)co * ntap + k] += image_sum(pc, k, s->n, stride, vw);
+        if (db) db[co] += image_sum(pc, ntap, s->n, stride, vw);
     }
 }
 

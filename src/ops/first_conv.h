@@ -1,5 +1,5 @@
-/* The backward-data kernels of the convolution implementation "jempp-first"
- * (first_conv.c), one per vector width (first_conv_kern.h). Internal header. */
+/* The backward-data and backward-weights kernels of the convolution implementation
+ * "jempp-first" (first_conv.c), one per vector width (first_conv_kern.h). Internal header. */
 #ifndef JEMPP_FIRST_CONV_H
 #define JEMPP_FIRST_CONV_H
 

@@ -1,4 +1,4 @@
-/* "jempp-first"'s backward-data on 16-channel blocks (nChw16c), compiled with
+/* "jempp-first"'s backward kernels on 16-channel blocks (nChw16c), compiled with
  * avx512's instructions (CMakeLists.txt); called only when ops/cpu_isa.h says the CPU
  * has them. */
 #if defined(JEMPP_X86_KERNELS)

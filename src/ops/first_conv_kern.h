@@ -60,9 +60,8 @@ void JP_VNAME(jp_first_backward_data)(const jp_conv_shape *s, float *dx, const f
  *   dw[co][ci][kh][kw] = sum over y, x of dy[n][co][y][x] x[n][ci][y + kh - 1][x + kw - 1],
  *   db[co] = sum over y, x of dy[n][co][y][x],
  * JP_VW output channels in the lanes, one accumulator per tap (x zero outside the map).
- * One image's sums for output channel block cb and input channel ci: acc[kh * 3 + kw] +=
- * dy[co][y][x] x[ci][y + kh - 1][x + kw - 1] over the pixels (taps outside x skipped),
- * acc[9] += dy[co][y][x] when bias. xi: the image's channel ci (plain), d: dy's block cb. */
+ * One pixel (y, x) of dy's block, dv, into acc[kh * 3 + kw] (xi: the image's input
+ * channel, plain; interior: every tap inside the map). */
 static inline __attribute__((always_inline)) void wgrad_pixel(vf acc[10], vf dv, const float *xi, int h, int w,
                                                               int y, int x, int interior)
 {
@@ -70,10 +69,10 @@ static inline __attribute__((always_inline)) void wgrad_pixel(vf acc[10], vf dv,
     for (int kh = 0; kh < 3; kh++)
 #pragma GCC unroll 3
         for (int kw = 0; kw < 3; kw++) {
-            int yy = y + kh - 1, xx = x + kw - 1; /* the accumulators' indices stay constants */
-            float v = interior || (yy >= 0 && yy < h && xx >= 0 && xx < w) ? xi[interior ? (size_t)yy * w + xx
-                                                                                          : (size_t)(yy < 0 ? 0 : yy) * w + (xx < 0 ? 0 : xx)]
-                                                                        : 0.0f;
+            /* a zero outside the map rather than a skipped tap: the accumulators' indices
+             * stay constants, so they stay in registers */
+            int yy = y + kh - 1, xx = x + kw - 1;
+            float v = interior || (yy >= 0 && yy < h && xx >= 0 && xx < w) ? xi[(size_t)yy * w + xx] : 0.0f;
             acc[kh * 3 + kw] = vf_fmadd(dv, vf_set1(v), acc[kh * 3 + kw]);
         }
 }
