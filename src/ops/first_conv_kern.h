@@ -13,7 +13,8 @@
 /* dx at one pixel for input channel ci from the kernel taps kh in [kh0, kh1), kw in
  * [kw0, kw1) (those that stay inside dy): d points at dy's pixel (y + 1, x + 1) of
  * channel block 0, wk at wt[ci][0][0][0]. One accumulator per kernel row. (Each vector
- * of dy loaded once for all input channels instead: 3->16 32x32 1.10 ms against 0.83.) */
+ * of dy loaded once for all input channels instead: 3->16 32x32 1.10 ms against 0.83 on
+ * the Zen 5 EPYC, AVX-512, 2 threads.) */
 static inline __attribute__((always_inline)) float pixel(const float *d, const float *wk, int ncb, size_t row,
                                                          size_t plane, int cout, int kh0, int kh1, int kw0,
                                                          int kw1)
